@@ -1,0 +1,26 @@
+import path from 'node:path';
+import express, { type Express } from 'express';
+import { healthController } from './controllers/health.controller';
+import { recordingController } from './controllers/recording.controller';
+import { roomController } from './controllers/room.controller';
+import { webhookController } from './controllers/webhook.controller';
+import { errorHandler, notFoundHandler } from './middlewares/error.middleware';
+import type { Services } from './services';
+
+/** The browser client; `src/` and the compiled `dist/` both sit beside it. */
+export const PUBLIC_DIR = path.resolve(__dirname, '..', 'public');
+
+/** Express wiring only: no listen(), no globals. Each router parses only the bodies it expects. */
+export function createApp(services: Services): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(webhookController(services));
+  app.use(healthController(services));
+  app.use(roomController(services));
+  app.use(recordingController(services));
+  app.use(express.static(PUBLIC_DIR));
+  app.use(notFoundHandler);
+  app.use(errorHandler(services.log));
+  return app;
+}

@@ -1,0 +1,145 @@
+import { z } from 'zod';
+
+/**
+ * Durations accept a bare number of seconds ("30") or a unit suffix ("500ms", "30s", "5m", "6h").
+ * Stored in milliseconds.
+ */
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+      if (!match) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 30, 500ms, 30s, 5m or 6h; got "${text}"` });
+        return z.NEVER;
+      }
+      const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 's'] ?? 1000;
+      return Math.round(Number(match[1]) * unitMs);
+    });
+
+const anyUrl = () => z.url({ protocol: /^(https?|wss?)$/, error: 'expected an http(s) or ws(s) URL' });
+const url = (fallback: string) => anyUrl().default(fallback);
+const optionalUrl = () => anyUrl().optional();
+
+/** Empty, or ends with one "/" and never starts with one: keys are `${RECORDINGS_PATH}${name}`. */
+const keyPrefix = z
+  .string()
+  .default('recordings/')
+  .transform((prefix) => prefix.replace(/^\/+/, ''))
+  .transform((prefix) => (prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`))
+  .refine((prefix) => !prefix.split('/').some((part) => part === '.' || part === '..'), {
+    message: 'must not contain "." or ".." segments',
+  });
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(6080),
+  APP_NAME: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('recording-manager'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  LIVEKIT_URL: url('http://localhost:7880'),
+  LIVEKIT_PUBLIC_URL: optionalUrl(),
+  LIVEKIT_API_KEY: z.string().min(1).default('devkey'),
+  LIVEKIT_API_SECRET: z.string().min(1).default('secret'),
+  LIVEKIT_REQUEST_TIMEOUT: duration('10s'),
+  PARTICIPANT_TOKEN_TTL: duration('6h'),
+
+  S3_ENDPOINT: url('http://localhost:9000'),
+  S3_PUBLIC_ENDPOINT: optionalUrl(),
+  EGRESS_S3_ENDPOINT: optionalUrl(),
+  S3_ACCESS_KEY: z.string().min(1).default('minioadmin'),
+  S3_SECRET_KEY: z.string().min(1).default('minioadmin'),
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name').default('openvidu-appdata'),
+  RECORDINGS_PATH: keyPrefix,
+
+  RECORDING_PLAYBACK_STRATEGY: z.enum(['S3', 'PROXY']).default('S3'),
+  RECORDING_URL_TTL: duration('1h'),
+  WEBHOOK_TIMEOUT: duration('10s'),
+  SHUTDOWN_TIMEOUT: duration('10s'),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  port: number;
+  appName: string;
+  logLevel: Env['LOG_LEVEL'];
+  livekit: {
+    url: string;
+    publicUrl: string;
+    apiKey: string;
+    apiSecret: string;
+    requestTimeoutMs: number;
+    participantTokenTtlMs: number;
+  };
+  s3: {
+    endpoint: string;
+    publicEndpoint: string;
+    egressEndpoint: string;
+    accessKey: string;
+    secretKey: string;
+    region: string;
+    bucket: string;
+  };
+  recordings: {
+    path: string;
+    playbackStrategy: Env['RECORDING_PLAYBACK_STRATEGY'];
+    urlTtlMs: number;
+  };
+  webhookTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
+  }
+}
+
+/** The browser connects over WebSocket to the same host unless told otherwise. */
+const toWebSocketUrl = (httpUrl: string) => httpUrl.replace(/^http(s?):/, 'ws$1:');
+
+/** Reads and validates the whole configuration at once, reporting every bad value. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable means "use the default", as the reference did with `||`.
+  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
+  if (source.RECORDINGS_PATH === '') present.RECORDINGS_PATH = '';
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const env = parsed.data;
+  return {
+    env: env.NODE_ENV,
+    port: env.SERVER_PORT,
+    appName: env.APP_NAME,
+    logLevel: env.LOG_LEVEL,
+    livekit: {
+      url: env.LIVEKIT_URL,
+      publicUrl: env.LIVEKIT_PUBLIC_URL ?? toWebSocketUrl(env.LIVEKIT_URL),
+      apiKey: env.LIVEKIT_API_KEY,
+      apiSecret: env.LIVEKIT_API_SECRET,
+      requestTimeoutMs: env.LIVEKIT_REQUEST_TIMEOUT,
+      participantTokenTtlMs: env.PARTICIPANT_TOKEN_TTL,
+    },
+    s3: {
+      endpoint: env.S3_ENDPOINT,
+      publicEndpoint: env.S3_PUBLIC_ENDPOINT ?? env.S3_ENDPOINT,
+      egressEndpoint: env.EGRESS_S3_ENDPOINT ?? env.S3_ENDPOINT,
+      accessKey: env.S3_ACCESS_KEY,
+      secretKey: env.S3_SECRET_KEY,
+      region: env.AWS_REGION,
+      bucket: env.S3_BUCKET,
+    },
+    recordings: {
+      path: env.RECORDINGS_PATH,
+      playbackStrategy: env.RECORDING_PLAYBACK_STRATEGY,
+      urlTtlMs: env.RECORDING_URL_TTL,
+    },
+    webhookTimeoutMs: env.WEBHOOK_TIMEOUT,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
+  };
+}

@@ -1,0 +1,96 @@
+import { pipeline } from 'node:stream/promises';
+import { type Request, type Response, Router, json } from 'express';
+import { listQuerySchema, parseInput, recordingParamsSchema, roomRequestSchema } from '../models/api.model';
+import { toView } from '../models/recording.model';
+import type { Services } from '../services';
+import type { ObjectHead } from '../services/s3.service';
+
+const CONTENT_TYPES: Record<string, string> = { mp4: 'video/mp4', ogg: 'audio/ogg', mp3: 'audio/mpeg' };
+
+/** S3 may hold a generic type; the file's extension tells a player more. */
+function contentTypeOf(name: string, stored: string | undefined): string {
+  if (stored && /^(video|audio)\//.test(stored)) return stored;
+  return CONTENT_TYPES[name.slice(name.lastIndexOf('.') + 1).toLowerCase()] ?? 'application/octet-stream';
+}
+
+function setMediaHeaders(res: Response, name: string, head: ObjectHead, contentLength: number) {
+  res.set({
+    'Accept-Ranges': 'bytes',
+    'Content-Type': contentTypeOf(name, head.contentType),
+    'Content-Length': String(contentLength),
+    'Cache-Control': 'no-cache',
+  });
+  if (head.etag) res.set('ETag', head.etag);
+  if (head.lastModified) res.set('Last-Modified', head.lastModified.toUTCString());
+}
+
+/** The recordings API: the reference's paths and response shapes, plus paging and /info. */
+export function recordingController({ recordings, log }: Services): Router {
+  const router = Router();
+  const body = json({ limit: '16kb' });
+  const nameOf = (req: Request) => parseInput(recordingParamsSchema, req.params).name;
+
+  router.post('/recordings/start', body, async (req, res) => {
+    const { roomName } = parseInput(roomRequestSchema, req.body);
+    const recording = await recordings.start(roomName);
+    res.json({ message: 'Recording started', recording: toView(recording) });
+  });
+
+  router.post('/recordings/stop', body, async (req, res) => {
+    const { roomName } = parseInput(roomRequestSchema, req.body);
+    const recording = await recordings.stop(roomName);
+    res.json({ message: 'Recording stopped', recording: toView(recording) });
+  });
+
+  router.get('/recordings', async (req, res) => {
+    const page = await recordings.list(parseInput(listQuerySchema, req.query));
+    res.json({ recordings: page.recordings.map(toView), nextCursor: page.nextCursor });
+  });
+
+  router.get('/recordings/:name/info', async (req, res) => {
+    res.json(toView(await recordings.get(nameOf(req))));
+  });
+
+  router.get('/recordings/:name/url', async (req, res) => {
+    res.json({ recordingUrl: await recordings.playbackUrl(nameOf(req)) });
+  });
+
+  router.head('/recordings/:name', async (req, res) => {
+    const name = nameOf(req);
+    const head = await recordings.mediaHead(name);
+    setMediaHeaders(res, name, head, head.size);
+    res.status(200).end();
+  });
+
+  router.get('/recordings/:name', async (req, res) => {
+    const name = nameOf(req);
+    const reading = new AbortController();
+    res.on('close', () => reading.abort());
+    const media = await recordings.readMedia(name, req.get('Range'), reading.signal);
+    if (media.kind === 'unsatisfiable') {
+      res.status(416).set('Content-Range', `bytes */${media.size}`).json({
+        errorMessage: 'The requested range is not satisfiable',
+        code: 'range_not_satisfiable',
+      });
+      return;
+    }
+    const { object } = media;
+    setMediaHeaders(res, name, object, object.contentLength);
+    if (media.kind === 'partial') res.status(206).set('Content-Range', `bytes ${media.start}-${media.end}/${object.size}`);
+    try {
+      await pipeline(object.body, res);
+    } catch (error) {
+      // The client went away (nothing to do) or S3 failed mid-body: the connection is closed so the
+      // client sees an incomplete response rather than a silently short one.
+      if (!reading.signal.aborted) log.warn({ err: error, recording: name }, 'media stream ended early');
+      res.destroy();
+    }
+  });
+
+  router.delete('/recordings/:name', async (req, res) => {
+    await recordings.delete(nameOf(req));
+    res.json({ message: 'Recording deleted' });
+  });
+
+  return router;
+}

@@ -1,0 +1,53 @@
+import type { Server } from 'node:http';
+import dotenv from 'dotenv';
+import { createApp } from './app';
+import { ConfigError, loadConfig } from './config';
+import { createLogger, type Logger } from './logger';
+import { createServices } from './services';
+
+/** Stops taking connections, lets in-flight requests finish, and gives up after the time limit. */
+function shutDownGracefully(server: Server, log: Logger, timeoutMs: number) {
+  let stopping = false;
+  return (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => {
+      log.warn('in-flight requests did not finish in time; exiting');
+      process.exit(1);
+    }, timeoutMs);
+    force.unref();
+    server.close(() => {
+      log.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  };
+}
+
+function main() {
+  dotenv.config({ quiet: true });
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  // A failed call must never take the process down; it is logged and the request already answered.
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
+
+  const app = createApp(createServices(config, log));
+  const server = app.listen(config.port, () => {
+    log.info({ port: config.port, livekit: config.livekit.url, bucket: config.s3.bucket }, 'recording-manager listening');
+  });
+  const shutDown = shutDownGracefully(server, log, config.shutdownTimeoutMs);
+  process.on('SIGTERM', shutDown);
+  process.on('SIGINT', shutDown);
+}
+
+main();

@@ -1,0 +1,38 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from '../logger';
+import { AppError } from '../models/app-error';
+
+/** Errors from Express's body parsers carry a `type` and a client status. */
+interface ParserError {
+  type?: string;
+  status?: number;
+}
+
+function toAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  const { type, status } = (error ?? {}) as ParserError;
+  if (type === 'entity.parse.failed') return new AppError(400, 'invalid_json', 'The request body is not valid JSON');
+  if (type === 'entity.too.large') return new AppError(413, 'payload_too_large', 'The request body is too large');
+  if (type && status && status >= 400 && status < 500) return new AppError(status, 'invalid_request', 'The request body could not be read');
+  return undefined;
+}
+
+/** The one error handler: `{errorMessage, code}` as JSON, never a stack trace. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const known = toAppError(error);
+    if (!known || known.status >= 500) {
+      log.error({ err: error, method: req.method, url: req.originalUrl }, known ? known.message : 'unexpected error');
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const answer = known ?? new AppError(500, 'internal', 'Internal server error');
+    res.status(answer.status).json({ errorMessage: answer.message, code: answer.code });
+  };
+}
+
+export const notFoundHandler: RequestHandler = (req, res) => {
+  res.status(404).json({ errorMessage: `Cannot ${req.method} ${req.path}`, code: 'not_found' });
+};

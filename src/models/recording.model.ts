@@ -1,0 +1,149 @@
+import { EgressInfo, EgressStatus } from 'livekit-server-sdk';
+import { z } from 'zod';
+
+export const RECORDING_STATUSES = ['STARTING', 'ACTIVE', 'ENDING', 'COMPLETE', 'FAILED', 'ABORTED', 'LIMIT_REACHED'] as const;
+export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
+
+export const ROOM_RECORDING_STATUSES = ['STARTING', 'STARTED', 'STOPPING', 'STOPPED', 'FAILED'] as const;
+export type RoomRecordingStatus = (typeof ROOM_RECORDING_STATUSES)[number];
+
+export const END_REASONS = ['stopped', 'roomClosed', 'maxDuration', 'startTimeout', 'roomEmpty', 'limit'] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
+/** What the sidecar holds: one JSON object per recording, beside the media. */
+export const recordingSchema = z.object({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  roomName: z.string(),
+  roomId: z.string(),
+  status: z.enum(RECORDING_STATUSES),
+  startedAt: z.number(),
+  endedAt: z.number().optional(),
+  duration: z.number().default(0),
+  size: z.number().default(0),
+  mediaKey: z.string().min(1),
+  /** Set once the media object was seen in S3 with size > 0 after the egress finished. */
+  mediaVerified: z.boolean().default(false),
+  error: z.string().optional(),
+  endReason: z.enum(END_REASONS).optional(),
+  updatedAt: z.number(),
+});
+export type Recording = z.infer<typeof recordingSchema>;
+
+/** A sidecar written by the OpenVidu reference tutorial: no status, no mediaKey. */
+export const referenceSidecarSchema = z.object({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  roomName: z.string(),
+  roomId: z.string(),
+  startedAt: z.number(),
+  duration: z.number().default(0),
+  size: z.number().default(0),
+});
+export type ReferenceSidecar = z.infer<typeof referenceSidecarSchema>;
+
+/** The recording as the API shows it. */
+export type RecordingView = Omit<Recording, 'mediaVerified'> & { playable: boolean };
+
+const FINAL_STATUSES: ReadonlySet<RecordingStatus> = new Set(['COMPLETE', 'FAILED', 'ABORTED', 'LIMIT_REACHED']);
+
+export const isFinal = (status: RecordingStatus) => FINAL_STATUSES.has(status);
+export const isActive = (status: RecordingStatus) => !isFinal(status);
+
+/** STARTING < ACTIVE < ENDING < every final status (the model's order). */
+export const statusRank = (status: RecordingStatus) => (isFinal(status) ? 3 : ['STARTING', 'ACTIVE', 'ENDING'].indexOf(status));
+
+export const producesMedia = (status: RecordingStatus) => status === 'COMPLETE' || status === 'LIMIT_REACHED';
+
+export const isPlayable = (recording: Recording) =>
+  producesMedia(recording.status) && recording.size > 0 && recording.mediaVerified;
+
+export const toView = ({ mediaVerified: _verified, ...recording }: Recording): RecordingView => ({
+  ...recording,
+  playable: isPlayable({ ...recording, mediaVerified: _verified }),
+});
+
+const ROOM_STATUS_BY_RECORDING_STATUS: Record<RecordingStatus, RoomRecordingStatus> = {
+  STARTING: 'STARTING',
+  ACTIVE: 'STARTED',
+  ENDING: 'STOPPING',
+  COMPLETE: 'STOPPED',
+  LIMIT_REACHED: 'STOPPED',
+  FAILED: 'FAILED',
+  ABORTED: 'FAILED',
+};
+export const roomStatusOf = (status: RecordingStatus) => ROOM_STATUS_BY_RECORDING_STATUS[status];
+
+/** `EGRESS_COMPLETE` → `COMPLETE`. */
+export const statusFromEgress = (status: EgressStatus): RecordingStatus => {
+  const name = EgressStatus[status]?.replace(/^EGRESS_/, '');
+  return (RECORDING_STATUSES as readonly string[]).includes(name ?? '') ? (name as RecordingStatus) : 'FAILED';
+};
+
+const nanosToMillis = (nanos: bigint) => Number(nanos / 1_000_000n);
+const nanosToSeconds = (nanos: bigint) => Number(nanos) / 1e9;
+
+/** Egress reports why it ended in `details` ("End reason: StopEgress API"). */
+function endReasonOf(info: EgressInfo, status: RecordingStatus): EndReason | undefined {
+  if (status === 'LIMIT_REACHED') return 'limit';
+  if (!isFinal(status) && status !== 'ENDING') return undefined;
+  if (/StopEgress API/i.test(info.details) || /Stop called/i.test(info.error)) return 'stopped';
+  if (/Source closed|Start signal not received/i.test(`${info.details} ${info.error}`)) return 'roomClosed';
+  return undefined;
+}
+
+/** The file output of an egress: `fileResults[0]`, else the deprecated `file` result. */
+export function fileResultOf(info: EgressInfo) {
+  return info.fileResults[0] ?? (info.result.case === 'file' ? info.result.value : undefined);
+}
+
+/** The last path segment of a key: a recording's handle never contains "/". */
+export const baseName = (key: string) => key.slice(key.lastIndexOf('/') + 1);
+
+/** What an EgressInfo says about a recording, or undefined when it has no file output. */
+export function recordingFromEgress(info: EgressInfo, now = Date.now()): Recording | undefined {
+  const file = fileResultOf(info);
+  if (!file?.filename) return undefined;
+  const status = statusFromEgress(info.status);
+  return {
+    id: info.egressId,
+    name: baseName(file.filename),
+    roomName: info.roomName,
+    roomId: info.roomId,
+    status,
+    startedAt: nanosToMillis(info.startedAt),
+    endedAt: info.endedAt > 0n ? nanosToMillis(info.endedAt) : undefined,
+    duration: nanosToSeconds(file.duration),
+    size: Number(file.size),
+    mediaKey: file.filename,
+    mediaVerified: false,
+    error: info.error || undefined,
+    endReason: endReasonOf(info, status),
+    updatedAt: now,
+  };
+}
+
+/**
+ * Applies what an egress reports to what we know, never moving backwards: a lower rank, or any
+ * change out of a final status, leaves the recording as it is. Returns `current` itself when
+ * nothing changes, so callers can skip the write.
+ */
+export function mergeRecording(current: Recording | undefined, incoming: Recording): Recording {
+  if (!current) return incoming;
+  if (statusRank(incoming.status) < statusRank(current.status) || isFinal(current.status)) return current;
+  const merged: Recording = {
+    ...incoming,
+    // Set once and kept: the handle, where its media lives, and why it ended when we decided it.
+    name: current.name,
+    mediaKey: current.mediaKey,
+    startedAt: current.startedAt || incoming.startedAt,
+    endReason: current.endReason ?? incoming.endReason,
+    updatedAt: current.updatedAt,
+  };
+  return sameRecording(current, merged) ? current : { ...merged, updatedAt: incoming.updatedAt };
+}
+
+function sameRecording(a: Recording, b: Recording) {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof Recording>;
+  return [...keys].every((key) => key === 'updatedAt' || a[key] === b[key]);
+}

@@ -1,0 +1,84 @@
+import {
+  EgressClient,
+  type EgressInfo,
+  EncodedFileOutput,
+  EncodedFileType,
+  S3Upload,
+} from 'livekit-server-sdk';
+import type { Config } from '../config';
+import { fileResultOf } from '../models/recording.model';
+import { conflict } from '../models/app-error';
+import { livekitError, twirpCode } from './livekit-errors';
+
+/** S3 object metadata key that marks an egress (and its media) as one this service started. */
+export const OWNER_METADATA_KEY = 'recording-manager';
+export const ROOM_METADATA_KEY = 'room-name';
+
+/** LiveKit Egress: room-composite MP4 recordings uploaded straight to our bucket. */
+export class EgressService {
+  constructor(
+    private readonly client: EgressClient,
+    private readonly s3: Config['s3'],
+    private readonly appName: string,
+  ) {}
+
+  /**
+   * Starts a room-composite MP4 to `filepath` in our bucket. The upload settings travel with the request
+   * (egress may reach S3 by another address), and the S3 metadata marks the egress as ours: LiveKit echoes
+   * the request in every EgressInfo, so a webhook tells us it is ours even before this call returns.
+   */
+  async startRecording(roomName: string, filepath: string): Promise<EgressInfo> {
+    const file = new EncodedFileOutput({
+      fileType: EncodedFileType.MP4,
+      filepath,
+      disableManifest: true,
+      output: {
+        case: 's3',
+        value: new S3Upload({
+          accessKey: this.s3.accessKey,
+          secret: this.s3.secretKey,
+          region: this.s3.region,
+          endpoint: this.s3.egressEndpoint,
+          bucket: this.s3.bucket,
+          forcePathStyle: true,
+          metadata: { [OWNER_METADATA_KEY]: this.appName, [ROOM_METADATA_KEY]: encodeURIComponent(roomName) },
+        }),
+      },
+    });
+    try {
+      return await this.client.startRoomCompositeEgress(roomName, file);
+    } catch (error) {
+      throw livekitError(error, 'start the recording', `Room "${roomName}" does not exist`);
+    }
+  }
+
+  async stop(egressId: string): Promise<EgressInfo> {
+    try {
+      return await this.client.stopEgress(egressId);
+    } catch (error) {
+      // It ended by itself between our look and the stop call.
+      if (twirpCode(error) === 'failed_precondition') throw conflict('recording_not_active', 'The recording has already ended');
+      throw livekitError(error, 'stop the recording');
+    }
+  }
+
+  /** Our recordings in a room that have not ended yet, newest first. */
+  async activeRecordings(roomName: string): Promise<EgressInfo[]> {
+    let items: EgressInfo[];
+    try {
+      items = await this.client.listEgress({ roomName, active: true });
+    } catch (error) {
+      throw livekitError(error, 'list the room\'s recordings');
+    }
+    return items.filter((info) => this.isOurRecording(info)).sort((a, b) => Number(b.startedAt - a.startedAt));
+  }
+
+  /** An egress this service started to record a file into our bucket (not a stream, not another app's). */
+  isOurRecording(info: EgressInfo): boolean {
+    if (!fileResultOf(info)) return false;
+    const request = info.request.case === 'roomComposite' ? info.request.value : undefined;
+    const output = request?.fileOutputs[0] ?? (request?.output.case === 'file' ? request.output.value : undefined);
+    const upload = output?.output.case === 's3' ? output.output.value : undefined;
+    return upload?.bucket === this.s3.bucket && upload.metadata[OWNER_METADATA_KEY] === this.appName;
+  }
+}

@@ -1,0 +1,51 @@
+import { EgressClient, RoomServiceClient, WebhookReceiver } from 'livekit-server-sdk';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { EgressService } from './egress.service';
+import type { Dependency } from './health.service';
+import { LocalLockService, type LockService } from './lock.service';
+import { RecordingEventsService } from './recording-events.service';
+import { RecordingStore } from './recording-store.service';
+import { RecordingService } from './recording.service';
+import { RoomService } from './room.service';
+import { createS3Client, S3Service } from './s3.service';
+import { WebhookService } from './webhook.service';
+
+export interface Services {
+  config: Config;
+  log: Logger;
+  rooms: RoomService;
+  recordings: RecordingService;
+  webhooks: WebhookService;
+  webhookReceiver: WebhookReceiver;
+  dependencies: Dependency[];
+}
+
+/** Builds every service from the configuration; `overrides` lets a test or benchmark swap one piece. */
+export function createServices(config: Config, log: Logger, overrides: { locks?: LockService } = {}): Services {
+  const { livekit } = config;
+  const clientOptions = { requestTimeout: Math.max(1, Math.ceil(livekit.requestTimeoutMs / 1000)) };
+  const roomClient = new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions);
+  const egressClient = new EgressClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions);
+
+  const s3 = new S3Service(createS3Client(config.s3), config.s3.bucket, createS3Client(config.s3, config.s3.publicEndpoint));
+  const store = new RecordingStore(s3, config.recordings.path, log);
+  const rooms = new RoomService(roomClient, { appName: config.appName, ...livekit }, log);
+  const egress = new EgressService(egressClient, config.s3, config.appName);
+  const locks = overrides.locks ?? new LocalLockService();
+  const events = new RecordingEventsService(store, s3, rooms, egress, locks, log);
+  const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log });
+
+  return {
+    config,
+    log,
+    rooms,
+    recordings,
+    webhooks: new WebhookService(events, log),
+    webhookReceiver: new WebhookReceiver(livekit.apiKey, livekit.apiSecret),
+    dependencies: [
+      { name: 'livekit', ping: () => rooms.ping() },
+      { name: 's3', ping: () => s3.ping() },
+    ],
+  };
+}

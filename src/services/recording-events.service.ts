@@ -1,0 +1,104 @@
+import type { EgressInfo } from 'livekit-server-sdk';
+import type { Logger } from '../logger';
+import {
+  mergeRecording,
+  producesMedia,
+  type Recording,
+  recordingFromEgress,
+  roomStatusOf,
+} from '../models/recording.model';
+import type { EgressService } from './egress.service';
+import { type LockService, roomLockKey } from './lock.service';
+import type { RecordingStore } from './recording-store.service';
+import type { RoomService } from './room.service';
+import type { S3Service } from './s3.service';
+
+export type ApplyResult =
+  | { outcome: 'ignored'; reason: 'not-a-recording' | 'not-ours' | 'deleted' | 'name-taken' }
+  | {
+      outcome: 'unchanged' | 'updated';
+      recording: Recording;
+      /** Set when the sidecar is safe but the room's status could not be published (LiveKit failed). */
+      roomStatusError?: unknown;
+    };
+
+/**
+ * The one place where what an egress reports becomes our state: the sidecar, then the room's
+ * `recordingStatus`. Webhooks, start/stop and (later) the reconciler all come through here. It is
+ * idempotent and monotonic, respects tombstones, and runs under the room's lock.
+ */
+export class RecordingEventsService {
+  constructor(
+    private readonly store: RecordingStore,
+    private readonly s3: S3Service,
+    private readonly rooms: RoomService,
+    private readonly egress: EgressService,
+    private readonly locks: LockService,
+    private readonly log: Logger,
+  ) {}
+
+  async apply(info: EgressInfo): Promise<ApplyResult> {
+    return this.locks.withLock(roomLockKey(info.roomName), () => this.applyLocked(info));
+  }
+
+  /** For callers that already hold the room's lock. */
+  async applyLocked(info: EgressInfo): Promise<ApplyResult> {
+    const incoming = recordingFromEgress(info);
+    if (!incoming) return { outcome: 'ignored', reason: 'not-a-recording' };
+    const current = await this.store.get(incoming.name);
+    const ignored = await this.whyIgnore(info, incoming, current);
+    if (ignored) return { outcome: 'ignored', reason: ignored };
+
+    let next = mergeRecording(current, incoming);
+    if (next !== current && producesMedia(next.status) && !next.mediaVerified) next = await this.verifyMedia(next);
+    if (next !== current) await this.store.put(next);
+
+    const result: ApplyResult = { outcome: next === current ? 'unchanged' : 'updated', recording: next };
+    try {
+      await this.publishRoomStatus(next);
+    } catch (error) {
+      this.log.warn({ err: error, roomName: next.roomName, egressId: next.id }, 'room status not published');
+      result.roomStatusError = error;
+    }
+    return result;
+  }
+
+  private async whyIgnore(info: EgressInfo, incoming: Recording, current: Recording | undefined) {
+    if (current) return current.id === incoming.id ? undefined : ('name-taken' as const);
+    if (!this.egress.isOurRecording(info)) return 'not-ours' as const;
+    if (await this.store.isDeleted(incoming.name)) return 'deleted' as const;
+    return undefined;
+  }
+
+  /** The media must really be there before we call a recording playable. */
+  private async verifyMedia(recording: Recording): Promise<Recording> {
+    const head = await this.s3.head(recording.mediaKey);
+    if (!head || head.size === 0) {
+      this.log.warn({ egressId: recording.id, key: recording.mediaKey }, 'egress reported media that is not in S3');
+      return { ...recording, mediaVerified: false };
+    }
+    return { ...recording, size: head.size, mediaVerified: true };
+  }
+
+  /**
+   * The room shows the status of its current recording: the latest one we started for the room name.
+   * An event about an older recording never changes it.
+   */
+  private async publishRoomStatus(recording: Recording): Promise<void> {
+    const room = await this.store.getRoom(recording.roomName);
+    const current = room?.currentRecording;
+    if (current && current.id !== recording.id) {
+      const newer = recording.startedAt > current.startedAt || (recording.startedAt === current.startedAt && recording.id > current.id);
+      if (!newer) return;
+    }
+    if (current?.id !== recording.id) {
+      await this.store.putRoom({
+        ...room,
+        roomName: recording.roomName,
+        currentRecording: { id: recording.id, name: recording.name, startedAt: recording.startedAt },
+        updatedAt: Date.now(),
+      });
+    }
+    await this.rooms.setRecordingStatus(recording.roomName, roomStatusOf(recording.status));
+  }
+}

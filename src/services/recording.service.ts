@@ -1,0 +1,201 @@
+import type { EgressInfo } from 'livekit-server-sdk';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { AppError, badRequest, conflict, notFound, upstreamUnavailable } from '../models/app-error';
+import { parseRange } from '../models/byte-range';
+import { isFinal, isPlayable, type Recording, recordingFromEgress } from '../models/recording.model';
+import type { EgressService } from './egress.service';
+import { type LockService, roomLockKey } from './lock.service';
+import type { ApplyResult, RecordingEventsService } from './recording-events.service';
+import type { RecordingStore } from './recording-store.service';
+import type { RoomService } from './room.service';
+import { isRangeNotSatisfiable, type ObjectHead, type ObjectRead, type S3Service } from './s3.service';
+
+export const RECORDING_DELETED_TOPIC = 'RECORDING_DELETED';
+
+export interface ListQuery {
+  roomName?: string;
+  roomId?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface RecordingPage {
+  recordings: Recording[];
+  nextCursor: string | null;
+}
+
+export type MediaRead =
+  | { kind: 'whole' | 'partial'; object: ObjectRead; start: number; end: number }
+  | { kind: 'unsatisfiable'; size: number };
+
+/** Starting, stopping, listing, playing and deleting recordings. */
+export class RecordingService {
+  constructor(
+    private readonly deps: {
+      config: Config;
+      store: RecordingStore;
+      s3: S3Service;
+      egress: EgressService;
+      rooms: RoomService;
+      events: RecordingEventsService;
+      locks: LockService;
+      log: Logger;
+    },
+  ) {}
+
+  /** Starts the room's recording; one at a time per room (409 otherwise). */
+  async start(roomName: string): Promise<Recording> {
+    const { egress, locks } = this.deps;
+    return locks.withLock(roomLockKey(roomName), async () => {
+      const [active] = await egress.activeRecordings(roomName);
+      if (active) {
+        throw conflict('recording_active', 'The room already has an active recording', { recordingId: active.egressId });
+      }
+      const info = await egress.startRecording(roomName, this.mediaPath(roomName));
+      return this.recordStarted(info);
+    });
+  }
+
+  /** Stops the room's active recording (409 when there is none). */
+  async stop(roomName: string): Promise<Recording> {
+    const { egress, locks } = this.deps;
+    return locks.withLock(roomLockKey(roomName), async () => {
+      const [active] = await egress.activeRecordings(roomName);
+      if (!active) throw conflict('recording_not_active', 'The room has no active recording');
+      const info = await egress.stop(active.egressId);
+      const result = await this.deps.events.applyLocked(info);
+      return recordingOf(result) ?? this.mustKnow(info);
+    });
+  }
+
+  async list(query: ListQuery): Promise<RecordingPage> {
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const matching = (await this.deps.store.all())
+      .filter((r) => (query.roomName === undefined || r.roomName === query.roomName) && (query.roomId === undefined || r.roomId === query.roomId))
+      .sort(newestFirst)
+      .filter((r) => !after || newestFirst(r, after) > 0);
+    const page = matching.slice(0, query.limit);
+    const hasMore = matching.length > query.limit;
+    return { recordings: page, nextCursor: hasMore ? encodeCursor(page[page.length - 1]) : null };
+  }
+
+  async get(name: string): Promise<Recording> {
+    const recording = await this.deps.store.get(name);
+    if (!recording || !recording.mediaKey.startsWith(this.deps.config.recordings.path)) {
+      throw notFound(`Recording "${name}" not found`);
+    }
+    return recording;
+  }
+
+  /** A URL the browser can play: presigned for S3's public endpoint, or our own proxy. */
+  async playbackUrl(name: string): Promise<string> {
+    const recording = await this.playable(name);
+    const { playbackStrategy, urlTtlMs } = this.deps.config.recordings;
+    if (playbackStrategy === 'PROXY') return `/recordings/${encodeURIComponent(recording.name)}`;
+    return this.deps.s3.presignGet(recording.mediaKey, Math.max(1, Math.floor(urlTtlMs / 1000)));
+  }
+
+  /** The media's headers without its body (HEAD). */
+  async mediaHead(name: string): Promise<ObjectHead> {
+    const recording = await this.playable(name);
+    const head = await this.deps.s3.head(recording.mediaKey);
+    if (!head) throw notFound(`Recording "${name}" has no media`);
+    return head;
+  }
+
+  /** One S3 GET for the byte range the client asked for, which streams until `signal` aborts. */
+  async readMedia(name: string, rangeHeader: string | undefined, signal: AbortSignal): Promise<MediaRead> {
+    const recording = await this.playable(name);
+    const range = parseRange(rangeHeader, recording.size);
+    if (range.kind === 'unsatisfiable') return { kind: 'unsatisfiable', size: recording.size };
+    let object: ObjectRead | undefined;
+    try {
+      object = await this.deps.s3.read(recording.mediaKey, range.kind === 'partial' ? range : undefined, signal);
+    } catch (error) {
+      if (isRangeNotSatisfiable(error)) return { kind: 'unsatisfiable', size: recording.size };
+      throw error;
+    }
+    if (!object) throw notFound(`Recording "${name}" has no media`);
+    const start = range.kind === 'partial' ? range.start : 0;
+    return { kind: range.kind, object, start, end: start + object.contentLength - 1 };
+  }
+
+  /** Deletes a finished recording's media and sidecar and tells the room, if it still exists. */
+  async delete(name: string): Promise<void> {
+    const recording = await this.get(name);
+    if (!isFinal(recording.status)) {
+      throw conflict('recording_in_progress', 'The recording has not finished yet; stop it first');
+    }
+    await this.deps.locks.withLock(roomLockKey(recording.roomName), () => this.deps.store.delete(recording));
+    try {
+      await this.deps.rooms.broadcast(recording.roomName, RECORDING_DELETED_TOPIC, { recordingName: recording.name });
+    } catch (error) {
+      this.deps.log.warn({ err: error, roomName: recording.roomName }, 'deletion not announced to the room');
+    }
+  }
+
+  private async playable(name: string): Promise<Recording> {
+    const recording = await this.get(name);
+    if (!isPlayable(recording)) {
+      throw conflict('recording_not_playable', `Recording "${name}" is not playable (status ${recording.status})`);
+    }
+    return recording;
+  }
+
+  /** The sidecar must exist once start returns; if it cannot be written, the egress is stopped. */
+  private async recordStarted(info: EgressInfo): Promise<Recording> {
+    let result: ApplyResult;
+    try {
+      result = await this.deps.events.applyLocked(info);
+    } catch (error) {
+      await this.deps.egress.stop(info.egressId).catch((stopError) => {
+        this.deps.log.error({ err: stopError, egressId: info.egressId }, 'could not stop an egress whose sidecar failed');
+      });
+      throw error instanceof AppError ? error : upstreamUnavailable('s3', 'The recording could not be saved');
+    }
+    return recordingOf(result) ?? this.mustKnow(info);
+  }
+
+  private mustKnow(info: EgressInfo): Recording {
+    const recording = recordingFromEgress(info);
+    if (!recording) throw new AppError(502, 'livekit_error', 'LiveKit answered without a file result');
+    return recording;
+  }
+
+  /** `<room>-<roomSid>-<utc>.mp4` under RECORDINGS_PATH; egress fills the placeholders. */
+  private mediaPath(roomName: string): string {
+    return `${this.deps.config.recordings.path}${safeNamePart(roomName)}-{room_id}-{utc}.mp4`;
+  }
+}
+
+const recordingOf = (result: ApplyResult) => (result.outcome === 'ignored' ? undefined : result.recording);
+
+/** Newest first by (startedAt, id): negative when `a` comes first. */
+function newestFirst(a: Pick<Recording, 'startedAt' | 'id'>, b: Pick<Recording, 'startedAt' | 'id'>): number {
+  if (a.startedAt !== b.startedAt) return b.startedAt - a.startedAt;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+function encodeCursor(recording: Recording): string {
+  return Buffer.from(JSON.stringify([recording.startedAt, recording.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Pick<Recording, 'startedAt' | 'id'> {
+  try {
+    const [startedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof startedAt === 'number' && typeof id === 'string') return { startedAt, id };
+  } catch {
+    // fall through
+  }
+  throw badRequest('cursor is not one this service issued');
+}
+
+/**
+ * A room name as part of a recording's handle: letters and digits of any script, "-", "_" and ".",
+ * everything else "_", so the handle is URL-safe, never holds "/" and cannot start with ".".
+ */
+export function safeNamePart(roomName: string): string {
+  const part = roomName.normalize('NFC').replace(/[^\p{L}\p{N}_.-]+/gu, '_').replace(/^\.+/, '').slice(0, 100);
+  return part || 'room';
+}

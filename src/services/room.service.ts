@@ -1,0 +1,98 @@
+import { AccessToken, DataPacket_Kind, type Room, RoomServiceClient } from 'livekit-server-sdk';
+import type { Logger } from '../logger';
+import type { RoomRecordingStatus } from '../models/recording.model';
+import { withOwnMetadata } from '../models/room-metadata.model';
+import { livekitError, twirpCode } from './livekit-errors';
+
+export interface RoomServiceOptions {
+  appName: string;
+  apiKey: string;
+  apiSecret: string;
+  participantTokenTtlMs: number;
+}
+
+/** LiveKit rooms: admission tokens, room metadata (what participants see) and data messages. */
+export class RoomService {
+  constructor(
+    private readonly client: RoomServiceClient,
+    private readonly options: RoomServiceOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Creates the room with our metadata. LiveKit's CreateRoom returns a live room unchanged, so there is
+   * no check-then-create race and a room someone else created keeps its metadata.
+   */
+  async ensureRoom(roomName: string): Promise<Room> {
+    const metadata = JSON.stringify({ createdBy: this.options.appName, recordingStatus: 'STOPPED' });
+    try {
+      return await this.client.createRoom({ name: roomName, metadata });
+    } catch (error) {
+      throw livekitError(error, 'create the room');
+    }
+  }
+
+  /** A participant's token: join, publish and subscribe in one room; never Egress or admin rights. */
+  async participantToken(roomName: string, participantName: string): Promise<string> {
+    const token = new AccessToken(this.options.apiKey, this.options.apiSecret, {
+      identity: participantName,
+      name: participantName,
+      ttl: Math.floor(this.options.participantTokenTtlMs / 1000),
+    });
+    token.addGrant({ room: roomName, roomJoin: true, canPublish: true, canSubscribe: true, canPublishData: true });
+    return token.toJwt();
+  }
+
+  async getRoom(roomName: string): Promise<Room | undefined> {
+    try {
+      const [room] = await this.client.listRooms([roomName]);
+      return room;
+    } catch (error) {
+      throw livekitError(error, 'look up the room');
+    }
+  }
+
+  /**
+   * Sets `recordingStatus` in the room's metadata, keeping every other key. A room that is gone is not
+   * an error (returns false), and neither is metadata that is not ours to edit (logged, left alone).
+   */
+  async setRecordingStatus(roomName: string, recordingStatus: RoomRecordingStatus): Promise<boolean> {
+    const room = await this.getRoom(roomName);
+    if (!room) return false;
+    const metadata = withOwnMetadata(room.metadata, { recordingStatus });
+    if (metadata === undefined) {
+      this.log.warn({ roomName }, 'room metadata is not a JSON object: recording status not published');
+      return false;
+    }
+    if (metadata === room.metadata) return true;
+    try {
+      await this.client.updateRoomMetadata(roomName, metadata);
+      return true;
+    } catch (error) {
+      if (twirpCode(error) === 'not_found') return false;
+      throw livekitError(error, 'update the room metadata');
+    }
+  }
+
+  /** A reliable data message to everyone in the room, when the room still exists. */
+  async broadcast(roomName: string, topic: string, payload: unknown): Promise<boolean> {
+    if (!(await this.getRoom(roomName))) return false;
+    const data = new TextEncoder().encode(JSON.stringify(payload));
+    try {
+      await this.client.sendData(roomName, data, DataPacket_Kind.RELIABLE, { topic, destinationIdentities: [] });
+      return true;
+    } catch (error) {
+      if (twirpCode(error) === 'not_found') return false;
+      throw livekitError(error, 'send a data message');
+    }
+  }
+
+  /** Readiness: LiveKit answers an authenticated call. */
+  async ping(): Promise<void> {
+    try {
+      await this.client.listRooms(['readiness-check']);
+    } catch (error) {
+      throw livekitError(error, 'list rooms');
+    }
+  }
+}

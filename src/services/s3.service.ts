@@ -1,0 +1,191 @@
+import type { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Config } from '../config';
+import { AppError, upstreamError, upstreamUnavailable } from '../models/app-error';
+
+export interface ObjectHead {
+  size: number;
+  etag?: string;
+  lastModified?: Date;
+  contentType?: string;
+}
+
+export interface ObjectRead extends ObjectHead {
+  body: Readable;
+  /** Bytes in this response (the range's length for a ranged read). */
+  contentLength: number;
+}
+
+/** Byte offsets, both inclusive, as in an HTTP Range. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** Settings that make one client work with AWS S3, MinIO and s3rver alike. */
+export function createS3Client(s3: Config['s3'], endpoint = s3.endpoint): S3Client {
+  return new S3Client({
+    endpoint,
+    region: s3.region,
+    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 3,
+  });
+}
+
+/** The bucket, seen through the few operations the service needs. Every failure is an AppError. */
+export class S3Service {
+  constructor(
+    private readonly client: S3Client,
+    readonly bucket: string,
+    /** Signs URLs for the endpoint browsers reach, which may differ from ours. */
+    private readonly publicClient: S3Client = client,
+  ) {}
+
+  async getJson(key: string): Promise<unknown | undefined> {
+    const text = await this.getText(key);
+    return text === undefined ? undefined : JSON.parse(text);
+  }
+
+  async getText(key: string): Promise<string | undefined> {
+    try {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return await object.Body!.transformToString('utf-8');
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw storageError(error, `read ${key}`);
+    }
+  }
+
+  async putJson(key: string, value: unknown): Promise<void> {
+    try {
+      await this.client.send(new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: JSON.stringify(value),
+        ContentType: 'application/json',
+      }));
+    } catch (error) {
+      throw storageError(error, `write ${key}`);
+    }
+  }
+
+  async head(key: string): Promise<ObjectHead | undefined> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { size: head.ContentLength ?? 0, etag: head.ETag, lastModified: head.LastModified, contentType: head.ContentType };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw storageError(error, `inspect ${key}`);
+    }
+  }
+
+  /** One GET, ranged when asked; the body streams and stops when `signal` aborts. */
+  async read(key: string, range: ByteRange | undefined, signal: AbortSignal): Promise<ObjectRead | undefined> {
+    try {
+      const object = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range && `bytes=${range.start}-${range.end}` }),
+        { abortSignal: signal },
+      );
+      return {
+        body: object.Body as Readable,
+        contentLength: object.ContentLength ?? 0,
+        size: totalSize(object.ContentRange) ?? object.ContentLength ?? 0,
+        etag: object.ETag,
+        lastModified: object.LastModified,
+        contentType: object.ContentType,
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw storageError(error, `read ${key}`);
+    }
+  }
+
+  /** Every key under a prefix, page after page; with a delimiter, only the keys at that level. */
+  async *listKeys(prefix: string, options: { delimiter?: string } = {}): AsyncGenerator<string> {
+    let continuationToken: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          Delimiter: options.delimiter,
+          ContinuationToken: continuationToken,
+        }));
+      } catch (error) {
+        throw storageError(error, `list ${prefix}`);
+      }
+      for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
+      continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (continuationToken);
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      throw storageError(error, `delete ${key}`);
+    }
+  }
+
+  async presignGet(key: string, ttlSeconds: number): Promise<string> {
+    try {
+      return await getSignedUrl(this.publicClient, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+        expiresIn: ttlSeconds,
+      });
+    } catch (error) {
+      throw storageError(error, `sign a URL for ${key}`);
+    }
+  }
+
+  /** Readiness: the bucket answers. */
+  async ping(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (error) {
+      throw storageError(error, `reach bucket ${this.bucket}`);
+    }
+  }
+}
+
+/** "bytes 0-99/1234" → 1234. */
+function totalSize(contentRange: string | undefined): number | undefined {
+  const match = contentRange && /\/(\d+)$/.exec(contentRange);
+  return match ? Number(match[1]) : undefined;
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof S3ServiceException && (error.$metadata.httpStatusCode === 404 || error.name === 'NoSuchKey');
+}
+
+export function isRangeNotSatisfiable(error: unknown): boolean {
+  return error instanceof AppError && error.details?.s3Status === 416;
+}
+
+/** Maps an S3 failure to a clear answer: unreachable or overloaded → 503, anything else → 502. */
+function storageError(error: unknown, action: string): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof S3ServiceException) {
+    const status = error.$metadata.httpStatusCode ?? 0;
+    const message = `S3 could not ${action}: ${error.name}`;
+    if (status === 503 || status === 429 || status >= 500) return upstreamUnavailable('s3', message);
+    const mapped = upstreamError('s3', message);
+    return new AppError(mapped.status, mapped.code, mapped.message, { s3Status: status });
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  if (error instanceof Error && error.name === 'AbortError') return new AppError(499, 'aborted', `S3 ${action} aborted`);
+  return upstreamUnavailable('s3', `S3 is unreachable (could not ${action}): ${reason}`);
+}

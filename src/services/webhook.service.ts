@@ -1,0 +1,25 @@
+import type { WebhookEvent } from 'livekit-server-sdk';
+import type { Logger } from '../logger';
+import type { RecordingEventsService } from './recording-events.service';
+
+/** Routes verified LiveKit webhooks: egress events drive our state, everything else is acknowledged. */
+export class WebhookService {
+  constructor(
+    private readonly events: RecordingEventsService,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves once the event is durably applied; throws so that LiveKit retries when it is not. */
+  async handle(event: WebhookEvent): Promise<void> {
+    const info = event.egressInfo;
+    if (!event.event.startsWith('egress_') || !info) return;
+    const result = await this.events.apply(info);
+    const context = { webhookId: event.id, event: event.event, egressId: info.egressId, roomName: info.roomName };
+    if (result.outcome === 'ignored') {
+      this.log.debug({ ...context, reason: result.reason }, 'egress event ignored');
+      return;
+    }
+    this.log.info({ ...context, outcome: result.outcome, status: result.recording.status }, 'egress event applied');
+    if (result.roomStatusError) throw result.roomStatusError;
+  }
+}

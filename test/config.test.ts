@@ -1,0 +1,35 @@
+import { ConfigError, loadConfig } from '../src/config';
+
+describe('configuration', () => {
+  it('has the reference\'s names and defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 6080,
+      livekit: { url: 'http://localhost:7880', publicUrl: 'ws://localhost:7880', apiKey: 'devkey', apiSecret: 'secret' },
+      s3: { endpoint: 'http://localhost:9000', egressEndpoint: 'http://localhost:9000', bucket: 'openvidu-appdata', region: 'us-east-1' },
+      recordings: { path: 'recordings/', playbackStrategy: 'S3', urlTtlMs: 3_600_000 },
+    });
+  });
+
+  it('reads durations with units and normalises the recordings path', () => {
+    const config = loadConfig({ RECORDING_URL_TTL: '90s', WEBHOOK_TIMEOUT: '500ms', RECORDINGS_PATH: '/media/rec' });
+    expect(config.recordings).toMatchObject({ urlTtlMs: 90_000, path: 'media/rec/' });
+    expect(config.webhookTimeoutMs).toBe(500);
+    expect(loadConfig({ RECORDINGS_PATH: '' }).recordings.path).toBe('');
+  });
+
+  it('fails with one clear line per bad value', () => {
+    let error: unknown;
+    try {
+      loadConfig({ SERVER_PORT: 'eighty', RECORDING_PLAYBACK_STRATEGY: 'FTP', LIVEKIT_URL: 'not a url', RECORDINGS_PATH: 'a/../b' });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(4);
+    expect(problems.map((line) => line.split(':')[0]).sort()).toEqual(
+      ['LIVEKIT_URL', 'RECORDINGS_PATH', 'RECORDING_PLAYBACK_STRATEGY', 'SERVER_PORT'],
+    );
+  });
+});
