@@ -1,0 +1,25 @@
+import { startStack, type TestStack } from './support/stack';
+
+describe('health and readiness', () => {
+  let stack: TestStack;
+  beforeAll(async () => { stack = await startStack(); });
+  afterAll(async () => { await stack.close(); });
+
+  it('is alive and ready when LiveKit and S3 answer', async () => {
+    expect((await stack.http().get('/healthz').expect(200)).body).toEqual({ status: 'ok' });
+    expect((await stack.http().get('/readyz').expect(200)).body).toEqual({ status: 'ready', checks: { livekit: 'ok', s3: 'ok' } });
+  });
+
+  it('says which dependency is not reachable', async () => {
+    stack.livekit.failNext('ListRooms', 'network');
+    const livekitDown = await stack.http().get('/readyz').expect(503);
+    expect(livekitDown.body.checks.s3).toBe('ok');
+    expect(livekitDown.body.checks.livekit).toMatch(/LiveKit/);
+
+    for (let i = 0; i < 3; i++) stack.s3Proxy.inject((method) => method === 'HEAD', { kind: 'status', status: 503 });
+    const s3Down = await stack.http().get('/readyz').expect(503);
+    expect(s3Down.body.checks).toMatchObject({ livekit: 'ok' });
+    expect(s3Down.body.checks.s3).toMatch(/S3/);
+    await stack.http().get('/healthz').expect(200);
+  });
+});

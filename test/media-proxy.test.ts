@@ -1,0 +1,145 @@
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { Recording } from '../src/models/recording.model';
+import { eventually } from './support/eventually';
+import { FIXTURE_MP4, completeRecording, putObject } from './support/recordings';
+import { startStack, type TestStack } from './support/stack';
+
+/** Raw HTTP, so that byte counts, headers and early aborts are exactly what a browser would see. */
+function get(stack: TestStack, path: string, headers: Record<string, string> = {}, method = 'GET') {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+    const req = http.request(`${stack.baseUrl}${path}`, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('GET /recordings/:name (the Range-aware proxy)', () => {
+  let stack: TestStack;
+  let name: string;
+  let path: string;
+  const size = FIXTURE_MP4.length;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    ({ name } = await completeRecording(stack));
+    path = `/recordings/${encodeURIComponent(name)}`;
+  });
+  afterAll(async () => { await stack.close(); });
+
+  it('answers 200 with the whole file and every header a player needs when there is no Range', async () => {
+    const res = await get(stack, path);
+    expect(res.status).toBe(200);
+    expect(res.body.equals(FIXTURE_MP4)).toBe(true);
+    expect(res.headers).toMatchObject({ 'accept-ranges': 'bytes', 'content-type': 'video/mp4', 'content-length': String(size) });
+    expect(res.headers.etag).toMatch(/^"[0-9a-f]+"$/);
+    expect(new Date(res.headers['last-modified']!).getTime()).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['bytes=0-99', 0, 99],
+    ['bytes=1000-', 1000, size - 1],
+    ['bytes=-500', size - 500, size - 1],
+    ['bytes=50000-99999999', 50000, size - 1],
+    [`bytes=${size - 1}-${size - 1}`, size - 1, size - 1],
+  ])('answers %s with 206 and exactly those bytes', async (range, start, end) => {
+    const res = await get(stack, path, { Range: range });
+    expect(res.status).toBe(206);
+    expect(res.headers['content-range']).toBe(`bytes ${start}-${end}/${size}`);
+    expect(res.headers['content-length']).toBe(String(end - start + 1));
+    expect(res.body.equals(FIXTURE_MP4.subarray(start, end + 1))).toBe(true);
+  });
+
+  it.each([`bytes=${size}-`, 'bytes=99999999-99999999', 'bytes=-0'])('answers %s with 416 and the size', async (range) => {
+    const res = await get(stack, path, { Range: range });
+    expect(res.status).toBe(416);
+    expect(res.headers['content-range']).toBe(`bytes */${size}`);
+  });
+
+  it('answers ranges it does not serve (several, reversed) with the whole file', async () => {
+    for (const range of ['bytes=0-1,5-6', 'bytes=9-3']) {
+      const res = await get(stack, path, { Range: range });
+      expect(res.status).toBe(200);
+      expect(res.body.length).toBe(size);
+    }
+  });
+
+  it('answers HEAD with the headers and no body, at the cost of one S3 HEAD', async () => {
+    const before = stack.s3Proxy.requests.length;
+    const res = await get(stack, path, {}, 'HEAD');
+    expect(res.status).toBe(200);
+    expect(res.headers).toMatchObject({ 'content-length': String(size), 'accept-ranges': 'bytes', 'content-type': 'video/mp4' });
+    expect(res.body.length).toBe(0);
+    const media = stack.s3Proxy.requests.slice(before).filter((r) => !r.path.includes('/.metadata/'));
+    expect(media.map((r) => r.method)).toEqual(['HEAD']);
+  });
+
+  it('reads the media with exactly one ranged S3 GET per request', async () => {
+    const before = stack.s3Proxy.requests.length;
+    await get(stack, path, { Range: 'bytes=10-20' });
+    const media = stack.s3Proxy.requests.slice(before).filter((r) => !r.path.includes('/.metadata/'));
+    expect(media.map((r) => r.method)).toEqual(['GET']);
+  });
+
+  it.each([
+    '..%2F..%2Fetc%2Fpasswd',
+    '..%2Frecordings%2F.metadata%2Fx.json',
+    '%2E%2E',
+    '.metadata',
+    'a%5Cb',
+    '%2Frecordings%2Fabsolute.mp4',
+  ])('refuses the name %s without reaching any object', async (encoded) => {
+    const before = stack.s3Proxy.requests.length;
+    for (const suffix of ['', '/url', '/info']) {
+      const res = await get(stack, `/recordings/${encoded}${suffix}`);
+      expect([400, 404]).toContain(res.status);
+    }
+    expect((await get(stack, `/recordings/${encoded}`, {}, 'DELETE')).status).toBeGreaterThanOrEqual(400);
+    expect(stack.s3Proxy.requests.slice(before)).toEqual([]);
+  });
+
+  it('serves a name only through its own sidecar: a sidecar\'s stem or another key is not a recording', async () => {
+    await putObject(stack, 'recordings/secret.txt', 'not a recording');
+    expect((await get(stack, '/recordings/secret.txt')).status).toBe(404);
+    const stem = name.replace(/\.mp4$/, '');
+    expect((await get(stack, `/recordings/${encodeURIComponent(`${stem}.json`)}`)).status).toBe(404);
+    expect((await get(stack, `/recordings/${encodeURIComponent(name.toUpperCase())}`)).status).toBe(404);
+  });
+
+  it('closes the response when S3 fails mid-body, and the process carries on', async () => {
+    stack.s3Proxy.inject((method, p) => method === 'GET' && !p.includes('/.metadata/'), { kind: 'cut', afterBytes: 1000 });
+    const outcome = await get(stack, path).then((res) => res.body.length, (error: Error) => error.message);
+    expect(outcome).not.toBe(size);
+    const res = await get(stack, path);
+    expect(res.status).toBe(200);
+    expect(res.body.equals(FIXTURE_MP4)).toBe(true);
+  });
+
+  it('aborts the S3 read when the client goes away', async () => {
+    // A large object, so the body cannot fit in socket buffers before the client leaves.
+    const big = randomBytes(24 * 1024 * 1024);
+    const bigName = 'big-RM_big-1.mp4';
+    const recording: Recording = {
+      id: 'EG_bigbigbigbig', name: bigName, roomName: 'big', roomId: 'RM_big', status: 'COMPLETE', startedAt: 1, endedAt: 2,
+      duration: 1, size: big.length, mediaKey: `recordings/${bigName}`, mediaVerified: true, updatedAt: 2,
+    };
+    await putObject(stack, recording.mediaKey, big, 'video/mp4');
+    await putObject(stack, 'recordings/.metadata/big-RM_big-1.json', JSON.stringify(recording));
+
+    const before = stack.s3Proxy.requests.length;
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(`${stack.baseUrl}/recordings/${bigName}`, (res) => {
+        res.once('data', () => { req.destroy(); resolve(); });
+      });
+      req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
+    });
+    const read = await eventually(() => stack.s3Proxy.requests.slice(before).find((r) => r.method === 'GET' && r.path.endsWith(bigName) && r.closed));
+    // The upstream read ended without having passed the whole object on.
+    expect(read.completed).toBe(false);
+  });
+});

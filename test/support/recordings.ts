@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Recording } from '../../src/models/recording.model';
+import { eventually } from './eventually';
+import type { TestStack } from './stack';
+
+export const FIXTURE_MP4 = readFileSync(path.join(__dirname, '..', 'fixtures', 'sample.mp4'));
+
+let roomCounter = 0;
+/** A room name no other test uses. */
+export const uniqueRoom = (label = 'room') => `${label}-${process.pid}-${++roomCounter}`;
+
+/** Admits a participant, which creates the room. */
+export async function joinRoom(stack: TestStack, roomName: string, participantName = 'alice') {
+  const res = await stack.http().post('/token').send({ roomName, participantName }).expect(200);
+  return res.body as { token: string; livekitUrl: string };
+}
+
+export async function roomMetadata(stack: TestStack, roomName: string): Promise<Record<string, unknown>> {
+  return JSON.parse(stack.livekit.getRoom(roomName)?.metadata || '{}');
+}
+
+export async function waitForRoomStatus(stack: TestStack, roomName: string, status: string) {
+  await eventually(() => stack.livekit.getRoom(roomName)?.metadata.includes(`"recordingStatus":"${status}"`), {
+    what: `room ${roomName} showing ${status}`,
+  });
+}
+
+/** Polls the service's own view of a recording until `check` holds. */
+export async function waitForRecording(stack: TestStack, name: string, check: (recording: Recording & { playable: boolean }) => boolean) {
+  return eventually(async () => {
+    const res = await stack.http().get(`/recordings/${encodeURIComponent(name)}/info`);
+    return res.status === 200 && check(res.body) ? (res.body as Recording & { playable: boolean }) : undefined;
+  }, { what: `recording ${name}` });
+}
+
+/** Joins, starts and stops a recording and waits until it is playable. */
+export async function completeRecording(stack: TestStack, roomName = uniqueRoom()) {
+  await joinRoom(stack, roomName);
+  const started = await stack.http().post('/recordings/start').send({ roomName }).expect(200);
+  const name: string = started.body.recording.name;
+  await waitForRecording(stack, name, (r) => r.status === 'ACTIVE');
+  await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
+  const recording = await waitForRecording(stack, name, (r) => r.playable);
+  return { roomName, name, recording };
+}
+
+export async function readObject(stack: TestStack, key: string): Promise<Buffer | undefined> {
+  try {
+    const object = await stack.s3.client().send(new GetObjectCommand({ Bucket: stack.s3.bucket, Key: key }));
+    return Buffer.from(await object.Body!.transformToByteArray());
+  } catch {
+    return undefined;
+  }
+}
+
+export async function putObject(stack: TestStack, key: string, body: string | Buffer, contentType?: string) {
+  await stack.s3.client().send(new PutObjectCommand({ Bucket: stack.s3.bucket, Key: key, Body: body, ContentType: contentType }));
+}

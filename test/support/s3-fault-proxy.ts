@@ -1,0 +1,93 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ProxiedRequest {
+  method: string;
+  path: string;
+  /** True when the upstream response was fully passed on; false when either side went away first. */
+  completed: boolean;
+  /** True once the exchange is over, either way. */
+  closed: boolean;
+}
+
+type Fault = { kind: 'status'; status: number } | { kind: 'cut'; afterBytes: number };
+
+/**
+ * An HTTP proxy of our own between the service and s3rver: it counts S3 requests at the wire and
+ * injects faults (an error status, or a body cut off mid-stream) without reaching into s3rver.
+ */
+export class S3FaultProxy {
+  readonly requests: ProxiedRequest[] = [];
+  private faults: Array<{ matches: (method: string, path: string) => boolean; fault: Fault }> = [];
+
+  private constructor(
+    private readonly server: http.Server,
+    readonly endpoint: string,
+  ) {}
+
+  static async start(upstream: string): Promise<S3FaultProxy> {
+    const target = new URL(upstream);
+    let proxy: S3FaultProxy | undefined;
+    const server = http.createServer((req, res) => proxy!.forward(target, req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy = new S3FaultProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return proxy;
+  }
+
+  /** The next matching request gets `fault`. */
+  inject(matches: (method: string, path: string) => boolean, fault: Fault) {
+    this.faults.push({ matches, fault });
+  }
+
+  private takeFault(method: string, path: string): Fault | undefined {
+    const index = this.faults.findIndex((entry) => entry.matches(method, path));
+    return index === -1 ? undefined : this.faults.splice(index, 1)[0].fault;
+  }
+
+  private forward(target: URL, req: http.IncomingMessage, res: http.ServerResponse) {
+    const record: ProxiedRequest = { method: req.method ?? 'GET', path: decodeURIComponent(req.url ?? '/'), completed: false, closed: false };
+    this.requests.push(record);
+    const fault = this.takeFault(record.method, record.path);
+    if (fault?.kind === 'status') {
+      req.resume();
+      res.writeHead(fault.status, { 'Content-Type': 'application/xml' });
+      res.end(`<?xml version="1.0"?><Error><Code>ServiceUnavailable</Code><Message>injected</Message></Error>`);
+      return;
+    }
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        if (fault?.kind === 'cut') return this.cutAfter(answer, res, fault.afterBytes);
+        answer.pipe(res);
+        answer.on('end', () => { record.completed = true; });
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => {
+      record.closed = true;
+      upstream.destroy();
+    });
+    req.pipe(upstream);
+  }
+
+  /** Passes `afterBytes` of the body on and then drops both connections, as a failing S3 would. */
+  private cutAfter(answer: http.IncomingMessage, res: http.ServerResponse, afterBytes: number) {
+    let sent = 0;
+    answer.on('data', (chunk: Buffer) => {
+      if (sent >= afterBytes) return;
+      const part = chunk.subarray(0, afterBytes - sent);
+      sent += part.length;
+      res.write(part);
+      if (sent >= afterBytes) {
+        answer.destroy();
+        res.destroy();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,67 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import request from 'supertest';
+import { createApp } from '../../src/app';
+import { type Config, loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { createServices, type Services } from '../../src/services';
+import { LiveKitDouble, type LiveKitDoubleOptions } from './livekit-double';
+import { S3FaultProxy } from './s3-fault-proxy';
+import { S3TestServer, TEST_S3_CREDENTIALS } from './s3-server';
+
+export interface TestStack {
+  s3: S3TestServer;
+  /** Sits between the service and s3rver: counts requests and injects faults. */
+  s3Proxy: S3FaultProxy;
+  livekit: LiveKitDouble;
+  config: Config;
+  services: Services;
+  baseUrl: string;
+  http: () => ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real service on a random loopback port, against s3rver (through the fault proxy) and the LiveKit
+ * double, whose signed webhooks reach the service over HTTP as LiveKit's would.
+ */
+export async function startStack(options: { env?: Record<string, string>; livekit?: LiveKitDoubleOptions } = {}): Promise<TestStack> {
+  const s3 = await S3TestServer.start();
+  const s3Proxy = await S3FaultProxy.start(s3.endpoint);
+  const livekit = await LiveKitDouble.start({ webhookRetry: { initialDelayMs: 20, maxDelayMs: 200 }, ...options.livekit });
+  const config = loadConfig({
+    LIVEKIT_URL: livekit.url,
+    LIVEKIT_API_KEY: livekit.apiKey,
+    LIVEKIT_API_SECRET: livekit.apiSecret,
+    S3_ENDPOINT: s3Proxy.endpoint,
+    EGRESS_S3_ENDPOINT: s3.endpoint,
+    S3_ACCESS_KEY: TEST_S3_CREDENTIALS.accessKeyId,
+    S3_SECRET_KEY: TEST_S3_CREDENTIALS.secretAccessKey,
+    S3_BUCKET: s3.bucket,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...options.env,
+  });
+  const services = createServices(config, createLogger(config.logLevel));
+  const app = createApp(services);
+  const server: Server = await new Promise((resolve) => {
+    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  livekit.webhookUrls = [`${baseUrl}/livekit/webhook`];
+  return {
+    s3,
+    s3Proxy,
+    livekit,
+    config,
+    services,
+    baseUrl,
+    http: () => request(baseUrl),
+    async close() {
+      await livekit.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await s3Proxy.close();
+      await s3.close();
+    },
+  };
+}
