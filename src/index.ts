@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import dotenv from 'dotenv';
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
@@ -43,7 +44,8 @@ function main() {
 
   const app = createApp(createServices(config, log));
   const server = app.listen(config.port, () => {
-    log.info({ port: config.port, livekit: config.livekit.url, bucket: config.s3.bucket }, 'recording-manager listening');
+    const { port } = server.address() as AddressInfo;
+    log.info({ port, livekit: config.livekit.url, bucket: config.s3.bucket }, 'recording-manager listening');
   });
   const shutDown = shutDownGracefully(server, log, config.shutdownTimeoutMs);
   process.on('SIGTERM', shutDown);

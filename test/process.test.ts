@@ -1,0 +1,65 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { eventually } from './support/eventually';
+import { LiveKitDouble } from './support/livekit-double';
+import { S3TestServer, TEST_S3_CREDENTIALS } from './support/s3-server';
+
+const entry = path.join(__dirname, '..', 'dist', 'index.js');
+
+/** The compiled service in its own process, as `npm start` runs it. */
+function runService(env: Record<string, string>) {
+  const child = spawn(process.execPath, [entry], {
+    env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => { output += chunk; });
+  child.stderr!.on('data', (chunk) => { output += chunk; });
+  return { child, output: () => output };
+}
+
+const exitCode = async (child: ChildProcess) => (child.exitCode ?? (await once(child, 'exit'))[0]) as number;
+
+describe('the service process', () => {
+  it('refuses to start with bad configuration, one clear line per bad value', async () => {
+    const { child, output } = runService({ SERVER_PORT: 'eighty', RECORDING_PLAYBACK_STRATEGY: 'FTP' });
+    expect(await exitCode(child)).toBe(1);
+    expect(output()).toContain('Invalid configuration');
+    expect(output()).toMatch(/SERVER_PORT: .+\n/);
+    expect(output()).toMatch(/RECORDING_PLAYBACK_STRATEGY: .+/);
+  });
+
+  it('serves, then on SIGTERM finishes the request in flight and exits cleanly', async () => {
+    const s3 = await S3TestServer.start();
+    const livekit = await LiveKitDouble.start();
+    const { child, output } = runService({
+      SERVER_PORT: '0',
+      LIVEKIT_URL: livekit.url,
+      S3_ENDPOINT: s3.endpoint,
+      S3_ACCESS_KEY: TEST_S3_CREDENTIALS.accessKeyId,
+      S3_SECRET_KEY: TEST_S3_CREDENTIALS.secretAccessKey,
+      S3_BUCKET: s3.bucket,
+    });
+    try {
+      const port = await eventually(() => /"port":(\d+)/.exec(output())?.[1], { timeoutMs: 10_000, what: 'listening' });
+      const base = `http://127.0.0.1:${port}`;
+      await eventually(() => fetch(`${base}/readyz`).then((res) => res.ok), { timeoutMs: 10_000, what: `ready (${output()})` });
+      livekit.failNext('CreateRoom', { delayMs: 500 });
+      const inFlight = fetch(`${base}/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ roomName: 'shutdown', participantName: 'p' }),
+      });
+      await eventually(() => livekit.calls.some((call) => call.method === 'CreateRoom') || undefined);
+      child.kill('SIGTERM');
+      expect((await inFlight).status).toBe(200);
+      expect(await exitCode(child)).toBe(0);
+      expect(output()).toContain('shutting down');
+    } finally {
+      child.kill('SIGKILL');
+      await livekit.close();
+      await s3.close();
+    }
+  });
+});
