@@ -1,0 +1,99 @@
+import {
+  EncodedFileOutput,
+  EncodedFileType,
+  EncodingOptionsPreset,
+  type RoomCompositeEgressRequest,
+  S3Upload,
+} from '@livekit/protocol';
+import { goTime, goUtc } from './ids';
+import { TwirpError, invalidField } from './twirp';
+
+/**
+ * The checks egress makes before accepting a room-composite request (`pkg/config/pipeline.go`,
+ * `encoding.go`), reported as 400 `invalid_argument` like egress does.
+ */
+export function validateRequest(req: RoomCompositeEgressRequest): void {
+  if (req.audioOnly && req.videoOnly) throw invalidField('audio_only and video_only');
+  if (req.customBaseUrl && !/^https?:\/\//i.test(req.customBaseUrl)) throw invalidField('template base url');
+  if (req.options.case === 'preset' && req.options.value === EncodingOptionsPreset.PASSTHROUGH) throw invalidField('preset');
+  if (req.options.case === 'advanced') {
+    const { width, height, depth } = req.options.value;
+    if (width !== 0 && (width < 16 || width % 2 !== 0)) throw invalidField('width');
+    if (height !== 0 && (height < 16 || height % 2 !== 0)) throw invalidField('height');
+    if (![0, 8, 16, 24].includes(depth)) throw invalidField('depth');
+  }
+}
+
+/**
+ * The one file output egress records: `fileOutputs[0]`, else the deprecated `file` member
+ * (`output.go` `updateEncodedOutputs`). The double simulates files uploaded to S3 only, so other
+ * outputs are refused as `unimplemented` rather than silently ignored.
+ */
+export function chooseFileOutput(req: RoomCompositeEgressRequest): EncodedFileOutput {
+  if (req.fileOutputs.length > 1) throw invalidField('multiple file outputs');
+  const file = req.fileOutputs[0] ?? (req.output.case === 'file' ? req.output.value : undefined);
+  const others =
+    req.streamOutputs.length + req.segmentOutputs.length + req.imageOutputs.length + (req.output.case && req.output.case !== 'file' ? 1 : 0);
+  if (!file && others === 0) throw invalidField('output');
+  if (others > 0) throw new TwirpError('unimplemented', 'the LiveKit double simulates file outputs only (no stream, segments or images)');
+  if (!file) throw invalidField('output');
+  if (file.output.case !== undefined && file.output.case !== 's3') {
+    throw new TwirpError('unimplemented', `the LiveKit double uploads to S3 only (not ${file.output.case})`);
+  }
+  return file;
+}
+
+const EXTENSIONS: Record<number, { ext: string; contentType: string }> = {
+  [EncodedFileType.MP4]: { ext: '.mp4', contentType: 'video/mp4' },
+  [EncodedFileType.OGG]: { ext: '.ogg', contentType: 'audio/ogg' },
+  [EncodedFileType.MP3]: { ext: '.mp3', contentType: 'audio/mpeg' },
+};
+
+/** MP4 unless asked otherwise; an audio-only default is OGG, as in egress. */
+export function fileFormat(output: EncodedFileOutput, audioOnly: boolean) {
+  const type = output.fileType !== EncodedFileType.DEFAULT_FILETYPE ? output.fileType : audioOnly ? EncodedFileType.OGG : EncodedFileType.MP4;
+  return EXTENSIONS[type] ?? EXTENSIONS[EncodedFileType.MP4];
+}
+
+export interface TemplateValues {
+  roomName: string;
+  roomId: string;
+  at: Date;
+}
+
+/**
+ * The storage path egress writes (`output_file.go` `getFilenameInfo`/`updateFilepath`): known
+ * placeholders substituted in one pass, unknown `{…}` kept as is, `<room_name>-<time>` for an empty
+ * path or a directory, and the extension of the file type appended (a wrong known one replaced).
+ */
+export function resolveFilepath(filepath: string, ext: string, values: TemplateValues): string {
+  const named = filepath === '' || filepath.endsWith('/') ? `${filepath}{room_name}-{time}` : filepath;
+  const substitutions: Record<string, string> = {
+    room_name: values.roomName,
+    room_id: values.roomId,
+    time: goTime(values.at),
+    utc: goUtc(values.at),
+  };
+  const resolved = named.replace(/\{(room_name|room_id|time|utc)\}/g, (_, key: string) => substitutions[key]);
+  if (resolved.endsWith(ext)) return resolved;
+  const wrong = Object.values(EXTENSIONS).find(({ ext: other }) => resolved.endsWith(other));
+  return wrong ? resolved.slice(0, -wrong.ext.length) + ext : resolved + ext;
+}
+
+/** Credentials never leave egress: the echoed request shows placeholders (protocol `egress/redact.go`). */
+export function redactRequest(req: RoomCompositeEgressRequest): RoomCompositeEgressRequest {
+  const copy = req.clone();
+  const files = [...copy.fileOutputs, ...(copy.output.case === 'file' ? [copy.output.value] : [])];
+  for (const file of files) {
+    if (file.output.case === 's3') file.output.value = redactS3(file.output.value);
+  }
+  return copy;
+}
+
+function redactS3(s3: S3Upload): S3Upload {
+  const copy = s3.clone();
+  if (copy.accessKey) copy.accessKey = '{access_key}';
+  if (copy.secret) copy.secret = '{secret}';
+  if (copy.sessionToken) copy.sessionToken = '{session_token}';
+  return copy;
+}

@@ -1,0 +1,368 @@
+import {
+  DisconnectReason,
+  EgressInfo,
+  EgressSourceType,
+  EgressStatus,
+  type EncodedFileOutput,
+  FileInfo,
+  Room,
+  type RoomCompositeEgressRequest,
+  WebhookEvent,
+} from '@livekit/protocol';
+import { chooseFileOutput, fileFormat, redactRequest, resolveFilepath, validateRequest } from './egress-request';
+import { newId, nowNs } from './ids';
+import type { Lifetime } from './lifetime';
+import { MAX_METADATA_BYTES, type RoomStore } from './rooms';
+import { type DefaultStorage, locationOf, putObject, targetFor } from './storage';
+import { TwirpError, egressNotFound, participantNotFound, roomNotFound } from './twirp';
+
+export type EndStatus = 'COMPLETE' | 'FAILED' | 'ABORTED' | 'LIMIT_REACHED';
+
+export interface EndOutcome {
+  status: EndStatus;
+  error?: string;
+  /** COMPLETE without the ENDING update (§6 caveats: it can be coalesced away). */
+  skipEnding?: boolean;
+  /** Nothing is uploaded (size 0, no location). */
+  skipUpload?: boolean;
+}
+
+export interface EgressSimulatorOptions {
+  lifecycle: 'auto' | 'manual';
+  activateAfterMs: number;
+  /** 'auto': after StopEgress the egress uploads and completes by itself; 'manual': it stays ENDING until endEgress(). */
+  stopCompletion: 'auto' | 'manual';
+  completeAfterMs: number;
+  media: Buffer;
+  defaultStorage?: DefaultStorage;
+}
+
+// End reasons egress writes into `details` (protocol `livekit_egress.go` `SetEndReason`).
+const END_API = 'StopEgress API';
+const END_SOURCE_CLOSED = 'Source closed';
+const END_FAILURE = 'Failure';
+const END_LIMIT = 'Session limit reached';
+
+interface EgressRecord {
+  info: EgressInfo;
+  /** The request's output with its real credentials (the info only carries the redacted echo). */
+  output: EncodedFileOutput;
+  contentType: string;
+  endReason: string;
+  /** Cancels a pending auto-activation or auto-completion. */
+  cancelPending?: () => void;
+  /** Set while the final upload/egress_ended step runs: nothing else may end it then. */
+  finishing?: Promise<void>;
+}
+
+const isEnded = (status: EgressStatus) => status >= EgressStatus.EGRESS_COMPLETE;
+const statusName = (status: EgressStatus) => EgressStatus[status];
+
+/**
+ * The egress service: room-composite file recordings that move through STARTING → ACTIVE → ENDING →
+ * COMPLETE (or FAILED / ABORTED / LIMIT_REACHED) and upload the fixture as the recording.
+ */
+export class EgressSimulator {
+  private readonly records = new Map<string, EgressRecord>();
+  private readonly work = new Set<Promise<void>>();
+
+  constructor(
+    private readonly rooms: RoomStore,
+    private readonly notify: (event: WebhookEvent) => void,
+    private readonly lifetime: Lifetime,
+    private readonly options: EgressSimulatorOptions,
+  ) {}
+
+  /** StartRoomCompositeEgress: validates like egress, then returns the STARTING info (egress_started sent). */
+  start(req: RoomCompositeEgressRequest): EgressInfo {
+    const room = this.rooms.get(req.roomName);
+    if (!room) throw roomNotFound();
+    validateRequest(req);
+    const output = chooseFileOutput(req);
+    const format = fileFormat(output, req.audioOnly);
+    const filename = resolveFilepath(output.filepath, format.ext, { roomName: room.name, roomId: room.sid, at: new Date() });
+    const now = nowNs();
+    const info = new EgressInfo({
+      egressId: newId('EG_'),
+      roomId: room.sid,
+      roomName: room.name,
+      sourceType: req.audioOnly && !req.layout && !req.customBaseUrl ? EgressSourceType.SDK : EgressSourceType.WEB,
+      status: EgressStatus.EGRESS_STARTING,
+      startedAt: now,
+      updatedAt: now,
+      request: { case: 'roomComposite', value: redactRequest(req) },
+      fileResults: [new FileInfo({ filename })],
+    });
+    const record: EgressRecord = { info, output, contentType: format.contentType, endReason: '' };
+    syncLegacyFile(record);
+    this.records.set(info.egressId, record);
+    this.emit(record, 'egress_started');
+    if (this.options.lifecycle === 'auto') {
+      // Checked again when the timer fires: a stop or a room close may have come first.
+      record.cancelPending = this.lifetime.timer(this.options.activateAfterMs, () => {
+        if (record.info.status === EgressStatus.EGRESS_STARTING && this.records.has(info.egressId)) this.activate(info.egressId);
+      });
+    }
+    return info.clone();
+  }
+
+  get(id: string): EgressInfo | undefined {
+    return this.records.get(id)?.info.clone();
+  }
+
+  /** ListEgress: one by id (404 if unknown), else by room; `active` keeps status < COMPLETE. */
+  list(filter: { egressId?: string; roomName?: string; active?: boolean } = {}): EgressInfo[] {
+    if (filter.egressId) {
+      const record = this.records.get(filter.egressId);
+      if (!record) throw egressNotFound();
+      return [record.info.clone()];
+    }
+    return [...this.records.values()]
+      .map((r) => r.info)
+      .filter((info) => !filter.roomName || info.roomName === filter.roomName)
+      .filter((info) => !filter.active || !isEnded(info.status))
+      .map((info) => info.clone());
+  }
+
+  /** LiveKit forgets ended egresses 24 h after they end; tests can do it at once. */
+  forget(id: string): boolean {
+    this.records.get(id)?.cancelPending?.();
+    return this.records.delete(id);
+  }
+
+  /** STARTING → ACTIVE: media started, the recorder joins the room. Already ACTIVE: nothing to do. */
+  activate(id: string): void {
+    const record = this.require(id);
+    const { info } = record;
+    if (info.status === EgressStatus.EGRESS_ACTIVE) return;
+    if (info.status !== EgressStatus.EGRESS_STARTING) throw new Error(`egress ${id} is ${statusName(info.status)}: it can no longer become active`);
+    record.cancelPending?.();
+    info.status = EgressStatus.EGRESS_ACTIVE;
+    this.file(record).startedAt = nowNs();
+    this.touch(record);
+    if (this.rooms.get(info.roomName)) this.rooms.join(info.roomName, { identity: id, kind: 'EGRESS' });
+    this.emit(record, 'egress_updated');
+  }
+
+  /** StopEgress (§4.4): ACTIVE → ENDING then completes shortly after; STARTING → ABORTED; ended → 412. */
+  stop(id: string): EgressInfo {
+    const record = this.records.get(id);
+    if (!record) throw egressNotFound();
+    const { status } = record.info;
+    if (isEnded(status)) throw new TwirpError('failed_precondition', `egress with status ${statusName(status)} cannot be stopped`);
+    if (status === EgressStatus.EGRESS_STARTING) {
+      this.abort(record, 'Stop called before pipeline could start', END_API);
+    } else if (status === EgressStatus.EGRESS_ACTIVE) {
+      this.beginEnding(record, END_API);
+      if (this.options.stopCompletion === 'auto') this.scheduleCompletion(record);
+    }
+    return record.info.clone();
+  }
+
+  /** UpdateLayout (§8.3): the recorder's metadata changes; the stored info is returned unchanged, no webhook. */
+  updateLayout(id: string, layout: string): EgressInfo {
+    const record = this.records.get(id);
+    if (!record) throw egressNotFound();
+    const metadata = JSON.stringify({ layout });
+    if (Buffer.byteLength(metadata) > MAX_METADATA_BYTES) throw new TwirpError('invalid_argument', 'metadata size exceeds limits');
+    if (!this.rooms.setParticipantMetadata(record.info.roomName, id, metadata)) throw participantNotFound();
+    return record.info.clone();
+  }
+
+  /** Ends an egress the way the test says (see EndOutcome); resolves once egress_ended is queued. */
+  async end(id: string, outcome: EndOutcome): Promise<void> {
+    const record = this.require(id);
+    const { status } = record.info;
+    if (isEnded(status)) throw new Error(`egress ${id} has already ended (${statusName(status)})`);
+    if (record.finishing) throw new Error(`egress ${id} is already finishing (uploading or about to end)`);
+    const starting = status === EgressStatus.EGRESS_STARTING;
+    if (outcome.status === 'ABORTED' && !starting) throw new Error(`egress ${id} is ${statusName(status)}: only a STARTING egress can be ABORTED`);
+    if (outcome.status === 'COMPLETE' && starting) throw new Error(`egress ${id} is STARTING: activate it before completing it, or end it ABORTED/FAILED`);
+    record.cancelPending?.();
+    switch (outcome.status) {
+      case 'ABORTED':
+        return this.abort(record, outcome.error ?? 'Stop called before pipeline could start', END_API);
+      case 'LIMIT_REACHED':
+        if (starting) return this.abort(record, outcome.error ?? 'Session limit reached before start signal', END_LIMIT);
+        record.endReason = END_LIMIT;
+        return this.finish(record, EgressStatus.EGRESS_LIMIT_REACHED, outcome);
+      case 'FAILED':
+        record.endReason = END_FAILURE;
+        return this.finish(record, EgressStatus.EGRESS_FAILED, outcome);
+      case 'COMPLETE':
+        if (status === EgressStatus.EGRESS_ACTIVE) {
+          if (outcome.skipEnding) record.endReason = END_API;
+          else this.beginEnding(record, END_API);
+        }
+        return this.finish(record, EgressStatus.EGRESS_COMPLETE, outcome);
+    }
+  }
+
+  /** The room closed under the egress (§4.7): ACTIVE → ENDING "Source closed" → COMPLETE; STARTING → ABORTED. */
+  async roomClosed(roomName: string): Promise<void> {
+    const endings = [...this.records.values()]
+      .filter((r) => r.info.roomName === roomName && !isEnded(r.info.status) && !r.finishing)
+      .map((record) => {
+        record.cancelPending?.();
+        if (record.info.status === EgressStatus.EGRESS_STARTING) return this.abort(record, 'Start signal not received', END_SOURCE_CLOSED);
+        if (record.info.status === EgressStatus.EGRESS_ACTIVE) this.beginEnding(record, END_SOURCE_CLOSED);
+        return this.finish(record, EgressStatus.EGRESS_COMPLETE, {});
+      });
+    await Promise.all(endings);
+  }
+
+  /** Resolves when no completion is scheduled and no upload is running. */
+  async settled(): Promise<void> {
+    while (this.work.size > 0) await Promise.all([...this.work]);
+  }
+
+  get busy(): boolean {
+    return this.work.size > 0;
+  }
+
+  private require(id: string): EgressRecord {
+    const record = this.records.get(id);
+    if (!record) throw new Error(`unknown egress ${id}`);
+    return record;
+  }
+
+  private file(record: EgressRecord): FileInfo {
+    return record.info.fileResults[0];
+  }
+
+  private touch(record: EgressRecord): void {
+    record.info.updatedAt = nowNs();
+    syncLegacyFile(record);
+  }
+
+  /** Egress webhooks carry only `{sid, name}` of the room next to the full info. */
+  private emit(record: EgressRecord, event: 'egress_started' | 'egress_updated' | 'egress_ended'): void {
+    const { info } = record;
+    this.notify(new WebhookEvent({ event, room: new Room({ sid: info.roomId, name: info.roomName }), egressInfo: info.clone() }));
+  }
+
+  private recorderLeaves(record: EgressRecord): void {
+    this.rooms.leave(record.info.roomName, record.info.egressId, DisconnectReason.CLIENT_INITIATED);
+  }
+
+  /** EOS sent: status ENDING with the end reason; end times are not known yet (§6 row 3). */
+  private beginEnding(record: EgressRecord, reason: string): void {
+    record.endReason = reason;
+    record.info.status = EgressStatus.EGRESS_ENDING;
+    record.info.details = `End reason: ${reason}`;
+    this.touch(record);
+    this.recorderLeaves(record);
+    this.emit(record, 'egress_updated');
+  }
+
+  /** Never started: ABORTED, error_code 412, nothing uploaded. */
+  private abort(record: EgressRecord, error: string, reason: string): void {
+    record.cancelPending?.();
+    const { info } = record;
+    info.status = EgressStatus.EGRESS_ABORTED;
+    info.error = error;
+    info.errorCode = 412;
+    info.details = `End reason: ${reason}`;
+    info.endedAt = nowNs();
+    this.touch(record);
+    this.recorderLeaves(record);
+    this.emit(record, 'egress_ended');
+  }
+
+  /** After StopEgress the pipeline drains and uploads by itself, shortly after the ENDING answer. */
+  private scheduleCompletion(record: EgressRecord): void {
+    let cancelled = false;
+    record.cancelPending = () => {
+      cancelled = true;
+    };
+    this.run(async () => {
+      const waited = await this.lifetime.sleep(this.options.completeAfterMs);
+      if (!waited || cancelled || record.finishing || isEnded(record.info.status)) return;
+      await this.finish(record, EgressStatus.EGRESS_COMPLETE, {});
+    }).catch((error: unknown) => console.error('LiveKit double: the scheduled completion failed', error));
+  }
+
+  /** The last step: upload (when the status produces a file), fill the results, egress_ended. */
+  private finish(record: EgressRecord, status: EgressStatus, outcome: Omit<EndOutcome, 'status'>): Promise<void> {
+    record.cancelPending?.();
+    this.recorderLeaves(record);
+    const finishing = this.run(async () => {
+      const producesFile = status === EgressStatus.EGRESS_COMPLETE || status === EgressStatus.EGRESS_LIMIT_REACHED;
+      const upload = producesFile && !outcome.skipUpload ? await this.upload(record) : undefined;
+      this.applyEnd(record, upload?.error ? EgressStatus.EGRESS_FAILED : status, outcome.error ?? upload?.error);
+      if (upload && !upload.error) Object.assign(this.file(record), { size: upload.size, location: upload.location });
+      if (upload?.manifestLocation) record.info.manifestLocation = upload.manifestLocation;
+      this.touch(record);
+      this.emit(record, 'egress_ended');
+    });
+    record.finishing = finishing;
+    return finishing;
+  }
+
+  private applyEnd(record: EgressRecord, status: EgressStatus, error: string | undefined): void {
+    const { info } = record;
+    const file = this.file(record);
+    info.status = status;
+    info.endedAt = nowNs();
+    info.details = `End reason: ${record.endReason || END_API}`;
+    if (file.startedAt > 0n) {
+      file.endedAt = info.endedAt;
+      file.duration = file.endedAt - file.startedAt;
+    }
+    if (status === EgressStatus.EGRESS_FAILED) {
+      info.error = error || 'pipeline failure';
+      info.errorCode = 500;
+    } else if (status === EgressStatus.EGRESS_LIMIT_REACHED) {
+      info.error = error || 'Session limit reached';
+      info.errorCode = 413;
+    }
+  }
+
+  /** Uploads the media (and a manifest unless disabled) with the output's own S3 settings. */
+  private async upload(record: EgressRecord): Promise<{ size: number; location: string; manifestLocation?: string; error?: string }> {
+    const key = this.file(record).filename;
+    const media = this.options.media;
+    const target = targetFor(record.output, this.options.defaultStorage);
+    // No storage at all: egress keeps the file on its local disk; the location is the local path.
+    if (!target) return { size: media.length, location: key };
+    try {
+      await putObject(target, key, media, record.contentType, this.lifetime.signal);
+      const location = locationOf(target, key);
+      if (record.output.disableManifest) return { size: media.length, location };
+      const manifestKey = `${key}.json`;
+      await putObject(target, manifestKey, Buffer.from(JSON.stringify(manifestOf(record, key, location))), 'application/json', this.lifetime.signal);
+      return { size: media.length, location, manifestLocation: locationOf(target, manifestKey) };
+    } catch (error) {
+      return { size: 0, location: '', error: `upload failed: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
+
+  /** Background work that idle()/close() wait for. */
+  private run(task: () => Promise<void>): Promise<void> {
+    const promise = this.lifetime.track(task());
+    this.work.add(promise);
+    const done = () => {
+      this.work.delete(promise);
+    };
+    promise.then(done, done);
+    return promise;
+  }
+}
+
+/** Egress fills the deprecated `file` result next to `fileResults[0]` for a single file output. */
+function syncLegacyFile(record: EgressRecord): void {
+  record.info.result = { case: 'file', value: record.info.fileResults[0].clone() };
+}
+
+/** The manifest egress uploads next to a file (shape approximated from egress `pkg/config/manifest.go`). */
+function manifestOf(record: EgressRecord, filename: string, location: string) {
+  const { info } = record;
+  return {
+    egress_id: info.egressId,
+    room_id: info.roomId,
+    room_name: info.roomName,
+    started_at: Number(info.startedAt),
+    ended_at: Number(nowNs()),
+    files: [{ filename, location }],
+  };
+}
