@@ -113,8 +113,11 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
 
   it('closes the response when S3 fails mid-body, and the process carries on', async () => {
     stack.s3Proxy.inject((method, p) => method === 'GET' && !p.includes('/.metadata/'), { kind: 'cut', afterBytes: 1000 });
+    const before = stack.s3Proxy.requests.length;
     const outcome = await get(stack, path).then((res) => res.body.length, (error: Error) => error.message);
     expect(outcome).not.toBe(size);
+    // One GET, not retried: the body had started, so the client sees an incomplete response.
+    expect(stack.s3Proxy.requests.slice(before).filter((r) => r.path.endsWith('.mp4'))).toHaveLength(1);
     const res = await get(stack, path);
     expect(res.status).toBe(200);
     expect(res.body.equals(FIXTURE_MP4)).toBe(true);

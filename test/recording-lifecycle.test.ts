@@ -191,8 +191,9 @@ async function completeWithManualLifecycle(stack: TestStack) {
   return { roomName, name: recording.name as string, recording: done };
 }
 
-function binary(res: NodeJS.ReadableStream & { setEncoding(e: string): void }, done: (err: Error | null, body: Buffer) => void) {
+function binary(res: import('supertest').Response, done: (err: Error | null, body: Buffer) => void) {
   const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => done(null, Buffer.concat(chunks)));
+  const stream = res as unknown as NodeJS.ReadableStream;
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  stream.on('end', () => done(null, Buffer.concat(chunks)));
 }

@@ -1,4 +1,5 @@
 import { decodeJwt } from 'jose';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { startStack, type TestStack } from './support/stack';
 import { roomMetadata, uniqueRoom } from './support/recordings';
 
@@ -23,7 +24,8 @@ describe('POST /token', () => {
     const roomName = uniqueRoom('created');
     await stack.http().post('/token').send({ roomName, participantName: 'a' }).expect(200);
     expect(await roomMetadata(stack, roomName)).toEqual({ createdBy: 'recording-manager', recordingStatus: 'STOPPED' });
-    stack.livekit.getRoom(roomName)!.metadata = JSON.stringify({ createdBy: 'recording-manager', recordingStatus: 'STARTED' });
+    const admin = new RoomServiceClient(stack.livekit.url, stack.livekit.apiKey, stack.livekit.apiSecret);
+    await admin.updateRoomMetadata(roomName, JSON.stringify({ createdBy: 'recording-manager', recordingStatus: 'STARTED' }));
     await stack.http().post('/token').send({ roomName, participantName: 'b' }).expect(200);
     expect(await roomMetadata(stack, roomName)).toMatchObject({ recordingStatus: 'STARTED' });
   });

@@ -1,4 +1,4 @@
-import { WebhookEvent } from 'livekit-server-sdk';
+import { WebhookEvent } from '@livekit/protocol';
 import { eventually } from './support/eventually';
 import { joinRoom, roomMetadata, uniqueRoom, waitForRecording, waitForRoomStatus } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';

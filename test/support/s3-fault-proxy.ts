@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 
 export interface ProxiedRequest {
   method: string;
+  /** The decoded path without the query: `/<bucket>/<key>`. */
   path: string;
   /** True when the upstream response was fully passed on; false when either side went away first. */
   completed: boolean;
@@ -45,7 +46,12 @@ export class S3FaultProxy {
   }
 
   private forward(target: URL, req: http.IncomingMessage, res: http.ServerResponse) {
-    const record: ProxiedRequest = { method: req.method ?? 'GET', path: decodeURIComponent(req.url ?? '/'), completed: false, closed: false };
+    const record: ProxiedRequest = {
+      method: req.method ?? 'GET',
+      path: decodeURIComponent(new URL(req.url ?? '/', 'http://proxy').pathname),
+      completed: false,
+      closed: false,
+    };
     this.requests.push(record);
     const fault = this.takeFault(record.method, record.path);
     if (fault?.kind === 'status') {
@@ -78,11 +84,16 @@ export class S3FaultProxy {
       if (sent >= afterBytes) return;
       const part = chunk.subarray(0, afterBytes - sent);
       sent += part.length;
-      res.write(part);
-      if (sent >= afterBytes) {
+      if (sent < afterBytes) {
+        res.write(part);
+        return;
+      }
+      // Only once the headers and the first bytes are on the wire, so the client is mid-body.
+      answer.pause();
+      res.write(part, () => setTimeout(() => {
         answer.destroy();
         res.destroy();
-      }
+      }, 50));
     });
   }
 
