@@ -9,6 +9,8 @@ import type { Services } from './services';
 
 /** The browser client; `src/` and the compiled `dist/` both sit beside it. */
 export const PUBLIC_DIR = path.resolve(__dirname, '..', 'public');
+/** livekit-client's browser build, served from our own dependencies (no CDN). */
+const LIVEKIT_CLIENT_DIR = path.dirname(require.resolve('livekit-client'));
 
 /** Express wiring only: no listen(), no globals. Each router parses only the bodies it expects. */
 export function createApp(services: Services): Express {
@@ -20,6 +22,7 @@ export function createApp(services: Services): Express {
   app.use(roomController(services));
   app.use(recordingController(services));
   app.use(express.static(PUBLIC_DIR));
+  app.use('/vendor/livekit-client', express.static(LIVEKIT_CLIENT_DIR, { index: false }));
   app.use(notFoundHandler);
   app.use(errorHandler(services.log));
   return app;

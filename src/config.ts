@@ -53,6 +53,7 @@ const envSchema = z.object({
   AWS_REGION: z.string().min(1).default('us-east-1'),
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name').default('openvidu-appdata'),
   RECORDINGS_PATH: keyPrefix,
+  S3_REQUEST_TIMEOUT: duration('10s'),
 
   RECORDING_PLAYBACK_STRATEGY: z.enum(['S3', 'PROXY']).default('S3'),
   RECORDING_URL_TTL: duration('1h'),
@@ -83,6 +84,7 @@ export interface Config {
     secretKey: string;
     region: string;
     bucket: string;
+    requestTimeoutMs: number;
   };
   recordings: {
     path: string;
@@ -133,6 +135,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       secretKey: env.S3_SECRET_KEY,
       region: env.AWS_REGION,
       bucket: env.S3_BUCKET,
+      requestTimeoutMs: env.S3_REQUEST_TIMEOUT,
     },
     recordings: {
       path: env.RECORDINGS_PATH,

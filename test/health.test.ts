@@ -10,6 +10,20 @@ describe('health and readiness', () => {
     expect((await stack.http().get('/readyz').expect(200)).body).toEqual({ status: 'ready', checks: { livekit: 'ok', s3: 'ok' } });
   });
 
+  it('answers 503 in time when S3 hangs, instead of hanging with it', async () => {
+    const quick = await startStack({ env: { S3_REQUEST_TIMEOUT: '300ms' } });
+    try {
+      quick.s3Proxy.inject((method, path) => method === 'GET' && path.includes('/.metadata/'), { kind: 'hang' });
+      const started = Date.now();
+      const res = await quick.http().get('/recordings/some-RM_x-1.mp4/info').expect(503);
+      expect(res.body.code).toBe('s3_unavailable');
+      expect(Date.now() - started).toBeLessThan(5000);
+      await quick.http().get('/recordings/some-RM_x-1.mp4/info').expect(404);
+    } finally {
+      await quick.close();
+    }
+  });
+
   it('says which dependency is not reachable', async () => {
     stack.livekit.failNext('ListRooms', 'network');
     const livekitDown = await stack.http().get('/readyz').expect(503);

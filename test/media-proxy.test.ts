@@ -5,10 +5,14 @@ import { eventually } from './support/eventually';
 import { FIXTURE_MP4, completeRecording, putObject } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
-/** Raw HTTP, so that byte counts, headers and early aborts are exactly what a browser would see. */
+/**
+ * Raw HTTP, so that byte counts, headers and early aborts are exactly what a client sees; the path
+ * goes out as written (a URL parser would resolve "%2E%2E" before the service could see it).
+ */
 function get(stack: TestStack, path: string, headers: Record<string, string> = {}, method = 'GET') {
+  const { hostname, port } = new URL(stack.baseUrl);
   return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-    const req = http.request(`${stack.baseUrl}${path}`, { method, headers }, (res) => {
+    const req = http.request({ hostname, port, path, method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));

@@ -28,7 +28,12 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const roomClient = new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions);
   const egressClient = new EgressClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions);
 
-  const s3 = new S3Service(createS3Client(config.s3), config.s3.bucket, createS3Client(config.s3, config.s3.publicEndpoint));
+  const s3 = new S3Service(
+    createS3Client(config.s3),
+    config.s3.bucket,
+    createS3Client(config.s3, config.s3.publicEndpoint),
+    config.s3.requestTimeoutMs,
+  );
   const store = new RecordingStore(s3, config.recordings.path, log);
   const rooms = new RoomService(roomClient, { appName: config.appName, ...livekit }, log);
   const egress = new EgressService(egressClient, config.s3, config.appName);

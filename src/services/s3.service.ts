@@ -52,7 +52,14 @@ export class S3Service {
     readonly bucket: string,
     /** Signs URLs for the endpoint browsers reach, which may differ from ours. */
     private readonly publicClient: S3Client = client,
+    /** A small request that hangs must not hold an API call or a webhook forever. */
+    private readonly requestTimeoutMs = 10_000,
   ) {}
+
+  /** For every request but media streams, whose length is the client's business. */
+  private get deadline() {
+    return { abortSignal: AbortSignal.timeout(this.requestTimeoutMs) };
+  }
 
   async getJson(key: string): Promise<unknown | undefined> {
     const text = await this.getText(key);
@@ -61,7 +68,7 @@ export class S3Service {
 
   async getText(key: string): Promise<string | undefined> {
     try {
-      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), this.deadline);
       return await object.Body!.transformToString('utf-8');
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -76,7 +83,7 @@ export class S3Service {
         Key: key,
         Body: JSON.stringify(value),
         ContentType: 'application/json',
-      }));
+      }), this.deadline);
     } catch (error) {
       throw storageError(error, `write ${key}`);
     }
@@ -84,7 +91,7 @@ export class S3Service {
 
   async head(key: string): Promise<ObjectHead | undefined> {
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), this.deadline);
       return { size: head.ContentLength ?? 0, etag: head.ETag, lastModified: head.LastModified, contentType: head.ContentType };
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -108,6 +115,7 @@ export class S3Service {
         contentType: object.ContentType,
       };
     } catch (error) {
+      if (signal.aborted) throw new AppError(499, 'client_closed', 'The client went away');
       if (isNotFound(error)) return undefined;
       throw storageError(error, `read ${key}`);
     }
@@ -124,7 +132,7 @@ export class S3Service {
           Prefix: prefix,
           Delimiter: options.delimiter,
           ContinuationToken: continuationToken,
-        }));
+        }), this.deadline);
       } catch (error) {
         throw storageError(error, `list ${prefix}`);
       }
@@ -135,7 +143,7 @@ export class S3Service {
 
   async delete(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), this.deadline);
     } catch (error) {
       throw storageError(error, `delete ${key}`);
     }
@@ -154,7 +162,7 @@ export class S3Service {
   /** Readiness: the bucket answers. */
   async ping(): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), this.deadline);
     } catch (error) {
       throw storageError(error, `reach bucket ${this.bucket}`);
     }
@@ -186,6 +194,8 @@ function storageError(error: unknown, action: string): AppError {
     return new AppError(mapped.status, mapped.code, mapped.message, { s3Status: status });
   }
   const reason = error instanceof Error ? error.message : String(error);
-  if (error instanceof Error && error.name === 'AbortError') return new AppError(499, 'aborted', `S3 ${action} aborted`);
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+    return upstreamUnavailable('s3', `S3 did not answer in time (could not ${action})`);
+  }
   return upstreamUnavailable('s3', `S3 is unreachable (could not ${action}): ${reason}`);
 }

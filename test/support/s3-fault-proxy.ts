@@ -11,7 +11,7 @@ export interface ProxiedRequest {
   closed: boolean;
 }
 
-type Fault = { kind: 'status'; status: number } | { kind: 'cut'; afterBytes: number };
+type Fault = { kind: 'status'; status: number } | { kind: 'cut'; afterBytes: number } | { kind: 'hang' };
 
 /**
  * An HTTP proxy of our own between the service and s3rver: it counts S3 requests at the wire and
@@ -20,6 +20,8 @@ type Fault = { kind: 'status'; status: number } | { kind: 'cut'; afterBytes: num
 export class S3FaultProxy {
   readonly requests: ProxiedRequest[] = [];
   private faults: Array<{ matches: (method: string, path: string) => boolean; fault: Fault }> = [];
+  /** Per object: the exchange in progress, so the next one on that key waits for it. */
+  private readonly busyKeys = new Map<string, Promise<void>>();
 
   private constructor(
     private readonly server: http.Server,
@@ -35,6 +37,22 @@ export class S3FaultProxy {
     return proxy;
   }
 
+  /**
+   * s3rver overwrites an object in place, so a GET that overlaps a PUT of the same key can stop
+   * short of its Content-Length and hang. Real S3 replaces objects atomically; one exchange at a
+   * time per key gives the service that behaviour here.
+   */
+  private oneAtATime(key: string, res: http.ServerResponse, exchange: () => void) {
+    const previous = this.busyKeys.get(key) ?? Promise.resolve();
+    const done = new Promise<void>((resolve) => res.on('close', resolve));
+    const tail = previous.then(() => done);
+    this.busyKeys.set(key, tail);
+    void tail.then(() => {
+      if (this.busyKeys.get(key) === tail) this.busyKeys.delete(key);
+    });
+    void previous.then(exchange);
+  }
+
   /** The next matching request gets `fault`. */
   inject(matches: (method: string, path: string) => boolean, fault: Fault) {
     this.faults.push({ matches, fault });
@@ -46,6 +64,11 @@ export class S3FaultProxy {
   }
 
   private forward(target: URL, req: http.IncomingMessage, res: http.ServerResponse) {
+    const key = new URL(req.url ?? '/', 'http://proxy').pathname;
+    this.oneAtATime(key, res, () => this.exchange(target, req, res));
+  }
+
+  private exchange(target: URL, req: http.IncomingMessage, res: http.ServerResponse) {
     const record: ProxiedRequest = {
       method: req.method ?? 'GET',
       path: decodeURIComponent(new URL(req.url ?? '/', 'http://proxy').pathname),
@@ -54,6 +77,11 @@ export class S3FaultProxy {
     };
     this.requests.push(record);
     const fault = this.takeFault(record.method, record.path);
+    if (fault?.kind === 'hang') {
+      req.resume(); // never answered; the exchange ends when the client gives up
+      res.on('close', () => { record.closed = true; });
+      return;
+    }
     if (fault?.kind === 'status') {
       req.resume();
       res.writeHead(fault.status, { 'Content-Type': 'application/xml' });

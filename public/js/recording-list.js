@@ -1,0 +1,138 @@
+// A paged list of recordings with play and delete, shared by the room page and the all-recordings page.
+import { api } from './api.js';
+import { byId, el, showError } from './dom.js';
+import { STATUS_LABELS, formatDate, formatDuration, formatSize } from './format.js';
+
+const FINAL = new Set(['COMPLETE', 'FAILED', 'ABORTED', 'LIMIT_REACHED']);
+
+/** The one <dialog> that plays a recording. */
+const player = {
+  get dialog() { return byId('player'); },
+  get video() { return byId('player-video'); },
+
+  async play(recording) {
+    byId('player-title').textContent = recording.name;
+    this.dialog.showModal();
+    try {
+      const { recordingUrl } = await api.recordingUrl(recording.name);
+      this.video.src = recordingUrl;
+      await this.video.play().catch(() => undefined); // autoplay may be refused; the controls remain
+    } catch (error) {
+      this.dialog.close();
+      showError(`Cannot play ${recording.name}: ${error.message}`);
+    }
+  },
+
+  wire() {
+    byId('player-close').addEventListener('click', () => this.dialog.close());
+    this.dialog.addEventListener('close', () => {
+      this.video.pause();
+      this.video.removeAttribute('src');
+      this.video.load();
+    });
+  },
+};
+
+export class RecordingList {
+  /**
+   * @param {{ list: HTMLElement, more: HTMLButtonElement, empty: HTMLElement, pageSize?: number, showRoom?: boolean }} view
+   */
+  constructor(view) {
+    this.view = view;
+    this.pageSize = view.pageSize ?? 10;
+    this.items = new Map();
+    this.roomName = undefined;
+    this.cursor = null;
+    /** Bumped on every reload, so a page that arrives after a newer search is dropped. */
+    this.generation = 0;
+    view.more.addEventListener('click', () => this.loadMore());
+    if (!RecordingList.playerWired) {
+      player.wire();
+      RecordingList.playerWired = true;
+    }
+  }
+
+  /** The first page again, for one room name (all its sessions) or for every room. */
+  async reload(roomName = this.roomName) {
+    this.generation++;
+    this.roomName = roomName;
+    this.cursor = null;
+    this.items.clear();
+    this.view.list.replaceChildren();
+    await this.loadMore();
+  }
+
+  async loadMore() {
+    const generation = this.generation;
+    try {
+      const page = await api.listRecordings({ roomName: this.roomName, limit: this.pageSize, cursor: this.cursor ?? undefined });
+      if (generation !== this.generation) return;
+      for (const recording of page.recordings) this.add(recording);
+      this.cursor = page.nextCursor;
+    } catch (error) {
+      if (generation === this.generation) showError(`Cannot list recordings: ${error.message}`);
+    }
+    this.refreshControls();
+  }
+
+  /** Removes a recording from the list (also when someone else deleted it). */
+  remove(name) {
+    this.items.get(name)?.remove();
+    this.items.delete(name);
+    this.refreshControls();
+  }
+
+  clear() {
+    this.generation++;
+    this.roomName = undefined;
+    this.cursor = null;
+    this.items.clear();
+    this.view.list.replaceChildren();
+    this.refreshControls();
+  }
+
+  refreshControls() {
+    this.view.more.hidden = !this.cursor;
+    this.view.empty.hidden = this.items.size > 0;
+  }
+
+  add(recording) {
+    const item = this.render(recording);
+    this.items.get(recording.name)?.replaceWith(item);
+    if (!this.items.has(recording.name)) this.view.list.append(item);
+    this.items.set(recording.name, item);
+  }
+
+  render(recording) {
+    const problem = recording.error || (recording.status === 'ABORTED' ? recording.endReason : undefined);
+    return el('li', { class: `recording status-${recording.status.toLowerCase()}`, dataset: { name: recording.name } },
+      el('div', { class: 'recording-text' },
+        el('div', { class: 'recording-name' }, recording.name),
+        el('div', { class: 'recording-meta' },
+          this.view.showRoom ? el('span', { class: 'room' }, recording.roomName) : null,
+          el('span', { class: 'status' }, STATUS_LABELS[recording.status] ?? recording.status),
+          el('span', {}, formatDuration(recording.duration)),
+          el('span', {}, formatSize(recording.size)),
+          el('span', {}, formatDate(recording.startedAt))),
+        problem ? el('div', { class: 'recording-error' }, problem) : null),
+      el('div', { class: 'recording-actions' },
+        el('button', {
+          class: 'play', title: 'Play', disabled: !recording.playable,
+          onclick: () => player.play(recording),
+        }, 'Play'),
+        el('button', {
+          class: 'delete danger', title: 'Delete', disabled: !FINAL.has(recording.status),
+          onclick: () => this.delete(recording),
+        }, 'Delete')));
+  }
+
+  async delete(recording) {
+    try {
+      await api.deleteRecording(recording.name);
+      this.remove(recording.name);
+    } catch (error) {
+      if (error.status === 404) this.remove(recording.name);
+      else showError(`Cannot delete ${recording.name}: ${error.message}`);
+    }
+  }
+}

@@ -1,0 +1,173 @@
+// The room page: join a LiveKit room, see everyone, record, and follow the room's recording status.
+import { Room, RoomEvent, Track } from '/vendor/livekit-client/livekit-client.esm.mjs';
+import { api } from './api.js';
+import { byId, clearErrors, el, showError } from './dom.js';
+import { RecordingList } from './recording-list.js';
+
+const RECORDING_DELETED_TOPIC = 'RECORDING_DELETED';
+const ROOM_STATUSES = ['STARTING', 'STARTED', 'STOPPING', 'STOPPED', 'FAILED'];
+
+/** What the button and badge show in each of the room's five recording states. */
+const BUTTON = {
+  STARTING: { label: 'Starting…', disabled: true, stop: false, badge: false },
+  STARTED: { label: 'Stop recording', disabled: false, stop: true, badge: true },
+  STOPPING: { label: 'Stopping…', disabled: true, stop: true, badge: true },
+  STOPPED: { label: 'Start recording', disabled: false, stop: false, badge: false },
+  FAILED: { label: 'Start recording', disabled: false, stop: false, badge: false },
+};
+
+let room;
+let status = 'STOPPED';
+const recordings = new RecordingList({ list: byId('recording-list'), more: byId('recording-more'), empty: byId('recording-empty') });
+
+/** Room metadata may be empty or belong to another application: anything unreadable means "not recording". */
+function recordingStatusOf(metadata) {
+  try {
+    const value = JSON.parse(metadata || '{}')?.recordingStatus;
+    return ROOM_STATUSES.includes(value) ? value : 'STOPPED';
+  } catch {
+    return 'STOPPED';
+  }
+}
+
+async function showRecordingStatus(next) {
+  const previous = status;
+  status = next;
+  const look = BUTTON[next];
+  const button = byId('recording-button');
+  button.textContent = look.label;
+  button.disabled = look.disabled;
+  button.classList.toggle('danger', look.stop);
+  button.dataset.status = next;
+  byId('recording-badge').hidden = !look.badge;
+  byId('recording-failure').hidden = next !== 'FAILED';
+  if (next === 'FAILED') await showFailureReason();
+  if ((next === 'STOPPED' || next === 'FAILED') && previous !== next) await recordings.reload(room.name);
+}
+
+/** The reason of the room's latest recording, which is the one that failed. */
+async function showFailureReason() {
+  const reason = byId('recording-failure');
+  reason.textContent = 'The last recording failed.';
+  try {
+    const { recordings: [latest] } = await api.listRecordings({ roomName: room.name, limit: 1 });
+    const why = latest?.error || latest?.endReason;
+    if (why) reason.textContent = `The last recording failed: ${why}`;
+  } catch {
+    // The generic sentence stays.
+  }
+}
+
+async function toggleRecording() {
+  const button = byId('recording-button');
+  button.disabled = true;
+  try {
+    if (status === 'STARTED') await api.stopRecording(room.name);
+    else await api.startRecording(room.name);
+  } catch (error) {
+    showError(`Cannot ${status === 'STARTED' ? 'stop' : 'start'} the recording: ${error.message}`);
+    button.disabled = BUTTON[status].disabled;
+  }
+}
+
+function videoTile(participant) {
+  const id = `tile-${participant.identity}`;
+  const existing = [...byId('video-grid').children].find((tile) => tile.dataset.tile === id);
+  if (existing) return existing;
+  const label = participant === room.localParticipant ? `${participant.name || participant.identity} (you)` : participant.name || participant.identity;
+  const tile = el('div', { class: 'tile', dataset: { tile: id } }, el('div', { class: 'tile-name' }, label));
+  byId('video-grid').append(tile);
+  return tile;
+}
+
+function attachTrack(track, participant) {
+  const media = track.attach();
+  media.dataset.trackSid = track.sid;
+  if (track.kind === Track.Kind.Video) videoTile(participant).prepend(media);
+  else byId('audio-sink').append(media);
+}
+
+function detachTrack(track) {
+  for (const media of track.detach()) media.remove();
+}
+
+function removeParticipant(participant) {
+  [...byId('video-grid').children].find((tile) => tile.dataset.tile === `tile-${participant.identity}`)?.remove();
+}
+
+function onData(payload, _participant, _kind, topic) {
+  if (topic !== RECORDING_DELETED_TOPIC) return;
+  try {
+    const { recordingName } = JSON.parse(new TextDecoder().decode(payload));
+    if (typeof recordingName === 'string') recordings.remove(recordingName);
+  } catch {
+    // Not a message of ours.
+  }
+}
+
+async function join(event) {
+  event.preventDefault();
+  clearErrors();
+  const roomName = byId('room-name').value.trim();
+  const participantName = byId('participant-name').value.trim();
+  const joinButton = byId('join-button');
+  joinButton.disabled = true;
+  joinButton.textContent = 'Joining…';
+  try {
+    const { token, livekitUrl } = await api.token(roomName, participantName);
+    room = new Room({ adaptiveStream: true, dynacast: true });
+    room
+      .on(RoomEvent.TrackSubscribed, (track, _publication, participant) => attachTrack(track, participant))
+      .on(RoomEvent.TrackUnsubscribed, (track) => detachTrack(track))
+      .on(RoomEvent.ParticipantDisconnected, removeParticipant)
+      .on(RoomEvent.RoomMetadataChanged, (metadata) => showRecordingStatus(recordingStatusOf(metadata)))
+      .on(RoomEvent.DataReceived, onData)
+      .on(RoomEvent.Disconnected, () => resetToJoinForm());
+    await room.connect(livekitUrl, token);
+  } catch (error) {
+    showError(`Cannot join "${roomName}": ${error.message}`);
+    resetToJoinForm();
+    return;
+  }
+  byId('join').hidden = true;
+  byId('room').hidden = false;
+  byId('room-title').textContent = roomName;
+  videoTile(room.localParticipant);
+  await publishCameraAndMicrophone();
+  await showRecordingStatus(recordingStatusOf(room.metadata));
+  await recordings.reload(roomName);
+}
+
+async function publishCameraAndMicrophone() {
+  try {
+    await room.localParticipant.enableCameraAndMicrophone();
+    const camera = room.localParticipant.getTrackPublication(Track.Source.Camera)?.track;
+    if (camera) videoTile(room.localParticipant).prepend(camera.attach());
+  } catch (error) {
+    showError(`Camera or microphone unavailable: ${error.message}`);
+  }
+}
+
+function resetToJoinForm() {
+  byId('join').hidden = false;
+  byId('room').hidden = true;
+  byId('video-grid').replaceChildren();
+  byId('audio-sink').replaceChildren();
+  recordings.clear();
+  status = 'STOPPED';
+  const joinButton = byId('join-button');
+  joinButton.disabled = false;
+  joinButton.textContent = 'Join';
+}
+
+async function leave() {
+  await room?.disconnect();
+  resetToJoinForm();
+}
+
+byId('join-form').addEventListener('submit', join);
+byId('leave-button').addEventListener('click', leave);
+byId('recording-button').addEventListener('click', toggleRecording);
+window.addEventListener('beforeunload', () => room?.disconnect());
+byId('room-name').value ||= 'Test Room';
+byId('participant-name').value ||= `Participant${Math.floor(Math.random() * 100)}`;

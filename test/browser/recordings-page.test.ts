@@ -1,0 +1,89 @@
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import type { Recording } from '../../src/models/recording.model';
+import { mapConcurrent } from '../../src/services/concurrency';
+import { SCREENSHOT_DIR, launchChromium, newPage } from '../support/browser';
+import { FIXTURE_MP4, completeRecording, putObject, uniqueRoom } from '../support/recordings';
+import { startStack, type TestStack } from '../support/stack';
+
+/** Finished recordings of earlier meetings, written as the service writes them, sharing one media file. */
+async function seedArchive(stack: TestStack, count: number, roomName: string) {
+  const mediaKey = 'recordings/archive-media.mp4';
+  await putObject(stack, mediaKey, FIXTURE_MP4, 'video/mp4');
+  await mapConcurrent(Array.from({ length: count }, (_, i) => i), 8, async (i) => {
+    const recording: Recording = {
+      id: `EG_archive${String(i).padStart(4, '0')}`, name: `${roomName}-RM_archive-${i}.mp4`, roomName, roomId: 'RM_archive',
+      status: 'COMPLETE', startedAt: Date.UTC(2026, 0, 1) + i * 60_000, endedAt: Date.UTC(2026, 0, 1) + i * 60_000 + 3000,
+      duration: 3, size: FIXTURE_MP4.length, mediaKey, mediaVerified: true, updatedAt: 1,
+    };
+    await putObject(stack, `recordings/.metadata/${recording.name.replace(/\.mp4$/, '')}.json`, JSON.stringify(recording));
+  });
+}
+
+const names = (page: Page) => page.locator('#recording-list .recording-name').allTextContents();
+
+describe('the all-recordings page in Chromium', () => {
+  let stack: TestStack;
+  let browser: Browser;
+  let recent: { roomName: string; name: string };
+  beforeAll(async () => {
+    stack = await startStack({ env: { RECORDING_PLAYBACK_STRATEGY: 'PROXY' } });
+    browser = await launchChromium();
+    await seedArchive(stack, 22, 'archive');
+    recent = await completeRecording(stack, uniqueRoom('Design review'));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it('lists every recording newest first, a page at a time', async () => {
+    const page = await newPage(browser);
+    await page.goto(`${stack.baseUrl}/recordings.html`);
+    await page.locator('#recording-list li').nth(19).waitFor();
+    expect(await page.locator('#recording-list li').count()).toBe(20);
+    expect((await names(page))[0]).toBe(recent.name);
+    await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'recordings.png') });
+    await page.click('#recording-more');
+    await page.locator('#recording-list li').nth(22).waitFor();
+    expect(await page.locator('#recording-list li').count()).toBe(23);
+    expect(await page.isVisible('#recording-more')).toBe(false);
+    expect(new Set(await names(page)).size).toBe(23);
+    await page.close();
+  });
+
+  it('searches by room name, plays the recording and deletes it', async () => {
+    const page = await newPage(browser);
+    await page.goto(`${stack.baseUrl}/recordings.html`);
+    await page.fill('#search-room', recent.roomName);
+    await page.click('#search-form button[type=submit]');
+    await page.waitForFunction((name) => {
+      const items = [...document.querySelectorAll('#recording-list .recording-name')].map((n) => n.textContent);
+      return items.length === 1 && items[0] === name;
+    }, recent.name);
+
+    await page.click('#recording-list button.play');
+    await page.waitForFunction(() => {
+      const video = document.getElementById('player-video') as HTMLVideoElement;
+      return video.currentTime > 0 && !video.paused && video.videoWidth === 320;
+    });
+    await page.click('#player-close');
+
+    await page.click('#recording-list button.delete');
+    await page.locator('#recording-list li').waitFor({ state: 'detached' });
+    expect(await page.isVisible('#recording-empty')).toBe(true);
+    await stack.http().get(`/recordings/${encodeURIComponent(recent.name)}/info`).expect(404);
+    await page.close();
+  });
+
+  it('shows an error to the person when the service cannot list', async () => {
+    const page = await newPage(browser);
+    // S3 refuses every listing attempt (the S3 client tries three times).
+    for (let i = 0; i < 3; i++) {
+      stack.s3Proxy.inject((method, p) => method === 'GET' && p === `/${stack.s3.bucket}/`, { kind: 'status', status: 503 });
+    }
+    await page.goto(`${stack.baseUrl}/recordings.html`);
+    await page.locator('#errors .error', { hasText: 'Cannot list recordings: S3 could not list' }).waitFor();
+    await page.close();
+  });
+});

@@ -1,0 +1,125 @@
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { SCREENSHOT_DIR, joinFromPage, launchChromium, openRoomPage } from '../support/browser';
+import { eventually } from '../support/eventually';
+import { uniqueRoom } from '../support/recordings';
+import { startStack, type TestStack } from '../support/stack';
+
+const button = (page: Page) => page.locator('#recording-button');
+
+async function expectButton(page: Page, status: string, label: string, enabled: boolean) {
+  await page.waitForSelector(`#recording-button[data-status="${status}"]`);
+  expect(await button(page).textContent()).toBe(label);
+  expect(await button(page).isEnabled()).toBe(enabled);
+}
+
+/** The egress the service started for the room, as the double knows it. */
+const egressOf = (stack: TestStack, roomName: string) =>
+  eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status < 3), { what: 'an active egress' });
+
+describe('the room page in Chromium', () => {
+  let stack: TestStack;
+  let browser: Browser;
+  beforeAll(async () => {
+    stack = await startStack({ livekit: { lifecycle: 'manual' }, env: { RECORDING_PLAYBACK_STRATEGY: 'PROXY' } });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+  afterEach(() => stack.livekit.clearFaults());
+
+  it('walks the recording button through STARTING → STARTED → STOPPING → STOPPED, plays and deletes for everyone', async () => {
+    const roomName = uniqueRoom('Weekly sync');
+    const alice = await openRoomPage(browser, stack);
+    await joinFromPage(alice, roomName, 'Alice');
+    const bob = await openRoomPage(browser, stack);
+    await joinFromPage(bob, roomName, 'Bob');
+    expect(await alice.textContent('#room-title')).toBe(roomName);
+    await expectButton(alice, 'STOPPED', 'Start recording', true);
+    expect(await alice.isVisible('#recording-badge')).toBe(false);
+
+    await button(alice).click();
+    // egress_started → webhook → service → UpdateRoomMetadata → RoomMetadataChanged, in both pages.
+    await expectButton(alice, 'STARTING', 'Starting…', false);
+    await expectButton(bob, 'STARTING', 'Starting…', false);
+    await stack.livekit.activateEgress((await egressOf(stack, roomName)).egressId);
+    await expectButton(alice, 'STARTED', 'Stop recording', true);
+    await expectButton(bob, 'STARTED', 'Stop recording', true);
+    expect(await alice.isVisible('#recording-badge')).toBe(true);
+    await alice.screenshot({ path: path.join(SCREENSHOT_DIR, 'room.png') });
+
+    stack.livekit.webhooks.hold();
+    await button(bob).click();
+    await eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status === 3), { what: 'egress complete' });
+    await stack.livekit.webhooks.release();
+    await expectButton(alice, 'STOPPED', 'Start recording', true);
+    await expectButton(bob, 'STOPPED', 'Start recording', true);
+    expect(await alice.isVisible('#recording-badge')).toBe(false);
+
+    // The room's recordings: the new one, ready to play.
+    const item = alice.locator('#recording-list li.recording').first();
+    await item.locator('.status', { hasText: 'Ready' }).waitFor();
+    await bob.locator('#recording-list li.recording .status', { hasText: 'Ready' }).waitFor();
+    await item.locator('button.play').click();
+    await alice.waitForFunction(() => {
+      const video = document.getElementById('player-video') as HTMLVideoElement;
+      return video.currentTime > 0 && !video.paused;
+    });
+    await alice.click('#player-close');
+
+    // Deleting in one page removes it from the other through the RECORDING_DELETED data message.
+    await item.locator('button.delete').click();
+    await alice.locator('#recording-list li.recording').waitFor({ state: 'detached' });
+    await bob.locator('#recording-list li.recording').waitFor({ state: 'detached' });
+    expect(await bob.isVisible('#recording-empty')).toBe(true);
+    await alice.close();
+    await bob.close();
+  });
+
+  it('shows FAILED with its reason', async () => {
+    const roomName = uniqueRoom('failing');
+    const page = await openRoomPage(browser, stack);
+    await joinFromPage(page, roomName, 'Carol');
+    await button(page).click();
+    await expectButton(page, 'STARTING', 'Starting…', false);
+    await stack.livekit.endEgress((await egressOf(stack, roomName)).egressId, { status: 'FAILED', error: 'encoder crashed' });
+    await expectButton(page, 'FAILED', 'Start recording', true);
+    await page.locator('#recording-failure', { hasText: 'The last recording failed: encoder crashed' }).waitFor();
+    await page.locator('#recording-list .recording-error', { hasText: 'encoder crashed' }).waitFor();
+    await page.close();
+  });
+
+  it('tells the person when LiveKit is unreachable or a start is refused', async () => {
+    const page = await openRoomPage(browser, stack);
+    stack.livekit.failNext('CreateRoom', 'network');
+    await page.fill('#participant-name', 'Dan');
+    await page.fill('#room-name', uniqueRoom('down'));
+    await page.click('#join-button');
+    await page.locator('#errors .error', { hasText: 'LiveKit is unreachable' }).waitFor();
+    expect(await page.isVisible('#join')).toBe(true);
+
+    await joinFromPage(page, uniqueRoom('refused'), 'Dan');
+    stack.livekit.failNext('StartRoomCompositeEgress', { code: 'resource_exhausted', msg: 'no egress workers available' });
+    await button(page).click();
+    await page.locator('#errors .error', { hasText: 'Cannot start the recording' }).waitFor();
+    await expectButton(page, 'STOPPED', 'Start recording', true);
+    await page.close();
+  });
+
+  it('shows names carrying HTML and script as text, and runs none of it', async () => {
+    const hostileRoom = `<img src=x onerror="window.__pwned='room'">${uniqueRoom()}`;
+    const hostileName = '<script>window.__pwned="name"</script>';
+    const page = await openRoomPage(browser, stack);
+    await joinFromPage(page, hostileRoom, hostileName);
+    await page.evaluate(() => (window as any).__fakeLiveKit.rooms[0].addRemoteParticipant('mallory', '<b onmouseover="window.__pwned=1">Mallory</b>'));
+    expect(await page.textContent('#room-title')).toBe(hostileRoom);
+    const names = await page.locator('.tile-name').allTextContents();
+    expect(names).toEqual(expect.arrayContaining([`${hostileName} (you)`, '<b onmouseover="window.__pwned=1">Mallory</b>']));
+    await page.hover('.tile-name >> nth=1');
+    expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
+    expect(await page.locator('#video-grid img, #video-grid script, #video-grid b').count()).toBe(0);
+    await page.close();
+  });
+});

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import type { TestStack } from './stack';
+
+/** Debian's Chromium, headless, with the flags this machine needs and autoplay allowed. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+/** A page that gives up on a missing element well before the test's own time limit, saying which. */
+export async function newPage(browser: Browser): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  page.setDefaultTimeout(10_000);
+  return page;
+}
+
+const FAKE_LIVEKIT_CLIENT = readFileSync(path.join(__dirname, 'fake-livekit-client.mjs'), 'utf8');
+
+/**
+ * A page whose livekit-client is the fake Room, wired to the LiveKit double: joining seats the
+ * participant in the double's room, and the double's metadata changes and data messages reach
+ * every fake room of that name as LiveKit's signalling would deliver them.
+ */
+export async function openRoomPage(browser: Browser, stack: TestStack): Promise<Page> {
+  const page = await newPage(browser);
+  await page.route('**/vendor/livekit-client/livekit-client.esm.mjs', (route) =>
+    route.fulfill({ contentType: 'text/javascript', body: FAKE_LIVEKIT_CLIENT }),
+  );
+  await page.exposeFunction('__fakeLiveKitJoin', (roomName: string, identity: string, name: string) => {
+    stack.livekit.addParticipant(roomName, { identity, name });
+    return stack.livekit.getRoom(roomName)?.metadata ?? '';
+  });
+  const forward = (script: (args: [string, string, string?]) => void, args: [string, string, string?]) =>
+    page.evaluate(script, args).catch(() => undefined); // the page may have closed
+  const onMetadata = (roomName: string, metadata: string) =>
+    forward(([room, value]) => {
+      for (const fake of (window as any).__fakeLiveKit?.rooms ?? []) if (fake.name === room) fake.setMetadata(value);
+    }, [roomName, metadata]);
+  const onData = (roomName: string, packet: { payload: Buffer; topic?: string }) =>
+    forward(([room, text, topic]) => {
+      for (const fake of (window as any).__fakeLiveKit?.rooms ?? []) if (fake.name === room) fake.receiveData(text, topic);
+    }, [roomName, packet.payload.toString('utf8'), packet.topic]);
+  stack.livekit.events.on('roomMetadataChanged', onMetadata);
+  stack.livekit.events.on('dataReceived', onData);
+  page.on('close', () => {
+    stack.livekit.events.off('roomMetadataChanged', onMetadata);
+    stack.livekit.events.off('dataReceived', onData);
+  });
+  await page.goto(`${stack.baseUrl}/`);
+  return page;
+}
+
+export async function joinFromPage(page: Page, roomName: string, participantName: string) {
+  await page.fill('#participant-name', participantName);
+  await page.fill('#room-name', roomName);
+  await page.click('#join-button');
+  await page.waitForSelector('#room:not([hidden])');
+}
+
+export const SCREENSHOT_DIR = path.join(__dirname, '..', '..', 'docs', 'screenshots');
