@@ -1,6 +1,6 @@
 import type { Recording } from '../src/models/recording.model';
 import { mapConcurrent } from '../src/services/concurrency';
-import { putObject } from './support/recordings';
+import { putObject, readObject } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
 const sidecar = (i: number, roomName: string, extra: Partial<Recording> = {}): Recording => ({
@@ -102,20 +102,28 @@ describe('GET /recordings with sidecars it did not write', () => {
     expect(res.body.recordings.map((r: Recording) => r.roomName)).toEqual(['solid']);
   });
 
-  it('reads the reference tutorial\'s sidecars: COMPLETE with media, FAILED without', async () => {
-    const name = 'Test Room-RM_ref-2024-09-23T103015.mp4';
-    await putObject(stack, 'recordings/.metadata/Test Room-RM_ref-2024-09-23T103015.json', JSON.stringify({
-      id: 'EG_reference01', name, roomName: 'Test Room', roomId: 'RM_ref', startedAt: 1727087415000.123, duration: 3, size: 4096,
-    }));
-    await putObject(stack, 'recordings/.metadata/Test Room-RM_ref-2024-09-23T110000.json', JSON.stringify({
-      id: 'EG_reference02', name: 'Test Room-RM_ref-2024-09-23T110000.mp4', roomName: 'Test Room', roomId: 'RM_ref', startedAt: 1727089200000, duration: 0, size: 0,
-    }));
+  it('reads the reference tutorial\'s sidecars: COMPLETE when their media exists, FAILED otherwise, and migrates them', async () => {
+    const reference = (id: string, time: string, size: number) => ({
+      key: `recordings/.metadata/Test Room-RM_ref-${time}.json`,
+      sidecar: { id, name: `Test Room-RM_ref-${time}.mp4`, roomName: 'Test Room', roomId: 'RM_ref', startedAt: Date.parse(`2024-09-23T${time.slice(11, 13)}:00:00Z`) + 0.123, duration: 3, size },
+    });
+    const withMedia = reference('EG_reference01', '2024-09-23T100000', 4096);
+    const mediaGone = reference('EG_reference02', '2024-09-23T110000', 4096);
+    const failed = reference('EG_reference03', '2024-09-23T120000', 0);
+    for (const { key, sidecar } of [withMedia, mediaGone, failed]) await putObject(stack, key, JSON.stringify(sidecar));
+    await putObject(stack, `recordings/${withMedia.sidecar.name}`, Buffer.alloc(4096, 1), 'video/mp4');
+
     const res = await stack.http().get('/recordings').query({ roomName: 'Test Room' }).expect(200);
     expect(res.body.recordings.map((r: Recording & { playable: boolean }) => [r.id, r.status, r.playable])).toEqual([
+      ['EG_reference03', 'FAILED', false],
       ['EG_reference02', 'FAILED', false],
       ['EG_reference01', 'COMPLETE', true],
     ]);
-    const info = await stack.http().get(`/recordings/${encodeURIComponent(name)}/info`).expect(200);
-    expect(info.body).toMatchObject({ id: 'EG_reference01', mediaKey: `recordings/${name}`, status: 'COMPLETE' });
+    const info = await stack.http().get(`/recordings/${encodeURIComponent(withMedia.sidecar.name)}/info`).expect(200);
+    expect(info.body).toMatchObject({ mediaKey: `recordings/${withMedia.sidecar.name}`, size: 4096 });
+    await stack.http().get(`/recordings/${encodeURIComponent(withMedia.sidecar.name)}`).expect(200);
+    // Rewritten where it lay, in the service's own format.
+    const migrated = JSON.parse((await readObject(stack, withMedia.key))!.toString('utf8'));
+    expect(migrated).toMatchObject({ status: 'COMPLETE', mediaVerified: true, name: withMedia.sidecar.name });
   });
 });

@@ -73,6 +73,23 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
     }
   });
 
+  it('evaluates If-None-Match (304) and If-Range (the range while the validator holds, else the whole file)', async () => {
+    const { headers } = await get(stack, path, {}, 'HEAD');
+    const etag = headers.etag!;
+    expect((await get(stack, path, { 'If-None-Match': etag })).status).toBe(304);
+    expect((await get(stack, path, { 'If-None-Match': '"something-else"' })).status).toBe(200);
+
+    const current = await get(stack, path, { Range: 'bytes=0-9', 'If-Range': etag });
+    expect([current.status, current.body.length]).toEqual([206, 10]);
+    const byDate = await get(stack, path, { Range: 'bytes=0-9', 'If-Range': headers['last-modified']! });
+    expect([byDate.status, byDate.body.length]).toEqual([206, 10]);
+    for (const stale of ['"an-older-version"', 'W/' + etag, 'Thu, 01 Jan 2015 00:00:00 GMT']) {
+      const whole = await get(stack, path, { Range: 'bytes=0-9', 'If-Range': stale });
+      expect([whole.status, whole.body.length]).toEqual([200, size]);
+      expect(whole.headers['content-range']).toBeUndefined();
+    }
+  });
+
   it('answers HEAD with the headers and no body, at the cost of one S3 HEAD', async () => {
     const before = stack.s3Proxy.requests.length;
     const res = await get(stack, path, {}, 'HEAD');

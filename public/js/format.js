@@ -1,6 +1,7 @@
 // How durations, sizes and dates read in the lists.
 
 export function formatDuration(seconds) {
+  if (seconds > 0 && seconds < 1) return '<1s';
   const total = Math.round(seconds || 0);
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);

@@ -42,7 +42,8 @@ async function showRecordingStatus(next) {
   byId('recording-badge').hidden = !look.badge;
   byId('recording-failure').hidden = next !== 'FAILED';
   if (next === 'FAILED') await showFailureReason();
-  if ((next === 'STOPPED' || next === 'FAILED') && previous !== next) await recordings.reload(room.name);
+  // The list shows recordings in progress too, so it follows every change.
+  if (previous !== next) await recordings.reload(room.name);
 }
 
 /** The reason of the room's latest recording, which is the one that failed. */

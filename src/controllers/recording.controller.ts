@@ -66,7 +66,15 @@ export function recordingController({ recordings, log }: Services): Router {
     const name = nameOf(req);
     const reading = new AbortController();
     res.on('close', () => reading.abort());
-    const media = await recordings.readMedia(name, req.get('Range'), reading.signal);
+    const media = await recordings.readMedia(
+      name,
+      { range: req.get('Range'), ifRange: req.get('If-Range'), ifNoneMatch: req.get('If-None-Match') },
+      reading.signal,
+    );
+    if (media.kind === 'not-modified') {
+      res.status(304).end();
+      return;
+    }
     if (media.kind === 'unsatisfiable') {
       res.status(416).set('Content-Range', `bytes */${media.size}`).json({
         errorMessage: 'The requested range is not satisfiable',

@@ -2,18 +2,19 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../logger';
 import { AppError } from '../models/app-error';
 
-/** Errors from Express's body parsers carry a `type` and a client status. */
-interface ParserError {
+/** Express's body parsers and router mark the client's mistakes with a 4xx `status` (and parsers a `type`). */
+interface ClientError {
   type?: string;
   status?: number;
 }
 
 function toAppError(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
-  const { type, status } = (error ?? {}) as ParserError;
+  const { type, status } = (error ?? {}) as ClientError;
   if (type === 'entity.parse.failed') return new AppError(400, 'invalid_json', 'The request body is not valid JSON');
   if (type === 'entity.too.large') return new AppError(413, 'payload_too_large', 'The request body is too large');
-  if (type && status && status >= 400 && status < 500) return new AppError(status, 'invalid_request', 'The request body could not be read');
+  if (error instanceof URIError) return new AppError(400, 'invalid_request', 'The URL is not correctly percent-encoded');
+  if (status && status >= 400 && status < 500) return new AppError(status, 'invalid_request', 'The request could not be read');
   return undefined;
 }
 

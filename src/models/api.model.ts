@@ -4,17 +4,26 @@ import { badRequest } from './app-error';
 /** Control characters could break a header or a log line; everything else of any script is welcome. */
 const noControlCharacters = (value: string) => !/\p{Cc}/u.test(value);
 
-export const roomNameSchema = z
-  .string({ error: 'roomName is required' })
-  .min(1, 'roomName is required')
-  .max(256, 'roomName is at most 256 characters')
-  .refine(noControlCharacters, 'roomName must not contain control characters');
+/** A required text field; messages name the field themselves, so problems are reported without a path. */
+const textField = (field: string, maxLength: number) =>
+  z
+    .string({ error: (issue) => (issue.input === undefined ? `${field} is required` : `${field} must be a string`) })
+    .min(1, `${field} is required`)
+    .max(maxLength, `${field} is at most ${maxLength} characters`)
+    .refine(noControlCharacters, `${field} must not contain control characters`);
 
-export const participantNameSchema = z
-  .string({ error: 'participantName is required' })
-  .min(1, 'participantName is required')
-  .max(128, 'participantName is at most 128 characters')
-  .refine(noControlCharacters, 'participantName must not contain control characters');
+export const roomNameSchema = textField('roomName', 256);
+export const participantNameSchema = textField('participantName', 128);
+
+/**
+ * A query filter: absent or empty means "no filter", as the reference treated it; given twice is an
+ * error rather than a guess.
+ */
+const queryValue = <T extends z.ZodType>(field: string, schema: T) =>
+  z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.unknown().refine((value) => !Array.isArray(value), `${field} must be given once`).pipe(schema.optional()),
+  );
 
 /** A recording's handle: one path segment, never "/", "\", a control character or a leading ".". */
 export const recordingNameSchema = z
@@ -27,10 +36,11 @@ export const tokenRequestSchema = z.object({ roomName: roomNameSchema, participa
 export const roomRequestSchema = z.object({ roomName: roomNameSchema });
 
 export const listQuerySchema = z.object({
-  roomName: roomNameSchema.optional(),
-  roomId: z.string().min(1).max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().min(1).max(512).optional(),
+  roomName: queryValue('roomName', roomNameSchema),
+  roomId: queryValue('roomId', z.string().max(64, 'roomId is at most 64 characters')),
+  limit: queryValue('limit', z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number')
+    .min(1, 'limit is at least 1').max(100, 'limit is at most 100')).transform((limit) => limit ?? 50),
+  cursor: queryValue('cursor', z.string().max(512, 'cursor is not one this service issued')),
 });
 
 export const recordingParamsSchema = z.object({ name: recordingNameSchema });
@@ -39,6 +49,9 @@ export const recordingParamsSchema = z.object({ name: recordingNameSchema });
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const parsed = schema.safeParse(value ?? {});
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => (issue.path.length ? `${issue.path.join('.')}: ` : '') + issue.message);
+  const problems = parsed.error.issues.map((issue) => {
+    const field = issue.path.join('.');
+    return field && !issue.message.startsWith(field) ? `${field}: ${issue.message}` : issue.message;
+  });
   throw badRequest(problems.join('; '), { problems });
 }

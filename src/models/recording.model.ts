@@ -24,6 +24,9 @@ export const recordingSchema = z.object({
   mediaKey: z.string().min(1),
   /** Set once the media object was seen in S3 with size > 0 after the egress finished. */
   mediaVerified: z.boolean().default(false),
+  /** The media's validators as S3 reported them then (the media never changes afterwards). */
+  etag: z.string().optional(),
+  lastModified: z.number().optional(),
   error: z.string().optional(),
   endReason: z.enum(END_REASONS).optional(),
   updatedAt: z.number(),
@@ -43,12 +46,11 @@ export const referenceSidecarSchema = z.object({
 export type ReferenceSidecar = z.infer<typeof referenceSidecarSchema>;
 
 /** The recording as the API shows it. */
-export type RecordingView = Omit<Recording, 'mediaVerified'> & { playable: boolean };
+export type RecordingView = Omit<Recording, 'mediaVerified' | 'etag' | 'lastModified'> & { playable: boolean };
 
 const FINAL_STATUSES: ReadonlySet<RecordingStatus> = new Set(['COMPLETE', 'FAILED', 'ABORTED', 'LIMIT_REACHED']);
 
 export const isFinal = (status: RecordingStatus) => FINAL_STATUSES.has(status);
-export const isActive = (status: RecordingStatus) => !isFinal(status);
 
 /** STARTING < ACTIVE < ENDING < every final status (the model's order). */
 export const statusRank = (status: RecordingStatus) => (isFinal(status) ? 3 : ['STARTING', 'ACTIVE', 'ENDING'].indexOf(status));
@@ -58,10 +60,10 @@ export const producesMedia = (status: RecordingStatus) => status === 'COMPLETE' 
 export const isPlayable = (recording: Recording) =>
   producesMedia(recording.status) && recording.size > 0 && recording.mediaVerified;
 
-export const toView = ({ mediaVerified: _verified, ...recording }: Recording): RecordingView => ({
-  ...recording,
-  playable: isPlayable({ ...recording, mediaVerified: _verified }),
-});
+export function toView(recording: Recording): RecordingView {
+  const { mediaVerified: _verified, etag: _etag, lastModified: _lastModified, ...fields } = recording;
+  return { ...fields, playable: isPlayable(recording) };
+}
 
 const ROOM_STATUS_BY_RECORDING_STATUS: Record<RecordingStatus, RoomRecordingStatus> = {
   STARTING: 'STARTING',
@@ -138,9 +140,8 @@ export function mergeRecording(current: Recording | undefined, incoming: Recordi
     mediaKey: current.mediaKey,
     startedAt: current.startedAt || incoming.startedAt,
     endReason: current.endReason ?? incoming.endReason,
-    updatedAt: current.updatedAt,
   };
-  return sameRecording(current, merged) ? current : { ...merged, updatedAt: incoming.updatedAt };
+  return sameRecording(current, merged) ? current : merged;
 }
 
 function sameRecording(a: Recording, b: Recording) {

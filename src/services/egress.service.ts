@@ -10,8 +10,9 @@ import { fileResultOf } from '../models/recording.model';
 import { conflict } from '../models/app-error';
 import { livekitError, twirpCode } from './livekit-errors';
 
-/** S3 object metadata key that marks an egress (and its media) as one this service started. */
+/** S3 object metadata that marks an egress (and its media) as one this service started. */
 export const OWNER_METADATA_KEY = 'recording-manager';
+/** Also on the media object, so a recording whose sidecar was lost can be adopted from what it tells. */
 export const ROOM_METADATA_KEY = 'room-name';
 
 /** LiveKit Egress: room-composite MP4 recordings uploaded straight to our bucket. */

@@ -50,7 +50,8 @@ export class RecordingEventsService {
     if (ignored) return { outcome: 'ignored', reason: ignored };
 
     let next = mergeRecording(current, incoming);
-    if (next !== current && producesMedia(next.status) && !next.mediaVerified) next = await this.verifyMedia(next);
+    // Also when nothing else changed: a retried final event may find media an earlier one did not.
+    if (producesMedia(next.status) && !next.mediaVerified) next = await this.verifyMedia(next);
     if (next !== current) await this.store.put(next);
 
     const result: ApplyResult = { outcome: next === current ? 'unchanged' : 'updated', recording: next };
@@ -75,9 +76,9 @@ export class RecordingEventsService {
     const head = await this.s3.head(recording.mediaKey);
     if (!head || head.size === 0) {
       this.log.warn({ egressId: recording.id, key: recording.mediaKey }, 'egress reported media that is not in S3');
-      return { ...recording, mediaVerified: false };
+      return recording;
     }
-    return { ...recording, size: head.size, mediaVerified: true };
+    return { ...recording, size: head.size, mediaVerified: true, etag: head.etag, lastModified: head.lastModified?.getTime() };
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger';
 import {
   type Recording,
+  type ReferenceSidecar,
   recordingSchema,
   referenceSidecarSchema,
 } from '../models/recording.model';
@@ -89,7 +90,9 @@ export class RecordingStore {
   private async readSidecar(key: string, expectedName?: string): Promise<Recording | undefined> {
     const value = await this.readJson(key);
     if (value === undefined) return undefined;
-    const recording = this.parseSidecar(value);
+    const ours = recordingSchema.safeParse(value);
+    const reference = ours.success ? undefined : referenceSidecarSchema.safeParse(value);
+    const recording = ours.success ? ours.data : reference?.success ? await this.adoptReference(key, reference.data) : undefined;
     if (!recording || (expectedName !== undefined && recording.name !== expectedName)) {
       this.log.warn({ key }, 'skipping a sidecar that is not a valid recording');
       return undefined;
@@ -97,25 +100,31 @@ export class RecordingStore {
     return recording;
   }
 
-  private parseSidecar(value: unknown): Recording | undefined {
-    const ours = recordingSchema.safeParse(value);
-    if (ours.success) return ours.data;
-    const reference = referenceSidecarSchema.safeParse(value);
-    if (!reference.success || (value as { status?: unknown }).status !== undefined) return undefined;
-    return this.fromReference(reference.data);
-  }
-
-  /** The reference wrote sidecars only when an egress ended, for failures too (size 0, no media). */
-  private fromReference(sidecar: ReturnType<typeof referenceSidecarSchema.parse>): Recording {
-    const hasMedia = sidecar.size > 0;
-    return {
+  /**
+   * The reference tutorial wrote a sidecar when an egress ended, failures included, with no status.
+   * It is COMPLETE when its media exists, FAILED otherwise; it is rewritten in our format where it
+   * lies, so the check happens once.
+   */
+  private async adoptReference(key: string, sidecar: ReferenceSidecar): Promise<Recording> {
+    const mediaKey = `${this.prefix}${sidecar.name}`;
+    const head = sidecar.size > 0 ? await this.s3.head(mediaKey) : undefined;
+    const hasMedia = head !== undefined && head.size > 0;
+    const recording: Recording = {
       ...sidecar,
       startedAt: Math.floor(sidecar.startedAt),
       status: hasMedia ? 'COMPLETE' : 'FAILED',
-      mediaKey: `${this.prefix}${sidecar.name}`,
+      size: hasMedia ? head.size : 0,
+      mediaKey,
       mediaVerified: hasMedia,
-      updatedAt: Math.floor(sidecar.startedAt),
+      etag: head?.etag,
+      lastModified: head?.lastModified?.getTime(),
+      error: hasMedia ? undefined : 'No media was found for this recording',
+      updatedAt: Date.now(),
     };
+    await this.s3.putJson(key, recording).catch((error: unknown) => {
+      this.log.warn({ err: error, key }, 'reference sidecar read but not yet rewritten');
+    });
+    return recording;
   }
 
   private async readJson(key: string): Promise<unknown> {

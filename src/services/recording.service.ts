@@ -9,7 +9,7 @@ import { type LockService, roomLockKey } from './lock.service';
 import type { ApplyResult, RecordingEventsService } from './recording-events.service';
 import type { RecordingStore } from './recording-store.service';
 import type { RoomService } from './room.service';
-import { isRangeNotSatisfiable, type ObjectHead, type ObjectRead, type S3Service } from './s3.service';
+import type { ObjectHead, ObjectRead, S3Service } from './s3.service';
 
 export const RECORDING_DELETED_TOPIC = 'RECORDING_DELETED';
 
@@ -27,7 +27,15 @@ export interface RecordingPage {
 
 export type MediaRead =
   | { kind: 'whole' | 'partial'; object: ObjectRead; start: number; end: number }
-  | { kind: 'unsatisfiable'; size: number };
+  | { kind: 'unsatisfiable'; size: number }
+  | { kind: 'not-modified' };
+
+/** The request headers that shape a media read (RFC 9110 §13, §14). */
+export interface MediaRequest {
+  range?: string;
+  ifRange?: string;
+  ifNoneMatch?: string;
+}
 
 /** Starting, stopping, listing, playing and deleting recordings. */
 export class RecordingService {
@@ -57,15 +65,26 @@ export class RecordingService {
     });
   }
 
-  /** Stops the room's active recording (409 when there is none). */
+  /**
+   * Stops the room's active recordings (one, unless an earlier start outlived its caller); 409 when
+   * there is none. Once LiveKit has accepted the stop, the answer is a success: the webhooks will
+   * record the rest even if our own write fails now.
+   */
   async stop(roomName: string): Promise<Recording> {
-    const { egress, locks } = this.deps;
+    const { egress, locks, events, log } = this.deps;
     return locks.withLock(roomLockKey(roomName), async () => {
-      const [active] = await egress.activeRecordings(roomName);
-      if (!active) throw conflict('recording_not_active', 'The room has no active recording');
-      const info = await egress.stop(active.egressId);
-      const result = await this.deps.events.applyLocked(info);
-      return recordingOf(result) ?? this.mustKnow(info);
+      const active = await egress.activeRecordings(roomName);
+      if (active.length === 0) throw conflict('recording_not_active', 'The room has no active recording');
+      const stopped: Recording[] = [];
+      for (const recording of active) {
+        const info = await egress.stop(recording.egressId);
+        const result = await events.applyLocked(info).catch((error: unknown) => {
+          log.warn({ err: error, egressId: info.egressId, roomName }, 'stopped, but not yet recorded; webhooks will catch up');
+          return undefined;
+        });
+        stopped.push((result && recordingOf(result)) ?? recordingFromEgressOrFail(info));
+      }
+      return stopped[0];
     });
   }
 
@@ -104,34 +123,41 @@ export class RecordingService {
     return head;
   }
 
-  /** One S3 GET for the byte range the client asked for, which streams until `signal` aborts. */
-  async readMedia(name: string, rangeHeader: string | undefined, signal: AbortSignal): Promise<MediaRead> {
+  /**
+   * One S3 GET for what the client asked, which streams until `signal` aborts. The validators of a
+   * finished recording's media are in its sidecar (the media never changes), so If-None-Match and
+   * If-Range are decided here without asking S3 first.
+   */
+  async readMedia(name: string, request: MediaRequest, signal: AbortSignal): Promise<MediaRead> {
     const recording = await this.playable(name);
-    const range = parseRange(rangeHeader, recording.size);
+    if (recording.etag && request.ifNoneMatch && matchesAny(request.ifNoneMatch, recording.etag)) return { kind: 'not-modified' };
+    const asked = parseRange(request.range, recording.size);
+    const range = asked.kind !== 'whole' && request.ifRange && !ifRangeHolds(request.ifRange, recording) ? { kind: 'whole' as const } : asked;
     if (range.kind === 'unsatisfiable') return { kind: 'unsatisfiable', size: recording.size };
-    let object: ObjectRead | undefined;
-    try {
-      object = await this.deps.s3.read(recording.mediaKey, range.kind === 'partial' ? range : undefined, signal);
-    } catch (error) {
-      if (isRangeNotSatisfiable(error)) return { kind: 'unsatisfiable', size: recording.size };
-      throw error;
-    }
-    if (!object) throw notFound(`Recording "${name}" has no media`);
+    const object = await this.deps.s3.read(recording.mediaKey, range.kind === 'partial' ? range : undefined, signal, request.ifNoneMatch);
+    if (object === 'unsatisfiable') return { kind: 'unsatisfiable', size: recording.size };
+    if (object === 'not-modified') return { kind: 'not-modified' };
+    if (object === 'missing') throw notFound(`Recording "${name}" has no media`);
     const start = range.kind === 'partial' ? range.start : 0;
     return { kind: range.kind, object, start, end: start + object.contentLength - 1 };
   }
 
   /** Deletes a finished recording's media and sidecar and tells the room, if it still exists. */
   async delete(name: string): Promise<void> {
-    const recording = await this.get(name);
-    if (!isFinal(recording.status)) {
-      throw conflict('recording_in_progress', 'The recording has not finished yet; stop it first');
-    }
-    await this.deps.locks.withLock(roomLockKey(recording.roomName), () => this.deps.store.delete(recording));
+    const { roomName } = await this.get(name);
+    // Looked at again under the room's lock, so that of two concurrent deletes only one succeeds.
+    const recording = await this.deps.locks.withLock(roomLockKey(roomName), async () => {
+      const current = await this.get(name);
+      if (!isFinal(current.status)) {
+        throw conflict('recording_in_progress', 'The recording has not finished yet; stop it first');
+      }
+      await this.deps.store.delete(current);
+      return current;
+    });
     try {
-      await this.deps.rooms.broadcast(recording.roomName, RECORDING_DELETED_TOPIC, { recordingName: recording.name });
+      await this.deps.rooms.broadcast(roomName, RECORDING_DELETED_TOPIC, { recordingName: recording.name });
     } catch (error) {
-      this.deps.log.warn({ err: error, roomName: recording.roomName }, 'deletion not announced to the room');
+      this.deps.log.warn({ err: error, roomName }, 'deletion not announced to the room');
     }
   }
 
@@ -154,13 +180,7 @@ export class RecordingService {
       });
       throw error instanceof AppError ? error : upstreamUnavailable('s3', 'The recording could not be saved');
     }
-    return recordingOf(result) ?? this.mustKnow(info);
-  }
-
-  private mustKnow(info: EgressInfo): Recording {
-    const recording = recordingFromEgress(info);
-    if (!recording) throw new AppError(502, 'livekit_error', 'LiveKit answered without a file result');
-    return recording;
+    return recordingOf(result) ?? recordingFromEgressOrFail(info);
   }
 
   /** `<room>-<roomSid>-<utc>.mp4` under RECORDINGS_PATH; egress fills the placeholders. */
@@ -169,7 +189,28 @@ export class RecordingService {
   }
 }
 
+/** If-None-Match: "*" or a list of entity tags, compared weakly (RFC 9110 §13.1.2). */
+function matchesAny(header: string, etag: string): boolean {
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return header.trim() === '*' || header.split(',').some((tag) => opaque(tag) === opaque(etag));
+}
+
+/** If-Range: a strong entity tag equal to ours, or exactly our Last-Modified date (RFC 9110 §13.1.5). */
+function ifRangeHolds(ifRange: string, recording: Recording): boolean {
+  const value = ifRange.trim();
+  if (value.startsWith('"')) return value === recording.etag;
+  if (value.startsWith('W/')) return false;
+  const date = Date.parse(value);
+  return recording.lastModified !== undefined && Math.floor(date / 1000) === Math.floor(recording.lastModified / 1000);
+}
+
 const recordingOf = (result: ApplyResult) => (result.outcome === 'ignored' ? undefined : result.recording);
+
+function recordingFromEgressOrFail(info: EgressInfo): Recording {
+  const recording = recordingFromEgress(info);
+  if (!recording) throw new AppError(502, 'livekit_error', 'LiveKit answered without a file result');
+  return recording;
+}
 
 /** Newest first by (startedAt, id): negative when `a` comes first. */
 function newestFirst(a: Pick<Recording, 'startedAt' | 'id'>, b: Pick<Recording, 'startedAt' | 'id'>): number {

@@ -61,18 +61,13 @@ export class S3Service {
     return { abortSignal: AbortSignal.timeout(this.requestTimeoutMs) };
   }
 
-  async getJson(key: string): Promise<unknown | undefined> {
-    const text = await this.getText(key);
-    return text === undefined ? undefined : JSON.parse(text);
-  }
-
   async getText(key: string): Promise<string | undefined> {
     try {
       const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), this.deadline);
       return await object.Body!.transformToString('utf-8');
     } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw storageError(error, `read ${key}`);
+      if (isMissingKey(error)) return undefined;
+      throw storageError(error, 'read a stored object', key);
     }
   }
 
@@ -85,7 +80,7 @@ export class S3Service {
         ContentType: 'application/json',
       }), this.deadline);
     } catch (error) {
-      throw storageError(error, `write ${key}`);
+      throw storageError(error, 'write a stored object', key);
     }
   }
 
@@ -94,17 +89,35 @@ export class S3Service {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), this.deadline);
       return { size: head.ContentLength ?? 0, etag: head.ETag, lastModified: head.LastModified, contentType: head.ContentType };
     } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw storageError(error, `inspect ${key}`);
+      if (isMissingKey(error)) return undefined;
+      throw storageError(error, 'inspect a stored object', key);
     }
   }
 
-  /** One GET, ranged when asked; the body streams and stops when `signal` aborts. */
-  async read(key: string, range: ByteRange | undefined, signal: AbortSignal): Promise<ObjectRead | undefined> {
+  /**
+   * One GET, ranged when asked. The body streams until `signal` aborts (the client went away); only
+   * the wait for S3's answer has a time limit, since how long the body takes is the client's business.
+   */
+  async read(
+    key: string,
+    range: ByteRange | undefined,
+    signal: AbortSignal,
+    /** Evaluated by S3 itself, so a conditional read still costs one request. */
+    ifNoneMatch?: string,
+  ): Promise<ObjectRead | 'missing' | 'unsatisfiable' | 'not-modified'> {
+    const request = new AbortController();
+    const abort = () => request.abort();
+    signal.addEventListener('abort', abort, { once: true });
+    const deadline = setTimeout(abort, this.requestTimeoutMs);
     try {
       const object = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range && `bytes=${range.start}-${range.end}` }),
-        { abortSignal: signal },
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Range: range && `bytes=${range.start}-${range.end}`,
+          IfNoneMatch: ifNoneMatch,
+        }),
+        { abortSignal: request.signal },
       );
       return {
         body: object.Body as Readable,
@@ -116,8 +129,13 @@ export class S3Service {
       };
     } catch (error) {
       if (signal.aborted) throw new AppError(499, 'client_closed', 'The client went away');
-      if (isNotFound(error)) return undefined;
-      throw storageError(error, `read ${key}`);
+      if (isMissingKey(error)) return 'missing';
+      const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+      if (status === 416) return 'unsatisfiable';
+      if (status === 304) return 'not-modified';
+      throw storageError(error, 'read a recording', key);
+    } finally {
+      clearTimeout(deadline);
     }
   }
 
@@ -134,7 +152,7 @@ export class S3Service {
           ContinuationToken: continuationToken,
         }), this.deadline);
       } catch (error) {
-        throw storageError(error, `list ${prefix}`);
+        throw storageError(error, 'list recordings', prefix);
       }
       for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -145,7 +163,7 @@ export class S3Service {
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), this.deadline);
     } catch (error) {
-      throw storageError(error, `delete ${key}`);
+      throw storageError(error, 'delete a stored object', key);
     }
   }
 
@@ -155,7 +173,7 @@ export class S3Service {
         expiresIn: ttlSeconds,
       });
     } catch (error) {
-      throw storageError(error, `sign a URL for ${key}`);
+      throw storageError(error, 'sign a URL', key);
     }
   }
 
@@ -175,27 +193,33 @@ function totalSize(contentRange: string | undefined): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-function isNotFound(error: unknown): boolean {
-  return error instanceof S3ServiceException && (error.$metadata.httpStatusCode === 404 || error.name === 'NoSuchKey');
+/**
+ * The object is absent. A missing bucket is not "absent": it is a broken configuration, and saying
+ * "not found" would tell people their recordings were deleted. (HEAD answers carry no error code.)
+ */
+function isMissingKey(error: unknown): boolean {
+  if (!(error instanceof S3ServiceException) || error.$metadata.httpStatusCode !== 404) return false;
+  return error.name === 'NoSuchKey' || error.name === 'NotFound';
 }
 
-export function isRangeNotSatisfiable(error: unknown): boolean {
-  return error instanceof AppError && error.details?.s3Status === 416;
-}
-
-/** Maps an S3 failure to a clear answer: unreachable or overloaded → 503, anything else → 502. */
-function storageError(error: unknown, action: string): AppError {
+/**
+ * Maps an S3 failure to a clear answer: unreachable, slow or overloaded → 503, anything else → 502.
+ * The key goes to the logs only (in `details`), never into the answer.
+ */
+function storageError(error: unknown, action: string, key?: string): AppError {
   if (error instanceof AppError) return error;
+  const details = { key, cause: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
   if (error instanceof S3ServiceException) {
     const status = error.$metadata.httpStatusCode ?? 0;
-    const message = `S3 could not ${action}: ${error.name}`;
-    if (status === 503 || status === 429 || status >= 500) return upstreamUnavailable('s3', message);
-    const mapped = upstreamError('s3', message);
-    return new AppError(mapped.status, mapped.code, mapped.message, { s3Status: status });
+    const message = `S3 could not ${action} (${error.name})`;
+    if (status === 429 || status >= 500) return withDetails(upstreamUnavailable('s3', message), details);
+    return withDetails(upstreamError('s3', message), details);
   }
-  const reason = error instanceof Error ? error.message : String(error);
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
-    return upstreamUnavailable('s3', `S3 did not answer in time (could not ${action})`);
+    return withDetails(upstreamUnavailable('s3', `S3 did not answer in time (could not ${action})`), details);
   }
-  return upstreamUnavailable('s3', `S3 is unreachable (could not ${action}): ${reason}`);
+  return withDetails(upstreamUnavailable('s3', `S3 is unreachable (could not ${action})`), details);
 }
+
+const withDetails = (error: AppError, details: Record<string, unknown>) =>
+  new AppError(error.status, error.code, error.message, details);

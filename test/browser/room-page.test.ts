@@ -48,6 +48,10 @@ describe('the room page in Chromium', () => {
     await expectButton(alice, 'STARTED', 'Stop recording', true);
     await expectButton(bob, 'STARTED', 'Stop recording', true);
     expect(await alice.isVisible('#recording-badge')).toBe(true);
+    // In progress, the recording is already listed for everyone.
+    await bob.locator('#recording-list li.recording .status', { hasText: 'Recording' }).waitFor();
+    await alice.evaluate(() => (window as any).__fakeLiveKit.rooms[0].addRemoteParticipant('bob', 'Bob'));
+    await alice.locator('#recording-list li.recording .status', { hasText: 'Recording' }).waitFor();
     await alice.screenshot({ path: path.join(SCREENSHOT_DIR, 'room.png') });
 
     stack.livekit.webhooks.hold();
