@@ -39,6 +39,8 @@ export async function startStack(options: { env?: Record<string, string>; liveki
     S3_SECRET_KEY: TEST_S3_CREDENTIALS.secretAccessKey,
     S3_BUCKET: s3.bucket,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // A stalled S3 request fails fast enough for a test's poll to try again.
+    S3_REQUEST_TIMEOUT: '2s',
     ...options.env,
   });
   const services = createServices(config, createLogger(config.logLevel));
