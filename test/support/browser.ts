@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import type { TestStack } from './stack';
@@ -69,4 +70,7 @@ export async function joinFromPage(page: Page, roomName: string, participantName
   await page.waitForSelector('#room:not([hidden])');
 }
 
-export const SCREENSHOT_DIR = path.join(__dirname, '..', '..', 'docs', 'screenshots');
+/** README's screenshots are refreshed with `UPDATE_SCREENSHOTS=1 npm test`; otherwise they go to a temp folder. */
+export const SCREENSHOT_DIR = process.env.UPDATE_SCREENSHOTS
+  ? path.join(__dirname, '..', '..', 'docs', 'screenshots')
+  : path.join(tmpdir(), 'recording-manager-screenshots');
