@@ -54,8 +54,12 @@ describe('the room page in Chromium', () => {
     await alice.locator('#recording-list li.recording .status', { hasText: 'Recording' }).waitFor();
     await alice.screenshot({ path: path.join(SCREENSHOT_DIR, 'room.png') });
 
+    // Webhooks held: what the stop call itself learnt from LiveKit (ENDING) is what everyone sees.
     stack.livekit.webhooks.hold();
     await button(bob).click();
+    await expectButton(alice, 'STOPPING', 'Stopping…', false);
+    await expectButton(bob, 'STOPPING', 'Stopping…', false);
+    expect(await alice.isVisible('#recording-badge')).toBe(true);
     await eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status === 3), { what: 'egress complete' });
     await stack.livekit.webhooks.release();
     await expectButton(alice, 'STOPPED', 'Start recording', true);
