@@ -58,6 +58,8 @@ const envSchema = z.object({
   RECORDING_PLAYBACK_STRATEGY: z.enum(['S3', 'PROXY']).default('S3'),
   RECORDING_URL_TTL: duration('1h'),
   WEBHOOK_TIMEOUT: duration('10s'),
+  RECONCILE_INTERVAL: duration('30s'),
+  RECORDING_START_TIMEOUT: duration('30s'),
   SHUTDOWN_TIMEOUT: duration('10s'),
 });
 
@@ -90,7 +92,9 @@ export interface Config {
     path: string;
     playbackStrategy: Env['RECORDING_PLAYBACK_STRATEGY'];
     urlTtlMs: number;
+    startTimeoutMs: number;
   };
+  reconcileIntervalMs: number;
   webhookTimeoutMs: number;
   shutdownTimeoutMs: number;
 }
@@ -141,7 +145,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       path: env.RECORDINGS_PATH,
       playbackStrategy: env.RECORDING_PLAYBACK_STRATEGY,
       urlTtlMs: env.RECORDING_URL_TTL,
+      startTimeoutMs: env.RECORDING_START_TIMEOUT,
     },
+    reconcileIntervalMs: env.RECONCILE_INTERVAL,
     webhookTimeoutMs: env.WEBHOOK_TIMEOUT,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
   };

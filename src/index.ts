@@ -7,7 +7,7 @@ import { createLogger, type Logger } from './logger';
 import { createServices } from './services';
 
 /** Stops taking connections, lets in-flight requests finish, and gives up after the time limit. */
-function shutDownGracefully(server: Server, log: Logger, timeoutMs: number) {
+function shutDownGracefully(server: Server, log: Logger, timeoutMs: number, stopWork: () => Promise<void>) {
   let stopping = false;
   return (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -19,8 +19,10 @@ function shutDownGracefully(server: Server, log: Logger, timeoutMs: number) {
     }, timeoutMs);
     force.unref();
     server.close(() => {
-      log.info('stopped');
-      process.exit(0);
+      stopWork().finally(() => {
+        log.info('stopped');
+        process.exit(0);
+      });
     });
     server.closeIdleConnections();
   };
@@ -42,12 +44,14 @@ function main() {
   // A failed call must never take the process down; it is logged and the request already answered.
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
 
-  const app = createApp(createServices(config, log));
+  const services = createServices(config, log);
+  const app = createApp(services);
   const server = app.listen(config.port, () => {
     const { port } = server.address() as AddressInfo;
     log.info({ port, livekit: config.livekit.url, bucket: config.s3.bucket }, 'recording-manager listening');
   });
-  const shutDown = shutDownGracefully(server, log, config.shutdownTimeoutMs);
+  services.reconciler.start();
+  const shutDown = shutDownGracefully(server, log, config.shutdownTimeoutMs, () => services.reconciler.stop());
   process.on('SIGTERM', shutDown);
   process.on('SIGINT', shutDown);
 }

@@ -74,6 +74,26 @@ export class EgressService {
     return items.filter((info) => this.isOurRecording(info)).sort((a, b) => Number(b.startedAt - a.startedAt));
   }
 
+  /** Every egress LiveKit knows: the active ones and those ended within its retention (a day). */
+  async listAll(): Promise<EgressInfo[]> {
+    try {
+      return await this.client.listEgress({});
+    } catch (error) {
+      throw livekitError(error, 'list egresses');
+    }
+  }
+
+  /** One egress, or undefined when LiveKit no longer knows it. */
+  async find(egressId: string): Promise<EgressInfo | undefined> {
+    try {
+      const [info] = await this.client.listEgress({ egressId });
+      return info;
+    } catch (error) {
+      if (twirpCode(error) === 'not_found') return undefined;
+      throw livekitError(error, 'look up an egress');
+    }
+  }
+
   /** An egress this service started to record a file into our bucket (not a stream, not another app's). */
   isOurRecording(info: EgressInfo): boolean {
     if (!fileResultOf(info)) return false;

@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import { EgressService } from './egress.service';
 import type { Dependency } from './health.service';
 import { LocalLockService, type LockService } from './lock.service';
+import { ReconcilerService } from './reconciler.service';
 import { RecordingEventsService } from './recording-events.service';
 import { RecordingStore } from './recording-store.service';
 import { RecordingService } from './recording.service';
@@ -18,6 +19,7 @@ export interface Services {
   recordings: RecordingService;
   webhooks: WebhookService;
   webhookReceiver: WebhookReceiver;
+  reconciler: ReconcilerService;
   dependencies: Dependency[];
 }
 
@@ -48,6 +50,11 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     recordings,
     webhooks: new WebhookService(events, log),
     webhookReceiver: new WebhookReceiver(livekit.apiKey, livekit.apiSecret),
+    reconciler: new ReconcilerService(egress, store, events, s3, {
+      intervalMs: config.reconcileIntervalMs,
+      startTimeoutMs: config.recordings.startTimeoutMs,
+      recordingsPath: config.recordings.path,
+    }, log),
     dependencies: [
       { name: 'livekit', ping: () => rooms.ping() },
       { name: 's3', ping: () => s3.ping() },

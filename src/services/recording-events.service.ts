@@ -24,7 +24,7 @@ export type ApplyResult =
 
 /**
  * The one place where what an egress reports becomes our state: the sidecar, then the room's
- * `recordingStatus`. Webhooks, start/stop and (later) the reconciler all come through here. It is
+ * `recordingStatus`. Webhooks, start/stop and the reconciler all come through here. It is
  * idempotent and monotonic, respects tombstones, and runs under the room's lock.
  */
 export class RecordingEventsService {
@@ -49,6 +49,32 @@ export class RecordingEventsService {
     const ignored = await this.whyIgnore(info, incoming, current);
     if (ignored) return { outcome: 'ignored', reason: ignored };
 
+    return this.commit(current, incoming);
+  }
+
+  /**
+   * An end we decide ourselves (an egress that never started, one LiveKit forgot): the same rules as
+   * an event, so a final status stays final whatever LiveKit reports later.
+   */
+  async settle(recording: Recording, outcome: Partial<Recording> & Pick<Recording, 'status'>): Promise<ApplyResult> {
+    return this.locks.withLock(roomLockKey(recording.roomName), async () => {
+      const current = await this.store.get(recording.name);
+      if (!current || current.id !== recording.id) return { outcome: 'ignored', reason: 'not-ours' };
+      return this.commit(current, { ...current, ...outcome, updatedAt: Date.now() });
+    });
+  }
+
+  /** Media found with no sidecar at all becomes a recording, unless it was deleted on purpose. */
+  async adopt(recording: Recording): Promise<ApplyResult> {
+    return this.locks.withLock(roomLockKey(recording.roomName), async () => {
+      if (await this.store.get(recording.name)) return { outcome: 'ignored', reason: 'name-taken' };
+      if (await this.store.isDeleted(recording.name)) return { outcome: 'ignored', reason: 'deleted' };
+      return this.commit(undefined, recording);
+    });
+  }
+
+  /** Merges, verifies media, writes the sidecar when something changed, then publishes the room status. */
+  private async commit(current: Recording | undefined, incoming: Recording): Promise<ApplyResult> {
     let next = mergeRecording(current, incoming);
     // Also when nothing else changed: a retried final event may find media an earlier one did not.
     if (producesMedia(next.status) && !next.mediaVerified) next = await this.verifyMedia(next);

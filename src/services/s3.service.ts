@@ -18,6 +18,8 @@ export interface ObjectHead {
   etag?: string;
   lastModified?: Date;
   contentType?: string;
+  /** The object's user metadata (`x-amz-meta-*`). */
+  metadata?: Record<string, string>;
 }
 
 export interface ObjectRead extends ObjectHead {
@@ -87,7 +89,13 @@ export class S3Service {
   async head(key: string): Promise<ObjectHead | undefined> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), this.deadline);
-      return { size: head.ContentLength ?? 0, etag: head.ETag, lastModified: head.LastModified, contentType: head.ContentType };
+      return {
+        size: head.ContentLength ?? 0,
+        etag: head.ETag,
+        lastModified: head.LastModified,
+        contentType: head.ContentType,
+        metadata: head.Metadata,
+      };
     } catch (error) {
       if (isMissingKey(error)) return undefined;
       throw storageError(error, 'inspect a stored object', key);

@@ -59,6 +59,7 @@ export async function startStack(options: { env?: Record<string, string>; liveki
     baseUrl,
     http: () => request(baseUrl),
     async close() {
+      await services.reconciler.stop();
       await livekit.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,0 +1,170 @@
+import { EventEmitter } from 'node:events';
+import { EgressStatus, type EgressInfo } from 'livekit-server-sdk';
+import type { Logger } from '../logger';
+import { baseName, isFinal, type Recording } from '../models/recording.model';
+import { mapConcurrent } from './concurrency';
+import { type EgressService, ROOM_METADATA_KEY } from './egress.service';
+import type { RecordingEventsService } from './recording-events.service';
+import type { RecordingStore } from './recording-store.service';
+import type { S3Service } from './s3.service';
+
+export interface ReconcileReport {
+  /** Recordings whose state an egress in LiveKit's list changed (webhooks had missed it). */
+  repaired: number;
+  /** Egresses stopped and recorded as FAILED because they never left STARTING. */
+  timedOut: number;
+  /** Unfinished recordings whose egress LiveKit no longer knows, settled from what S3 holds. */
+  settled: number;
+  /** Media with no sidecar, adopted as recordings. */
+  adopted: number;
+}
+
+export interface ReconcilerOptions {
+  intervalMs: number;
+  startTimeoutMs: number;
+  recordingsPath: string;
+}
+
+const CONCURRENCY = 8;
+const MEDIA_FILE = /\.(mp4|ogg|mp3|m4a|webm)$/i;
+
+/**
+ * Repairs what webhooks missed, at start-up and every interval, through the same apply function:
+ * LiveKit's egresses → sidecars and room status; egresses stuck in STARTING → stopped and FAILED;
+ * unfinished recordings LiveKit forgot → settled from S3; media without a sidecar → adopted.
+ * Emits 'pass' with its report after every completed pass.
+ */
+export class ReconcilerService extends EventEmitter {
+  passes = 0;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    private readonly egress: EgressService,
+    private readonly store: RecordingStore,
+    private readonly events: RecordingEventsService,
+    private readonly s3: S3Service,
+    private readonly options: ReconcilerOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  /** A first pass now, then one every interval; a pass that fails is logged and the next one tries again. */
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(delayMs: number) {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.runPass()
+        .then((report) => this.log.info({ ...report, pass: this.passes }, 'reconcile pass done'))
+        .catch((error: unknown) => this.log.warn({ err: error }, 'reconcile pass failed; retrying at the next interval'))
+        .finally(() => this.schedule(this.options.intervalMs));
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  async runPass(): Promise<ReconcileReport> {
+    const report: ReconcileReport = { repaired: 0, timedOut: 0, settled: 0, adopted: 0 };
+    const ours = (await this.egress.listAll()).filter((info) => this.egress.isOurRecording(info));
+    await mapConcurrent(ours, CONCURRENCY, (info) => this.reconcileEgress(info, report));
+    const recordings = await this.store.all();
+    const known = new Set(ours.map((info) => info.egressId));
+    const unfinished = recordings.filter((r) => !isFinal(r.status) && !known.has(r.id));
+    await mapConcurrent(unfinished, CONCURRENCY, (r) => this.settleIfForgotten(r, report));
+    await this.adoptOrphanMedia(new Set(recordings.map((r) => r.name)), report);
+    this.passes++;
+    this.emit('pass', report);
+    return report;
+  }
+
+  private async reconcileEgress(info: EgressInfo, report: ReconcileReport) {
+    const startedMs = Number(info.startedAt / 1_000_000n);
+    if (info.status === EgressStatus.EGRESS_STARTING && Date.now() - startedMs > this.options.startTimeoutMs) {
+      await this.timeOut(info);
+      report.timedOut++;
+      return;
+    }
+    const result = await this.events.apply(info);
+    if (result.outcome === 'updated') report.repaired++;
+  }
+
+  /** Stopped, and FAILED with `startTimeout` whatever LiveKit reports afterwards (it answers ABORTED). */
+  private async timeOut(info: EgressInfo) {
+    const result = await this.events.apply(info);
+    await this.egress.stop(info.egressId).catch((error: unknown) => {
+      this.log.warn({ err: error, egressId: info.egressId }, 'could not stop an egress that never started');
+    });
+    if (result.outcome === 'ignored') return;
+    const seconds = Math.round(this.options.startTimeoutMs / 1000);
+    await this.events.settle(result.recording, {
+      status: 'FAILED',
+      endReason: 'startTimeout',
+      error: `The recording did not start within ${seconds} s`,
+      endedAt: Date.now(),
+    });
+  }
+
+  /** Asked one by one: an egress missing from the list may simply have started after it was made. */
+  private async settleIfForgotten(recording: Recording, report: ReconcileReport) {
+    const info = await this.egress.find(recording.id);
+    if (info) {
+      await this.reconcileEgress(info, report);
+      return;
+    }
+    const head = await this.s3.head(recording.mediaKey);
+    const hasMedia = head !== undefined && head.size > 0;
+    await this.events.settle(recording, hasMedia
+      ? { status: 'COMPLETE', size: head.size }
+      : { status: 'FAILED', error: 'LiveKit no longer knows this recording and no media was found' });
+    report.settled++;
+  }
+
+  /** Media directly under RECORDINGS_PATH that no sidecar names (written while we were down, or by the reference). */
+  private async adoptOrphanMedia(named: Set<string>, report: ReconcileReport) {
+    const orphans: string[] = [];
+    for await (const key of this.s3.listKeys(this.options.recordingsPath, { delimiter: '/' })) {
+      const name = baseName(key);
+      if (MEDIA_FILE.test(name) && !named.has(name)) orphans.push(key);
+    }
+    await mapConcurrent(orphans, CONCURRENCY, async (key) => {
+      const recording = await this.describeOrphan(key);
+      if (recording && (await this.events.adopt(recording)).outcome === 'updated') report.adopted++;
+    });
+  }
+
+  /** What the object tells: its room (our upload metadata, else the name), its size and time. */
+  private async describeOrphan(key: string): Promise<Recording | undefined> {
+    const head = await this.s3.head(key);
+    if (!head || head.size === 0) return undefined;
+    const name = baseName(key);
+    const parsed = /^(.*)-(RM_[A-Za-z0-9]+)-(\d{17}|\d{4}-\d{2}-\d{2}T\d{6})\.\w+$/.exec(name);
+    const storedRoom = head.metadata?.[ROOM_METADATA_KEY];
+    const roomName = storedRoom ? decodeURIComponent(storedRoom) : (parsed?.[1] ?? '');
+    const time = head.lastModified?.getTime() ?? Date.now();
+    return {
+      id: `adopted:${name}`,
+      name,
+      roomName,
+      roomId: parsed?.[2] ?? '',
+      status: 'COMPLETE',
+      startedAt: time,
+      endedAt: time,
+      duration: 0,
+      size: head.size,
+      mediaKey: key,
+      mediaVerified: false,
+      updatedAt: Date.now(),
+    };
+  }
+}
