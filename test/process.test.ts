@@ -1,30 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import path from 'node:path';
 import { eventually } from './support/eventually';
+import { runService } from './support/service-process';
 import { LiveKitDouble } from './support/livekit-double';
 import { S3TestServer, TEST_S3_CREDENTIALS } from './support/s3-server';
 
-const entry = path.join(__dirname, '..', 'dist', 'index.js');
-
-/** The compiled service in its own process, as `npm start` runs it. */
-function runService(env: Record<string, string>) {
-  const child = spawn(process.execPath, [entry], {
-    env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => { output += chunk; });
-  child.stderr!.on('data', (chunk) => { output += chunk; });
-  return { child, output: () => output };
-}
-
-const exitCode = async (child: ChildProcess) => (child.exitCode ?? (await once(child, 'exit'))[0]) as number;
-
 describe('the service process', () => {
   it('refuses to start with bad configuration, one clear line per bad value', async () => {
-    const { child, output } = runService({ SERVER_PORT: 'eighty', RECORDING_PLAYBACK_STRATEGY: 'FTP' });
-    expect(await exitCode(child)).toBe(1);
+    const { output, exited } = runService({ SERVER_PORT: 'eighty', RECORDING_PLAYBACK_STRATEGY: 'FTP' });
+    expect(await exited()).toBe(1);
     expect(output()).toContain('Invalid configuration');
     expect(output()).toMatch(/SERVER_PORT: .+\n/);
     expect(output()).toMatch(/RECORDING_PLAYBACK_STRATEGY: .+/);
@@ -33,7 +15,7 @@ describe('the service process', () => {
   it('serves, then on SIGTERM finishes the request in flight and exits cleanly', async () => {
     const s3 = await S3TestServer.start();
     const livekit = await LiveKitDouble.start();
-    const { child, output } = runService({
+    const { child, output, exited } = runService({
       SERVER_PORT: '0',
       LIVEKIT_URL: livekit.url,
       S3_ENDPOINT: s3.endpoint,
@@ -54,7 +36,7 @@ describe('the service process', () => {
       await eventually(() => livekit.calls.some((call) => call.method === 'CreateRoom') || undefined);
       child.kill('SIGTERM');
       expect((await inFlight).status).toBe(200);
-      expect(await exitCode(child)).toBe(0);
+      expect(await exited()).toBe(0);
       expect(output()).toContain('shutting down');
     } finally {
       child.kill('SIGKILL');

@@ -51,8 +51,9 @@ export class ReconcilerService extends EventEmitter {
     super();
   }
 
-  /** A first pass now, then one every interval; a pass that fails is logged and the next one tries again. */
+  /** A first pass now, then one every interval (0 turns it off); a failed pass is logged and the next tries again. */
   start(): void {
+    if (this.options.intervalMs === 0) return;
     this.stopped = false;
     this.schedule(0);
   }

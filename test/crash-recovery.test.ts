@@ -1,0 +1,93 @@
+import { eventually } from './support/eventually';
+import { LiveKitDouble } from './support/livekit-double';
+import { S3TestServer, TEST_S3_CREDENTIALS } from './support/s3-server';
+import { type ServiceProcess, freePort, runService, waitReady } from './support/service-process';
+
+/**
+ * The service is SIGKILLed during an active recording and started again on the same port. Its
+ * state must converge both when LiveKit's retried webhooks reach the new process and when they
+ * never come (the start-up reconcile pass).
+ */
+describe('a service killed mid-recording', () => {
+  let s3: S3TestServer;
+  let livekit: LiveKitDouble;
+  let port: number;
+  let service: ServiceProcess | undefined;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    s3 = await S3TestServer.start();
+    // Retries spread over a few seconds: long enough for a restart, as LiveKit's 1 s → 30 s backoff is.
+    livekit = await LiveKitDouble.start({ lifecycle: 'manual', webhookRetry: { attempts: 10, initialDelayMs: 300, maxDelayMs: 1500 } });
+    port = await freePort();
+    livekit.webhookUrls = [`http://127.0.0.1:${port}/livekit/webhook`];
+    env = {
+      SERVER_PORT: String(port),
+      LIVEKIT_URL: livekit.url,
+      S3_ENDPOINT: s3.endpoint,
+      S3_ACCESS_KEY: TEST_S3_CREDENTIALS.accessKeyId,
+      S3_SECRET_KEY: TEST_S3_CREDENTIALS.secretAccessKey,
+      S3_BUCKET: s3.bucket,
+      LOG_LEVEL: 'warn',
+      RECONCILE_INTERVAL: '1h', // only the start-up pass, so the test sees what it alone repairs
+    };
+  }, 30_000);
+  afterEach(() => service?.child.kill('SIGKILL'));
+  afterAll(async () => {
+    await livekit.close();
+    await s3.close();
+  });
+
+  const api = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init);
+  const post = (path: string, body: unknown) =>
+    api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+
+  async function startService(extra: Record<string, string> = {}) {
+    service = runService({ ...env, ...extra });
+    await waitReady(service, port);
+  }
+
+  /** Starts a recording through the service, takes it to ACTIVE, then kills the service. */
+  async function recordThenKill(roomName: string) {
+    await startService();
+    expect((await post('/token', { roomName, participantName: 'p' })).status).toBe(200);
+    const { recording } = await (await post('/recordings/start', { roomName })).json();
+    await livekit.activateEgress(recording.id);
+    await eventually(async () => (await (await api(`/recordings/${recording.name}/info`)).json()).status === 'ACTIVE');
+    service!.child.kill('SIGKILL');
+    await service!.exited();
+    return recording as { id: string; name: string };
+  }
+
+  async function expectConverged(recording: { name: string }, roomName: string) {
+    const done = await eventually(async () => {
+      const info = await (await api(`/recordings/${recording.name}/info`)).json();
+      return info.status === 'COMPLETE' && info.playable ? info : undefined;
+    }, { timeoutMs: 20_000, what: 'recording complete after restart' });
+    expect(done.size).toBeGreaterThan(0);
+    await eventually(() => livekit.getRoom(roomName)?.metadata.includes('"recordingStatus":"STOPPED"'), { what: 'room STOPPED' });
+  }
+
+  it('converges when LiveKit\'s retried webhooks reach the new process', async () => {
+    const roomName = 'crash-retried';
+    const recording = await recordThenKill(roomName);
+    await livekit.endEgress(recording.id, { status: 'COMPLETE' });
+    // The end's webhooks are refused while nothing listens (the egress's queue waits on the first).
+    await eventually(() => livekit.deliveries.some((d) => d.event.egressInfo?.egressId === recording.id && d.attempts.includes(0)));
+    await startService({ RECONCILE_INTERVAL: '0' }); // only the webhooks can repair it here
+    await expectConverged(recording, roomName);
+    const ended = livekit.deliveries.find((d) => d.event.event === 'egress_ended' && d.event.egressInfo?.egressId === recording.id);
+    expect(ended?.attempts.at(-1)).toBe(200);
+  }, 60_000);
+
+  it('converges when they never come, through the reconcile pass at start-up', async () => {
+    const roomName = 'crash-dropped';
+    const recording = await recordThenKill(roomName);
+    livekit.webhooks.drop(() => true);
+    await livekit.endEgress(recording.id, { status: 'COMPLETE' });
+    await eventually(() => livekit.getEgress(recording.id)?.status === 3, { what: 'egress complete' });
+    livekit.webhooks.clear();
+    await startService();
+    await expectConverged(recording, roomName);
+  }, 60_000);
+});

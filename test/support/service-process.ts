@@ -1,0 +1,44 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { eventually } from './eventually';
+
+const ENTRY = path.join(__dirname, '..', '..', 'dist', 'index.js');
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves with the exit code once the process has ended. */
+  exited(): Promise<number | null>;
+}
+
+/** The compiled service (`npm run build`) in its own process, as `npm start` runs it. */
+export function runService(env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, [ENTRY], {
+    env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => { output += chunk; });
+  child.stderr!.on('data', (chunk) => { output += chunk; });
+  const exit = once(child, 'exit').then(([code]) => code as number | null);
+  return { child, output: () => output, exited: () => exit };
+}
+
+/** Waits until the process answers /readyz on `port`. */
+export async function waitReady(service: ServiceProcess, port: number) {
+  await eventually(() => fetch(`http://127.0.0.1:${port}/readyz`).then((res) => res.ok), {
+    timeoutMs: 15_000,
+    what: `service ready on ${port} (${service.output().slice(-500)})`,
+  });
+}
+
+/** A port nothing listens on now, so a restarted process can take the same one. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
