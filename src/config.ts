@@ -57,6 +57,10 @@ const envSchema = z.object({
 
   RECORDING_PLAYBACK_STRATEGY: z.enum(['S3', 'PROXY']).default('S3'),
   RECORDING_URL_TTL: duration('1h'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(),
+  REDIS_KEY_PREFIX: z.string().min(1).max(100).default('recording-manager:'),
+  LOCK_TTL: duration('15s'),
+  LOCK_WAIT_TIMEOUT: duration('20s'),
   WEBHOOK_TIMEOUT: duration('10s'),
   RECONCILE_INTERVAL: duration('30s'),
   RECORDING_START_TIMEOUT: duration('30s'),
@@ -95,6 +99,9 @@ export interface Config {
     startTimeoutMs: number;
   };
   reconcileIntervalMs: number;
+  /** Absent: locks are in-process (one instance). Present: per-room locks through Redis (several instances). */
+  redis?: { url: string; keyPrefix: string };
+  locks: { ttlMs: number; waitTimeoutMs: number };
   webhookTimeoutMs: number;
   shutdownTimeoutMs: number;
 }
@@ -148,6 +155,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       startTimeoutMs: env.RECORDING_START_TIMEOUT,
     },
     reconcileIntervalMs: env.RECONCILE_INTERVAL,
+    redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
+    locks: { ttlMs: env.LOCK_TTL, waitTimeoutMs: env.LOCK_WAIT_TIMEOUT },
     webhookTimeoutMs: env.WEBHOOK_TIMEOUT,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
   };

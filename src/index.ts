@@ -28,7 +28,7 @@ function shutDownGracefully(server: Server, log: Logger, timeoutMs: number, stop
   };
 }
 
-function main() {
+async function main() {
   dotenv.config({ quiet: true });
   let config;
   try {
@@ -45,15 +45,19 @@ function main() {
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
 
   const services = createServices(config, log);
+  await services.connect();
   const app = createApp(services);
   const server = app.listen(config.port, () => {
     const { port } = server.address() as AddressInfo;
     log.info({ port, livekit: config.livekit.url, bucket: config.s3.bucket }, 'recording-manager listening');
   });
   services.reconciler.start();
-  const shutDown = shutDownGracefully(server, log, config.shutdownTimeoutMs, () => services.reconciler.stop());
+  const shutDown = shutDownGracefully(server, log, config.shutdownTimeoutMs, () => services.close());
   process.on('SIGTERM', shutDown);
   process.on('SIGINT', shutDown);
 }
 
-main();
+main().catch((error: unknown) => {
+  console.error('recording-manager could not start:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});

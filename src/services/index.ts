@@ -1,9 +1,12 @@
+import { once } from 'node:events';
+import { Redis } from 'ioredis';
 import { EgressClient, RoomServiceClient, WebhookReceiver } from 'livekit-server-sdk';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { EgressService } from './egress.service';
 import type { Dependency } from './health.service';
 import { LocalLockService, type LockService } from './lock.service';
+import { RedisLockService, redisLockClientOptions } from './redis-lock.service';
 import { ReconcilerService } from './reconciler.service';
 import { RecordingEventsService } from './recording-events.service';
 import { RecordingStore } from './recording-store.service';
@@ -21,6 +24,24 @@ export interface Services {
   webhookReceiver: WebhookReceiver;
   reconciler: ReconcilerService;
   dependencies: Dependency[];
+  /** Connects what must be connected before serving (Redis, when configured). */
+  connect(): Promise<void>;
+  /** Stops background work and releases locks and connections (graceful shutdown). */
+  close(): Promise<void>;
+}
+
+/** Per-room locks: through Redis when several instances share it, else in this process. */
+function createLocks(config: Config, log: Logger): { locks: LockService; redis?: Redis } {
+  if (!config.redis) return { locks: new LocalLockService() };
+  const redis = new Redis(config.redis.url, { ...redisLockClientOptions, lazyConnect: true });
+  redis.on('error', (error) => log.warn({ err: error }, 'redis connection problem'));
+  const locks = new RedisLockService(redis, {
+    prefix: config.redis.keyPrefix,
+    ttlMs: config.locks.ttlMs,
+    waitTimeoutMs: config.locks.waitTimeoutMs,
+    onLockLost: (key) => log.warn({ key }, 'a lock expired while its work was still running'),
+  });
+  return { locks, redis };
 }
 
 /** Builds every service from the configuration; `overrides` lets a test or benchmark swap one piece. */
@@ -39,9 +60,15 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const store = new RecordingStore(s3, config.recordings.path, log);
   const rooms = new RoomService(roomClient, { appName: config.appName, ...livekit }, log);
   const egress = new EgressService(egressClient, config.s3, config.appName);
-  const locks = overrides.locks ?? new LocalLockService();
+  const { locks, redis } = overrides.locks ? { locks: overrides.locks } : createLocks(config, log);
   const events = new RecordingEventsService(store, s3, rooms, egress, locks, log);
   const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log });
+
+  const reconciler = new ReconcilerService(egress, store, events, s3, {
+    intervalMs: config.reconcileIntervalMs,
+    startTimeoutMs: config.recordings.startTimeoutMs,
+    recordingsPath: config.recordings.path,
+  }, log);
 
   return {
     config,
@@ -50,14 +77,19 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     recordings,
     webhooks: new WebhookService(events, log),
     webhookReceiver: new WebhookReceiver(livekit.apiKey, livekit.apiSecret),
-    reconciler: new ReconcilerService(egress, store, events, s3, {
-      intervalMs: config.reconcileIntervalMs,
-      startTimeoutMs: config.recordings.startTimeoutMs,
-      recordingsPath: config.recordings.path,
-    }, log),
+    reconciler,
     dependencies: [
       { name: 'livekit', ping: () => rooms.ping() },
       { name: 's3', ping: () => s3.ping() },
+      ...(redis ? [{ name: 'redis', ping: async () => void (await redis.ping()) }] : []),
     ],
+    async connect() {
+      if (redis && redis.status === 'wait') await Promise.all([redis.connect(), once(redis, 'ready')]);
+    },
+    async close() {
+      await reconciler.stop();
+      if (locks instanceof RedisLockService) await locks.close();
+      await redis?.quit().catch(() => undefined);
+    },
   };
 }

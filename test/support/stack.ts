@@ -44,6 +44,7 @@ export async function startStack(options: { env?: Record<string, string>; liveki
     ...options.env,
   });
   const services = createServices(config, createLogger(config.logLevel));
+  await services.connect();
   const app = createApp(services);
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
@@ -59,7 +60,7 @@ export async function startStack(options: { env?: Record<string, string>; liveki
     baseUrl,
     http: () => request(baseUrl),
     async close() {
-      await services.reconciler.stop();
+      await services.close();
       await livekit.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
