@@ -122,10 +122,13 @@ describe('recording a room', () => {
     expect(failed.body.code).toBe('livekit_error');
     stack.livekit.failNext('StartRoomCompositeEgress', 'network');
     expect((await stack.http().post('/recordings/start').send({ roomName }).expect(503)).body.code).toBe('livekit_unavailable');
-    stack.livekit.failNext('ListEgress', { code: 'unavailable', msg: 'no response from servers' });
+    stack.livekit.failNext('ListEgress', { code: 'unavailable', msg: 'no response from servers' }, 3);
     await stack.http().post('/recordings/start').send({ roomName }).expect(503);
     expect((await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings).toEqual([]);
+    // A single passing failure of a read is asked again, not reported.
+    stack.livekit.failNext('ListEgress', 'network');
     await stack.http().post('/recordings/start').send({ roomName }).expect(200);
+    expect(stack.livekit.listEgresses().filter((e) => e.roomName === roomName)).toHaveLength(1);
   });
 
   it('hands out a presigned URL for the public S3 endpoint, valid for the configured time', async () => {

@@ -62,8 +62,16 @@ describe('POST /token', () => {
     expect(res.text).not.toMatch(/at .*\.js/);
   });
 
-  it('answers 503 when LiveKit is unreachable, and keeps serving', async () => {
+  it('rides out a passing LiveKit failure by asking again', async () => {
+    const roomName = uniqueRoom();
     stack.livekit.failNext('CreateRoom', 'network');
+    stack.livekit.failNext('CreateRoom', { code: 'unavailable', msg: 'no response from servers' });
+    await stack.http().post('/token').send({ roomName, participantName: 'p' }).expect(200);
+    expect(stack.livekit.getRoom(roomName)).toBeDefined();
+  });
+
+  it('answers 503 when LiveKit stays unreachable, and keeps serving', async () => {
+    stack.livekit.failNext('CreateRoom', 'network', 3);
     const res = await stack.http().post('/token').send({ roomName: uniqueRoom(), participantName: 'p' }).expect(503);
     expect(res.body.code).toBe('livekit_unavailable');
     await stack.http().post('/token').send({ roomName: uniqueRoom(), participantName: 'p' }).expect(200);

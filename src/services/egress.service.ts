@@ -8,7 +8,7 @@ import {
 import type { Config } from '../config';
 import { fileResultOf } from '../models/recording.model';
 import { conflict } from '../models/app-error';
-import { livekitError, twirpCode } from './livekit-errors';
+import { livekitError, retryTransient, twirpCode } from './livekit-errors';
 
 /** S3 object metadata that marks an egress (and its media) as one this service started. */
 export const OWNER_METADATA_KEY = 'recording-manager';
@@ -67,7 +67,7 @@ export class EgressService {
   async activeRecordings(roomName: string): Promise<EgressInfo[]> {
     let items: EgressInfo[];
     try {
-      items = await this.client.listEgress({ roomName, active: true });
+      items = await retryTransient(() => this.client.listEgress({ roomName, active: true }));
     } catch (error) {
       throw livekitError(error, 'list the room\'s recordings');
     }
@@ -77,7 +77,7 @@ export class EgressService {
   /** Every egress LiveKit knows: the active ones and those ended within its retention (a day). */
   async listAll(): Promise<EgressInfo[]> {
     try {
-      return await this.client.listEgress({});
+      return await retryTransient(() => this.client.listEgress({}));
     } catch (error) {
       throw livekitError(error, 'list egresses');
     }
@@ -86,7 +86,7 @@ export class EgressService {
   /** One egress, or undefined when LiveKit no longer knows it. */
   async find(egressId: string): Promise<EgressInfo | undefined> {
     try {
-      const [info] = await this.client.listEgress({ egressId });
+      const [info] = await retryTransient(() => this.client.listEgress({ egressId }));
       return info;
     } catch (error) {
       if (twirpCode(error) === 'not_found') return undefined;

@@ -1,8 +1,34 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ServerError } from 'livekit-server-sdk';
 import { AppError, notFound, upstreamError, upstreamUnavailable } from '../models/app-error';
 
 /** A Twirp error LiveKit answered with, e.g. `not_found` or `failed_precondition`. */
 export const twirpCode = (error: unknown): string | undefined => (error instanceof ServerError ? error.code : undefined);
+
+/** LiveKit unreachable, timed out or overloaded: worth asking again. */
+function isTransient(error: unknown): boolean {
+  if (error instanceof ServerError) return [408, 429, 502, 503, 504].includes(error.status);
+  return !(error instanceof AppError);
+}
+
+/** Pauses between attempts of a retried LiveKit call: three attempts within about a second. */
+export const LIVEKIT_RETRY_DELAYS_MS = [200, 600];
+
+/**
+ * Runs a LiveKit call that is safe to repeat (a read, or a write that sets a value), asking again
+ * after a transient failure. Calls that act (start an egress, send a message) are never repeated.
+ */
+export async function retryTransient<T>(call: () => Promise<T>, delaysMs = LIVEKIT_RETRY_DELAYS_MS): Promise<T> {
+  for (const delayMs of delaysMs) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      await sleep(delayMs);
+    }
+  }
+  return call();
+}
 
 /**
  * Turns a failed LiveKit call into a clear answer: unreachable, timed out or overloaded → 503;
@@ -13,9 +39,7 @@ export function livekitError(error: unknown, action: string, notFoundMessage?: s
   if (error instanceof ServerError) {
     if (error.status === 404 && notFoundMessage) return notFound(notFoundMessage);
     if (error.status === 401) return upstreamError('livekit', `LiveKit refused the service's credentials (${action})`);
-    if (error.status === 503 || error.status === 429 || error.status === 408) {
-      return upstreamUnavailable('livekit', `LiveKit is unavailable (${action}): ${error.message}`);
-    }
+    if (isTransient(error)) return upstreamUnavailable('livekit', `LiveKit is unavailable (${action}): ${error.message}`);
     return upstreamError('livekit', `LiveKit could not ${action}: ${error.message}`);
   }
   const reason = error instanceof Error ? error.message : String(error);

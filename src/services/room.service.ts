@@ -2,7 +2,7 @@ import { AccessToken, DataPacket_Kind, type Room, RoomServiceClient } from 'live
 import type { Logger } from '../logger';
 import type { RoomRecordingStatus } from '../models/recording.model';
 import { withOwnMetadata } from '../models/room-metadata.model';
-import { livekitError, twirpCode } from './livekit-errors';
+import { livekitError, retryTransient, twirpCode } from './livekit-errors';
 
 export interface RoomServiceOptions {
   appName: string;
@@ -26,7 +26,7 @@ export class RoomService {
   async ensureRoom(roomName: string): Promise<Room> {
     const metadata = JSON.stringify({ createdBy: this.options.appName, recordingStatus: 'STOPPED' });
     try {
-      return await this.client.createRoom({ name: roomName, metadata });
+      return await retryTransient(() => this.client.createRoom({ name: roomName, metadata }));
     } catch (error) {
       throw livekitError(error, 'create the room');
     }
@@ -45,7 +45,7 @@ export class RoomService {
 
   async getRoom(roomName: string): Promise<Room | undefined> {
     try {
-      const [room] = await this.client.listRooms([roomName]);
+      const [room] = await retryTransient(() => this.client.listRooms([roomName]));
       return room;
     } catch (error) {
       throw livekitError(error, 'look up the room');
@@ -66,7 +66,7 @@ export class RoomService {
     }
     if (metadata === room.metadata) return true;
     try {
-      await this.client.updateRoomMetadata(roomName, metadata);
+      await retryTransient(() => this.client.updateRoomMetadata(roomName, metadata));
       return true;
     } catch (error) {
       if (twirpCode(error) === 'not_found') return false;
