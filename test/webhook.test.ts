@@ -1,6 +1,6 @@
 import { WebhookEvent } from '@livekit/protocol';
 import { eventually } from './support/eventually';
-import { joinRoom, roomMetadata, uniqueRoom, waitForRecording, waitForRoomStatus } from './support/recordings';
+import { joinRoom, roomMetadata, sidecarsOf, uniqueRoom, waitForRecording, waitForRoomStatus } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
 describe('POST /livekit/webhook', () => {
@@ -70,6 +70,30 @@ describe('POST /livekit/webhook', () => {
     await waitForRoomStatus(stack, roomName, 'STOPPED');
     const ours = stack.livekit.deliveries.filter((d) => d.event.egressInfo?.egressId === recording.id);
     expect(ours.every((d) => d.delivered && d.attempts.at(-1) === 200)).toBe(true);
+    expect(await sidecarsOf(stack, recording.id)).toHaveLength(1);
+  });
+
+  it('reaches the same state when the start notice is held back until after the end', async () => {
+    const { roomName, recording } = await startRecording();
+    stack.livekit.webhooks.hold();
+    await stack.livekit.activateEgress(recording.id);
+    await stack.livekit.endEgress(recording.id, { status: 'LIMIT_REACHED' });
+    // The delayed events arrive late, in order: the recording must end LIMIT_REACHED, not go back to ACTIVE.
+    await stack.livekit.webhooks.release();
+    await stack.livekit.webhooks.idle();
+    const done = await waitForRecording(stack, recording.name, (r) => r.status === 'LIMIT_REACHED');
+    expect(done).toMatchObject({ playable: true });
+    expect(done.size).toBeGreaterThan(0);
+    await waitForRoomStatus(stack, roomName, 'STOPPED');
+    expect(await sidecarsOf(stack, recording.id)).toHaveLength(1);
+  });
+
+  it('records an egress whose start signal never came as ABORTED with the reason, and the room shows FAILED', async () => {
+    const { roomName, recording } = await startRecording();
+    await stack.livekit.endEgress(recording.id, { status: 'ABORTED', error: 'Start signal not received' });
+    const aborted = await waitForRecording(stack, recording.name, (r) => r.status === 'ABORTED');
+    expect(aborted).toMatchObject({ playable: false, error: 'Start signal not received' });
+    await waitForRoomStatus(stack, roomName, 'FAILED');
   });
 
   it('takes egress_started arriving before the start call has returned', async () => {

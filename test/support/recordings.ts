@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Recording } from '../../src/models/recording.model';
 import { eventually } from './eventually';
 import type { TestStack } from './stack';
@@ -57,4 +57,23 @@ export async function readObject(stack: TestStack, key: string): Promise<Buffer 
 
 export async function putObject(stack: TestStack, key: string, body: string | Buffer, contentType?: string) {
   await stack.s3.client().send(new PutObjectCommand({ Bucket: stack.s3.bucket, Key: key, Body: body, ContentType: contentType }));
+}
+
+/** Every sidecar in the bucket that describes this recording, whatever its key. */
+export async function sidecarsOf(stack: TestStack, recordingId: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await stack.s3.client().send(new ListObjectsV2Command({
+      Bucket: stack.s3.bucket,
+      Prefix: `${stack.config.recordings.path}.metadata/`,
+      ContinuationToken: token,
+    }));
+    for (const { Key } of page.Contents ?? []) {
+      const body = await readObject(stack, Key!);
+      if (body && (JSON.parse(body.toString('utf8')) as { id?: string }).id === recordingId) keys.push(Key!);
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  return keys;
 }
