@@ -3,7 +3,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Recording } from '../src/models/recording.model';
 import { mapConcurrent } from '../src/services/concurrency';
 import { eventually } from './support/eventually';
-import { FIXTURE_MP4, joinRoom, putObject, roomMetadata, uniqueRoom, waitForRecording } from './support/recordings';
+import { FIXTURE_MP4, joinRoom, putObject, roomMetadata, uniqueRoom, waitForRecording, waitForRoomStatus } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
 type Listed = Recording & { playable: boolean };
@@ -79,7 +79,7 @@ describe('the reconciler repairs what webhooks missed', () => {
       const failed = await waitForRecording(stack, recording.name, (r) => r.status === 'FAILED');
       expect(failed).toMatchObject({ endReason: 'startTimeout', playable: false });
       expect(failed.error).toMatch(/did not start within 1 s/);
-      expect(await roomMetadata(stack, roomName)).toMatchObject({ recordingStatus: 'FAILED' });
+      await waitForRoomStatus(stack, roomName, 'FAILED');
       // LiveKit reports the stop as ABORTED; the recording keeps the reason we decided.
       await eventually(() => stack.livekit.getEgress(recording.id)?.status === 5, { what: 'egress aborted' });
       await stack.livekit.webhooks.idle();

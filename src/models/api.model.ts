@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { badRequest } from './app-error';
+import { RECORDING_STATUSES, type RecordingStatus } from './recording.model';
 
 /** Control characters could break a header or a log line; everything else of any script is welcome. */
 const noControlCharacters = (value: string) => !/\p{Cc}/u.test(value);
@@ -35,12 +36,39 @@ export const recordingNameSchema = z
 export const tokenRequestSchema = z.object({ roomName: roomNameSchema, participantName: participantNameSchema });
 export const roomRequestSchema = z.object({ roomName: roomNameSchema });
 
+/** A point in time: milliseconds since the epoch, or an ISO 8601 date. */
+const timeSchema = (field: string) => z.string().transform((value, ctx) => {
+  const time = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (!Number.isFinite(time)) {
+    ctx.addIssue({ code: 'custom', message: `${field} must be milliseconds since the epoch or an ISO 8601 date` });
+    return z.NEVER;
+  }
+  return time;
+});
+
 export const listQuerySchema = z.object({
   roomName: queryValue('roomName', roomNameSchema),
   roomId: queryValue('roomId', z.string().max(64, 'roomId is at most 64 characters')),
   limit: queryValue('limit', z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number')
     .min(1, 'limit is at least 1').max(100, 'limit is at most 100')).transform((limit) => limit ?? 50),
-  cursor: queryValue('cursor', z.string().max(512, 'cursor is not one this service issued')),
+  cursor: queryValue('cursor', z.string().max(4096, 'cursor is not one this service issued')),
+  status: queryValue('status', z.string().transform((value, ctx) => {
+    const statuses = value.split(',').map((status) => status.trim().toUpperCase());
+    const unknown = statuses.filter((status) => !(RECORDING_STATUSES as readonly string[]).includes(status));
+    if (unknown.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `status must be one or more of ${RECORDING_STATUSES.join(', ')} (comma-separated)` });
+      return z.NEVER;
+    }
+    return statuses as RecordingStatus[];
+  })),
+  from: queryValue('from', timeSchema('from')),
+  to: queryValue('to', timeSchema('to')),
+}).transform(({ status, ...query }, ctx) => {
+  if (query.from !== undefined && query.to !== undefined && query.from >= query.to) {
+    ctx.addIssue({ code: 'custom', message: 'from must be before to' });
+    return z.NEVER;
+  }
+  return { ...query, statuses: status };
 });
 
 export const recordingParamsSchema = z.object({ name: recordingNameSchema });

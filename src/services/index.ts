@@ -20,6 +20,7 @@ export interface Services {
   log: Logger;
   rooms: RoomService;
   recordings: RecordingService;
+  store: RecordingStore;
   webhooks: WebhookService;
   webhookReceiver: WebhookReceiver;
   reconciler: ReconcilerService;
@@ -75,6 +76,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     log,
     rooms,
     recordings,
+    store,
     webhooks: new WebhookService(events, log),
     webhookReceiver: new WebhookReceiver(livekit.apiKey, livekit.apiSecret),
     reconciler,

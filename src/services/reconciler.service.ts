@@ -17,6 +17,8 @@ export interface ReconcileReport {
   settled: number;
   /** Media with no sidecar, adopted as recordings. */
   adopted: number;
+  /** Sidecars given their listing index entries (from an earlier version, or a write cut short). */
+  indexed: number;
 }
 
 export interface ReconcilerOptions {
@@ -76,14 +78,14 @@ export class ReconcilerService extends EventEmitter {
   }
 
   async runPass(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { repaired: 0, timedOut: 0, settled: 0, adopted: 0 };
+    const report: ReconcileReport = { repaired: 0, timedOut: 0, settled: 0, adopted: 0, indexed: 0 };
     const ours = (await this.egress.listAll()).filter((info) => this.egress.isOurRecording(info));
     await mapConcurrent(ours, CONCURRENCY, (info) => this.reconcileEgress(info, report));
-    const recordings = await this.store.all();
     const known = new Set(ours.map((info) => info.egressId));
-    const unfinished = recordings.filter((r) => !isFinal(r.status) && !known.has(r.id));
+    const unfinished = (await this.store.open()).filter((r) => !known.has(r.id));
     await mapConcurrent(unfinished, CONCURRENCY, (r) => this.settleIfForgotten(r, report));
-    await this.adoptOrphanMedia(new Set(recordings.map((r) => r.name)), report);
+    const sidecarKeys = await this.indexMissing(report);
+    await this.adoptOrphanMedia(sidecarKeys, report);
     this.passes++;
     this.emit('pass', report);
     return report;
@@ -131,12 +133,28 @@ export class ReconcilerService extends EventEmitter {
     report.settled++;
   }
 
-  /** Media directly under RECORDINGS_PATH that no sidecar names (written while we were down, or by the reference). */
-  private async adoptOrphanMedia(named: Set<string>, report: ReconcileReport) {
+  /**
+   * Sidecars the listing index misses get their entries (the migration from earlier versions, which
+   * also settles unfinished ones); returns every sidecar key.
+   */
+  private async indexMissing(report: ReconcileReport): Promise<Set<string>> {
+    const { sidecarKeys, missing } = await this.store.unindexed();
+    await mapConcurrent(missing, CONCURRENCY, async (key) => {
+      const recording = await this.store.readByKey(key);
+      if (recording && (await this.events.reindex(recording)) === 'indexed') {
+        report.indexed++;
+        if (!isFinal(recording.status)) await this.settleIfForgotten(recording, report);
+      }
+    });
+    return sidecarKeys;
+  }
+
+  /** Media directly under RECORDINGS_PATH with no sidecar (written while we were down, or by the reference). */
+  private async adoptOrphanMedia(sidecarKeys: Set<string>, report: ReconcileReport) {
     const orphans: string[] = [];
     for await (const key of this.s3.listKeys(this.options.recordingsPath, { delimiter: '/' })) {
       const name = baseName(key);
-      if (MEDIA_FILE.test(name) && !named.has(name)) orphans.push(key);
+      if (MEDIA_FILE.test(name) && !sidecarKeys.has(this.store.sidecarKey(name))) orphans.push(key);
     }
     await mapConcurrent(orphans, CONCURRENCY, async (key) => {
       const recording = await this.describeOrphan(key);

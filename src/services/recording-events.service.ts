@@ -73,12 +73,29 @@ export class RecordingEventsService {
     });
   }
 
+  /**
+   * A sidecar the listing index does not name gets its entries; one whose deletion was cut short
+   * (tombstone written) is deleted for good instead.
+   */
+  async reindex(recording: Recording): Promise<'indexed' | 'deleted' | 'ignored'> {
+    return this.locks.withLock(roomLockKey(recording.roomName), async () => {
+      const current = await this.store.get(recording.name);
+      if (!current || current.id !== recording.id) return 'ignored';
+      if (await this.store.isDeleted(current.name)) {
+        await this.store.delete(current);
+        return 'deleted';
+      }
+      await this.store.index.add(current);
+      return 'indexed';
+    });
+  }
+
   /** Merges, verifies media, writes the sidecar when something changed, then publishes the room status. */
   private async commit(current: Recording | undefined, incoming: Recording): Promise<ApplyResult> {
     let next = mergeRecording(current, incoming);
     // Also when nothing else changed: a retried final event may find media an earlier one did not.
     if (producesMedia(next.status) && !next.mediaVerified) next = await this.verifyMedia(next);
-    if (next !== current) await this.store.put(next);
+    if (next !== current) await this.store.save(next, current);
 
     const result: ApplyResult = { outcome: next === current ? 'unchanged' : 'updated', recording: next };
     try {

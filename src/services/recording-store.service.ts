@@ -1,11 +1,15 @@
 import type { Logger } from '../logger';
 import {
+  isFinal,
+  producesMedia,
   type Recording,
+  type RecordingStatus,
   type ReferenceSidecar,
   recordingSchema,
   referenceSidecarSchema,
 } from '../models/recording.model';
 import { mapConcurrent } from './concurrency';
+import { entryKey, type IndexEntry, type IndexScope, RecordingIndex, startedBeforeKey } from './recording-index';
 import type { S3Service } from './s3.service';
 
 /** Per room name: which recording is the room's current one (the latest this service started). */
@@ -16,6 +20,32 @@ export interface RoomRecord {
 }
 
 const SIDECAR_READ_CONCURRENCY = 16;
+/** A filtered page reads at most this many sidecars, then hands back a cursor to go on from. */
+const MAX_SCANNED_PER_PAGE = 500;
+/** Finished recordings never change: this many are kept in memory, so a warm page costs one LIST. */
+const FINISHED_CACHE_SIZE = 20_000;
+
+export interface ListFilter {
+  roomName?: string;
+  roomId?: string;
+  statuses?: RecordingStatus[];
+  /** Started at or after (ms). */
+  from?: number;
+  /** Started before (ms). */
+  to?: number;
+}
+
+export interface ListRequest extends ListFilter {
+  limit: number;
+  /** The entry key of the last recording of the previous page. */
+  after?: string;
+}
+
+export interface ListResult {
+  recordings: Recording[];
+  /** Where the next page starts, when there may be one. */
+  after?: string;
+}
 
 /**
  * Where recordings are kept in the bucket, under RECORDINGS_PATH:
@@ -26,11 +56,16 @@ const SIDECAR_READ_CONCURRENCY = 16;
  * A recording's handle never contains "/", so none of these keys can leave its folder.
  */
 export class RecordingStore {
+  readonly index: RecordingIndex;
+  private readonly finished = new Map<string, Recording>();
+
   constructor(
     private readonly s3: S3Service,
     private readonly prefix: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.index = new RecordingIndex(s3, prefix);
+  }
 
   get metadataPrefix() {
     return `${this.prefix}.metadata/`;
@@ -53,23 +88,85 @@ export class RecordingStore {
     return this.readSidecar(this.sidecarKey(name), name);
   }
 
-  async put(recording: Recording): Promise<void> {
+  /**
+   * Writes the sidecar. A new recording gets its index entries first, so that a failed write is
+   * retried whole; a recording that has just finished leaves the `open` index afterwards (a leftover
+   * entry only costs the reconciler a look).
+   */
+  async save(recording: Recording, previous: Recording | undefined): Promise<void> {
+    if (!previous) await this.index.add(recording);
     await this.s3.putJson(this.sidecarKey(recording.name), recording);
+    if (previous && !isFinal(previous.status) && isFinal(recording.status)) await this.index.close(recording);
   }
 
-  /** Every recording in the bucket; corrupt sidecars are logged and skipped. */
-  async all(): Promise<Recording[]> {
-    const keys: string[] = [];
-    for await (const key of this.s3.listKeys(this.metadataPrefix, { delimiter: '/' })) {
-      if (key.endsWith('.json')) keys.push(key);
+  /**
+   * One page, newest first, walking the narrowest index the filter allows: a page costs one LIST and
+   * at most one GET per recording on it (none for finished recordings already read), however many
+   * recordings the bucket holds. Entries whose sidecar is gone (a deletion under way) are skipped.
+   */
+  async list(request: ListRequest): Promise<ListResult> {
+    const scope = scopeFor(request);
+    const filtered = request.statuses !== undefined || (request.roomName !== undefined && request.roomId !== undefined);
+    const found: Recording[] = [];
+    let after = laterOf(request.after, request.to === undefined ? undefined : startedBeforeKey(request.to));
+    let scanned = 0;
+    for (;;) {
+      const batch = filtered ? Math.min(100, MAX_SCANNED_PER_PAGE - scanned) : request.limit - found.length;
+      const page = await this.index.page(scope, batch + 1, after);
+      const inRange = page.entries.filter((entry) => request.from === undefined || entry.startedAt >= request.from);
+      const taken = inRange.slice(0, batch);
+      const more = inRange.length > taken.length || (page.more && inRange.length === page.entries.length);
+      const recordings = await mapConcurrent(taken, SIDECAR_READ_CONCURRENCY, (entry) => this.listed(entry));
+      for (const [i, entry] of taken.entries()) {
+        if (found.length === request.limit) return { recordings: found, after };
+        after = entryKey(entry);
+        const recording = recordings[i];
+        if (recording && matches(recording, request)) found.push(recording);
+      }
+      scanned += taken.length;
+      if (!more || taken.length === 0) return { recordings: found };
+      if (found.length === request.limit || scanned >= MAX_SCANNED_PER_PAGE) return { recordings: found, after };
     }
-    const recordings = await mapConcurrent(keys, SIDECAR_READ_CONCURRENCY, (key) => this.readSidecar(key));
-    return recordings.filter((recording): recording is Recording => recording !== undefined);
   }
 
-  /** Removes the media and then the sidecar, leaving a tombstone first so nothing can recreate it. */
+  /** The recordings that have not finished, as the `open` index holds them (for the reconciler). */
+  async open(): Promise<Recording[]> {
+    const entries: IndexEntry[] = [];
+    for await (const entry of this.index.all({ kind: 'open' })) entries.push(entry);
+    const recordings = await mapConcurrent(entries, SIDECAR_READ_CONCURRENCY, async (entry) => {
+      const recording = await this.get(entry.name);
+      if (recording && recording.id === entry.id && isFinal(recording.status)) {
+        await this.index.close(recording); // left over by a write that failed half-way
+      }
+      return recording?.id === entry.id ? recording : undefined;
+    });
+    return recordings.filter((recording): recording is Recording => recording !== undefined && !isFinal(recording.status));
+  }
+
+  /**
+   * Sidecars the listing index does not name: written by an earlier version or by the reference, or
+   * left by a write that failed half-way. Also returns every sidecar key, for finding orphan media.
+   */
+  async unindexed(): Promise<{ sidecarKeys: Set<string>; missing: string[] }> {
+    const indexed = new Set<string>();
+    for await (const entry of this.index.all({ kind: 'all' })) indexed.add(this.sidecarKey(entry.name));
+    const sidecarKeys = new Set<string>();
+    for await (const key of this.s3.listKeys(this.metadataPrefix, { delimiter: '/' })) {
+      if (key.endsWith('.json')) sidecarKeys.add(key);
+    }
+    return { sidecarKeys, missing: [...sidecarKeys].filter((key) => !indexed.has(key)) };
+  }
+
+  /** A sidecar by its key (for one the index does not name yet). */
+  async readByKey(key: string): Promise<Recording | undefined> {
+    return this.readSidecar(key);
+  }
+
+  /** Removes the index entries, the media and then the sidecar, leaving a tombstone first so nothing can recreate it. */
   async delete(recording: Recording): Promise<void> {
     await this.s3.putJson(this.tombstoneKey(recording.name), { id: recording.id, name: recording.name, deletedAt: Date.now() });
+    this.finished.delete(recording.name);
+    await this.index.remove(recording);
     await this.s3.delete(recording.mediaKey);
     await this.s3.delete(this.sidecarKey(recording.name));
   }
@@ -85,6 +182,21 @@ export class RecordingStore {
 
   async putRoom(room: RoomRecord): Promise<void> {
     await this.s3.putJson(this.roomKey(room.roomName), room);
+  }
+
+  /** A listed entry's recording: from memory when it had finished, else its sidecar. */
+  private async listed(entry: IndexEntry): Promise<Recording | undefined> {
+    const known = this.finished.get(entry.name);
+    if (known?.id === entry.id) return known;
+    const recording = await this.get(entry.name);
+    if (recording?.id !== entry.id) return undefined;
+    if (isFinal(recording.status) && (recording.mediaVerified || !producesMedia(recording.status))) this.remember(recording);
+    return recording;
+  }
+
+  private remember(recording: Recording) {
+    if (this.finished.size >= FINISHED_CACHE_SIZE) this.finished.delete(this.finished.keys().next().value!);
+    this.finished.set(recording.name, recording);
   }
 
   private async readSidecar(key: string, expectedName?: string): Promise<Recording | undefined> {
@@ -137,4 +249,25 @@ export class RecordingStore {
       return null;
     }
   }
+}
+
+/** The narrowest index that holds every recording the filter can match. */
+function scopeFor(filter: ListFilter): IndexScope {
+  if (filter.roomName !== undefined) return { kind: 'room', roomName: filter.roomName };
+  if (filter.roomId !== undefined) return { kind: 'session', roomId: filter.roomId };
+  if (filter.statuses?.length && filter.statuses.every((status) => !isFinal(status))) return { kind: 'open' };
+  return { kind: 'all' };
+}
+
+function matches(recording: Recording, filter: ListFilter): boolean {
+  return (filter.roomName === undefined || recording.roomName === filter.roomName)
+    && (filter.roomId === undefined || recording.roomId === filter.roomId)
+    && (filter.statuses === undefined || filter.statuses.includes(recording.status));
+}
+
+/** Of two StartAfter positions, the one further down the order. */
+function laterOf(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a > b ? a : b;
 }

@@ -7,15 +7,14 @@ import { isFinal, isPlayable, type Recording, recordingFromEgress } from '../mod
 import type { EgressService } from './egress.service';
 import { type LockService, roomLockKey } from './lock.service';
 import type { ApplyResult, RecordingEventsService } from './recording-events.service';
-import type { RecordingStore } from './recording-store.service';
+import { parseEntryKey } from './recording-index';
+import type { ListFilter, RecordingStore } from './recording-store.service';
 import type { RoomService } from './room.service';
 import type { ObjectHead, ObjectRead, S3Service } from './s3.service';
 
 export const RECORDING_DELETED_TOPIC = 'RECORDING_DELETED';
 
-export interface ListQuery {
-  roomName?: string;
-  roomId?: string;
+export interface ListQuery extends ListFilter {
   limit: number;
   cursor?: string;
 }
@@ -88,15 +87,11 @@ export class RecordingService {
     });
   }
 
-  async list(query: ListQuery): Promise<RecordingPage> {
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const matching = (await this.deps.store.all())
-      .filter((r) => (query.roomName === undefined || r.roomName === query.roomName) && (query.roomId === undefined || r.roomId === query.roomId))
-      .sort(newestFirst)
-      .filter((r) => !after || newestFirst(r, after) > 0);
-    const page = matching.slice(0, query.limit);
-    const hasMore = matching.length > query.limit;
-    return { recordings: page, nextCursor: hasMore ? encodeCursor(page[page.length - 1]) : null };
+  /** A page of recordings, newest first; `nextCursor` continues exactly after its last one. */
+  async list({ cursor, ...request }: ListQuery): Promise<RecordingPage> {
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const page = await this.deps.store.list({ ...request, after });
+    return { recordings: page.recordings, nextCursor: page.after === undefined ? null : encodeCursor(page.after) };
   }
 
   async get(name: string): Promise<Recording> {
@@ -212,24 +207,13 @@ function recordingFromEgressOrFail(info: EgressInfo): Recording {
   return recording;
 }
 
-/** Newest first by (startedAt, id): negative when `a` comes first. */
-function newestFirst(a: Pick<Recording, 'startedAt' | 'id'>, b: Pick<Recording, 'startedAt' | 'id'>): number {
-  if (a.startedAt !== b.startedAt) return b.startedAt - a.startedAt;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
+/** A cursor is the index position of the last recording a page showed. */
+const encodeCursor = (after: string) => Buffer.from(after, 'utf8').toString('base64url');
 
-function encodeCursor(recording: Recording): string {
-  return Buffer.from(JSON.stringify([recording.startedAt, recording.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): Pick<Recording, 'startedAt' | 'id'> {
-  try {
-    const [startedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof startedAt === 'number' && typeof id === 'string') return { startedAt, id };
-  } catch {
-    // fall through
-  }
-  throw badRequest('cursor is not one this service issued');
+function decodeCursor(cursor: string): string {
+  const after = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!parseEntryKey(after)) throw badRequest('cursor is not one this service issued');
+  return after;
 }
 
 /**

@@ -86,6 +86,15 @@ export class S3Service {
     }
   }
 
+  /** An empty object whose key is the information (an index entry). */
+  async putEmpty(key: string): Promise<void> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: new Uint8Array(0), ContentLength: 0 }), this.deadline);
+    } catch (error) {
+      throw storageError(error, 'write a stored object', key);
+    }
+  }
+
   async head(key: string): Promise<ObjectHead | undefined> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), this.deadline);
@@ -144,6 +153,22 @@ export class S3Service {
       throw storageError(error, 'read a recording', key);
     } finally {
       clearTimeout(deadline);
+    }
+  }
+
+  /** One LIST: up to `maxKeys` keys under a prefix, in key order, after `startAfter`. */
+  async listPage(prefix: string, options: { startAfter?: string; maxKeys: number }): Promise<{ keys: string[]; truncated: boolean }> {
+    try {
+      const page = await this.client.send(new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix: prefix,
+        StartAfter: options.startAfter,
+        MaxKeys: options.maxKeys,
+      }), this.deadline);
+      const keys = (page.Contents ?? []).flatMap((object) => (object.Key ? [object.Key] : []));
+      return { keys, truncated: page.IsTruncated === true };
+    } catch (error) {
+      throw storageError(error, 'list recordings', prefix);
     }
   }
 

@@ -16,7 +16,7 @@ async function seedArchive(stack: TestStack, count: number, roomName: string) {
       status: 'COMPLETE', startedAt: Date.UTC(2026, 0, 1) + i * 60_000, endedAt: Date.UTC(2026, 0, 1) + i * 60_000 + 3000,
       duration: 3, size: FIXTURE_MP4.length, mediaKey, mediaVerified: true, updatedAt: 1,
     };
-    await putObject(stack, `recordings/.metadata/${recording.name.replace(/\.mp4$/, '')}.json`, JSON.stringify(recording));
+    await stack.services.store.save(recording, undefined);
   });
 }
 

@@ -18,6 +18,8 @@ export interface TestStack {
   services: Services;
   baseUrl: string;
   http: () => ReturnType<typeof request>;
+  /** A second instance of the service on the same S3 and LiveKit (not LiveKit's webhook target). */
+  startPeer(): Promise<ServiceInstance>;
   close(): Promise<void>;
 }
 
@@ -43,29 +45,49 @@ export async function startStack(options: { env?: Record<string, string>; liveki
     S3_REQUEST_TIMEOUT: '2s',
     ...options.env,
   });
-  const services = createServices(config, createLogger(config.logLevel));
-  await services.connect();
-  const app = createApp(services);
-  const server: Server = await new Promise((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  livekit.webhookUrls = [`${baseUrl}/livekit/webhook`];
+  const instance = await serve(config);
+  livekit.webhookUrls = [`${instance.baseUrl}/livekit/webhook`];
   return {
     s3,
     s3Proxy,
     livekit,
     config,
+    services: instance.services,
+    baseUrl: instance.baseUrl,
+    http: () => request(instance.baseUrl),
+    startPeer: () => serve(config),
+    async close() {
+      await instance.close();
+      await livekit.close();
+      await s3Proxy.close();
+      await s3.close();
+    },
+  };
+}
+
+export interface ServiceInstance {
+  services: Services;
+  baseUrl: string;
+  http: () => ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+/** One instance of the service, listening on a random loopback port. */
+async function serve(config: Config): Promise<ServiceInstance> {
+  const services = createServices(config, createLogger(config.logLevel));
+  await services.connect();
+  const server: Server = await new Promise((resolve) => {
+    const listening = createApp(services).listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
     services,
     baseUrl,
     http: () => request(baseUrl),
     async close() {
       await services.close();
-      await livekit.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await s3Proxy.close();
-      await s3.close();
     },
   };
 }
