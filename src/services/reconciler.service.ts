@@ -28,6 +28,8 @@ export interface ReconcilerOptions {
 }
 
 const CONCURRENCY = 8;
+/** Scheduled passes walk the whole bucket (index gaps, orphan media) at start-up and then one in ten. */
+const FULL_PASS_EVERY = 10;
 const MEDIA_FILE = /\.(mp4|ogg|mp3|m4a|webm)$/i;
 
 /**
@@ -69,7 +71,7 @@ export class ReconcilerService extends EventEmitter {
   private schedule(delayMs: number) {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.runPass()
+      this.running = this.runPass({ full: this.passes % FULL_PASS_EVERY === 0 })
         .then((report) => this.log.info({ ...report, pass: this.passes }, 'reconcile pass done'))
         .catch((error: unknown) => this.log.warn({ err: error }, 'reconcile pass failed; retrying at the next interval'))
         .finally(() => this.schedule(this.options.intervalMs));
@@ -77,15 +79,18 @@ export class ReconcilerService extends EventEmitter {
     this.timer.unref();
   }
 
-  async runPass(): Promise<ReconcileReport> {
+  /**
+   * One pass. A `full` one also lists every sidecar, index entry and media object (a few LISTs per
+   * thousand recordings) to index what earlier versions wrote and adopt media without a sidecar.
+   */
+  async runPass({ full = true } = {}): Promise<ReconcileReport> {
     const report: ReconcileReport = { repaired: 0, timedOut: 0, settled: 0, adopted: 0, indexed: 0 };
     const ours = (await this.egress.listAll()).filter((info) => this.egress.isOurRecording(info));
     await mapConcurrent(ours, CONCURRENCY, (info) => this.reconcileEgress(info, report));
     const known = new Set(ours.map((info) => info.egressId));
     const unfinished = (await this.store.open()).filter((r) => !known.has(r.id));
     await mapConcurrent(unfinished, CONCURRENCY, (r) => this.settleIfForgotten(r, report));
-    const sidecarKeys = await this.indexMissing(report);
-    await this.adoptOrphanMedia(sidecarKeys, report);
+    if (full) await this.adoptOrphanMedia(await this.indexMissing(report), report);
     this.passes++;
     this.emit('pass', report);
     return report;

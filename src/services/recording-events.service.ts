@@ -129,6 +129,9 @@ export class RecordingEventsService {
    * An event about an older recording never changes it.
    */
   private async publishRoomStatus(recording: Recording): Promise<void> {
+    // A room that is gone shows nothing; its next session starts with a recording of its own.
+    const liveRoom = await this.rooms.getRoom(recording.roomName);
+    if (!liveRoom) return;
     const room = await this.store.getRoom(recording.roomName);
     const current = room?.currentRecording;
     if (current && current.id !== recording.id) {
@@ -143,6 +146,6 @@ export class RecordingEventsService {
         updatedAt: Date.now(),
       });
     }
-    await this.rooms.setRecordingStatus(recording.roomName, roomStatusOf(recording.status));
+    await this.rooms.setRecordingStatus(recording.roomName, roomStatusOf(recording.status), liveRoom);
   }
 }

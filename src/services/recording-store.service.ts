@@ -90,13 +90,12 @@ export class RecordingStore {
 
   /**
    * Writes the sidecar. A new recording gets its index entries first, so that a failed write is
-   * retried whole; a recording that has just finished leaves the `open` index afterwards (a leftover
-   * entry only costs the reconciler a look).
+   * retried whole. A finished recording leaves the `open` index when the reconciler next looks
+   * (see `open()`), which keeps a webhook to three S3 requests.
    */
   async save(recording: Recording, previous: Recording | undefined): Promise<void> {
     if (!previous) await this.index.add(recording);
     await this.s3.putJson(this.sidecarKey(recording.name), recording);
-    if (previous && !isFinal(previous.status) && isFinal(recording.status)) await this.index.close(recording);
   }
 
   /**
@@ -136,7 +135,7 @@ export class RecordingStore {
     const recordings = await mapConcurrent(entries, SIDECAR_READ_CONCURRENCY, async (entry) => {
       const recording = await this.get(entry.name);
       if (recording && recording.id === entry.id && isFinal(recording.status)) {
-        await this.index.close(recording); // left over by a write that failed half-way
+        await this.index.close(recording); // finished since the last look
       }
       return recording?.id === entry.id ? recording : undefined;
     });

@@ -36,8 +36,12 @@ export interface MediaRequest {
   ifNoneMatch?: string;
 }
 
+const URL_CACHE_SIZE = 10_000;
+
 /** Starting, stopping, listing, playing and deleting recordings. */
 export class RecordingService {
+  private readonly urls = new Map<string, { url: string; until: number }>();
+
   constructor(
     private readonly deps: {
       config: Config;
@@ -102,12 +106,21 @@ export class RecordingService {
     return recording;
   }
 
-  /** A URL the browser can play: presigned for S3's public endpoint, or our own proxy. */
+  /**
+   * A URL the browser can play: presigned for S3's public endpoint, or our own proxy. The same answer
+   * is given again for a while (a tenth of its lifetime, at most a minute), without asking S3.
+   */
   async playbackUrl(name: string): Promise<string> {
+    const cached = this.urls.get(name);
+    if (cached && cached.until > Date.now()) return cached.url;
     const recording = await this.playable(name);
     const { playbackStrategy, urlTtlMs } = this.deps.config.recordings;
-    if (playbackStrategy === 'PROXY') return `/recordings/${encodeURIComponent(recording.name)}`;
-    return this.deps.s3.presignGet(recording.mediaKey, Math.max(1, Math.floor(urlTtlMs / 1000)));
+    const url = playbackStrategy === 'PROXY'
+      ? `/recordings/${encodeURIComponent(recording.name)}`
+      : await this.deps.s3.presignGet(recording.mediaKey, Math.max(1, Math.floor(urlTtlMs / 1000)));
+    if (this.urls.size >= URL_CACHE_SIZE) this.urls.delete(this.urls.keys().next().value!);
+    this.urls.set(name, { url, until: Date.now() + Math.min(60_000, urlTtlMs / 10) });
+    return url;
   }
 
   /** The media's headers without its body (HEAD). */
@@ -147,6 +160,7 @@ export class RecordingService {
         throw conflict('recording_in_progress', 'The recording has not finished yet; stop it first');
       }
       await this.deps.store.delete(current);
+      this.urls.delete(name);
       return current;
     });
     try {

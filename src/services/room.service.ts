@@ -55,9 +55,10 @@ export class RoomService {
   /**
    * Sets `recordingStatus` in the room's metadata, keeping every other key. A room that is gone is not
    * an error (returns false), and neither is metadata that is not ours to edit (logged, left alone).
+   * `known` is the room as just read, to save asking again.
    */
-  async setRecordingStatus(roomName: string, recordingStatus: RoomRecordingStatus): Promise<boolean> {
-    const room = await this.getRoom(roomName);
+  async setRecordingStatus(roomName: string, recordingStatus: RoomRecordingStatus, known?: Room): Promise<boolean> {
+    const room = known ?? (await this.getRoom(roomName));
     if (!room) return false;
     const metadata = withOwnMetadata(room.metadata, { recordingStatus });
     if (metadata === undefined) {

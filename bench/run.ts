@@ -1,0 +1,248 @@
+/**
+ * `npm run bench`: the real service in its own process against s3rver and the LiveKit double on
+ * loopback. S3 requests are counted at the wire by a proxy between the service and s3rver. Writes
+ * bench/results.md.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { EgressStatus } from '@livekit/protocol';
+import {
+  egressEvent,
+  egressInfo,
+  machine,
+  median,
+  peakRssMiB,
+  type Peers,
+  pool,
+  quantile,
+  type RunningService,
+  startPeers,
+  startService,
+  timed,
+} from './support';
+
+const LIST_SIZES = (process.env.BENCH_LIST_SIZES ?? "1000,10000").split(",").map(Number);
+const LIST_RUNS = 30;
+const WEBHOOK_EVENTS = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 2000);
+const STREAM_BYTES = Number(process.env.BENCH_STREAM_MIB ?? 200) * 1024 * 1024;
+const STREAM_RUNS = 5;
+const READERS = 16;
+const YEAR_MS = 365 * 24 * 3600 * 1000;
+const NOW = Date.now();
+
+const lines: string[] = [];
+const report = (line = '') => {
+  lines.push(line);
+  console.log(line);
+};
+const fixed = (value: number, digits = 1) => value.toFixed(digits);
+
+async function send(peers: Peers, event: ReturnType<typeof egressEvent>) {
+  const status = await peers.livekit.sendWebhook(event);
+  if (status !== 200) throw new Error(`webhook answered ${status}`);
+}
+
+/** Recording i: rooms of 100 consecutive recordings (or one room each), start times spread over the past year. */
+function recordingAt(peers: Peers, i: number, status: EgressStatus, roomName = `room-${Math.floor(i / 100)}`) {
+  const spread = (i * 7_919) % 1_000_003 / 1_000_003;
+  return egressInfo({ index: i, roomName, startedAt: NOW - Math.floor(spread * YEAR_MS), status, bucket: peers.s3.bucket });
+}
+
+/**
+ * As egress does: the media is uploaded, then `egress_ended` arrives. Taken room by room in turn, as
+ * events of one room are applied one at a time.
+ */
+async function seed(peers: Peers, from: number, to: number) {
+  const client = peers.s3.client();
+  const rooms = Math.ceil((to - from) / 100);
+  const media = randomBytes(1000);
+  await pool(to - from, 16, async (k) => {
+    const info = recordingAt(peers, from + (k % rooms) * 100 + Math.floor(k / rooms), EgressStatus.EGRESS_COMPLETE);
+    await client.send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: info.fileResults[0].filename, Body: media }));
+    await send(peers, egressEvent('egress_ended', info));
+  });
+}
+
+/** Latency of one page, and the S3 requests it cost, cold (first request of a fresh process) and warm. */
+async function measurePage(peers: Peers, service: RunningService, query: string) {
+  const count = async () => {
+    const before = peers.proxy.requests.length;
+    const { ms, value } = await timed(() => fetch(`${service.url}/recordings${query}`).then((res) => res.json() as Promise<{ recordings: unknown[] }>));
+    return { ms, requests: peers.proxy.requests.length - before, shown: value.recordings.length };
+  };
+  const cold = await count();
+  const warm = [];
+  for (let run = 0; run < LIST_RUNS; run++) warm.push(await count());
+  return { cold, warm };
+}
+
+async function s3rverListMs(peers: Peers, prefix: string) {
+  const client = peers.s3.client();
+  const times = [];
+  for (let run = 0; run < LIST_RUNS; run++) {
+    times.push((await timed(() => client.send(new ListObjectsV2Command({ Bucket: peers.s3.bucket, Prefix: prefix, MaxKeys: 51 })))).ms);
+  }
+  return times;
+}
+
+async function benchList(peers: Peers) {
+  report('## List');
+  report();
+  report(`A page: \`GET /recordings\` (default limit 50) and \`GET /recordings?roomName=room-0\` (a room of 100). Recordings are seeded`);
+  report(`through signed \`egress_ended\` webhooks, start times spread over a year, rooms of 100. Each size is measured on a`);
+  report(`freshly started service: "cold" is its first request, then ${LIST_RUNS} runs.`);
+  report();
+  report('| recordings | page | cold ms | cold S3 requests | median ms | p95 ms | S3 requests per page (warm) | s3rver LIST alone, median ms |');
+  report('|---:|---|---:|---:|---:|---:|---:|---:|');
+  let seeded = 0;
+  for (const size of LIST_SIZES) {
+    const seeding = await startService(peers);
+    const { ms: seedMs } = await timed(() => seed(peers, seeded, size));
+    console.log(`seeded ${size - seeded} recordings in ${fixed(seedMs / 1000)} s`);
+    seeded = size;
+    await seeding.stop();
+    const service = await startService(peers);
+    const rawList = median(await s3rverListMs(peers, 'recordings/.index/all/'));
+    for (const [label, query] of [['first', ''], ['room', '?roomName=room-0']] as const) {
+      const { cold, warm } = await measurePage(peers, service, query);
+      const times = warm.map((w) => w.ms);
+      const requests = [...new Set(warm.map((w) => w.requests))].join('/');
+      report(`| ${size.toLocaleString('en')} | ${label} (${cold.shown} shown) | ${fixed(cold.ms)} | ${cold.requests} | ${fixed(median(times))} | ${fixed(quantile(times, 0.95))} | ${requests} | ${fixed(rawList)} |`);
+    }
+    await service.stop();
+  }
+  report();
+}
+
+async function benchWebhooks(peers: Peers) {
+  report('## Webhooks');
+  report();
+  const service = await startService(peers, { direct: true });
+  // A burst as LiveKit sends it: one event per egress, each in its own room.
+  const infos = (status: EgressStatus) => Array.from({ length: WEBHOOK_EVENTS }, (_, i) => recordingAt(peers, 100_000 + i, status, `hook-${i}`));
+  await pool(WEBHOOK_EVENTS, 16, (i) => send(peers, egressEvent('egress_started', infos(EgressStatus.EGRESS_STARTING)[i])));
+  const ended = infos(EgressStatus.EGRESS_COMPLETE);
+  const { ms } = await timed(() => pool(WEBHOOK_EVENTS, 16, (i) => send(peers, egressEvent('egress_ended', ended[i]))));
+  let persisted = 0;
+  await pool(WEBHOOK_EVENTS, 16, async (i) => {
+    const name = path.basename(ended[i].fileResults[0].filename);
+    const info = (await (await fetch(`${service.url}/recordings/${name}/info`)).json()) as { status?: string };
+    if (info.status === 'COMPLETE') persisted++;
+  });
+  await service.stop();
+
+  const client = peers.s3.client();
+  const body = JSON.stringify({ ...ended[0].toJson() as object });
+  const { ms: putMs } = await timed(() => pool(WEBHOOK_EVENTS, 16, async (i) => {
+    await client.send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: `raw-put/${i}.json`, Body: body }));
+  }));
+
+  // The cost of one event, counted at the wire on a small sample.
+  const counted = await startService(peers);
+  const sample = Array.from({ length: 100 }, (_, i) => recordingAt(peers, 200_000 + i, EgressStatus.EGRESS_STARTING, `count-${i}`));
+  await pool(sample.length, 16, (i) => send(peers, egressEvent('egress_started', sample[i])));
+  const before = peers.proxy.requests.length;
+  await pool(sample.length, 16, (i) => send(peers, egressEvent('egress_ended', recordingAt(peers, 200_000 + i, EgressStatus.EGRESS_COMPLETE, `count-${i}`))));
+  const perEvent = (peers.proxy.requests.length - before) / sample.length;
+  await counted.stop();
+
+  const rate = WEBHOOK_EVENTS / (ms / 1000);
+  const rawRate = WEBHOOK_EVENTS / (putMs / 1000);
+  report(`${WEBHOOK_EVENTS} signed \`egress_ended\` events for recordings already started, concurrency 16, each read back through \`/info\`.`);
+  report();
+  report('| webhooks persisted/s | read back COMPLETE | s3rver raw PUT/s (same run, concurrency 16) | ratio | S3 requests per event |');
+  report('|---:|---:|---:|---:|---:|');
+  report(`| ${fixed(rate, 0)} | ${persisted}/${WEBHOOK_EVENTS} | ${fixed(rawRate, 0)} | ${fixed(rate / rawRate, 2)} | ${fixed(perEvent, 1)} |`);
+  report();
+}
+
+/** Reads a whole response body as a browser's media element does (`Range: bytes=0-`), returning bytes read. */
+async function readAll(url: string): Promise<number> {
+  const res = await fetch(url, { headers: { Range: 'bytes=0-' } });
+  if (res.status !== 206 && res.status !== 200) throw new Error(`${url} answered ${res.status}`);
+  let bytes = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
+  return bytes;
+}
+
+async function benchStreamAndUrl(peers: Peers) {
+  const name = 'stream-RM_stream-1.mp4';
+  const key = `recordings/${name}`;
+  await peers.s3.client().send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: key, Body: randomBytes(STREAM_BYTES), ContentType: 'video/mp4' }));
+  const info = egressInfo({ index: 900_000, roomName: 'stream', startedAt: NOW, status: EgressStatus.EGRESS_COMPLETE, bucket: peers.s3.bucket, size: STREAM_BYTES, filename: key });
+
+  const service = await startService(peers, { direct: true });
+  await send(peers, egressEvent('egress_ended', info));
+  const direct = await getSignedUrl(peers.s3.client(), new GetObjectCommand({ Bucket: peers.s3.bucket, Key: key }), { expiresIn: 3600 });
+  const proxied = `${service.url}/recordings/${name}`;
+  const ratios: number[] = [];
+  for (let run = 0; run < STREAM_RUNS; run++) {
+    const straight = await timed(() => readAll(direct));
+    const through = await timed(() => readAll(proxied));
+    if (straight.value !== STREAM_BYTES || through.value !== STREAM_BYTES) throw new Error('a read came back short');
+    ratios.push(straight.ms / through.ms);
+  }
+  const { ms: manyMs } = await timed(() => pool(READERS, READERS, async () => void (await readAll(proxied))));
+  const peak = peakRssMiB(service.process.child.pid!);
+  await service.stop();
+
+  report('## Stream');
+  report();
+  report(`A ${STREAM_BYTES / 2 ** 20} MiB object read whole with \`Range: bytes=0-\` (as a media element starts), straight from s3rver and through`);
+  report(`\`GET /recordings/:name\`, interleaved, ${STREAM_RUNS} pairs. Ratio = proxy speed / direct speed.`);
+  report();
+  report('| median ratio | min | max | 16 concurrent readers through the proxy, total MiB/s | service peak RSS MiB |');
+  report('|---:|---:|---:|---:|---:|');
+  report(`| ${fixed(median(ratios), 2)} | ${fixed(Math.min(...ratios), 2)} | ${fixed(Math.max(...ratios), 2)} | ${fixed((READERS * STREAM_BYTES) / 2 ** 20 / (manyMs / 1000), 0)} | ${fixed(peak, 0)} |`);
+  report();
+
+  const counted = await startService(peers);
+  const before = peers.proxy.requests.length;
+  let answered = 0;
+  const until = Date.now() + 3000;
+  const { ms } = await timed(() => pool(READERS, READERS, async () => {
+    while (Date.now() < until) {
+      const res = await fetch(`${counted.url}/recordings/${name}/url`);
+      if (res.ok) answered++;
+      await res.arrayBuffer();
+    }
+  }));
+  const requests = peers.proxy.requests.length - before;
+  await counted.stop();
+  report('## URL');
+  report();
+  report('| `/recordings/:name/url` answers/s (concurrency 16, 3 s) | S3 requests in all |');
+  report('|---:|---:|');
+  report(`| ${fixed(answered / (ms / 1000), 0)} | ${requests} |`);
+  report();
+}
+
+async function main() {
+  const peers = await startPeers();
+  const started = new Date();
+  try {
+    await benchList(peers);
+    await benchWebhooks(peers);
+    await benchStreamAndUrl(peers);
+  } finally {
+    await peers.livekit.close();
+    await peers.proxy.close();
+    await peers.s3.close();
+  }
+  const header = [
+    '# Benchmark results',
+    '',
+    `Run ${started.toISOString()} with \`npm run bench\` on ${machine()}.`,
+    'Everything on loopback: the service (compiled, its own process, reconciler off), s3rver behind a counting proxy, the LiveKit double.',
+    '',
+  ];
+  writeFileSync(path.join(__dirname, 'results.md'), [...header, ...lines].join('\n'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
