@@ -123,7 +123,8 @@ async function benchWebhooks(peers: Peers) {
   const service = await startService(peers, { direct: true });
   // A burst as LiveKit sends it: one event per egress, each in its own room.
   const infos = (status: EgressStatus) => Array.from({ length: WEBHOOK_EVENTS }, (_, i) => recordingAt(peers, 100_000 + i, status, `hook-${i}`));
-  await pool(WEBHOOK_EVENTS, 16, (i) => send(peers, egressEvent('egress_started', infos(EgressStatus.EGRESS_STARTING)[i])));
+  const starting = infos(EgressStatus.EGRESS_STARTING);
+  await pool(WEBHOOK_EVENTS, 16, (i) => send(peers, egressEvent('egress_started', starting[i])));
   const ended = infos(EgressStatus.EGRESS_COMPLETE);
   const { ms } = await timed(() => pool(WEBHOOK_EVENTS, 16, (i) => send(peers, egressEvent('egress_ended', ended[i]))));
   let persisted = 0;

@@ -12,8 +12,8 @@ import {
 import { OWNER_METADATA_KEY, ROOM_METADATA_KEY } from '../src/services/egress.service';
 import { LiveKitDouble } from '../test/support/livekit-double';
 import { S3FaultProxy } from '../test/support/s3-fault-proxy';
-import { S3TestServer, TEST_S3_CREDENTIALS } from '../test/support/s3-server';
-import { freePort, runService, type ServiceProcess, waitReady } from '../test/support/service-process';
+import { S3TestServer } from '../test/support/s3-server';
+import { freePort, peerEnv, runService, type ServiceProcess, waitReady } from '../test/support/service-process';
 
 export const APP_NAME = 'recording-manager';
 
@@ -45,14 +45,10 @@ export async function startService(peers: Peers, options: { direct?: boolean } =
   const port = await freePort();
   const service = runService({
     SERVER_PORT: String(port),
-    LIVEKIT_URL: peers.livekit.url,
+    ...peerEnv(peers.livekit, peers.s3, options.direct ? peers.s3.endpoint : peers.proxy.endpoint),
     LIVEKIT_API_KEY: peers.livekit.apiKey,
     LIVEKIT_API_SECRET: peers.livekit.apiSecret,
-    S3_ENDPOINT: options.direct ? peers.s3.endpoint : peers.proxy.endpoint,
     EGRESS_S3_ENDPOINT: peers.s3.endpoint,
-    S3_ACCESS_KEY: TEST_S3_CREDENTIALS.accessKeyId,
-    S3_SECRET_KEY: TEST_S3_CREDENTIALS.secretAccessKey,
-    S3_BUCKET: peers.s3.bucket,
     RECONCILE_INTERVAL: '0', // its passes would mix background requests into the counts
     LOG_LEVEL: 'warn',
     NODE_OPTIONS: '--openssl-legacy-provider',

@@ -1,7 +1,7 @@
 import { eventually } from './support/eventually';
 import { LiveKitDouble } from './support/livekit-double';
-import { S3TestServer, TEST_S3_CREDENTIALS } from './support/s3-server';
-import { type ServiceProcess, freePort, runService, waitReady } from './support/service-process';
+import { S3TestServer } from './support/s3-server';
+import { type ServiceProcess, freePort, runService, waitReady, peerEnv } from './support/service-process';
 
 /**
  * The service is SIGKILLed during an active recording and started again on the same port. Its
@@ -23,11 +23,7 @@ describe('a service killed mid-recording', () => {
     livekit.webhookUrls = [`http://127.0.0.1:${port}/livekit/webhook`];
     env = {
       SERVER_PORT: String(port),
-      LIVEKIT_URL: livekit.url,
-      S3_ENDPOINT: s3.endpoint,
-      S3_ACCESS_KEY: TEST_S3_CREDENTIALS.accessKeyId,
-      S3_SECRET_KEY: TEST_S3_CREDENTIALS.secretAccessKey,
-      S3_BUCKET: s3.bucket,
+      ...peerEnv(livekit, s3),
       LOG_LEVEL: 'warn',
       RECONCILE_INTERVAL: '1h', // only the start-up pass, so the test sees what it alone repairs
     };

@@ -1,8 +1,8 @@
 import { eventually } from './support/eventually';
 import { LiveKitDouble } from './support/livekit-double';
 import { REDIS_TEST_URL, connectRedis, deleteKeys, testPrefix } from './support/redis';
-import { S3TestServer, TEST_S3_CREDENTIALS } from './support/s3-server';
-import { type ServiceProcess, freePort, runService, waitReady } from './support/service-process';
+import { S3TestServer } from './support/s3-server';
+import { type ServiceProcess, freePort, runService, waitReady, peerEnv } from './support/service-process';
 
 /** Several service processes behind one load balancer share Redis for their per-room locks. */
 describe('two service processes sharing Redis', () => {
@@ -18,11 +18,7 @@ describe('two service processes sharing Redis', () => {
       const port = await freePort();
       const service = runService({
         SERVER_PORT: String(port),
-        LIVEKIT_URL: livekit.url,
-        S3_ENDPOINT: s3.endpoint,
-        S3_ACCESS_KEY: TEST_S3_CREDENTIALS.accessKeyId,
-        S3_SECRET_KEY: TEST_S3_CREDENTIALS.secretAccessKey,
-        S3_BUCKET: s3.bucket,
+        ...peerEnv(livekit, s3),
         REDIS_URL: REDIS_TEST_URL,
         REDIS_KEY_PREFIX: prefix,
         LOCK_TTL: '1s',

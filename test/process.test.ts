@@ -1,7 +1,7 @@
 import { eventually } from './support/eventually';
-import { runService } from './support/service-process';
+import { runService, peerEnv } from './support/service-process';
 import { LiveKitDouble } from './support/livekit-double';
-import { S3TestServer, TEST_S3_CREDENTIALS } from './support/s3-server';
+import { S3TestServer } from './support/s3-server';
 
 describe('the service process', () => {
   it('refuses to start with bad configuration, one clear line per bad value', async () => {
@@ -17,11 +17,7 @@ describe('the service process', () => {
     const livekit = await LiveKitDouble.start();
     const { child, output, exited } = runService({
       SERVER_PORT: '0',
-      LIVEKIT_URL: livekit.url,
-      S3_ENDPOINT: s3.endpoint,
-      S3_ACCESS_KEY: TEST_S3_CREDENTIALS.accessKeyId,
-      S3_SECRET_KEY: TEST_S3_CREDENTIALS.secretAccessKey,
-      S3_BUCKET: s3.bucket,
+      ...peerEnv(livekit, s3),
     });
     try {
       const port = await eventually(() => /"port":(\d+)/.exec(output())?.[1], { timeoutMs: 10_000, what: 'listening' });

@@ -83,17 +83,18 @@ export class RecordingIndex {
     }
   }
 
-  /** The scopes a recording belongs to: all, its room, its session, and `open` until it is final. */
-  scopesOf(recording: Recording): IndexScope[] {
+  /** The scopes a recording stays in for good: all, its room and its session. */
+  private lastingScopes(recording: Recording): IndexScope[] {
     const scopes: IndexScope[] = [{ kind: 'all' }, { kind: 'room', roomName: recording.roomName }];
     if (recording.roomId) scopes.push({ kind: 'session', roomId: recording.roomId });
-    if (!isFinal(recording.status)) scopes.push({ kind: 'open' });
     return scopes;
   }
 
+  /** Its lasting scopes, and `open` until it is final. */
   async add(recording: Recording): Promise<void> {
     const entry = entryKey(recording);
-    await Promise.all(this.scopesOf(recording).map((scope) => this.s3.putEmpty(`${this.scopePrefix(scope)}${entry}`)));
+    const scopes = isFinal(recording.status) ? this.lastingScopes(recording) : [...this.lastingScopes(recording), { kind: 'open' } as const];
+    await Promise.all(scopes.map((scope) => this.s3.putEmpty(`${this.scopePrefix(scope)}${entry}`)));
   }
 
   /** The recording reached a final status: the reconciler need not look at it again. */
@@ -103,7 +104,7 @@ export class RecordingIndex {
 
   async remove(recording: Recording): Promise<void> {
     const entry = entryKey(recording);
-    const scopes = [...this.scopesOf(recording).filter((scope) => scope.kind !== 'open'), { kind: 'open' } as const];
+    const scopes = [...this.lastingScopes(recording), { kind: 'open' } as const];
     await Promise.all(scopes.map((scope) => this.s3.delete(`${this.scopePrefix(scope)}${entry}`)));
   }
 

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { eventually } from './eventually';
+import { TEST_S3_CREDENTIALS } from './s3-server';
 
 const ENTRY = path.join(__dirname, '..', '..', 'dist', 'index.js');
 
@@ -24,6 +25,17 @@ export function runService(env: Record<string, string>): ServiceProcess {
   child.stderr!.on('data', (chunk) => { output += chunk; });
   const exit = once(child, 'exit').then(([code]) => code as number | null);
   return { child, output: () => output, exited: () => exit };
+}
+
+/** The settings that point a service process at its test peers: the LiveKit double and an S3 server. */
+export function peerEnv(livekit: { url: string }, s3: { endpoint: string; bucket: string }, s3Endpoint = s3.endpoint): Record<string, string> {
+  return {
+    LIVEKIT_URL: livekit.url,
+    S3_ENDPOINT: s3Endpoint,
+    S3_ACCESS_KEY: TEST_S3_CREDENTIALS.accessKeyId,
+    S3_SECRET_KEY: TEST_S3_CREDENTIALS.secretAccessKey,
+    S3_BUCKET: s3.bucket,
+  };
 }
 
 /** Waits until the process answers /readyz on `port`. */
