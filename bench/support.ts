@@ -127,6 +127,12 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; va
   return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
 }
 
+/** CPU time (user + system) a process has used so far, in ms (from /proc, in clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** Peak resident set of a process (VmHWM), in MiB. */
 export function peakRssMiB(pid: number): number {
   const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -100,11 +100,17 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
     expect(media.map((r) => r.method)).toEqual(['HEAD']);
   });
 
-  it('reads the media with exactly one ranged S3 GET per request', async () => {
-    const before = stack.s3Proxy.requests.length;
+  it('reads the media with exactly one ranged S3 GET per request, and nothing else once the recording is known', async () => {
+    let before = stack.s3Proxy.requests.length;
     await get(stack, path, { Range: 'bytes=10-20' });
     const media = stack.s3Proxy.requests.slice(before).filter((r) => !r.path.includes('/.metadata/'));
     expect(media.map((r) => r.method)).toEqual(['GET']);
+
+    for (const range of ['bytes=0-99', 'bytes=5000-']) {
+      before = stack.s3Proxy.requests.length;
+      expect((await get(stack, path, { Range: range })).status).toBe(206);
+      expect(stack.s3Proxy.requests.slice(before).map((r) => `${r.method} ${r.path.endsWith(name)}`)).toEqual(['GET true']);
+    }
   });
 
   it.each([
@@ -165,5 +171,20 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
     const read = await eventually(() => stack.s3Proxy.requests.slice(before).find((r) => r.method === 'GET' && r.path.endsWith(bigName) && r.closed));
     // The upstream read ended without having passed the whole object on.
     expect(read.completed).toBe(false);
+  });
+
+  it('stops serving a recording another instance deleted, though this one knew it', async () => {
+    const { name: doomed } = await completeRecording(stack);
+    const doomedPath = `/recordings/${encodeURIComponent(doomed)}`;
+    expect((await get(stack, doomedPath, { Range: 'bytes=0-9' })).status).toBe(206);
+    const peer = await stack.startPeer();
+    try {
+      await peer.http().delete(doomedPath).expect(200);
+    } finally {
+      await peer.close();
+    }
+    expect((await get(stack, doomedPath, { Range: 'bytes=0-9' })).status).toBe(404);
+    expect((await get(stack, doomedPath, {}, 'HEAD')).status).toBe(404);
+    expect((await get(stack, `${doomedPath}/info`)).status).toBe(404);
   });
 });

@@ -57,6 +57,21 @@ export interface IndexPage {
   more: boolean;
 }
 
+/** Where one scope's entries live, under `<RECORDINGS_PATH>.index/`. */
+export function indexScopePrefix(recordingsPath: string, scope: IndexScope): string {
+  const base = `${recordingsPath}.index/`;
+  switch (scope.kind) {
+    case 'all':
+      return `${base}all/`;
+    case 'open':
+      return `${base}open/`;
+    case 'room':
+      return `${base}room/${digest(scope.roomName)}/`;
+    case 'session':
+      return `${base}session/${digest(scope.roomId)}/`;
+  }
+}
+
 /**
  * The listing index under `<RECORDINGS_PATH>.index/`: one empty object per recording and scope. It is
  * written when a recording is first saved (its order never changes), the `open` entry is removed when
@@ -70,18 +85,9 @@ export class RecordingIndex {
   ) {}
 
   scopePrefix(scope: IndexScope): string {
-    const base = `${this.prefix}.index/`;
-    switch (scope.kind) {
-      case 'all':
-        return `${base}all/`;
-      case 'open':
-        return `${base}open/`;
-      case 'room':
-        return `${base}room/${digest(scope.roomName)}/`;
-      case 'session':
-        return `${base}session/${digest(scope.roomId)}/`;
-    }
+    return indexScopePrefix(this.prefix, scope);
   }
+
 
   /** The scopes a recording stays in for good: all, its room and its session. */
   private lastingScopes(recording: Recording): IndexScope[] {

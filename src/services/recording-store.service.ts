@@ -164,7 +164,7 @@ export class RecordingStore {
   /** Removes the index entries, the media and then the sidecar, leaving a tombstone first so nothing can recreate it. */
   async delete(recording: Recording): Promise<void> {
     await this.s3.putJson(this.tombstoneKey(recording.name), { id: recording.id, name: recording.name, deletedAt: Date.now() });
-    this.finished.delete(recording.name);
+    this.forget(recording.name);
     await this.index.remove(recording);
     await this.s3.delete(recording.mediaKey);
     await this.s3.delete(this.sidecarKey(recording.name));
@@ -183,19 +183,34 @@ export class RecordingStore {
     await this.s3.putJson(this.roomKey(room.roomName), room);
   }
 
+  /**
+   * A recording for reading its media: from memory when it has finished (it no longer changes), else
+   * its sidecar. Another instance may have deleted it since; the media read then finds nothing and
+   * the caller calls `forget`.
+   */
+  async recall(name: string): Promise<Recording | undefined> {
+    return this.finished.get(name) ?? this.remembered(await this.get(name));
+  }
+
+  forget(name: string): void {
+    this.finished.delete(name);
+  }
+
   /** A listed entry's recording: from memory when it had finished, else its sidecar. */
   private async listed(entry: IndexEntry): Promise<Recording | undefined> {
     const known = this.finished.get(entry.name);
     if (known?.id === entry.id) return known;
     const recording = await this.get(entry.name);
-    if (recording?.id !== entry.id) return undefined;
-    if (isFinal(recording.status) && (recording.mediaVerified || !producesMedia(recording.status))) this.remember(recording);
-    return recording;
+    return recording?.id === entry.id ? this.remembered(recording) : undefined;
   }
 
-  private remember(recording: Recording) {
-    if (this.finished.size >= FINISHED_CACHE_SIZE) this.finished.delete(this.finished.keys().next().value!);
-    this.finished.set(recording.name, recording);
+  /** Keeps a recording in memory once nothing about it can change any more. */
+  private remembered(recording: Recording | undefined): Recording | undefined {
+    if (recording && isFinal(recording.status) && (recording.mediaVerified || !producesMedia(recording.status))) {
+      if (this.finished.size >= FINISHED_CACHE_SIZE) this.finished.delete(this.finished.keys().next().value!);
+      this.finished.set(recording.name, recording);
+    }
+    return recording;
   }
 
   private async readSidecar(key: string, expectedName?: string): Promise<Recording | undefined> {

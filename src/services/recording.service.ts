@@ -99,7 +99,10 @@ export class RecordingService {
   }
 
   async get(name: string): Promise<Recording> {
-    const recording = await this.deps.store.get(name);
+    return this.found(name, await this.deps.store.get(name));
+  }
+
+  private found(name: string, recording: Recording | undefined): Recording {
     if (!recording || !recording.mediaKey.startsWith(this.deps.config.recordings.path)) {
       throw notFound(`Recording "${name}" not found`);
     }
@@ -127,7 +130,7 @@ export class RecordingService {
   async mediaHead(name: string): Promise<ObjectHead> {
     const recording = await this.playable(name);
     const head = await this.deps.s3.head(recording.mediaKey);
-    if (!head) throw notFound(`Recording "${name}" has no media`);
+    if (!head) throw this.gone(name);
     return head;
   }
 
@@ -145,9 +148,16 @@ export class RecordingService {
     const object = await this.deps.s3.read(recording.mediaKey, range.kind === 'partial' ? range : undefined, signal, request.ifNoneMatch);
     if (object === 'unsatisfiable') return { kind: 'unsatisfiable', size: recording.size };
     if (object === 'not-modified') return { kind: 'not-modified' };
-    if (object === 'missing') throw notFound(`Recording "${name}" has no media`);
+    if (object === 'missing') throw this.gone(name);
     const start = range.kind === 'partial' ? range.start : 0;
     return { kind: range.kind, object, start, end: start + object.contentLength - 1 };
+  }
+
+  /** Its media is gone (deleted, maybe by another instance): forget what we knew. */
+  private gone(name: string): AppError {
+    this.deps.store.forget(name);
+    this.urls.delete(name);
+    return notFound(`Recording "${name}" has no media`);
   }
 
   /** Deletes a finished recording's media and sidecar and tells the room, if it still exists. */
@@ -170,8 +180,9 @@ export class RecordingService {
     }
   }
 
+  /** A finished recording is read from memory: its media request then is the only S3 request. */
   private async playable(name: string): Promise<Recording> {
-    const recording = await this.get(name);
+    const recording = this.found(name, await this.deps.store.recall(name));
     if (!isPlayable(recording)) {
       throw conflict('recording_not_playable', `Recording "${name}" is not playable (status ${recording.status})`);
     }

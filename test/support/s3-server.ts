@@ -1,8 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-// s3rver ships no types; its constructor and run/close are all we use.
+// s3rver ships no types; its constructor, run/close and its store's putObject are all we use.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require('s3rver');
 
@@ -21,6 +23,7 @@ export class S3TestServer {
   static async start(bucket = TEST_BUCKET): Promise<S3TestServer> {
     const directory = await mkdtemp(path.join(tmpdir(), 's3rver-'));
     const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory });
+    server.store.putObject = putObjectSurvivingDeletes;
     const { port } = await server.run();
     const s3 = new S3TestServer(`http://127.0.0.1:${port}`, bucket, server, directory);
     await s3.client().send(new CreateBucketCommand({ Bucket: bucket }));
@@ -43,4 +46,44 @@ export class S3TestServer {
     await this.server.close();
     await rm(this.directory, { recursive: true, force: true });
   }
+}
+
+interface StoredObject {
+  bucket: string;
+  key: string;
+  content: Buffer | Readable;
+  metadata: unknown;
+}
+
+interface FilesystemStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+}
+
+/**
+ * s3rver keeps keys as folders and removes a folder when a DELETE empties it; its own PUT writes with
+ * a stream that has no error listener, so a PUT landing in a folder just being removed kills the
+ * whole process. This PUT creates the folder again and retries instead (real S3 has no folders).
+ */
+async function putObjectSurvivingDeletes(this: FilesystemStore, object: StoredObject): Promise<{ size: number; md5: string }> {
+  const content = Buffer.isBuffer(object.content) ? object.content : await collect(object.content);
+  const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await mkdir(path.dirname(objectPath), { recursive: true });
+      await writeFile(objectPath, content);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 5) throw error;
+    }
+  }
+  const md5 = createHash('md5').update(content).digest('hex');
+  await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+  return { size: content.length, md5 };
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
 }
