@@ -25,6 +25,7 @@ import {
   timed,
 } from './support';
 import { indexScopePrefix } from '../src/services/recording-index';
+import { HOST_HEADERS } from '../test/support/service-process';
 
 const LIST_SIZES = (process.env.BENCH_LIST_SIZES ?? '1000,10000').split(',').map(Number);
 const ALL_SECTIONS = ['list', 'webhooks', 'stream'];
@@ -76,7 +77,7 @@ async function seed(peers: Peers, from: number, to: number) {
 async function measurePage(peers: Peers, service: RunningService, query: string) {
   const count = async () => {
     const before = peers.proxy.requests.length;
-    const { ms, value } = await timed(() => fetch(`${service.url}/recordings${query}`).then((res) => res.json() as Promise<{ recordings: unknown[] }>));
+    const { ms, value } = await timed(() => fetch(`${service.url}/recordings${query}`, { headers: HOST_HEADERS }).then((res) => res.json() as Promise<{ recordings: unknown[] }>));
     return { ms, requests: peers.proxy.requests.length - before, shown: value.recordings.length };
   };
   const cold = await count();
@@ -147,7 +148,7 @@ async function benchWebhooks(peers: Peers) {
     const cpuMsPerEvent = (cpuMs(service.process.child.pid!) - cpuBefore) / WEBHOOK_EVENTS;
     await pool(WEBHOOK_EVENTS, 16, async (i) => {
       const name = path.basename(ended[i].fileResults[0].filename);
-      const info = (await (await fetch(`${service.url}/recordings/${name}/info`)).json()) as { status?: string; playable?: boolean };
+      const info = (await (await fetch(`${service.url}/recordings/${name}/info`, { headers: HOST_HEADERS })).json()) as { status?: string; playable?: boolean };
       if (info.status === 'COMPLETE' && info.playable) persisted++;
     });
     const body = JSON.stringify(ended[0].toJson());
@@ -180,8 +181,8 @@ async function benchWebhooks(peers: Peers) {
 }
 
 /** Reads a whole response body as a browser's media element does (`Range: bytes=0-`), returning bytes read. */
-async function readAll(url: string): Promise<number> {
-  const res = await fetch(url, { headers: { Range: 'bytes=0-' } });
+async function readAll(url: string, headers: Record<string, string> = {}): Promise<number> {
+  const res = await fetch(url, { headers: { ...headers, Range: 'bytes=0-' } });
   if (res.status !== 206 && res.status !== 200) throw new Error(`${url} answered ${res.status}`);
   let bytes = 0;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
@@ -200,7 +201,7 @@ async function benchStreamAndUrl(peers: Peers) {
   const proxied = `${service.url}/recordings/${name}`;
   // One pair first to warm both paths up (JIT, sockets, s3rver's file cache), not counted.
   await readAll(direct);
-  await readAll(proxied);
+  await readAll(proxied, HOST_HEADERS);
   const ratios: number[] = [];
   const cpu = { service: [] as number[], peersDirect: [] as number[], peersProxied: [] as number[] };
   const peersCpuMs = () => { const used = process.cpuUsage(); return (used.user + used.system) / 1000; };
@@ -210,13 +211,13 @@ async function benchStreamAndUrl(peers: Peers) {
     cpu.peersDirect.push(peersCpuMs() - peersBefore);
     const serviceBefore = cpuMs(service.process.child.pid!);
     peersBefore = peersCpuMs();
-    const through = await timed(() => readAll(proxied));
+    const through = await timed(() => readAll(proxied, HOST_HEADERS));
     cpu.peersProxied.push(peersCpuMs() - peersBefore);
     cpu.service.push(cpuMs(service.process.child.pid!) - serviceBefore);
     if (straight.value !== STREAM_BYTES || through.value !== STREAM_BYTES) throw new Error('a read came back short');
     ratios.push(straight.ms / through.ms);
   }
-  const { ms: manyMs } = await timed(() => pool(READERS, READERS, async () => void (await readAll(proxied))));
+  const { ms: manyMs } = await timed(() => pool(READERS, READERS, async () => void (await readAll(proxied, HOST_HEADERS))));
   const peak = peakRssMiB(service.process.child.pid!);
   await service.stop();
 
@@ -238,7 +239,7 @@ async function benchStreamAndUrl(peers: Peers) {
   const until = Date.now() + 3000;
   const { ms } = await timed(() => pool(READERS, READERS, async () => {
     while (Date.now() < until) {
-      const res = await fetch(`${counted.url}/recordings/${name}/url`);
+      const res = await fetch(`${counted.url}/recordings/${name}/url`, { headers: HOST_HEADERS });
       if (res.ok) answered++;
       await res.arrayBuffer();
     }

@@ -5,6 +5,7 @@ import { recordingController } from './controllers/recording.controller';
 import { roomController } from './controllers/room.controller';
 import { webhookController } from './controllers/webhook.controller';
 import { errorHandler, notFoundHandler } from './middlewares/error.middleware';
+import { corsPolicy, rateLimits, securityHeaders } from './middlewares/security.middleware';
 import type { Services } from './services';
 
 /** The browser client; `src/` and the compiled `dist/` both sit beside it. */
@@ -14,9 +15,17 @@ const LIVEKIT_CLIENT_DIR = path.dirname(require.resolve('livekit-client'));
 
 /** Express wiring only: no listen(), no globals. Each router parses only the bodies it expects. */
 export function createApp(services: Services): Express {
+  const { config } = services;
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.set('trust proxy', config.security.trustProxy);
+  app.use(securityHeaders(config));
+  const cors = corsPolicy(config);
+  if (cors) app.use(cors);
+  const limits = rateLimits(config);
+  app.post('/token', limits.token);
+  app.use(['/recordings', '/rooms', '/join-tokens'], limits.mutations);
   app.use(webhookController(services));
   app.use(healthController(services));
   app.use(roomController(services));

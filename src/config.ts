@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -32,6 +33,34 @@ const keyPrefix = z
     message: 'must not contain "." or ".." segments',
   });
 
+const PERMISSION_NAMES = ['record', 'list', 'play', 'delete'] as const;
+/** A comma-separated list of permissions; "none" (or empty) for none. */
+const permissionList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const names = text.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name && name !== 'none');
+      const unknown = names.filter((name) => !(PERMISSION_NAMES as readonly string[]).includes(name));
+      if (unknown.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `unknown permission ${unknown.join(', ')}; expected some of ${PERMISSION_NAMES.join(', ')} or none` });
+        return z.NEVER;
+      }
+      return [...new Set(names)] as Array<(typeof PERMISSION_NAMES)[number]>;
+    });
+
+const booleanFlag = (fallback: boolean) =>
+  z.enum(['true', 'false', '1', '0']).default(fallback ? 'true' : 'false').transform((value) => value === 'true' || value === '1');
+
+/** Origins (scheme://host[:port]) allowed to call the API from a browser; comma-separated. */
+const originList = z
+  .string()
+  .default('')
+  .transform((text) => text.split(',').map((origin) => origin.trim()).filter(Boolean))
+  .refine((origins) => origins.every((origin) => /^https?:\/\/[^/\s]+$/.test(origin)), 'expected origins like https://app.example.com, comma-separated');
+
+const secret = (minLength: number) => z.string().min(minLength, `at least ${minLength} characters`).optional();
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(6080),
@@ -65,7 +94,21 @@ const envSchema = z.object({
   RECONCILE_INTERVAL: duration('30s'),
   RECORDING_START_TIMEOUT: duration('30s'),
   SHUTDOWN_TIMEOUT: duration('10s'),
+
+  ADMIN_API_KEY: secret(24),
+  MEDIA_URL_SIGNING_KEY: secret(32),
+  OPEN_ADMISSION: booleanFlag(false),
+  MODERATOR_PERMISSIONS: permissionList('record,list,play,delete'),
+  PARTICIPANT_PERMISSIONS: permissionList('list,play'),
+  JOIN_TOKEN_MAX_TTL: duration('24h'),
+  CORS_ORIGINS: originList,
+  TRUST_PROXY: z.string().default('false'),
+  RATE_LIMIT_TOKEN: z.coerce.number().int().min(1).default(120),
+  RATE_LIMIT_MUTATIONS: z.coerce.number().int().min(1).default(600),
 });
+
+/** LiveKit's development secret (`livekit-server --dev`): never acceptable in production. */
+const DEVELOPMENT_SECRETS = new Set(['secret', 'devkey']);
 
 type Env = z.infer<typeof envSchema>;
 
@@ -104,6 +147,19 @@ export interface Config {
   locks: { ttlMs: number; waitTimeoutMs: number };
   webhookTimeoutMs: number;
   shutdownTimeoutMs: number;
+  security: {
+    /** The host application's key: admin rights, and the key join tokens are signed with. */
+    adminApiKey?: string;
+    /** Signs media URLs; every instance must share it. */
+    mediaUrlKey: string;
+    openAdmission: boolean;
+    permissions: { moderator: Env['MODERATOR_PERMISSIONS']; participant: Env['PARTICIPANT_PERMISSIONS'] };
+    joinTokenMaxTtlMs: number;
+    corsOrigins: string[];
+    /** Express's `trust proxy`: how many proxies (or which) may set X-Forwarded-For, for rate limits. */
+    trustProxy: boolean | number | string;
+    rateLimits: { tokenPerMinute: number; mutationsPerMinute: number };
+  };
 }
 
 export class ConfigError extends Error {
@@ -125,6 +181,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
   const env = parsed.data;
+  const problems = productionProblems(env);
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     env: env.NODE_ENV,
     port: env.SERVER_PORT,
@@ -159,5 +217,38 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     locks: { ttlMs: env.LOCK_TTL, waitTimeoutMs: env.LOCK_WAIT_TIMEOUT },
     webhookTimeoutMs: env.WEBHOOK_TIMEOUT,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
+    security: {
+      adminApiKey: env.ADMIN_API_KEY,
+      mediaUrlKey: env.MEDIA_URL_SIGNING_KEY ?? developmentMediaKey(env.LIVEKIT_API_SECRET),
+      openAdmission: env.OPEN_ADMISSION,
+      permissions: { moderator: env.MODERATOR_PERMISSIONS, participant: env.PARTICIPANT_PERMISSIONS },
+      joinTokenMaxTtlMs: env.JOIN_TOKEN_MAX_TTL,
+      corsOrigins: env.CORS_ORIGINS,
+      trustProxy: trustProxySetting(env.TRUST_PROXY),
+      rateLimits: { tokenPerMinute: env.RATE_LIMIT_TOKEN, mutationsPerMinute: env.RATE_LIMIT_MUTATIONS },
+    },
   };
+}
+
+/** In production the service refuses LiveKit's development secret and runs only with its own keys set. */
+function productionProblems(env: Env): string[] {
+  if (env.NODE_ENV !== 'production') return [];
+  const problems: string[] = [];
+  if (DEVELOPMENT_SECRETS.has(env.LIVEKIT_API_SECRET)) problems.push('LIVEKIT_API_SECRET: the development secret is not allowed in production');
+  if (!env.ADMIN_API_KEY) problems.push('ADMIN_API_KEY: required in production');
+  if (!env.MEDIA_URL_SIGNING_KEY) problems.push('MEDIA_URL_SIGNING_KEY: required in production');
+  return problems;
+}
+
+/**
+ * Outside production a missing media URL key is derived from the LiveKit secret, which every instance
+ * of a development stack shares, so their signed URLs agree without one more setting.
+ */
+function developmentMediaKey(livekitSecret: string): string {
+  return createHmac('sha256', livekitSecret).update('recording-manager media URL key').digest('base64url');
+}
+
+function trustProxySetting(value: string): boolean | number | string {
+  if (value === 'true' || value === 'false') return value === 'true';
+  return /^\d+$/.test(value) ? Number(value) : value;
 }

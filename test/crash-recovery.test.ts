@@ -1,7 +1,7 @@
 import { eventually } from './support/eventually';
 import { LiveKitDouble } from './support/livekit-double';
 import { S3TestServer } from './support/s3-server';
-import { type ServiceProcess, freePort, runService, waitReady, peerEnv } from './support/service-process';
+import { HOST_HEADERS, type ServiceProcess, freePort, runService, waitReady, peerEnv } from './support/service-process';
 
 /**
  * The service is SIGKILLed during an active recording and started again on the same port. Its
@@ -34,7 +34,8 @@ describe('a service killed mid-recording', () => {
     await s3.close();
   });
 
-  const api = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init);
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`http://127.0.0.1:${port}${path}`, { ...init, headers: { ...HOST_HEADERS, ...init.headers } });
   const post = (path: string, body: unknown) =>
     api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
 

@@ -4,6 +4,7 @@ import type { Recording } from '../src/models/recording.model';
 import { eventually } from './support/eventually';
 import { FIXTURE_MP4, completeRecording, putObject } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
+import { HOST_HEADERS } from './support/service-process';
 
 /**
  * Raw HTTP, so that byte counts, headers and early aborts are exactly what a client sees; the path
@@ -12,7 +13,7 @@ import { startStack, type TestStack } from './support/stack';
 function get(stack: TestStack, path: string, headers: Record<string, string> = {}, method = 'GET') {
   const { hostname, port } = new URL(stack.baseUrl);
   return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-    const req = http.request({ hostname, port, path, method, headers }, (res) => {
+    const req = http.request({ hostname, port, path, method, headers: { ...HOST_HEADERS, ...headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -163,7 +164,7 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
 
     const before = stack.s3Proxy.requests.length;
     await new Promise<void>((resolve, reject) => {
-      const req = http.get(`${stack.baseUrl}/recordings/${bigName}`, (res) => {
+      const req = http.get(`${stack.baseUrl}/recordings/${bigName}`, { headers: HOST_HEADERS }, (res) => {
         res.once('data', () => { req.destroy(); resolve(); });
       });
       req.on('error', (error) => (req.destroyed ? undefined : reject(error)));

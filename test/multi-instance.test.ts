@@ -2,7 +2,7 @@ import { eventually } from './support/eventually';
 import { LiveKitDouble } from './support/livekit-double';
 import { REDIS_TEST_URL, connectRedis, deleteKeys, testPrefix } from './support/redis';
 import { S3TestServer } from './support/s3-server';
-import { type ServiceProcess, freePort, runService, waitReady, peerEnv } from './support/service-process';
+import { HOST_HEADERS, type ServiceProcess, freePort, runService, waitReady, peerEnv } from './support/service-process';
 
 /** Several service processes behind one load balancer share Redis for their per-room locks. */
 describe('two service processes sharing Redis', () => {
@@ -41,7 +41,7 @@ describe('two service processes sharing Redis', () => {
   });
 
   const post = (port: number, path: string, body: unknown) =>
-    fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...HOST_HEADERS }, body: JSON.stringify(body) });
 
   it('start exactly one egress for twenty concurrent starts spread over both', async () => {
     const roomName = 'shared-room';

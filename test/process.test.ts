@@ -1,5 +1,5 @@
 import { eventually } from './support/eventually';
-import { runService, peerEnv } from './support/service-process';
+import { HOST_HEADERS, runService, peerEnv } from './support/service-process';
 import { LiveKitDouble } from './support/livekit-double';
 import { S3TestServer } from './support/s3-server';
 
@@ -26,7 +26,7 @@ describe('the service process', () => {
       livekit.failNext('CreateRoom', { delayMs: 500 });
       const inFlight = fetch(`${base}/token`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { 'Content-Type': 'application/json', ...HOST_HEADERS },
         body: JSON.stringify({ roomName: 'shutdown', participantName: 'p' }),
       });
       await eventually(() => livekit.calls.some((call) => call.method === 'CreateRoom') || undefined);

@@ -12,8 +12,11 @@ describe('POST /token', () => {
     const roomName = uniqueRoom();
     const res = await stack.http().post('/token').send({ roomName, participantName: 'Zoë' }).expect(200);
     expect(res.body.livekitUrl).toBe(stack.config.livekit.publicUrl);
-    const claims = decodeJwt(res.body.token) as { sub: string; iss: string; video: Record<string, unknown> };
-    expect(claims.sub).toBe('Zoë');
+    const claims = decodeJwt(res.body.token) as { sub: string; name: string; iss: string; video: Record<string, unknown> };
+    // The name is what people see; the identity is made unique so that a namesake does not replace anyone.
+    expect(claims.name).toBe('Zoë');
+    expect(claims.sub).toMatch(/^Zoë#[0-9a-f]{8}$/);
+    expect(res.body).toMatchObject({ identity: claims.sub, participantName: 'Zoë', role: 'participant', permissions: ['list', 'play'] });
     expect(claims.iss).toBe(stack.livekit.apiKey);
     expect(claims.video).toMatchObject({ room: roomName, roomJoin: true, canPublish: true, canSubscribe: true });
     expect(claims.video.roomRecord).toBeUndefined();

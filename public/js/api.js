@@ -8,14 +8,19 @@ export class ApiError extends Error {
   }
 }
 
+/** The bearer credential every call carries: a room token from /token, or the host application's key. */
+let credential;
+export function useCredential(value) {
+  credential = value || undefined;
+}
+
 async function request(method, path, body) {
+  const headers = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (credential) headers.Authorization = `Bearer ${credential}`;
   let response;
   try {
-    response = await fetch(path, {
-      method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (error) {
     throw new ApiError(0, `The recording service is unreachable (${error.message})`);
   }
@@ -29,7 +34,8 @@ async function request(method, path, body) {
 const recordingPath = (name) => `/recordings/${encodeURIComponent(name)}`;
 
 export const api = {
-  token: (roomName, participantName) => request('POST', '/token', { roomName, participantName }),
+  /** `admission`: { roomName, participantName, passcode?, joinToken? } (what is absent is left out). */
+  token: (admission) => request('POST', '/token', admission),
   startRecording: (roomName) => request('POST', '/recordings/start', { roomName }),
   stopRecording: (roomName) => request('POST', '/recordings/stop', { roomName }),
   listRecordings({ roomName, limit = 10, cursor } = {}) {
@@ -40,4 +46,20 @@ export const api = {
   },
   recordingUrl: (name) => request('GET', `${recordingPath(name)}/url`),
   deleteRecording: (name) => request('DELETE', recordingPath(name)),
+};
+
+/** Room tokens this tab was given, by room name, so the all-recordings page can use them too. */
+export const heldRooms = {
+  all() {
+    try {
+      return JSON.parse(sessionStorage.getItem('rooms') || '{}');
+    } catch {
+      return {};
+    }
+  },
+  set(roomName, admission) {
+    const rooms = this.all();
+    rooms[roomName] = { token: admission.token, permissions: admission.permissions, role: admission.role };
+    sessionStorage.setItem('rooms', JSON.stringify(rooms));
+  },
 };

@@ -5,17 +5,23 @@ import { STATUS_LABELS, formatDate, formatDuration, formatSize } from './format.
 
 const FINAL = new Set(['COMPLETE', 'FAILED', 'ABORTED', 'LIMIT_REACHED']);
 
-/** The one <dialog> that plays a recording. */
+/** Ask for a fresh URL this long before the current one expires. */
+const URL_REFRESH_MARGIN_MS = 30_000;
+
+/**
+ * The one <dialog> that plays a recording. Its URL expires (RECORDING_URL_TTL), so a fresh one is
+ * fetched before it does and swapped in at the same position: seeking in a long video keeps working.
+ */
 const player = {
   get dialog() { return byId('player'); },
   get video() { return byId('player-video'); },
+  refreshTimer: undefined,
 
   async play(recording) {
     byId('player-title').textContent = recording.name;
     this.dialog.showModal();
     try {
-      const { recordingUrl } = await api.recordingUrl(recording.name);
-      this.video.src = recordingUrl;
+      await this.load(recording);
       await this.video.play().catch(() => undefined); // autoplay may be refused; the controls remain
     } catch (error) {
       this.dialog.close();
@@ -23,9 +29,33 @@ const player = {
     }
   },
 
+  async load(recording) {
+    const { recordingUrl, expiresAt } = await api.recordingUrl(recording.name);
+    this.video.src = recordingUrl;
+    const lifetime = (expiresAt ?? Infinity) - Date.now();
+    const refreshIn = Math.max(lifetime - URL_REFRESH_MARGIN_MS, lifetime / 2);
+    clearTimeout(this.refreshTimer);
+    if (Number.isFinite(refreshIn)) this.refreshTimer = setTimeout(() => this.refresh(recording), refreshIn);
+  },
+
+  async refresh(recording) {
+    const { currentTime, paused } = this.video;
+    try {
+      await this.load(recording);
+    } catch (error) {
+      showError(`Cannot keep playing ${recording.name}: ${error.message}`);
+      return;
+    }
+    this.video.addEventListener('loadedmetadata', () => {
+      this.video.currentTime = currentTime;
+      if (!paused) this.video.play().catch(() => undefined);
+    }, { once: true });
+  },
+
   wire() {
     byId('player-close').addEventListener('click', () => this.dialog.close());
     this.dialog.addEventListener('close', () => {
+      clearTimeout(this.refreshTimer);
       this.video.pause();
       this.video.removeAttribute('src');
       this.video.load();
@@ -40,6 +70,8 @@ export class RecordingList {
   constructor(view) {
     this.view = view;
     this.pageSize = view.pageSize ?? 10;
+    /** Which buttons to offer, from the person's permissions. */
+    this.allowed = { play: true, delete: true };
     this.items = new Map();
     this.roomName = undefined;
     this.cursor = null;
@@ -50,6 +82,10 @@ export class RecordingList {
       player.wire();
       RecordingList.playerWired = true;
     }
+  }
+
+  allow(allowed) {
+    this.allowed = allowed;
   }
 
   /** The first page again, for one room name (all its sessions) or for every room. */
@@ -116,11 +152,11 @@ export class RecordingList {
           el('span', {}, formatDate(recording.startedAt))),
         problem ? el('div', { class: 'recording-error' }, problem) : null),
       el('div', { class: 'recording-actions' },
-        el('button', {
+        this.allowed.play && el('button', {
           class: 'play', title: 'Play', disabled: !recording.playable,
           onclick: () => player.play(recording),
         }, 'Play'),
-        el('button', {
+        this.allowed.delete && el('button', {
           class: 'delete danger', title: 'Delete', disabled: !FINAL.has(recording.status),
           onclick: () => this.delete(recording),
         }, 'Delete')));

@@ -1,7 +1,10 @@
-// The all-recordings page: every recording, newest first, paged, with search by room name.
-import { byId, clearErrors } from './dom.js';
+// The all-recordings page: with the host application's key every recording, searchable by room; with
+// the room tokens this tab holds (rooms joined here), the recordings of each of those rooms.
+import { heldRooms, useCredential } from './api.js';
+import { byId, clearErrors, el } from './dom.js';
 import { RecordingList } from './recording-list.js';
 
+const HOST = '__host__';
 const recordings = new RecordingList({
   list: byId('recording-list'),
   more: byId('recording-more'),
@@ -10,13 +13,59 @@ const recordings = new RecordingList({
   showRoom: true,
 });
 
+/** The choices: each room this tab holds a token for, and the host application's key. */
+function fillChoices() {
+  const rooms = heldRooms.all();
+  const select = byId('access-select');
+  select.replaceChildren(
+    ...Object.keys(rooms).map((roomName) => el('option', { value: roomName }, `Room: ${roomName}`)),
+    el('option', { value: HOST }, 'Every room (host application key)'),
+  );
+  if (sessionStorage.getItem('adminKey')) select.value = HOST;
+  showKeyField();
+}
+
+function showKeyField() {
+  byId('admin-key').hidden = byId('access-select').value !== HOST || Boolean(sessionStorage.getItem('adminKey'));
+}
+
+/** Uses the chosen credential; with a room token only that room's recordings are asked for. */
+function show(event) {
+  event?.preventDefault();
+  clearErrors();
+  const choice = byId('access-select').value;
+  if (choice === HOST) {
+    const typed = byId('admin-key').value.trim();
+    if (typed) sessionStorage.setItem('adminKey', typed);
+    const key = sessionStorage.getItem('adminKey');
+    byId('access-needed').hidden = Boolean(key);
+    byId('search-form').hidden = !key;
+    showKeyField();
+    if (!key) return recordings.clear();
+    useCredential(key);
+    recordings.allow({ play: true, delete: true });
+    return recordings.reload(byId('search-room').value.trim() || undefined);
+  }
+  const held = heldRooms.all()[choice];
+  byId('access-needed').hidden = true;
+  byId('search-form').hidden = true;
+  useCredential(held.token);
+  recordings.allow({ play: held.permissions.includes('play'), delete: held.permissions.includes('delete') });
+  return held.permissions.includes('list') ? recordings.reload(choice) : recordings.clear();
+}
+
 function search(event) {
   event?.preventDefault();
   clearErrors();
-  const roomName = byId('search-room').value.trim();
-  return recordings.reload(roomName || undefined);
+  return recordings.reload(byId('search-room').value.trim() || undefined);
 }
 
+byId('access-select').addEventListener('change', () => {
+  showKeyField();
+  show();
+});
+byId('access-form').addEventListener('submit', show);
 byId('search-form').addEventListener('submit', search);
 byId('refresh-button').addEventListener('click', () => search());
-search();
+fillChoices();
+show();

@@ -1,6 +1,6 @@
 // The room page: join a LiveKit room, see everyone, record, and follow the room's recording status.
 import { Room, RoomEvent, Track } from '/vendor/livekit-client/livekit-client.esm.mjs';
-import { api } from './api.js';
+import { api, heldRooms, useCredential } from './api.js';
 import { byId, clearErrors, el, showError } from './dom.js';
 import { RecordingList } from './recording-list.js';
 
@@ -18,7 +18,28 @@ const BUTTON = {
 
 let room;
 let status = 'STOPPED';
+/** What this person may do in the room (from /token); controls they may not use are hidden. */
+let permissions = [];
 const recordings = new RecordingList({ list: byId('recording-list'), more: byId('recording-more'), empty: byId('recording-empty') });
+const may = (permission) => permissions.includes(permission);
+
+/** A join link (`/#join=<token>`) from the host application; read once and taken out of the address bar. */
+const joinToken = new URLSearchParams(location.hash.slice(1)).get('join') || undefined;
+if (joinToken) history.replaceState(null, '', location.pathname + location.search);
+// A join link pasted into this tab changes only the fragment: start over with it.
+window.addEventListener('hashchange', () => {
+  if (new URLSearchParams(location.hash.slice(1)).has('join')) location.reload();
+});
+
+/** The room and name a join token carries, for showing only: the service verifies the token. */
+function invitation(token) {
+  try {
+    const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    return { roomName: typeof claims.room === 'string' ? claims.room : '', name: typeof claims.name === 'string' ? claims.name : '' };
+  } catch {
+    return { roomName: '', name: '' };
+  }
+}
 
 /** Room metadata may be empty or belong to another application: anything unreadable means "not recording". */
 function recordingStatusOf(metadata) {
@@ -43,13 +64,14 @@ async function showRecordingStatus(next) {
   byId('recording-failure').hidden = next !== 'FAILED';
   if (next === 'FAILED') await showFailureReason();
   // The list shows recordings in progress too, so it follows every change.
-  if (previous !== next) await recordings.reload(room.name);
+  if (previous !== next && may('list')) await recordings.reload(room.name);
 }
 
 /** The reason of the room's latest recording, which is the one that failed. */
 async function showFailureReason() {
   const reason = byId('recording-failure');
   reason.textContent = 'The last recording failed.';
+  if (!may('list')) return;
   try {
     const { recordings: [latest] } = await api.listRecordings({ roomName: room.name, limit: 1 });
     const why = latest?.error || latest?.endReason;
@@ -109,13 +131,17 @@ function onData(payload, _participant, _kind, topic) {
 async function join(event) {
   event.preventDefault();
   clearErrors();
-  const roomName = byId('room-name').value.trim();
   const participantName = byId('participant-name').value.trim();
+  const passcode = byId('passcode').value;
+  const admission = joinToken
+    ? { joinToken, participantName }
+    : { roomName: byId('room-name').value.trim(), participantName, ...(passcode ? { passcode } : {}) };
   const joinButton = byId('join-button');
   joinButton.disabled = true;
   joinButton.textContent = 'Joining…';
+  let admitted;
   try {
-    const { token, livekitUrl } = await api.token(roomName, participantName);
+    admitted = await api.token(admission);
     room = new Room({ adaptiveStream: true, dynacast: true });
     room
       .on(RoomEvent.TrackSubscribed, (track, _publication, participant) => attachTrack(track, participant))
@@ -124,19 +150,32 @@ async function join(event) {
       .on(RoomEvent.RoomMetadataChanged, (metadata) => showRecordingStatus(recordingStatusOf(metadata)))
       .on(RoomEvent.DataReceived, onData)
       .on(RoomEvent.Disconnected, () => resetToJoinForm());
-    await room.connect(livekitUrl, token);
+    await room.connect(admitted.livekitUrl, admitted.token);
   } catch (error) {
-    showError(`Cannot join "${roomName}": ${error.message}`);
+    showError(`Cannot join "${admission.roomName ?? invitation(joinToken).roomName}": ${error.message}`);
     resetToJoinForm();
     return;
   }
-  byId('join').hidden = true;
-  byId('room').hidden = false;
-  byId('room-title').textContent = roomName;
-  videoTile(room.localParticipant);
+  enterRoom(admitted);
   await publishCameraAndMicrophone();
   await showRecordingStatus(recordingStatusOf(room.metadata));
-  await recordings.reload(roomName);
+  if (may('list')) await recordings.reload(admitted.roomName);
+}
+
+/** Shows the room with only the controls this person's permissions allow. */
+function enterRoom(admitted) {
+  permissions = admitted.permissions;
+  useCredential(admitted.token);
+  heldRooms.set(admitted.roomName, admitted);
+  recordings.allow({ play: may('play'), delete: may('delete') });
+  byId('join').hidden = true;
+  byId('room').hidden = false;
+  byId('room-title').textContent = admitted.roomName;
+  byId('recording-button').hidden = !may('record');
+  byId('room-recordings').hidden = !may('list');
+  byId('moderator-passcode').hidden = !admitted.moderatorPasscode;
+  byId('moderator-passcode-value').textContent = admitted.moderatorPasscode ?? '';
+  videoTile(room.localParticipant);
 }
 
 async function publishCameraAndMicrophone() {
@@ -170,5 +209,14 @@ byId('join-form').addEventListener('submit', join);
 byId('leave-button').addEventListener('click', leave);
 byId('recording-button').addEventListener('click', toggleRecording);
 window.addEventListener('beforeunload', () => room?.disconnect());
+if (joinToken) {
+  const invited = invitation(joinToken);
+  byId('join-invitation').hidden = false;
+  byId('invited-room').textContent = invited.roomName;
+  byId('room-name-field').hidden = true;
+  byId('room-name').required = false;
+  byId('passcode-field').hidden = true;
+  if (invited.name) byId('participant-name').value = invited.name;
+}
 byId('room-name').value ||= 'Test Room';
 byId('participant-name').value ||= `Participant${Math.floor(Math.random() * 100)}`;

@@ -1,8 +1,11 @@
 import { pipeline } from 'node:stream/promises';
-import { type Request, type Response, Router, json } from 'express';
-import { listQuerySchema, parseInput, recordingParamsSchema, roomRequestSchema } from '../models/api.model';
+import { type Request, type RequestHandler, type Response, Router, json } from 'express';
+import { authenticate, principalOf } from '../middlewares/auth.middleware';
+import { listQuerySchema, mediaQuerySchema, parseInput, recordingParamsSchema, roomRequestSchema } from '../models/api.model';
 import { toView } from '../models/recording.model';
 import type { Services } from '../services';
+import { type AccessService, type Permission, unauthenticated } from '../services/access.service';
+import type { Guard } from '../services/recording.service';
 import type { ObjectHead } from '../services/s3.service';
 
 const CONTENT_TYPES: Record<string, string> = { mp4: 'video/mp4', ogg: 'audio/ogg', mp3: 'audio/mpeg' };
@@ -24,45 +27,43 @@ function setMediaHeaders(res: Response, name: string, head: ObjectHead, contentL
   if (head.lastModified) res.set('Last-Modified', head.lastModified.toUTCString());
 }
 
+/** The caller may do `permission` in the recording's room (403 otherwise). */
+const allowed = (access: AccessService, res: Response, permission: Permission): Guard =>
+  (recording) => access.authorize(principalOf(res), permission, recording.roomName);
+
+/**
+ * Media for a `<video>`, which cannot send a bearer token: a URL signed for this name and not yet
+ * expired (from /url) lets the request through; anything else must authenticate as usual.
+ */
+function signedOrAuthenticated(access: AccessService): RequestHandler {
+  const authenticated = authenticate(access);
+  return async (req, res, next) => {
+    const { expires, signature } = parseInput(mediaQuerySchema, req.query);
+    if (signature === undefined) return authenticated(req, res, next);
+    if (!access.mediaSignatureValid(req.params.name as string, expires, signature)) {
+      throw unauthenticated('The media URL has expired or its signature is not valid', 'invalid_media_url');
+    }
+    res.locals.signed = true;
+    next();
+  };
+}
+
 /** The recordings API: the reference's paths and response shapes, plus paging and /info. */
-export function recordingController({ recordings, log }: Services): Router {
+export function recordingController({ recordings, access, log }: Services): Router {
   const router = Router();
   const body = json({ limit: '16kb' });
   const nameOf = (req: Request) => parseInput(recordingParamsSchema, req.params).name;
+  const mayPlay = (res: Response): Guard => (res.locals.signed ? () => undefined : allowed(access, res, 'play'));
 
-  router.post('/recordings/start', body, async (req, res) => {
-    const { roomName } = parseInput(roomRequestSchema, req.body);
-    const recording = await recordings.start(roomName);
-    res.json({ message: 'Recording started', recording: toView(recording) });
-  });
-
-  router.post('/recordings/stop', body, async (req, res) => {
-    const { roomName } = parseInput(roomRequestSchema, req.body);
-    const recording = await recordings.stop(roomName);
-    res.json({ message: 'Recording stopped', recording: toView(recording) });
-  });
-
-  router.get('/recordings', async (req, res) => {
-    const page = await recordings.list(parseInput(listQuerySchema, req.query));
-    res.json({ recordings: page.recordings.map(toView), nextCursor: page.nextCursor });
-  });
-
-  router.get('/recordings/:name/info', async (req, res) => {
-    res.json(toView(await recordings.get(nameOf(req))));
-  });
-
-  router.get('/recordings/:name/url', async (req, res) => {
-    res.json({ recordingUrl: await recordings.playbackUrl(nameOf(req)) });
-  });
-
-  router.head('/recordings/:name', async (req, res) => {
+  // Media first: it alone may be reached with a signed URL instead of a bearer token.
+  router.head('/recordings/:name', signedOrAuthenticated(access), async (req, res) => {
     const name = nameOf(req);
-    const head = await recordings.mediaHead(name);
+    const head = await recordings.mediaHead(name, mayPlay(res));
     setMediaHeaders(res, name, head, head.size);
     res.status(200).end();
   });
 
-  router.get('/recordings/:name', async (req, res) => {
+  router.get('/recordings/:name', signedOrAuthenticated(access), async (req, res) => {
     const name = nameOf(req);
     const reading = new AbortController();
     res.on('close', () => reading.abort());
@@ -70,6 +71,7 @@ export function recordingController({ recordings, log }: Services): Router {
       name,
       { range: req.get('Range'), ifRange: req.get('If-Range'), ifNoneMatch: req.get('If-None-Match') },
       reading.signal,
+      mayPlay(res),
     );
     if (media.kind === 'not-modified') {
       res.status(304).end();
@@ -95,8 +97,43 @@ export function recordingController({ recordings, log }: Services): Router {
     }
   });
 
+  router.use('/recordings', authenticate(access));
+
+  router.post('/recordings/start', body, async (req, res) => {
+    const { roomName } = parseInput(roomRequestSchema, req.body);
+    access.authorize(principalOf(res), 'record', roomName);
+    const recording = await recordings.start(roomName);
+    res.json({ message: 'Recording started', recording: toView(recording) });
+  });
+
+  router.post('/recordings/stop', body, async (req, res) => {
+    const { roomName } = parseInput(roomRequestSchema, req.body);
+    access.authorize(principalOf(res), 'record', roomName);
+    const recording = await recordings.stop(roomName);
+    res.json({ message: 'Recording stopped', recording: toView(recording) });
+  });
+
+  router.get('/recordings', async (req, res) => {
+    const query = parseInput(listQuerySchema, req.query);
+    const principal = principalOf(res);
+    // A person sees their own room's recordings: the filter defaults to it and may not name another.
+    const roomName = principal.kind === 'member' ? (query.roomName ?? principal.roomName) : query.roomName;
+    if (principal.kind === 'member') access.authorize(principal, 'list', roomName!);
+    const page = await recordings.list({ ...query, roomName });
+    res.json({ recordings: page.recordings.map(toView), nextCursor: page.nextCursor });
+  });
+
+  router.get('/recordings/:name/info', async (req, res) => {
+    res.json(toView(await recordings.get(nameOf(req), allowed(access, res, 'list'))));
+  });
+
+  router.get('/recordings/:name/url', async (req, res) => {
+    const { url, expiresAt } = await recordings.playbackUrl(nameOf(req), allowed(access, res, 'play'));
+    res.json({ recordingUrl: url, expiresAt });
+  });
+
   router.delete('/recordings/:name', async (req, res) => {
-    await recordings.delete(nameOf(req));
+    await recordings.delete(nameOf(req), allowed(access, res, 'delete'));
     res.json({ message: 'Recording deleted' });
   });
 

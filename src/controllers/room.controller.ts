@@ -1,18 +1,42 @@
 import { Router, json } from 'express';
-import { parseInput, tokenRequestSchema } from '../models/api.model';
+import { requireAdmin } from '../middlewares/auth.middleware';
+import { joinTokenRequestSchema, parseInput, roomParamsSchema, roomSettingsSchema, tokenRequestSchema } from '../models/api.model';
 import type { Services } from '../services';
 
-/** POST /token: admits a participant, creating the room with our metadata on first use. */
-export function roomController({ rooms, config }: Services): Router {
+/**
+ * POST /token admits a person (see AdmissionService); the host application, with its key, sets who
+ * may come into a room and mints join tokens.
+ */
+export function roomController({ admission, access, config }: Services): Router {
   const router = Router();
-  router.post('/token', json({ limit: '16kb' }), async (req, res) => {
-    const { roomName, participantName } = parseInput(tokenRequestSchema, req.body);
-    await rooms.ensureRoom(roomName);
-    const token = await rooms.participantToken(roomName, participantName);
-    res.json({ token, livekitUrl: config.livekit.publicUrl });
+  const body = json({ limit: '16kb' });
+
+  router.post('/token', body, async (req, res) => {
+    const request = parseInput(tokenRequestSchema, req.body);
+    const admitted = await admission.admit({ ...request, authorization: req.get('Authorization') });
+    res.json(admitted);
   });
+
   router.get('/config', (_req, res) => {
-    res.json({ livekitUrl: config.livekit.publicUrl });
+    res.json({ livekitUrl: config.livekit.publicUrl, openAdmission: config.security.openAdmission });
   });
+
+  router.post('/join-tokens', requireAdmin(access), body, async (req, res) => {
+    const { roomName, participantName, role, ttl } = parseInput(joinTokenRequestSchema, req.body);
+    const ttlMs = (ttl ?? 3600) * 1000;
+    const minted = await access.mintJoinToken({ roomName, participantName, role: role ?? 'participant' }, ttlMs);
+    res.json({ ...minted, joinUrl: `/#join=${encodeURIComponent(minted.joinToken)}` });
+  });
+
+  router.get('/rooms/:roomName', requireAdmin(access), async (req, res) => {
+    res.json(await admission.describe(parseInput(roomParamsSchema, req.params).roomName));
+  });
+
+  router.put('/rooms/:roomName', requireAdmin(access), body, async (req, res) => {
+    const { roomName } = parseInput(roomParamsSchema, req.params);
+    const settings = parseInput(roomSettingsSchema, req.body);
+    res.json(await admission.configure(roomName, settings));
+  });
+
   return router;
 }

@@ -33,7 +33,41 @@ export const recordingNameSchema = z
   .max(255)
   .refine((name) => !/[/\\]/.test(name) && noControlCharacters(name) && !name.startsWith('.'), 'not a recording name');
 
-export const tokenRequestSchema = z.object({ roomName: roomNameSchema, participantName: participantNameSchema });
+const roleSchema = z.enum(['moderator', 'participant'], { error: 'role must be moderator or participant' });
+const passcodeSchema = (field: string) => textField(field, 128).refine((value) => value.length >= 6, `${field} is at least 6 characters`);
+
+/** POST /token: room and name, plus what admits the person (a join token or a passcode; the admin key goes in the header). */
+export const tokenRequestSchema = z.object({
+  roomName: roomNameSchema.optional(),
+  participantName: participantNameSchema.optional(),
+  role: roleSchema.optional(),
+  joinToken: textField('joinToken', 4096).optional(),
+  passcode: textField('passcode', 128).optional(),
+});
+
+/** PUT /rooms/:roomName (host application): a string sets, null removes, absent keeps. */
+export const roomSettingsSchema = z.object({
+  passcode: passcodeSchema('passcode').nullable().optional(),
+  moderatorPasscode: passcodeSchema('moderatorPasscode').nullable().optional(),
+  owner: textField('owner', 256).nullable().optional(),
+}).refine((settings) => !settings.passcode || settings.passcode !== settings.moderatorPasscode, 'passcode and moderatorPasscode must differ');
+
+/** POST /join-tokens (host application). */
+export const joinTokenRequestSchema = z.object({
+  roomName: roomNameSchema,
+  participantName: participantNameSchema.optional(),
+  role: roleSchema.optional(),
+  /** Seconds. */
+  ttl: z.number({ error: 'ttl must be a number of seconds' }).int().min(60, 'ttl is at least 60 seconds').optional(),
+});
+
+export const roomParamsSchema = z.object({ roomName: roomNameSchema });
+
+/** A signed media URL's query (from /url): both or neither. */
+export const mediaQuerySchema = z.object({
+  expires: queryValue('expires', z.string().max(20)),
+  signature: queryValue('signature', z.string().max(100)),
+}).passthrough();
 export const roomRequestSchema = z.object({ roomName: roomNameSchema });
 
 /** A point in time: milliseconds since the epoch, or an ISO 8601 date. */

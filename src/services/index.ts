@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { EgressClient, RoomServiceClient, WebhookReceiver } from 'livekit-server-sdk';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { AccessService } from './access.service';
+import { AdmissionService } from './admission.service';
 import { EgressService } from './egress.service';
 import type { Dependency } from './health.service';
 import { LocalLockService, type LockService } from './lock.service';
@@ -19,6 +21,8 @@ export interface Services {
   config: Config;
   log: Logger;
   rooms: RoomService;
+  access: AccessService;
+  admission: AdmissionService;
   recordings: RecordingService;
   store: RecordingStore;
   webhooks: WebhookService;
@@ -63,7 +67,17 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const egress = new EgressService(egressClient, config.s3, config.appName);
   const { locks, redis } = overrides.locks ? { locks: overrides.locks } : createLocks(config, log);
   const events = new RecordingEventsService(store, s3, rooms, egress, locks, log);
-  const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log });
+  const access = new AccessService({
+    adminApiKey: config.security.adminApiKey,
+    livekitApiKey: livekit.apiKey,
+    livekitApiSecret: livekit.apiSecret,
+    permissions: config.security.permissions,
+    mediaUrlKey: config.security.mediaUrlKey,
+    maxJoinTokenTtlMs: config.security.joinTokenMaxTtlMs,
+  });
+  const admission = new AdmissionService(access, rooms, store, locks, config);
+  const signMedia = (name: string, expires: number) => access.mediaSignature(name, expires);
+  const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia });
 
   const reconciler = new ReconcilerService(egress, store, events, s3, {
     intervalMs: config.reconcileIntervalMs,
@@ -75,6 +89,8 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     config,
     log,
     rooms,
+    access,
+    admission,
     recordings,
     store,
     webhooks: new WebhookService(events, log),

@@ -12,10 +12,20 @@ import { mapConcurrent } from './concurrency';
 import { entryKey, type IndexEntry, type IndexScope, RecordingIndex, startedBeforeKey } from './recording-index';
 import type { S3Service } from './s3.service';
 
-/** Per room name: which recording is the room's current one (the latest this service started). */
+/** Who may come into a room, kept per room name so it outlives every session of the room. */
+export interface RoomAccess {
+  /** Who the room belongs to: the host application's user, or whoever claimed it in open admission. */
+  owner?: string;
+  passcodeHash?: string;
+  moderatorPasscodeHash?: string;
+  claimedAt: number;
+}
+
+/** Per room name: which recording is the room's current one (the latest this service started), and its access. */
 export interface RoomRecord {
   roomName: string;
   currentRecording?: { id: string; name: string; startedAt: number };
+  access?: RoomAccess;
   updatedAt: number;
 }
 

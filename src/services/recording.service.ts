@@ -38,9 +38,18 @@ export interface MediaRequest {
 
 const URL_CACHE_SIZE = 10_000;
 
+/** Checks, once the recording is known, that the caller may act on it (throws 403 otherwise). */
+export type Guard = (recording: Recording) => void;
+
+export interface PlaybackUrl {
+  url: string;
+  /** When the URL stops working (ms since the epoch): the client asks for a fresh one before. */
+  expiresAt: number;
+}
+
 /** Starting, stopping, listing, playing and deleting recordings. */
 export class RecordingService {
-  private readonly urls = new Map<string, { url: string; until: number }>();
+  private readonly urls = new Map<string, { answer: PlaybackUrl; recording: Recording; until: number }>();
 
   constructor(
     private readonly deps: {
@@ -52,6 +61,8 @@ export class RecordingService {
       events: RecordingEventsService;
       locks: LockService;
       log: Logger;
+      /** Signs a proxy media URL: the name and its expiry (seconds). */
+      signMedia: (name: string, expires: number) => string;
     },
   ) {}
 
@@ -98,8 +109,10 @@ export class RecordingService {
     return { recordings: page.recordings, nextCursor: page.after === undefined ? null : encodeCursor(page.after) };
   }
 
-  async get(name: string): Promise<Recording> {
-    return this.found(name, await this.deps.store.get(name));
+  async get(name: string, guard: Guard): Promise<Recording> {
+    const recording = this.found(name, await this.deps.store.get(name));
+    guard(recording);
+    return recording;
   }
 
   private found(name: string, recording: Recording | undefined): Recording {
@@ -110,25 +123,37 @@ export class RecordingService {
   }
 
   /**
-   * A URL the browser can play: presigned for S3's public endpoint, or our own proxy. The same answer
-   * is given again for a while (a tenth of its lifetime, at most a minute), without asking S3.
+   * A URL the browser can play: presigned for S3's public endpoint, or our own proxy with a signature
+   * (a media element cannot send a bearer token). The same answer is given again for a while (a tenth
+   * of its lifetime, at most a minute), without asking S3.
    */
-  async playbackUrl(name: string): Promise<string> {
+  async playbackUrl(name: string, guard: Guard): Promise<PlaybackUrl> {
     const cached = this.urls.get(name);
-    if (cached && cached.until > Date.now()) return cached.url;
-    const recording = await this.playable(name);
+    if (cached && cached.until > Date.now()) {
+      guard(cached.recording);
+      return cached.answer;
+    }
+    const recording = await this.playable(name, guard);
     const { playbackStrategy, urlTtlMs } = this.deps.config.recordings;
+    const ttlSeconds = Math.max(1, Math.floor(urlTtlMs / 1000));
+    const expires = Math.floor(Date.now() / 1000) + ttlSeconds;
     const url = playbackStrategy === 'PROXY'
-      ? `/recordings/${encodeURIComponent(recording.name)}`
-      : await this.deps.s3.presignGet(recording.mediaKey, Math.max(1, Math.floor(urlTtlMs / 1000)));
+      ? this.signedProxyUrl(recording.name, expires)
+      : await this.deps.s3.presignGet(recording.mediaKey, ttlSeconds);
+    const answer = { url, expiresAt: expires * 1000 };
     if (this.urls.size >= URL_CACHE_SIZE) this.urls.delete(this.urls.keys().next().value!);
-    this.urls.set(name, { url, until: Date.now() + Math.min(60_000, urlTtlMs / 10) });
-    return url;
+    this.urls.set(name, { answer, recording, until: Date.now() + Math.min(60_000, urlTtlMs / 10) });
+    return answer;
+  }
+
+  private signedProxyUrl(name: string, expires: number): string {
+    const query = new URLSearchParams({ expires: String(expires), signature: this.deps.signMedia(name, expires) });
+    return `/recordings/${encodeURIComponent(name)}?${query}`;
   }
 
   /** The media's headers without its body (HEAD). */
-  async mediaHead(name: string): Promise<ObjectHead> {
-    const recording = await this.playable(name);
+  async mediaHead(name: string, guard: Guard): Promise<ObjectHead> {
+    const recording = await this.playable(name, guard);
     const head = await this.deps.s3.head(recording.mediaKey);
     if (!head) throw this.gone(name);
     return head;
@@ -139,8 +164,8 @@ export class RecordingService {
    * finished recording's media are in its sidecar (the media never changes), so If-None-Match and
    * If-Range are decided here without asking S3 first.
    */
-  async readMedia(name: string, request: MediaRequest, signal: AbortSignal): Promise<MediaRead> {
-    const recording = await this.playable(name);
+  async readMedia(name: string, request: MediaRequest, signal: AbortSignal, guard: Guard): Promise<MediaRead> {
+    const recording = await this.playable(name, guard);
     if (recording.etag && request.ifNoneMatch && matchesAny(request.ifNoneMatch, recording.etag)) return { kind: 'not-modified' };
     const asked = parseRange(request.range, recording.size);
     const range = asked.kind !== 'whole' && request.ifRange && !ifRangeHolds(request.ifRange, recording) ? { kind: 'whole' as const } : asked;
@@ -161,11 +186,11 @@ export class RecordingService {
   }
 
   /** Deletes a finished recording's media and sidecar and tells the room, if it still exists. */
-  async delete(name: string): Promise<void> {
-    const { roomName } = await this.get(name);
+  async delete(name: string, guard: Guard): Promise<void> {
+    const { roomName } = await this.get(name, guard);
     // Looked at again under the room's lock, so that of two concurrent deletes only one succeeds.
     const recording = await this.deps.locks.withLock(roomLockKey(roomName), async () => {
-      const current = await this.get(name);
+      const current = await this.get(name, guard);
       if (!isFinal(current.status)) {
         throw conflict('recording_in_progress', 'The recording has not finished yet; stop it first');
       }
@@ -181,8 +206,9 @@ export class RecordingService {
   }
 
   /** A finished recording is read from memory: its media request then is the only S3 request. */
-  private async playable(name: string): Promise<Recording> {
+  private async playable(name: string, guard: Guard): Promise<Recording> {
     const recording = this.found(name, await this.deps.store.recall(name));
+    guard(recording);
     if (!isPlayable(recording)) {
       throw conflict('recording_not_playable', `Recording "${name}" is not playable (status ${recording.status})`);
     }

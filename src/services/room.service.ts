@@ -2,6 +2,7 @@ import { AccessToken, DataPacket_Kind, type Room, RoomServiceClient } from 'live
 import type { Logger } from '../logger';
 import type { RoomRecordingStatus } from '../models/recording.model';
 import { withOwnMetadata } from '../models/room-metadata.model';
+import { ROLE_ATTRIBUTE } from './access.service';
 import { livekitError, retryTransient, twirpCode } from './livekit-errors';
 
 export interface RoomServiceOptions {
@@ -32,11 +33,15 @@ export class RoomService {
     }
   }
 
-  /** A participant's token: join, publish and subscribe in one room; never Egress or admin rights. */
-  async participantToken(roomName: string, participantName: string): Promise<string> {
+  /**
+   * A participant's token: join, publish and subscribe in one room; never Egress or admin rights. The
+   * role travels as a signed attribute, which the service reads back when the token is presented.
+   */
+  async participantToken(roomName: string, participant: { identity: string; name: string; role: string }): Promise<string> {
     const token = new AccessToken(this.options.apiKey, this.options.apiSecret, {
-      identity: participantName,
-      name: participantName,
+      identity: participant.identity,
+      name: participant.name,
+      attributes: { [ROLE_ATTRIBUTE]: participant.role },
       ttl: Math.floor(this.options.participantTokenTtlMs / 1000),
     });
     token.addGrant({ room: roomName, roomJoin: true, canPublish: true, canSubscribe: true, canPublishData: true });

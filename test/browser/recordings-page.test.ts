@@ -2,9 +2,11 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { Recording } from '../../src/models/recording.model';
 import { mapConcurrent } from '../../src/services/concurrency';
-import { SCREENSHOT_DIR, launchChromium, newPage } from '../support/browser';
+import { SCREENSHOT_DIR, cspViolations, joinFromPage, launchChromium, newPage, openRoomPage } from '../support/browser';
+import { TEST_ADMIN_KEY } from '../support/service-process';
 import { FIXTURE_MP4, completeRecording, putObject, uniqueRoom } from '../support/recordings';
 import { startStack, type TestStack } from '../support/stack';
+import { eventually } from '../support/eventually';
 
 /** Finished recordings of earlier meetings, written as the service writes them, sharing one media file. */
 async function seedArchive(stack: TestStack, count: number, roomName: string) {
@@ -22,12 +24,22 @@ async function seedArchive(stack: TestStack, count: number, roomName: string) {
 
 const names = (page: Page) => page.locator('#recording-list .recording-name').allTextContents();
 
+/** Opens the page as the host application: nothing is listed until its key is given. */
+async function openAsHost(page: Page, stack: TestStack) {
+  await page.goto(`${stack.baseUrl}/recordings.html`);
+  await page.locator('#access-needed').waitFor();
+  expect(await page.locator('#recording-list li').count()).toBe(0);
+  await page.fill('#admin-key', TEST_ADMIN_KEY);
+  await page.click('#access-button');
+}
+
 describe('the all-recordings page in Chromium', () => {
   let stack: TestStack;
   let browser: Browser;
   let recent: { roomName: string; name: string };
   beforeAll(async () => {
-    stack = await startStack({ env: { RECORDING_PLAYBACK_STRATEGY: 'PROXY' } });
+    // Media URLs live 6 s here, so the player's refresh can be watched.
+    stack = await startStack({ env: { RECORDING_PLAYBACK_STRATEGY: 'PROXY', RECORDING_URL_TTL: '6s' } });
     browser = await launchChromium();
     await seedArchive(stack, 22, 'archive');
     recent = await completeRecording(stack, uniqueRoom('Design review'));
@@ -36,10 +48,12 @@ describe('the all-recordings page in Chromium', () => {
     await browser?.close();
     await stack?.close();
   });
+  // The client works within the service's content security policy: nothing it does is refused.
+  afterEach(() => expect(cspViolations).toEqual([]));
 
   it('lists every recording newest first, a page at a time', async () => {
     const page = await newPage(browser);
-    await page.goto(`${stack.baseUrl}/recordings.html`);
+    await openAsHost(page, stack);
     await page.locator('#recording-list li').nth(19).waitFor();
     expect(await page.locator('#recording-list li').count()).toBe(20);
     expect((await names(page))[0]).toBe(recent.name);
@@ -54,7 +68,7 @@ describe('the all-recordings page in Chromium', () => {
 
   it('searches by room name, plays the recording and deletes it', async () => {
     const page = await newPage(browser);
-    await page.goto(`${stack.baseUrl}/recordings.html`);
+    await openAsHost(page, stack);
     await page.fill('#search-room', recent.roomName);
     await page.click('#search-form button[type=submit]');
     await page.waitForFunction((name) => {
@@ -76,13 +90,59 @@ describe('the all-recordings page in Chromium', () => {
     await page.close();
   });
 
+  it('shows a participant the recordings of the rooms this tab joined, with only the buttons they may use', async () => {
+    const { roomName, name } = await completeRecording(stack, uniqueRoom('Retro'));
+    const page = await openRoomPage(browser, stack);
+    await joinFromPage(page, stack, roomName, 'Erin', 'participant');
+    expect(await page.isVisible('#recording-button')).toBe(false);
+    await page.locator('#recording-list li.recording').waitFor();
+    expect(await page.locator('#recording-list button.delete').count()).toBe(0);
+
+    await page.goto(`${stack.baseUrl}/recordings.html`);
+    expect(await page.inputValue('#access-select')).toBe(roomName);
+    await page.waitForFunction((expected) => {
+      const items = [...document.querySelectorAll('#recording-list .recording-name')].map((n) => n.textContent);
+      return items.length === 1 && items[0] === expected;
+    }, name);
+    expect(await page.locator('#recording-list button.play').count()).toBe(1);
+    expect(await page.locator('#recording-list button.delete').count()).toBe(0);
+    expect(await page.isVisible('#search-form')).toBe(false);
+    await page.close();
+  });
+
+  it('fetches a fresh media URL before the old one expires, so the video keeps loading and seeking', async () => {
+    const page = await newPage(browser);
+    await openAsHost(page, stack);
+    await page.locator('#recording-list li').first().waitFor();
+    await page.locator('#recording-list button.play').first().click();
+    const first = await page.waitForFunction(() => (document.getElementById('player-video') as HTMLVideoElement).currentSrc || undefined);
+    const firstUrl = (await first.jsonValue()) as string;
+    const fresh = await page.waitForFunction((old) => {
+      const video = document.getElementById('player-video') as HTMLVideoElement;
+      return video.currentSrc && video.currentSrc !== old && video.readyState >= 2 ? video.currentSrc : undefined;
+    }, firstUrl, { timeout: 8_000 });
+    const freshUrl = (await fresh.jsonValue()) as string;
+    expect(new URL(freshUrl).pathname).toBe(new URL(firstUrl).pathname);
+
+    // Once the first URL has expired it is refused, and the player, on the fresh one, still seeks.
+    await eventually(async () => (await stack.anonymous().get(new URL(firstUrl).pathname + new URL(firstUrl).search)).status === 401, { timeoutMs: 8_000, what: 'the first URL expired' });
+    const seeked = await page.evaluate(() => new Promise<boolean>((resolve) => {
+      const video = document.getElementById('player-video') as HTMLVideoElement;
+      video.addEventListener('seeked', () => resolve(video.error === null), { once: true });
+      video.currentTime = 0.5;
+    }));
+    expect(seeked).toBe(true);
+    await page.click('#player-close');
+    await page.close();
+  }, 30_000);
+
   it('shows an error to the person when the service cannot list', async () => {
     const page = await newPage(browser);
     // S3 refuses every listing attempt (the S3 client tries three times).
     for (let i = 0; i < 3; i++) {
       stack.s3Proxy.inject((method, p) => method === 'GET' && p === `/${stack.s3.bucket}/`, { kind: 'status', status: 503 });
     }
-    await page.goto(`${stack.baseUrl}/recordings.html`);
+    await openAsHost(page, stack);
     await page.locator('#errors .error', { hasText: 'Cannot list recordings: S3 could not list' }).waitFor();
     await page.close();
   });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { SCREENSHOT_DIR, joinFromPage, launchChromium, openRoomPage } from '../support/browser';
+import { SCREENSHOT_DIR, cspViolations, joinFromPage, joinLink, launchChromium, openRoomPage } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { uniqueRoom } from '../support/recordings';
 import { startStack, type TestStack } from '../support/stack';
@@ -28,14 +28,16 @@ describe('the room page in Chromium', () => {
     await browser?.close();
     await stack?.close();
   });
+  // The client works within the service's content security policy: nothing it does is refused.
+  afterEach(() => expect(cspViolations).toEqual([]));
   afterEach(() => stack.livekit.clearFaults());
 
   it('walks the recording button through STARTING → STARTED → STOPPING → STOPPED, plays and deletes for everyone', async () => {
     const roomName = uniqueRoom('Weekly sync');
     const alice = await openRoomPage(browser, stack);
-    await joinFromPage(alice, roomName, 'Alice');
+    await joinFromPage(alice, stack, roomName, 'Alice');
     const bob = await openRoomPage(browser, stack);
-    await joinFromPage(bob, roomName, 'Bob');
+    await joinFromPage(bob, stack, roomName, 'Bob');
     expect(await alice.textContent('#room-title')).toBe(roomName);
     await expectButton(alice, 'STOPPED', 'Start recording', true);
     expect(await alice.isVisible('#recording-badge')).toBe(false);
@@ -89,7 +91,7 @@ describe('the room page in Chromium', () => {
   it('shows FAILED with its reason', async () => {
     const roomName = uniqueRoom('failing');
     const page = await openRoomPage(browser, stack);
-    await joinFromPage(page, roomName, 'Carol');
+    await joinFromPage(page, stack, roomName, 'Carol');
     await button(page).click();
     await expectButton(page, 'STARTING', 'Starting…', false);
     await stack.livekit.endEgress((await egressOf(stack, roomName)).egressId, { status: 'FAILED', error: 'encoder crashed' });
@@ -103,13 +105,14 @@ describe('the room page in Chromium', () => {
     const page = await openRoomPage(browser, stack);
     // More failures than the service's retries absorb.
     stack.livekit.failNext('CreateRoom', 'network', 3);
+    await page.goto('about:blank');
+    await page.goto(await joinLink(stack, uniqueRoom('down')));
     await page.fill('#participant-name', 'Dan');
-    await page.fill('#room-name', uniqueRoom('down'));
     await page.click('#join-button');
     await page.locator('#errors .error', { hasText: 'LiveKit is unreachable' }).waitFor();
     expect(await page.isVisible('#join')).toBe(true);
 
-    await joinFromPage(page, uniqueRoom('refused'), 'Dan');
+    await joinFromPage(page, stack, uniqueRoom('refused'), 'Dan');
     stack.livekit.failNext('StartRoomCompositeEgress', { code: 'resource_exhausted', msg: 'no egress workers available' });
     await button(page).click();
     await page.locator('#errors .error', { hasText: 'Cannot start the recording' }).waitFor();
@@ -121,7 +124,7 @@ describe('the room page in Chromium', () => {
     const hostileRoom = `<img src=x onerror="window.__pwned='room'">${uniqueRoom()}`;
     const hostileName = '<script>window.__pwned="name"</script>';
     const page = await openRoomPage(browser, stack);
-    await joinFromPage(page, hostileRoom, hostileName);
+    await joinFromPage(page, stack, hostileRoom, hostileName);
     await page.evaluate(() => (window as any).__fakeLiveKit.rooms[0].addRemoteParticipant('mallory', '<b onmouseover="window.__pwned=1">Mallory</b>'));
     expect(await page.textContent('#room-title')).toBe(hostileRoom);
     const names = await page.locator('.tile-name').allTextContents();

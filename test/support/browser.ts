@@ -20,10 +20,16 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
+/** What the service's content security policy refused in any page (Chromium reports each on the console). */
+export const cspViolations: string[] = [];
+
 /** A page that gives up on a missing element well before the test's own time limit, saying which. */
 export async function newPage(browser: Browser): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   page.setDefaultTimeout(10_000);
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+  });
   return page;
 }
 
@@ -63,9 +69,18 @@ export async function openRoomPage(browser: Browser, stack: TestStack): Promise<
   return page;
 }
 
-export async function joinFromPage(page: Page, roomName: string, participantName: string) {
+/** The link the host application gives a person: the room page with a join token minted with its key. */
+export async function joinLink(stack: TestStack, roomName: string, role: 'moderator' | 'participant' = 'moderator') {
+  const { joinUrl } = (await stack.http().post('/join-tokens').send({ roomName, role }).expect(200)).body as { joinUrl: string };
+  return `${stack.baseUrl}${joinUrl}`;
+}
+
+/** Follows a join link and joins under `participantName`. */
+export async function joinFromPage(page: Page, stack: TestStack, roomName: string, participantName: string, role?: 'moderator' | 'participant') {
+  const link = await joinLink(stack, roomName, role);
+  await page.goto('about:blank'); // a fresh document, as a link opened from elsewhere would be
+  await page.goto(link);
   await page.fill('#participant-name', participantName);
-  await page.fill('#room-name', roomName);
   await page.click('#join-button');
   await page.waitForSelector('#room:not([hidden])');
 }

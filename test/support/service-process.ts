@@ -28,6 +28,10 @@ export function runService(env: Record<string, string>): ServiceProcess {
 }
 
 /** The settings that point a service process at its test peers: the LiveKit double and an S3 server. */
+/** The host application's key in every test: earlier tests act as the host application, with a real credential. */
+export const TEST_ADMIN_KEY = 'test-admin-key-of-the-host-application';
+export const HOST_HEADERS = { Authorization: `Bearer ${TEST_ADMIN_KEY}` };
+
 export function peerEnv(livekit: { url: string }, s3: { endpoint: string; bucket: string }, s3Endpoint = s3.endpoint): Record<string, string> {
   return {
     LIVEKIT_URL: livekit.url,
@@ -35,6 +39,7 @@ export function peerEnv(livekit: { url: string }, s3: { endpoint: string; bucket
     S3_ACCESS_KEY: TEST_S3_CREDENTIALS.accessKeyId,
     S3_SECRET_KEY: TEST_S3_CREDENTIALS.secretAccessKey,
     S3_BUCKET: s3.bucket,
+    ADMIN_API_KEY: TEST_ADMIN_KEY,
   };
 }
 

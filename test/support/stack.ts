@@ -8,6 +8,11 @@ import { createServices, type Services } from '../../src/services';
 import { LiveKitDouble, type LiveKitDoubleOptions } from './livekit-double';
 import { S3FaultProxy } from './s3-fault-proxy';
 import { S3TestServer, TEST_S3_CREDENTIALS } from './s3-server';
+import { HOST_HEADERS, TEST_ADMIN_KEY } from './service-process';
+
+/** Requests as the host application (its admin key); `anonymous` sends no credential at all. */
+type Requests = ReturnType<typeof request.agent>;
+const asHost = (baseUrl: string): Requests => request.agent(baseUrl).set(HOST_HEADERS);
 
 export interface TestStack {
   s3: S3TestServer;
@@ -17,7 +22,8 @@ export interface TestStack {
   config: Config;
   services: Services;
   baseUrl: string;
-  http: () => ReturnType<typeof request>;
+  http: () => Requests;
+  anonymous: () => ReturnType<typeof request>;
   /** A second instance of the service on the same S3 and LiveKit (not LiveKit's webhook target). */
   startPeer(): Promise<ServiceInstance>;
   close(): Promise<void>;
@@ -40,6 +46,7 @@ export async function startStack(options: { env?: Record<string, string>; liveki
     S3_ACCESS_KEY: TEST_S3_CREDENTIALS.accessKeyId,
     S3_SECRET_KEY: TEST_S3_CREDENTIALS.secretAccessKey,
     S3_BUCKET: s3.bucket,
+    ADMIN_API_KEY: TEST_ADMIN_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     // A stalled S3 request fails fast enough for a test's poll to try again.
     S3_REQUEST_TIMEOUT: '2s',
@@ -54,7 +61,8 @@ export async function startStack(options: { env?: Record<string, string>; liveki
     config,
     services: instance.services,
     baseUrl: instance.baseUrl,
-    http: () => request(instance.baseUrl),
+    http: () => asHost(instance.baseUrl),
+    anonymous: () => request(instance.baseUrl),
     startPeer: () => serve(config),
     async close() {
       await instance.close();
@@ -68,7 +76,7 @@ export async function startStack(options: { env?: Record<string, string>; liveki
 export interface ServiceInstance {
   services: Services;
   baseUrl: string;
-  http: () => ReturnType<typeof request>;
+  http: () => Requests;
   close(): Promise<void>;
 }
 
@@ -83,7 +91,7 @@ async function serve(config: Config): Promise<ServiceInstance> {
   return {
     services,
     baseUrl,
-    http: () => request(baseUrl),
+    http: () => asHost(baseUrl),
     async close() {
       await services.close();
       server.closeAllConnections();

@@ -1,0 +1,173 @@
+import type { Config } from '../config';
+import { AppError } from '../models/app-error';
+import { randomBytes } from 'node:crypto';
+import { type AccessService, bearer, forbidden, generatePasscode, type Permission, type Role, unauthenticated } from './access.service';
+import { type LockService, roomLockKey } from './lock.service';
+import type { RoomAccess, RoomRecord, RecordingStore } from './recording-store.service';
+import type { RoomService } from './room.service';
+
+/** What `POST /token` may carry: one of the host application's key (header), a join token, a passcode. */
+export interface AdmissionRequest {
+  authorization?: string;
+  roomName?: string;
+  participantName?: string;
+  role?: Role;
+  joinToken?: string;
+  passcode?: string;
+}
+
+export interface Admission {
+  token: string;
+  livekitUrl: string;
+  roomName: string;
+  identity: string;
+  participantName: string;
+  role: Role;
+  permissions: Permission[];
+  /** Given once, to whoever claims an unclaimed room in open admission: their way back in as moderator. */
+  moderatorPasscode?: string;
+}
+
+export interface RoomSettings {
+  /** A string sets it, null removes it, absent leaves it. */
+  passcode?: string | null;
+  moderatorPasscode?: string | null;
+  owner?: string | null;
+}
+
+export interface RoomAccessView {
+  roomName: string;
+  owner: string | null;
+  hasPasscode: boolean;
+  hasModeratorPasscode: boolean;
+}
+
+interface Decision {
+  roomName: string;
+  participantName: string;
+  role: Role;
+  claim?: boolean;
+}
+
+const admissionRequired = () =>
+  unauthenticated('Joining needs a join link, the room\'s passcode, or the host application\'s key', 'admission_required');
+
+/**
+ * Who may join which room, and as what. Admission is decided before the room is created, so a
+ * refused person creates nothing. Room access (owner, passcodes) is kept in S3 per room name.
+ */
+export class AdmissionService {
+  constructor(
+    private readonly access: AccessService,
+    private readonly rooms: RoomService,
+    private readonly store: RecordingStore,
+    private readonly locks: LockService,
+    private readonly config: Config,
+  ) {}
+
+  async admit(request: AdmissionRequest): Promise<Admission> {
+    const decision = await this.decide(request);
+    const identity = uniqueIdentity(decision.participantName);
+    const moderatorPasscode = decision.claim ? await this.claim(decision.roomName, identity) : undefined;
+    const role = moderatorPasscode ? 'moderator' : decision.role;
+    await this.rooms.ensureRoom(decision.roomName);
+    const token = await this.rooms.participantToken(decision.roomName, { identity, name: decision.participantName, role });
+    return {
+      token,
+      livekitUrl: this.config.livekit.publicUrl,
+      roomName: decision.roomName,
+      identity,
+      participantName: decision.participantName,
+      role,
+      permissions: this.access.permissionsOf({ kind: 'member', roomName: decision.roomName, identity, role }),
+      moderatorPasscode,
+    };
+  }
+
+  /** The host application's settings for a room (admin only): passcodes are stored hashed. */
+  async configure(roomName: string, settings: RoomSettings): Promise<RoomAccessView> {
+    return this.locks.withLock(roomLockKey(roomName), async () => {
+      const room = await this.store.getRoom(roomName);
+      const access: RoomAccess = { ...(room?.access ?? { claimedAt: Date.now() }) };
+      if (settings.owner !== undefined) access.owner = settings.owner ?? undefined;
+      if (settings.passcode !== undefined) access.passcodeHash = settings.passcode === null ? undefined : await this.access.hashPasscode(settings.passcode);
+      if (settings.moderatorPasscode !== undefined) {
+        access.moderatorPasscodeHash = settings.moderatorPasscode === null ? undefined : await this.access.hashPasscode(settings.moderatorPasscode);
+      }
+      await this.store.putRoom({ ...room, roomName, access, updatedAt: Date.now() });
+      return viewOf(roomName, access);
+    });
+  }
+
+  async describe(roomName: string): Promise<RoomAccessView> {
+    return viewOf(roomName, (await this.store.getRoom(roomName))?.access);
+  }
+
+  private async decide(request: AdmissionRequest): Promise<Decision> {
+    if (request.authorization !== undefined) return this.byHostApplication(request);
+    if (request.joinToken !== undefined) return this.byJoinToken(request);
+    const roomName = required(request.roomName, 'roomName');
+    const participantName = required(request.participantName, 'participantName');
+    const access = (await this.store.getRoom(roomName))?.access;
+    if (request.passcode !== undefined) return { roomName, participantName, role: await this.byPasscode(request.passcode, access) };
+    if (!this.config.security.openAdmission) throw admissionRequired();
+    if (access?.passcodeHash) throw unauthenticated('This room needs its passcode', 'passcode_required');
+    return { roomName, participantName, role: 'participant', claim: !access };
+  }
+
+  private byHostApplication(request: AdmissionRequest): Decision {
+    if (!this.access.isAdminKey(bearer(request.authorization))) throw unauthenticated('Only the host application\'s key admits people by header');
+    return {
+      roomName: required(request.roomName, 'roomName'),
+      participantName: required(request.participantName, 'participantName'),
+      role: request.role ?? 'participant',
+    };
+  }
+
+  private async byJoinToken(request: AdmissionRequest): Promise<Decision> {
+    const claims = await this.access.verifyJoinToken(request.joinToken!);
+    if (request.roomName !== undefined && request.roomName !== claims.roomName) throw forbidden('The join token is for another room');
+    const participantName = claims.participantName ?? required(request.participantName, 'participantName');
+    return { roomName: claims.roomName, participantName, role: claims.role };
+  }
+
+  private async byPasscode(passcode: string, access: RoomAccess | undefined): Promise<Role> {
+    if (await this.access.passcodeMatches(passcode, access?.moderatorPasscodeHash)) return 'moderator';
+    if (await this.access.passcodeMatches(passcode, access?.passcodeHash)) return 'participant';
+    throw unauthenticated('The passcode is not right for this room', 'invalid_passcode');
+  }
+
+  /**
+   * Open admission: the first person into a room name nobody holds becomes its owner, and gets the
+   * moderator passcode that brings them back as moderator. Under the room's lock, so one wins.
+   */
+  private async claim(roomName: string, owner: string): Promise<string | undefined> {
+    return this.locks.withLock(roomLockKey(roomName), async () => {
+      const room: RoomRecord | undefined = await this.store.getRoom(roomName);
+      if (room?.access) return undefined;
+      const moderatorPasscode = generatePasscode();
+      const access: RoomAccess = { owner, moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode), claimedAt: Date.now() };
+      await this.store.putRoom({ ...room, roomName, access, updatedAt: Date.now() });
+      return moderatorPasscode;
+    });
+  }
+}
+
+/** Names are what people see; identities must be unique in a room, or LiveKit drops the earlier holder. */
+function uniqueIdentity(participantName: string): string {
+  return `${participantName}#${randomBytes(4).toString('hex')}`;
+}
+
+function required(value: string | undefined, field: string): string {
+  if (value === undefined) throw new AppError(400, 'invalid_request', `${field} is required`);
+  return value;
+}
+
+function viewOf(roomName: string, access: RoomAccess | undefined): RoomAccessView {
+  return {
+    roomName,
+    owner: access?.owner ?? null,
+    hasPasscode: Boolean(access?.passcodeHash),
+    hasModeratorPasscode: Boolean(access?.moderatorPasscodeHash),
+  };
+}
