@@ -32,4 +32,30 @@ describe('configuration', () => {
       ['LIVEKIT_URL', 'RECORDINGS_PATH', 'RECORDING_PLAYBACK_STRATEGY', 'SERVER_PORT'],
     );
   });
+
+  it('refuses to start in production with LiveKit\'s development secret or without its own keys', () => {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfig({ NODE_ENV: 'production', ...env });
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems.map((line) => line.split(':')[0]);
+      }
+    };
+    expect(problemsOf({})).toEqual(['LIVEKIT_API_SECRET', 'ADMIN_API_KEY', 'MEDIA_URL_SIGNING_KEY']);
+    const keys = { ADMIN_API_KEY: 'k'.repeat(32), MEDIA_URL_SIGNING_KEY: 'm'.repeat(32) };
+    expect(problemsOf({ ...keys, LIVEKIT_API_SECRET: 'secret' })).toEqual(['LIVEKIT_API_SECRET']);
+    expect(problemsOf({ ...keys, LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment' })).toEqual([]);
+    expect(problemsOf({ ...keys, ADMIN_API_KEY: 'short', LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment' })).toEqual(['ADMIN_API_KEY']);
+  });
+
+  it('reads the security settings: permissions per role, origins, open admission', () => {
+    const config = loadConfig({ PARTICIPANT_PERMISSIONS: 'list, PLAY,record', MODERATOR_PERMISSIONS: 'none', CORS_ORIGINS: 'https://a.example, http://b.example:8080', OPEN_ADMISSION: 'true' });
+    expect(config.security.permissions).toEqual({ participant: ['list', 'play', 'record'], moderator: [] });
+    expect(config.security.corsOrigins).toEqual(['https://a.example', 'http://b.example:8080']);
+    expect(config.security.openAdmission).toBe(true);
+    expect(loadConfig({}).security).toMatchObject({ openAdmission: false, corsOrigins: [], permissions: { participant: ['list', 'play'] } });
+    expect(() => loadConfig({ PARTICIPANT_PERMISSIONS: 'list,fly' })).toThrow(/unknown permission fly/);
+    expect(() => loadConfig({ CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
+  });
 });

@@ -23,7 +23,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const known = toAppError(error);
     if (!known || known.status >= 500) {
-      log.error({ err: error, method: req.method, url: req.originalUrl }, known ? known.message : 'unexpected error');
+      log.error({ err: error, method: req.method, path: req.path }, known ? known.message : 'unexpected error');
     }
     if (res.headersSent) {
       res.destroy();

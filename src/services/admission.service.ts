@@ -68,9 +68,10 @@ export class AdmissionService {
   async admit(request: AdmissionRequest): Promise<Admission> {
     const decision = await this.decide(request);
     const identity = uniqueIdentity(decision.participantName);
+    await this.rooms.ensureRoom(decision.roomName);
+    // Claimed only once the room exists, so a LiveKit failure leaves the name free for the next try.
     const moderatorPasscode = decision.claim ? await this.claim(decision.roomName, identity) : undefined;
     const role = moderatorPasscode ? 'moderator' : decision.role;
-    await this.rooms.ensureRoom(decision.roomName);
     const token = await this.rooms.participantToken(decision.roomName, { identity, name: decision.participantName, role });
     return {
       token,

@@ -1,0 +1,107 @@
+import { SignJWT, decodeJwt } from 'jose';
+import { completeRecording, readObject, uniqueRoom } from './support/recordings';
+import { TEST_ADMIN_KEY } from './support/service-process';
+import { startStack, type TestStack } from './support/stack';
+
+const roleOf = (token: string) => (decodeJwt(token) as { attributes?: Record<string, string> }).attributes?.role;
+
+describe('who may join: admission by the host application, join tokens and passcodes', () => {
+  let stack: TestStack;
+  beforeAll(async () => { stack = await startStack(); });
+  afterAll(async () => { await stack.close(); });
+
+  it('admits nobody without the host application\'s word or a passcode, and creates nothing for them', async () => {
+    const roomName = uniqueRoom('closed');
+    const res = await stack.anonymous().post('/token').send({ roomName, participantName: 'p' }).expect(401);
+    expect(res.body.code).toBe('admission_required');
+    await stack.anonymous().post('/token').set('Authorization', 'Bearer not-the-key').send({ roomName, participantName: 'p' }).expect(401);
+    expect(stack.livekit.getRoom(roomName)).toBeUndefined();
+  });
+
+  it('admits with the host application\'s key, as the role it says', async () => {
+    const roomName = uniqueRoom('hosted');
+    const res = await stack.http().post('/token').send({ roomName, participantName: 'Host', role: 'moderator' }).expect(200);
+    expect(res.body).toMatchObject({ roomName, role: 'moderator', permissions: ['record', 'list', 'play', 'delete'] });
+    expect(roleOf(res.body.token)).toBe('moderator');
+  });
+
+  it('admits with a join token the host application minted, to its room only, until it expires', async () => {
+    const roomName = uniqueRoom('invited');
+    const { joinToken, joinUrl } = (await stack.http().post('/join-tokens').send({ roomName, role: 'participant' }).expect(200)).body;
+    expect(joinUrl).toBe(`/#join=${encodeURIComponent(joinToken)}`);
+    const admitted = await stack.anonymous().post('/token').send({ joinToken, participantName: 'Guest' }).expect(200);
+    expect(admitted.body).toMatchObject({ roomName, role: 'participant', participantName: 'Guest' });
+    expect((await stack.anonymous().post('/token').send({ joinToken, roomName: uniqueRoom('other'), participantName: 'g' }).expect(403)).body.code).toBe('forbidden');
+
+    // One the host application signed itself, with any JWT library: the same claims and key.
+    const key = new TextEncoder().encode(TEST_ADMIN_KEY);
+    const own = await new SignJWT({ room: roomName, name: 'Named', role: 'moderator' }).setProtectedHeader({ alg: 'HS256' })
+      .setAudience('recording-manager:join').setIssuedAt().setExpirationTime('10m').sign(key);
+    expect((await stack.anonymous().post('/token').send({ joinToken: own }).expect(200)).body).toMatchObject({ participantName: 'Named', role: 'moderator' });
+
+    const expired = await new SignJWT({ room: roomName }).setProtectedHeader({ alg: 'HS256' }).setAudience('recording-manager:join')
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 120).setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(key);
+    const forged = await new SignJWT({ room: roomName }).setProtectedHeader({ alg: 'HS256' }).setAudience('recording-manager:join')
+      .setIssuedAt().setExpirationTime('10m').sign(new TextEncoder().encode('a-guessed-key-of-enough-length'));
+    const forever = await new SignJWT({ room: roomName }).setProtectedHeader({ alg: 'HS256' }).setAudience('recording-manager:join')
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 3 * 86_400).setExpirationTime('10y').sign(key);
+    for (const bad of [expired, forged, forever]) {
+      expect((await stack.anonymous().post('/token').send({ joinToken: bad, participantName: 'x' }).expect(401)).body.code).toBe('invalid_join_token');
+    }
+  });
+
+  it('admits with the room\'s passcodes: participant or moderator; refuses a wrong one; keeps only their hashes', async () => {
+    const roomName = uniqueRoom('passcoded');
+    const settings = await stack.http().put(`/rooms/${encodeURIComponent(roomName)}`)
+      .send({ passcode: 'open-sesame', moderatorPasscode: 'chair-person', owner: 'team-42' }).expect(200);
+    expect(settings.body).toEqual({ roomName, owner: 'team-42', hasPasscode: true, hasModeratorPasscode: true });
+    const join = (passcode: string) => stack.anonymous().post('/token').send({ roomName, participantName: 'p', passcode });
+    expect((await join('open-sesame').expect(200)).body.role).toBe('participant');
+    expect((await join('chair-person').expect(200)).body.role).toBe('moderator');
+    expect((await join('open-sesamE').expect(401)).body.code).toBe('invalid_passcode');
+    const stored = (await readObject(stack, `recordings/.rooms/${encodeURIComponent(roomName)}.json`))!.toString('utf8');
+    expect(stored).not.toContain('open-sesame');
+    expect(stored).not.toContain('chair-person');
+
+    // A person in the room is not the host application: room settings stay out of reach.
+    const moderator = (await join('chair-person')).body.token;
+    await stack.anonymous().put(`/rooms/${encodeURIComponent(roomName)}`).set('Authorization', `Bearer ${moderator}`).send({ passcode: null }).expect(403);
+    await stack.anonymous().post('/join-tokens').set('Authorization', `Bearer ${moderator}`).send({ roomName }).expect(403);
+    expect((await stack.http().get(`/rooms/${encodeURIComponent(roomName)}`).expect(200)).body.hasPasscode).toBe(true);
+  });
+});
+
+describe('open admission (OPEN_ADMISSION=true)', () => {
+  let stack: TestStack;
+  beforeAll(async () => { stack = await startStack({ env: { OPEN_ADMISSION: 'true' } }); });
+  afterAll(async () => { await stack.close(); });
+
+  it('makes the first person into a room its owner, and a later session of the room does not hand others its recordings to delete', async () => {
+    const roomName = uniqueRoom('open');
+    const join = (body: Record<string, string> = {}) => stack.anonymous().post('/token').send({ roomName, participantName: 'p', ...body });
+    const owner = (await join().expect(200)).body;
+    expect(owner.role).toBe('moderator');
+    expect(owner.moderatorPasscode).toMatch(/^[a-z2-9]{12}$/);
+    const second = (await join().expect(200)).body;
+    expect(second).toMatchObject({ role: 'participant' });
+    expect(second.moderatorPasscode).toBeUndefined();
+
+    const { name } = await completeRecording(stack, roomName);
+    await stack.livekit.closeRoom(roomName);
+    // Someone else opens the room again later: a participant, whatever the room's metadata says.
+    const newcomer = (await join().expect(200)).body;
+    expect(newcomer.role).toBe('participant');
+    await stack.anonymous().delete(`/recordings/${encodeURIComponent(name)}`).set('Authorization', `Bearer ${newcomer.token}`).expect(403);
+    // The owner comes back as moderator with the passcode they were given.
+    const back = (await join({ passcode: owner.moderatorPasscode }).expect(200)).body;
+    expect(back.role).toBe('moderator');
+    await stack.anonymous().delete(`/recordings/${encodeURIComponent(name)}`).set('Authorization', `Bearer ${back.token}`).expect(200);
+  });
+
+  it('still asks for the passcode of a room that has one', async () => {
+    const roomName = uniqueRoom('locked');
+    await stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send({ passcode: 'letmein1' }).expect(200);
+    expect((await stack.anonymous().post('/token').send({ roomName, participantName: 'p' }).expect(401)).body.code).toBe('passcode_required');
+    await stack.anonymous().post('/token').send({ roomName, participantName: 'p', passcode: 'letmein1' }).expect(200);
+  });
+});
