@@ -121,6 +121,8 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
     '.metadata',
     'a%5Cb',
     '%2Frecordings%2Fabsolute.mp4',
+    '%E2%80%A5%EF%BC%8Fsecret.mp4', // "‥／secret.mp4": look-alikes of "../"
+    'a%EF%BC%BCb.mp4', // fullwidth backslash
   ])('refuses the name %s without reaching any object', async (encoded) => {
     const before = stack.s3Proxy.requests.length;
     for (const suffix of ['', '/url', '/info']) {

@@ -26,12 +26,15 @@ const queryValue = <T extends z.ZodType>(field: string, schema: T) =>
     z.unknown().refine((value) => !Array.isArray(value), `${field} must be given once`).pipe(schema.optional()),
   );
 
+/** No "/" or "\", no leading ".", also once look-alikes are folded (fullwidth "／", "‥"...): nothing that reads as a path. */
+const isOneSegment = (name: string) => !/[/\\]/.test(name) && !name.startsWith('.');
+
 /** A recording's handle: one path segment, never "/", "\", a control character or a leading ".". */
 export const recordingNameSchema = z
   .string()
   .min(1)
   .max(255)
-  .refine((name) => !/[/\\]/.test(name) && noControlCharacters(name) && !name.startsWith('.'), 'not a recording name');
+  .refine((name) => isOneSegment(name) && isOneSegment(name.normalize('NFKC')) && noControlCharacters(name), 'not a recording name');
 
 const roleSchema = z.enum(['moderator', 'participant'], { error: 'role must be moderator or participant' });
 const passcodeSchema = (field: string) => textField(field, 128).refine((value) => value.length >= 6, `${field} is at least 6 characters`);
