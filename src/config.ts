@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { PERMISSIONS, type Permission } from './models/access.model';
 
 /**
  * Durations accept a bare number of seconds ("30") or a unit suffix ("500ms", "30s", "5m", "6h").
@@ -33,7 +34,6 @@ const keyPrefix = z
     message: 'must not contain "." or ".." segments',
   });
 
-const PERMISSION_NAMES = ['record', 'list', 'play', 'delete'] as const;
 /** A comma-separated list of permissions; "none" (or empty) for none. */
 const permissionList = (fallback: string) =>
   z
@@ -41,12 +41,12 @@ const permissionList = (fallback: string) =>
     .default(fallback)
     .transform((text, ctx) => {
       const names = text.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name && name !== 'none');
-      const unknown = names.filter((name) => !(PERMISSION_NAMES as readonly string[]).includes(name));
+      const unknown = names.filter((name) => !(PERMISSIONS as readonly string[]).includes(name));
       if (unknown.length > 0) {
-        ctx.addIssue({ code: 'custom', message: `unknown permission ${unknown.join(', ')}; expected some of ${PERMISSION_NAMES.join(', ')} or none` });
+        ctx.addIssue({ code: 'custom', message: `unknown permission ${unknown.join(', ')}; expected some of ${PERMISSIONS.join(', ')} or none` });
         return z.NEVER;
       }
-      return [...new Set(names)] as Array<(typeof PERMISSION_NAMES)[number]>;
+      return [...new Set(names)] as Permission[];
     });
 
 const booleanFlag = (fallback: boolean) =>

@@ -3,7 +3,7 @@ import { completeRecording, readObject, uniqueRoom } from './support/recordings'
 import { TEST_ADMIN_KEY } from './support/service-process';
 import { startStack, type TestStack } from './support/stack';
 
-const roleOf = (token: string) => (decodeJwt(token) as { attributes?: Record<string, string> }).attributes?.role;
+const roleOf = (token: string) => (decodeJwt(token) as { attributes?: Record<string, string> }).attributes?.['recording-manager.role'];
 
 describe('who may join: admission by the host application, join tokens and passcodes', () => {
   let stack: TestStack;
@@ -68,6 +68,13 @@ describe('who may join: admission by the host application, join tokens and passc
     await stack.anonymous().put(`/rooms/${encodeURIComponent(roomName)}`).set('Authorization', `Bearer ${moderator}`).send({ passcode: null }).expect(403);
     await stack.anonymous().post('/join-tokens').set('Authorization', `Bearer ${moderator}`).send({ roomName }).expect(403);
     expect((await stack.http().get(`/rooms/${encodeURIComponent(roomName)}`).expect(200)).body.hasPasscode).toBe(true);
+
+    // Equal passcodes would make every participant a moderator: refused, in one request or two.
+    const put = (body: Record<string, string>) => stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send(body);
+    await put({ passcode: 'same-code', moderatorPasscode: 'same-code' }).expect(400);
+    await put({ passcode: 'chair-person' }).expect(400);
+    await put({ moderatorPasscode: 'open-sesame' }).expect(400);
+    expect((await join('open-sesame').expect(200)).body.role).toBe('participant');
   });
 });
 
@@ -96,6 +103,20 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
     const back = (await join({ passcode: owner.moderatorPasscode }).expect(200)).body;
     expect(back.role).toBe('moderator');
     await stack.anonymous().delete(`/recordings/${encodeURIComponent(name)}`).set('Authorization', `Bearer ${back.token}`).expect(200);
+  });
+
+  it('never lets a stranger claim a room the host application admits people to, or one recorded before', async () => {
+    const hosted = uniqueRoom('hosted-open');
+    await stack.http().post('/token').send({ roomName: hosted, participantName: 'staff', role: 'moderator' }).expect(200);
+    const stranger = (await stack.anonymous().post('/token').send({ roomName: hosted, participantName: 'stranger' }).expect(200)).body;
+    expect(stranger.role).toBe('participant');
+    expect(stranger.moderatorPasscode).toBeUndefined();
+    expect((await stack.http().get(`/rooms/${encodeURIComponent(hosted)}`).expect(200)).body.owner).toBe('host application');
+
+    // A room name with recordings from before rooms had owners (a room record without access).
+    const recorded = uniqueRoom('recorded-before');
+    await stack.services.store.putRoom({ roomName: recorded, currentRecording: { id: 'EG_old', name: 'old.mp4', startedAt: 1 }, updatedAt: 1 });
+    expect((await stack.anonymous().post('/token').send({ roomName: recorded, participantName: 'stranger' }).expect(200)).body.role).toBe('participant');
   });
 
   it('still asks for the passcode of a room that has one', async () => {

@@ -76,6 +76,16 @@ describe('security: each attack is refused and changes nothing', () => {
     }
   });
 
+  it('takes no LiveKit token it did not issue, even one signed with the right secret', async () => {
+    // What another application on the same LiveKit, or an admin tool, would hold.
+    const foreign = new AccessToken(stack.livekit.apiKey, stack.livekit.apiSecret, { identity: 'other-app', attributes: { role: 'moderator' } });
+    foreign.addGrant({ room: roomName, roomJoin: true, roomAdmin: true });
+    await expectUnchanged(async () => {
+      await as(await foreign.toJwt()).delete(path()).expect(401);
+      await as(await foreign.toJwt()).get('/recordings').expect(401);
+    });
+  });
+
   it('refuses a missing, forged or expired token with 401', async () => {
     const forged = new AccessToken(stack.livekit.apiKey, 'not-the-secret', { identity: 'mallory' });
     forged.addGrant({ room: roomName, roomJoin: true });
@@ -89,14 +99,14 @@ describe('security: each attack is refused and changes nothing', () => {
     });
   });
 
-  it('refuses a token for another room with 403, whatever its role', async () => {
+  it('refuses a token for another room, whatever its role: that room\'s recordings are not even found', async () => {
     const elsewhere = await tokenFor(uniqueRoom('elsewhere'), 'moderator');
     await expectUnchanged(async () => {
-      expect((await as(elsewhere).get(`${path()}/info`).expect(403)).body.code).toBe('forbidden');
-      await as(elsewhere).get(`${path()}/url`).expect(403);
-      await as(elsewhere).get(path()).expect(403);
-      await as(elsewhere).delete(path()).expect(403);
-      await as(elsewhere).post('/recordings/start').send({ roomName }).expect(403);
+      expect((await as(elsewhere).get(`${path()}/info`).expect(404)).body.code).toBe('not_found');
+      await as(elsewhere).get(`${path()}/url`).expect(404);
+      await as(elsewhere).get(path()).expect(404);
+      await as(elsewhere).delete(path()).expect(404);
+      expect((await as(elsewhere).post('/recordings/start').send({ roomName }).expect(403)).body.code).toBe('forbidden');
       await as(elsewhere).get('/recordings').query({ roomName }).expect(403);
     });
   });
@@ -200,6 +210,19 @@ describe('security: each attack is refused and changes nothing', () => {
     for (let i = 0; i < 20; i++) answers.push((await as(moderator).post('/recordings/start').send({ roomName: room })).status);
     expect(answers).toEqual([200, ...Array(19).fill(409)]);
     await as(moderator).post('/recordings/stop').send({ roomName: room }).expect(200);
+  });
+
+  it('answers 429 once a client goes past the limits, and only the limited routes', async () => {
+    const config = { ...stack.config, security: { ...stack.config.security, rateLimits: { tokenPerMinute: 3, mutationsPerMinute: 2 } } };
+    const app = createApp({ ...stack.services, config });
+    const room = uniqueRoom('flood');
+    const tokens = [];
+    for (let i = 0; i < 4; i++) tokens.push((await request(app).post('/token').send({ roomName: room, participantName: 'f' })).status);
+    expect(tokens).toEqual([401, 401, 401, 429]);
+    const starts = [];
+    for (let i = 0; i < 3; i++) starts.push((await request(app).post('/recordings/start').set('Authorization', `Bearer ${TEST_ADMIN_KEY}`).send({ roomName: room })).status);
+    expect(starts[2]).toBe(429);
+    expect((await request(app).get('/recordings').set('Authorization', `Bearer ${TEST_ADMIN_KEY}`)).status).toBe(200);
   });
 
   it('sends the security headers and a content security policy', async () => {

@@ -14,10 +14,10 @@ export function useCredential(value) {
   credential = value || undefined;
 }
 
-async function request(method, path, body) {
+async function request(method, path, body, { authenticated = true } = {}) {
   const headers = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (credential) headers.Authorization = `Bearer ${credential}`;
+  if (credential && authenticated) headers.Authorization = `Bearer ${credential}`;
   let response;
   try {
     response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -35,7 +35,7 @@ const recordingPath = (name) => `/recordings/${encodeURIComponent(name)}`;
 
 export const api = {
   /** `admission`: { roomName, participantName, passcode?, joinToken? } (what is absent is left out). */
-  token: (admission) => request('POST', '/token', admission),
+  token: (admission) => request('POST', '/token', admission, { authenticated: false }),
   startRecording: (roomName) => request('POST', '/recordings/start', { roomName }),
   stopRecording: (roomName) => request('POST', '/recordings/stop', { roomName }),
   listRecordings({ roomName, limit = 10, cursor } = {}) {
@@ -48,14 +48,30 @@ export const api = {
   deleteRecording: (name) => request('DELETE', recordingPath(name)),
 };
 
-/** Room tokens this tab was given, by room name, so the all-recordings page can use them too. */
+/** The claims of a JWT, for reading only (the service verifies it); {} when unreadable. */
+export function jwtClaims(token) {
+  try {
+    const base64 = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))));
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Room tokens this tab was given, by room name, so the all-recordings page can use them too. They
+ * live in this tab only (sessionStorage) and are dropped once expired.
+ */
 export const heldRooms = {
   all() {
+    let rooms;
     try {
-      return JSON.parse(sessionStorage.getItem('rooms') || '{}');
+      rooms = JSON.parse(sessionStorage.getItem('rooms') || '{}');
     } catch {
-      return {};
+      rooms = {};
     }
+    const now = Date.now() / 1000;
+    return Object.fromEntries(Object.entries(rooms).filter(([, held]) => (jwtClaims(held.token).exp ?? 0) > now));
   },
   set(roomName, admission) {
     const rooms = this.all();

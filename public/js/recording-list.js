@@ -106,7 +106,10 @@ export class RecordingList {
       for (const recording of page.recordings) this.add(recording);
       this.cursor = page.nextCursor;
     } catch (error) {
-      if (generation === this.generation) showError(`Cannot list recordings: ${error.message}`);
+      if (generation === this.generation) {
+        showError(`Cannot list recordings: ${error.message}`);
+        this.view.onRefused?.(error);
+      }
     }
     this.refreshControls();
   }

@@ -11,7 +11,21 @@ const recordings = new RecordingList({
   empty: byId('recording-empty'),
   pageSize: 20,
   showRoom: true,
+  // A key or token the service no longer takes is dropped, so the person can give another.
+  onRefused: (error) => {
+    if (error.status === 401 && byId('access-select').value === HOST) forgetKey();
+  },
 });
+
+/** Back to asking for the key; what went wrong stays on the screen. */
+function forgetKey() {
+  sessionStorage.removeItem('adminKey');
+  byId('admin-key').value = '';
+  showKeyField();
+  byId('search-form').hidden = true;
+  byId('access-needed').hidden = false;
+  recordings.clear();
+}
 
 /** The choices: each room this tab holds a token for, and the host application's key. */
 function fillChoices() {
@@ -26,7 +40,10 @@ function fillChoices() {
 }
 
 function showKeyField() {
-  byId('admin-key').hidden = byId('access-select').value !== HOST || Boolean(sessionStorage.getItem('adminKey'));
+  const host = byId('access-select').value === HOST;
+  const known = Boolean(sessionStorage.getItem('adminKey'));
+  byId('admin-key').hidden = !host || known;
+  byId('forget-key').hidden = !host || !known;
 }
 
 /** Uses the chosen credential; with a room token only that room's recordings are asked for. */
@@ -65,6 +82,7 @@ byId('access-select').addEventListener('change', () => {
   show();
 });
 byId('access-form').addEventListener('submit', show);
+byId('forget-key').addEventListener('click', forgetKey);
 byId('search-form').addEventListener('submit', search);
 byId('refresh-button').addEventListener('click', () => search());
 fillChoices();

@@ -1,6 +1,6 @@
 // The room page: join a LiveKit room, see everyone, record, and follow the room's recording status.
 import { Room, RoomEvent, Track } from '/vendor/livekit-client/livekit-client.esm.mjs';
-import { api, heldRooms, useCredential } from './api.js';
+import { api, heldRooms, jwtClaims, useCredential } from './api.js';
 import { byId, clearErrors, el, showError } from './dom.js';
 import { RecordingList } from './recording-list.js';
 
@@ -33,12 +33,8 @@ window.addEventListener('hashchange', () => {
 
 /** The room and name a join token carries, for showing only: the service verifies the token. */
 function invitation(token) {
-  try {
-    const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-    return { roomName: typeof claims.room === 'string' ? claims.room : '', name: typeof claims.name === 'string' ? claims.name : '' };
-  } catch {
-    return { roomName: '', name: '' };
-  }
+  const claims = jwtClaims(token);
+  return { roomName: typeof claims.room === 'string' ? claims.room : '', name: typeof claims.name === 'string' ? claims.name : '' };
 }
 
 /** Room metadata may be empty or belong to another application: anything unreadable means "not recording". */
@@ -189,6 +185,8 @@ async function publishCameraAndMicrophone() {
 }
 
 function resetToJoinForm() {
+  useCredential(undefined);
+  permissions = [];
   byId('join').hidden = false;
   byId('room').hidden = true;
   byId('video-grid').replaceChildren();

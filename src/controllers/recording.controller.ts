@@ -22,14 +22,16 @@ function setMediaHeaders(res: Response, name: string, head: ObjectHead, contentL
     'Content-Type': contentTypeOf(name, head.contentType),
     'Content-Length': String(contentLength),
     'Cache-Control': 'no-cache',
+    // A signed URL may be played by a <video> on the host application's own origin.
+    'Cross-Origin-Resource-Policy': 'cross-origin',
   });
   if (head.etag) res.set('ETag', head.etag);
   if (head.lastModified) res.set('Last-Modified', head.lastModified.toUTCString());
 }
 
-/** The caller may do `permission` in the recording's room (403 otherwise). */
+/** The caller may do `permission` in the recording's room (403 otherwise; 404 from another room). */
 const allowed = (access: AccessService, res: Response, permission: Permission): Guard =>
-  (recording) => access.authorize(principalOf(res), permission, recording.roomName);
+  (recording) => access.authorizeRecording(principalOf(res), permission, recording);
 
 /**
  * Media for a `<video>`, which cannot send a bearer token: a URL signed for this name and not yet

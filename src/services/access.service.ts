@@ -2,12 +2,11 @@ import { createHash, createHmac, randomBytes, randomInt, scrypt, timingSafeEqual
 import { promisify } from 'node:util';
 import { jwtVerify, SignJWT } from 'jose';
 import { TokenVerifier } from 'livekit-server-sdk';
-import { AppError } from '../models/app-error';
+import { AppError, notFound } from '../models/app-error';
 
-export const PERMISSIONS = ['record', 'list', 'play', 'delete'] as const;
-export type Permission = (typeof PERMISSIONS)[number];
-export const ROLES = ['moderator', 'participant'] as const;
-export type Role = (typeof ROLES)[number];
+import { isRole, PERMISSIONS, type Permission, type Role, roleAttribute } from '../models/access.model';
+
+export type { Permission, Role };
 
 /** Who is calling: the host application (admin key) or a person admitted to one room. */
 export type Principal =
@@ -22,6 +21,7 @@ export interface JoinClaims {
 }
 
 export interface AccessOptions {
+  appName: string;
   adminApiKey?: string;
   livekitApiKey: string;
   livekitApiSecret: string;
@@ -30,8 +30,6 @@ export interface AccessOptions {
   maxJoinTokenTtlMs: number;
 }
 
-/** The participant attribute our LiveKit tokens carry the role in (signed with the token). */
-export const ROLE_ATTRIBUTE = 'role';
 const JOIN_AUDIENCE = 'recording-manager:join';
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, length: number) => Promise<Buffer>;
 
@@ -62,8 +60,10 @@ export class AccessService {
     if (this.isAdminKey(credential)) return { kind: 'admin' };
     const claims = await this.verifier.verify(credential).catch(() => undefined);
     const room = claims?.video?.room;
-    if (!claims?.sub || !room || !claims.video?.roomJoin) throw unauthenticated('The token is not valid (forged, expired or not a room token)');
-    const role: Role = claims.attributes?.[ROLE_ATTRIBUTE] === 'moderator' || claims.video.roomAdmin ? 'moderator' : 'participant';
+    const role = claims?.attributes?.[roleAttribute(this.options.appName)];
+    if (!claims?.sub || !room || !claims.video?.roomJoin || !isRole(role)) {
+      throw unauthenticated('The token is not one this service issued, or it has expired');
+    }
     return { kind: 'member', roomName: room, identity: claims.sub, role };
   }
 
@@ -83,6 +83,15 @@ export class AccessService {
     if (!this.options.permissions[principal.role].includes(permission)) {
       throw forbidden(`A ${principal.role} may not ${PERMISSION_VERBS[permission]} in this room`);
     }
+  }
+
+  /**
+   * For a recording named in the URL: one of another room is "not found" to a room token, so that
+   * names cannot be probed from inside another room; then the permission as `authorize`.
+   */
+  authorizeRecording(principal: Principal, permission: Permission, recording: { name: string; roomName: string }): void {
+    if (principal.kind === 'member' && principal.roomName !== recording.roomName) throw notFound(`Recording "${recording.name}" not found`);
+    this.authorize(principal, permission, recording.roomName);
   }
 
   /** 403 for anyone but the host application. */
@@ -115,7 +124,7 @@ export class AccessService {
       throw unauthenticated('The join token is not valid (forged, expired or too long-lived)', 'invalid_join_token');
     });
     const { room, name, role } = payload as { room?: unknown; name?: unknown; role?: unknown };
-    if (typeof room !== 'string' || (name !== undefined && typeof name !== 'string') || (role !== undefined && !ROLES.includes(role as Role))) {
+    if (typeof room !== 'string' || (name !== undefined && typeof name !== 'string') || (role !== undefined && !isRole(role))) {
       throw unauthenticated('The join token is not valid (unexpected claims)', 'invalid_join_token');
     }
     return { roomName: room, participantName: name, role: (role as Role | undefined) ?? 'participant' };

@@ -3,7 +3,7 @@ import { AppError } from '../models/app-error';
 import { randomBytes } from 'node:crypto';
 import { type AccessService, bearer, forbidden, generatePasscode, type Permission, type Role, unauthenticated } from './access.service';
 import { type LockService, roomLockKey } from './lock.service';
-import type { RoomAccess, RoomRecord, RecordingStore } from './recording-store.service';
+import type { RoomAccess, RecordingStore } from './recording-store.service';
 import type { RoomService } from './room.service';
 
 /** What `POST /token` may carry: one of the host application's key (header), a join token, a passcode. */
@@ -46,8 +46,14 @@ interface Decision {
   roomName: string;
   participantName: string;
   role: Role;
+  /** Open admission into a room name nobody holds: the person may become its owner. */
   claim?: boolean;
+  /** The host application admitted them: the room name is the host's from now on. */
+  hosted?: boolean;
 }
+
+/** The owner recorded for rooms the host application admits people to. */
+export const HOST_OWNER = 'host application';
 
 const admissionRequired = () =>
   unauthenticated('Joining needs a join link, the room\'s passcode, or the host application\'s key', 'admission_required');
@@ -70,6 +76,7 @@ export class AdmissionService {
     const identity = uniqueIdentity(decision.participantName);
     await this.rooms.ensureRoom(decision.roomName);
     // Claimed only once the room exists, so a LiveKit failure leaves the name free for the next try.
+    if (decision.hosted) await this.holdForHost(decision.roomName);
     const moderatorPasscode = decision.claim ? await this.claim(decision.roomName, identity) : undefined;
     const role = moderatorPasscode ? 'moderator' : decision.role;
     const token = await this.rooms.participantToken(decision.roomName, { identity, name: decision.participantName, role });
@@ -91,6 +98,13 @@ export class AdmissionService {
       const room = await this.store.getRoom(roomName);
       const access: RoomAccess = { ...(room?.access ?? { claimedAt: Date.now() }) };
       if (settings.owner !== undefined) access.owner = settings.owner ?? undefined;
+      // Equal passcodes would make every participant a moderator (the moderator one is tried first).
+      const sameAsOther = async (passcode: string | null | undefined, otherHash: string | undefined) =>
+        typeof passcode === 'string' && (await this.access.passcodeMatches(passcode, otherHash));
+      if (await sameAsOther(settings.passcode, settings.moderatorPasscode === undefined ? access.moderatorPasscodeHash : undefined)
+        || await sameAsOther(settings.moderatorPasscode, settings.passcode === undefined ? access.passcodeHash : undefined)) {
+        throw new AppError(400, 'invalid_request', 'passcode and moderatorPasscode must differ');
+      }
       if (settings.passcode !== undefined) access.passcodeHash = settings.passcode === null ? undefined : await this.access.hashPasscode(settings.passcode);
       if (settings.moderatorPasscode !== undefined) {
         access.moderatorPasscodeHash = settings.moderatorPasscode === null ? undefined : await this.access.hashPasscode(settings.moderatorPasscode);
@@ -109,11 +123,13 @@ export class AdmissionService {
     if (request.joinToken !== undefined) return this.byJoinToken(request);
     const roomName = required(request.roomName, 'roomName');
     const participantName = required(request.participantName, 'participantName');
-    const access = (await this.store.getRoom(roomName))?.access;
-    if (request.passcode !== undefined) return { roomName, participantName, role: await this.byPasscode(request.passcode, access) };
+    const room = await this.store.getRoom(roomName);
+    if (request.passcode !== undefined) return { roomName, participantName, role: await this.byPasscode(request.passcode, room?.access) };
     if (!this.config.security.openAdmission) throw admissionRequired();
-    if (access?.passcodeHash) throw unauthenticated('This room needs its passcode', 'passcode_required');
-    return { roomName, participantName, role: 'participant', claim: !access };
+    if (room?.access?.passcodeHash) throw passcodeRequired();
+    // Only a name with no record at all may be claimed: one the host admitted people to, or that was
+    // ever recorded, already belongs to someone.
+    return { roomName, participantName, role: 'participant', claim: !room };
   }
 
   private byHostApplication(request: AdmissionRequest): Decision {
@@ -122,6 +138,7 @@ export class AdmissionService {
       roomName: required(request.roomName, 'roomName'),
       participantName: required(request.participantName, 'participantName'),
       role: request.role ?? 'participant',
+      hosted: true,
     };
   }
 
@@ -129,7 +146,7 @@ export class AdmissionService {
     const claims = await this.access.verifyJoinToken(request.joinToken!);
     if (request.roomName !== undefined && request.roomName !== claims.roomName) throw forbidden('The join token is for another room');
     const participantName = claims.participantName ?? required(request.participantName, 'participantName');
-    return { roomName: claims.roomName, participantName, role: claims.role };
+    return { roomName: claims.roomName, participantName, role: claims.role, hosted: true };
   }
 
   private async byPasscode(passcode: string, access: RoomAccess | undefined): Promise<Role> {
@@ -138,17 +155,29 @@ export class AdmissionService {
     throw unauthenticated('The passcode is not right for this room', 'invalid_passcode');
   }
 
+  /** Records that the host application holds the room name, unless someone already does. */
+  private async holdForHost(roomName: string): Promise<void> {
+    if ((await this.store.getRoom(roomName))?.access) return;
+    await this.locks.withLock(roomLockKey(roomName), async () => {
+      const room = await this.store.getRoom(roomName);
+      if (room?.access) return;
+      await this.store.putRoom({ ...room, roomName, access: { owner: HOST_OWNER, claimedAt: Date.now() }, updatedAt: Date.now() });
+    });
+  }
+
   /**
    * Open admission: the first person into a room name nobody holds becomes its owner, and gets the
    * moderator passcode that brings them back as moderator. Under the room's lock, so one wins.
    */
   private async claim(roomName: string, owner: string): Promise<string | undefined> {
     return this.locks.withLock(roomLockKey(roomName), async () => {
-      const room: RoomRecord | undefined = await this.store.getRoom(roomName);
-      if (room?.access) return undefined;
+      const room = await this.store.getRoom(roomName);
+      // Someone was first after all; a passcode set meanwhile still applies.
+      if (room?.access?.passcodeHash) throw passcodeRequired();
+      if (room) return undefined;
       const moderatorPasscode = generatePasscode();
       const access: RoomAccess = { owner, moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode), claimedAt: Date.now() };
-      await this.store.putRoom({ ...room, roomName, access, updatedAt: Date.now() });
+      await this.store.putRoom({ roomName, access, updatedAt: Date.now() });
       return moderatorPasscode;
     });
   }
@@ -158,6 +187,8 @@ export class AdmissionService {
 function uniqueIdentity(participantName: string): string {
   return `${participantName}#${randomBytes(4).toString('hex')}`;
 }
+
+const passcodeRequired = () => unauthenticated('This room needs its passcode', 'passcode_required');
 
 function required(value: string | undefined, field: string): string {
   if (value === undefined) throw new AppError(400, 'invalid_request', `${field} is required`);

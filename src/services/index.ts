@@ -68,6 +68,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const { locks, redis } = overrides.locks ? { locks: overrides.locks } : createLocks(config, log);
   const events = new RecordingEventsService(store, s3, rooms, egress, locks, log);
   const access = new AccessService({
+    appName: config.appName,
     adminApiKey: config.security.adminApiKey,
     livekitApiKey: livekit.apiKey,
     livekitApiSecret: livekit.apiSecret,

@@ -2,7 +2,7 @@ import { AccessToken, DataPacket_Kind, type Room, RoomServiceClient } from 'live
 import type { Logger } from '../logger';
 import type { RoomRecordingStatus } from '../models/recording.model';
 import { withOwnMetadata } from '../models/room-metadata.model';
-import { ROLE_ATTRIBUTE } from './access.service';
+import { roleAttribute } from '../models/access.model';
 import { livekitError, retryTransient, twirpCode } from './livekit-errors';
 
 export interface RoomServiceOptions {
@@ -41,7 +41,7 @@ export class RoomService {
     const token = new AccessToken(this.options.apiKey, this.options.apiSecret, {
       identity: participant.identity,
       name: participant.name,
-      attributes: { [ROLE_ATTRIBUTE]: participant.role },
+      attributes: { [roleAttribute(this.options.appName)]: participant.role },
       ttl: Math.floor(this.options.participantTokenTtlMs / 1000),
     });
     token.addGrant({ room: roomName, roomJoin: true, canPublish: true, canSubscribe: true, canPublishData: true });

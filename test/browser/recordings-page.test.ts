@@ -51,6 +51,22 @@ describe('the all-recordings page in Chromium', () => {
   // The client works within the service's content security policy: nothing it does is refused.
   afterEach(() => expect(cspViolations).toEqual([]));
 
+  it('drops a wrong host key so that the right one can be given', async () => {
+    const page = await newPage(browser);
+    await page.goto(`${stack.baseUrl}/recordings.html`);
+    await page.fill('#admin-key', 'a-wrong-key-typed-by-mistake');
+    await page.click('#access-button');
+    await page.locator('#errors .error', { hasText: 'Cannot list recordings' }).waitFor();
+    await page.locator('#admin-key').waitFor();
+    await page.fill('#admin-key', TEST_ADMIN_KEY);
+    await page.click('#access-button');
+    await page.locator('#recording-list li').first().waitFor();
+    await page.locator('#forget-key').click();
+    await page.locator('#recording-list li').first().waitFor({ state: 'detached' });
+    expect(await page.isVisible('#admin-key')).toBe(true);
+    await page.close();
+  });
+
   it('lists every recording newest first, a page at a time', async () => {
     const page = await newPage(browser);
     await openAsHost(page, stack);
