@@ -29,9 +29,9 @@ function setMediaHeaders(res: Response, name: string, head: ObjectHead, contentL
   if (head.lastModified) res.set('Last-Modified', head.lastModified.toUTCString());
 }
 
-/** The caller may do `permission` in the recording's room (403 otherwise; 404 from another room). */
+/** The caller may do `permission` in the recording's room (403 otherwise). */
 const allowed = (access: AccessService, res: Response, permission: Permission): Guard =>
-  (recording) => access.authorizeRecording(principalOf(res), permission, recording);
+  (recording) => access.authorize(principalOf(res), permission, recording.roomName);
 
 /**
  * Media for a `<video>`, which cannot send a bearer token: a URL signed for this name and not yet

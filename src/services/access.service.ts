@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes, randomInt, scrypt, timingSafeEqual
 import { promisify } from 'node:util';
 import { jwtVerify, SignJWT } from 'jose';
 import { TokenVerifier } from 'livekit-server-sdk';
-import { AppError, notFound } from '../models/app-error';
+import { AppError } from '../models/app-error';
 
 import { isRole, PERMISSIONS, type Permission, type Role, roleAttribute } from '../models/access.model';
 
@@ -83,15 +83,6 @@ export class AccessService {
     if (!this.options.permissions[principal.role].includes(permission)) {
       throw forbidden(`A ${principal.role} may not ${PERMISSION_VERBS[permission]} in this room`);
     }
-  }
-
-  /**
-   * For a recording named in the URL: one of another room is "not found" to a room token, so that
-   * names cannot be probed from inside another room; then the permission as `authorize`.
-   */
-  authorizeRecording(principal: Principal, permission: Permission, recording: { name: string; roomName: string }): void {
-    if (principal.kind === 'member' && principal.roomName !== recording.roomName) throw notFound(`Recording "${recording.name}" not found`);
-    this.authorize(principal, permission, recording.roomName);
   }
 
   /** 403 for anyone but the host application. */
