@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { PERMISSIONS, type Permission } from './models/access.model';
+import { LAYOUTS, PRESETS } from './models/recording-options.model';
 
 /**
  * Durations accept a bare number of seconds ("30") or a unit suffix ("500ms", "30s", "5m", "6h").
@@ -93,6 +94,9 @@ const envSchema = z.object({
   WEBHOOK_TIMEOUT: duration('10s'),
   RECONCILE_INTERVAL: duration('30s'),
   RECORDING_START_TIMEOUT: duration('30s'),
+  RECORDING_LAYOUT: z.enum(LAYOUTS).default('grid'),
+  RECORDING_PRESET: z.enum(PRESETS).optional(),
+  RECORDING_MAX_DURATION: duration('0'),
   SHUTDOWN_TIMEOUT: duration('10s'),
 
   ADMIN_API_KEY: secret(24),
@@ -140,6 +144,8 @@ export interface Config {
     playbackStrategy: Env['RECORDING_PLAYBACK_STRATEGY'];
     urlTtlMs: number;
     startTimeoutMs: number;
+    /** What a start without options gets. */
+    defaults: { layout: Env['RECORDING_LAYOUT']; preset?: Env['RECORDING_PRESET']; maxDurationMs: number };
   };
   reconcileIntervalMs: number;
   /** Absent: locks are in-process (one instance). Present: per-room locks through Redis (several instances). */
@@ -211,6 +217,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       playbackStrategy: env.RECORDING_PLAYBACK_STRATEGY,
       urlTtlMs: env.RECORDING_URL_TTL,
       startTimeoutMs: env.RECORDING_START_TIMEOUT,
+      defaults: { layout: env.RECORDING_LAYOUT, preset: env.RECORDING_PRESET, maxDurationMs: env.RECORDING_MAX_DURATION },
     },
     reconcileIntervalMs: env.RECONCILE_INTERVAL,
     redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,

@@ -45,12 +45,16 @@ describe('a service killed mid-recording', () => {
   }
 
   /** Starts a recording through the service, takes it to ACTIVE, then kills the service. */
-  async function recordThenKill(roomName: string) {
+  async function recordThenKill(roomName: string, options: Record<string, unknown> = {}) {
     await startService();
     expect((await post('/token', { roomName, participantName: 'p' })).status).toBe(200);
-    const { recording } = await (await post('/recordings/start', { roomName })).json();
+    const { recording } = await (await post('/recordings/start', { roomName, ...options })).json();
     await livekit.activateEgress(recording.id);
-    await eventually(async () => (await (await api(`/recordings/${recording.name}/info`)).json()).status === 'ACTIVE');
+    // A cold process on a loaded machine: allow for it, and say what the service said if it never comes.
+    await eventually(async () => (await (await api(`/recordings/${recording.name}/info`)).json()).status === 'ACTIVE', {
+      timeoutMs: 15_000,
+      what: `recording ACTIVE (service output: ${service!.output().slice(-300)})`,
+    });
     service!.child.kill('SIGKILL');
     await service!.exited();
     return recording as { id: string; name: string };
@@ -87,5 +91,19 @@ describe('a service killed mid-recording', () => {
     livekit.webhooks.clear();
     await startService();
     await expectConverged(recording, roomName);
+  }, 60_000);
+
+  it('ends a recording at its maximum duration although the service was down when the deadline passed', async () => {
+    const roomName = 'crash-deadline';
+    const recording = await recordThenKill(roomName, { maxDuration: 2 }) as { id: string; name: string; deadline: number };
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, recording.deadline - Date.now()) + 200));
+    expect(livekit.getEgress(recording.id)!.status).toBe(1); // still ACTIVE: nobody stopped it
+    await startService();
+    await eventually(() => livekit.getEgress(recording.id)!.status >= 2, { what: 'the egress stopped by the start-up pass' });
+    const done = await eventually(async () => {
+      const info = await (await api(`/recordings/${recording.name}/info`)).json();
+      return info.status === 'COMPLETE' ? info : undefined;
+    }, { timeoutMs: 20_000, what: 'recording complete' });
+    expect(done.endReason).toBe('maxDuration');
   }, 60_000);
 });

@@ -1,7 +1,16 @@
 import { pipeline } from 'node:stream/promises';
 import { type Request, type RequestHandler, type Response, Router, json } from 'express';
 import { authenticate, principalOf } from '../middlewares/auth.middleware';
-import { listQuerySchema, mediaQuerySchema, parseInput, recordingParamsSchema, roomRequestSchema } from '../models/api.model';
+import {
+  layoutRequestSchema,
+  listQuerySchema,
+  mediaQuerySchema,
+  metadataFilterOf,
+  parseInput,
+  recordingParamsSchema,
+  roomRequestSchema,
+  startRequestSchema,
+} from '../models/api.model';
 import { toView } from '../models/recording.model';
 import type { Services } from '../services';
 import { type AccessService, type Permission, unauthenticated } from '../services/access.service';
@@ -102,10 +111,17 @@ export function recordingController({ recordings, access, log }: Services): Rout
   router.use('/recordings', authenticate(access));
 
   router.post('/recordings/start', body, async (req, res) => {
-    const { roomName } = parseInput(roomRequestSchema, req.body);
-    access.authorize(principalOf(res), 'record', roomName);
-    const recording = await recordings.start(roomName);
+    const request = parseInput(startRequestSchema, req.body);
+    access.authorize(principalOf(res), 'record', request.roomName);
+    const recording = await recordings.start(request);
     res.json({ message: 'Recording started', recording: toView(recording) });
+  });
+
+  router.post('/recordings/layout', body, async (req, res) => {
+    const { roomName, layout } = parseInput(layoutRequestSchema, req.body);
+    access.authorize(principalOf(res), 'record', roomName);
+    const recording = await recordings.changeLayout(roomName, layout);
+    res.json({ message: 'Layout changed', recording: toView(recording) });
   });
 
   router.post('/recordings/stop', body, async (req, res) => {
@@ -116,7 +132,7 @@ export function recordingController({ recordings, access, log }: Services): Rout
   });
 
   router.get('/recordings', async (req, res) => {
-    const query = parseInput(listQuerySchema, req.query);
+    const query = { ...parseInput(listQuerySchema, req.query), metadata: metadataFilterOf(req.query) };
     const principal = principalOf(res);
     // A person sees their own room's recordings: the filter defaults to it and may not name another.
     const roomName = principal.kind === 'member' ? (query.roomName ?? principal.roomName) : query.roomName;

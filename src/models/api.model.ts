@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { badRequest } from './app-error';
+import { encodingSchema, LAYOUTS, PRESETS, recordingMetadataSchema } from './recording-options.model';
 import { RECORDING_STATUSES, type RecordingStatus } from './recording.model';
 
 /** Control characters could break a header or a log line; everything else of any script is welcome. */
@@ -73,6 +74,31 @@ export const mediaQuerySchema = z.object({
 }).passthrough();
 export const roomRequestSchema = z.object({ roomName: roomNameSchema });
 
+const ENCODING_FIELDS = ['width', 'height', 'fps', 'videoBitrate', 'audioBitrate'] as const;
+
+/** POST /recordings/start: the room, and optionally how to record it (defaults from config). */
+export const startRequestSchema = z.object({
+  roomName: roomNameSchema,
+  layout: z.enum(LAYOUTS, { error: `layout must be one of ${LAYOUTS.join(', ')}` }).optional(),
+  preset: z.enum(PRESETS, { error: `preset must be one of ${PRESETS.join(', ')}` }).optional(),
+  ...encodingSchema.shape,
+  audioOnly: z.boolean({ error: 'audioOnly must be true or false' }).optional(),
+  maxDuration: z.number({ error: 'maxDuration must be a number of seconds' }).int('maxDuration must be whole seconds')
+    .min(1, 'maxDuration is at least 1 second').max(86_400, 'maxDuration is at most 86400 seconds (a day)').optional(),
+  metadata: recordingMetadataSchema.optional(),
+}).strict().superRefine((request, ctx) => {
+  const explicit = ENCODING_FIELDS.some((field) => request[field] !== undefined);
+  if (explicit && request.preset) ctx.addIssue({ code: 'custom', message: 'give a preset or explicit width, height, fps and bitrates, not both' });
+  if (request.audioOnly && (explicit || request.preset)) ctx.addIssue({ code: 'custom', message: 'an audio-only recording takes no video settings' });
+});
+export type StartRequest = z.infer<typeof startRequestSchema>;
+
+/** POST /recordings/layout. */
+export const layoutRequestSchema = z.object({
+  roomName: roomNameSchema,
+  layout: z.enum(LAYOUTS, { error: `layout must be one of ${LAYOUTS.join(', ')}` }),
+});
+
 /** A point in time: milliseconds since the epoch, or an ISO 8601 date. */
 const timeSchema = (field: string) => z.string().transform((value, ctx) => {
   const time = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
@@ -109,6 +135,24 @@ export const listQuerySchema = z.object({
 });
 
 export const recordingParamsSchema = z.object({ name: recordingNameSchema });
+
+const METADATA_PREFIX = 'metadata.';
+
+/**
+ * `metadata.<key>=<value>` query parameters: recordings whose metadata has exactly that value (as
+ * text) for each key given. Undefined when there are none.
+ */
+export function metadataFilterOf(query: Record<string, unknown>): Record<string, string> | undefined {
+  const entries = Object.entries(query).filter(([key]) => key.startsWith(METADATA_PREFIX));
+  if (entries.length === 0) return undefined;
+  if (entries.length > 5) throw badRequest('at most 5 metadata filters');
+  for (const [key, value] of entries) {
+    const name = key.slice(METADATA_PREFIX.length);
+    if (!/^[\w.-]{1,64}$/.test(name)) throw badRequest(`${key}: not a metadata key`);
+    if (typeof value !== 'string' || value.length > 256) throw badRequest(`${key} must be given once, at most 256 characters`);
+  }
+  return Object.fromEntries(entries.map(([key, value]) => [key.slice(METADATA_PREFIX.length), value as string]));
+}
 
 /** Parses request input or answers 400 with every problem, one per line. */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {

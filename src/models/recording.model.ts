@@ -1,5 +1,6 @@
 import { EgressInfo, EgressStatus } from 'livekit-server-sdk';
 import { z } from 'zod';
+import { recordingMetadataSchema, recordingOptionsSchema } from './recording-options.model';
 
 export const RECORDING_STATUSES = ['STARTING', 'ACTIVE', 'ENDING', 'COMPLETE', 'FAILED', 'ABORTED', 'LIMIT_REACHED'] as const;
 export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
@@ -29,6 +30,13 @@ export const recordingSchema = z.object({
   lastModified: z.number().optional(),
   error: z.string().optional(),
   endReason: z.enum(END_REASONS).optional(),
+  /** How it was asked for (recordings this service started with options). */
+  options: recordingOptionsSchema.optional(),
+  /** The host application's own fields (meeting id, who started it). */
+  metadata: recordingMetadataSchema.optional(),
+  /** Its maximum length (s) and the moment it must end by (ms), enforced by the reconciler. */
+  maxDuration: z.number().optional(),
+  deadline: z.number().optional(),
   updatedAt: z.number(),
 });
 export type Recording = z.infer<typeof recordingSchema>;
@@ -140,6 +148,11 @@ export function mergeRecording(current: Recording | undefined, incoming: Recordi
     mediaKey: current.mediaKey,
     startedAt: current.startedAt || incoming.startedAt,
     endReason: current.endReason ?? incoming.endReason,
+    // Ours, never in what LiveKit reports: an amendment may change them, an egress event keeps them.
+    options: incoming.options ?? current.options,
+    metadata: incoming.metadata ?? current.metadata,
+    maxDuration: incoming.maxDuration ?? current.maxDuration,
+    deadline: incoming.deadline ?? current.deadline,
   };
   return sameRecording(current, merged) ? current : merged;
 }

@@ -7,6 +7,7 @@ import {
 } from 'livekit-server-sdk';
 import type { Config } from '../config';
 import { fileResultOf } from '../models/recording.model';
+import { type Layout, type RecordingOptions, roomCompositeOptions } from '../models/recording-options.model';
 import { conflict } from '../models/app-error';
 import { livekitError, retryTransient, twirpCode } from './livekit-errors';
 
@@ -28,7 +29,7 @@ export class EgressService {
    * (egress may reach S3 by another address), and the S3 metadata marks the egress as ours: LiveKit echoes
    * the request in every EgressInfo, so a webhook tells us it is ours even before this call returns.
    */
-  async startRecording(roomName: string, filepath: string): Promise<EgressInfo> {
+  async startRecording(roomName: string, filepath: string, options: RecordingOptions): Promise<EgressInfo> {
     const file = new EncodedFileOutput({
       fileType: EncodedFileType.MP4,
       filepath,
@@ -47,9 +48,19 @@ export class EgressService {
       },
     });
     try {
-      return await this.client.startRoomCompositeEgress(roomName, file);
+      return await this.client.startRoomCompositeEgress(roomName, file, roomCompositeOptions(options));
     } catch (error) {
       throw livekitError(error, 'start the recording', `Room "${roomName}" does not exist`);
+    }
+  }
+
+  /** The recorder page's layout (LiveKit tells the recorder through its participant metadata). */
+  async updateLayout(egressId: string, layout: Layout): Promise<void> {
+    try {
+      await this.client.updateLayout(egressId, layout);
+    } catch (error) {
+      if (twirpCode(error) === 'not_found') throw conflict('recording_not_active', 'The recording is not running (yet or any more)');
+      throw livekitError(error, 'change the layout');
     }
   }
 

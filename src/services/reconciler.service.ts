@@ -17,6 +17,8 @@ export interface ReconcileReport {
   settled: number;
   /** Media with no sidecar, adopted as recordings. */
   adopted: number;
+  /** Recordings stopped because their maximum duration had passed. */
+  pastDeadline: number;
   /** Sidecars given their listing index entries (from an earlier version, or a write cut short). */
   indexed: number;
 }
@@ -84,11 +86,14 @@ export class ReconcilerService extends EventEmitter {
    * thousand recordings) to index what earlier versions wrote and adopt media without a sidecar.
    */
   async runPass({ full = true } = {}): Promise<ReconcileReport> {
-    const report: ReconcileReport = { repaired: 0, timedOut: 0, settled: 0, adopted: 0, indexed: 0 };
+    const report: ReconcileReport = { repaired: 0, timedOut: 0, settled: 0, adopted: 0, indexed: 0, pastDeadline: 0 };
     const ours = (await this.egress.listAll()).filter((info) => this.egress.isOurRecording(info));
     await mapConcurrent(ours, CONCURRENCY, (info) => this.reconcileEgress(info, report));
     const known = new Set(ours.map((info) => info.egressId));
-    const unfinished = (await this.store.open()).filter((r) => !known.has(r.id));
+    const open = await this.store.open();
+    const overdue = open.filter((r) => r.deadline !== undefined && r.deadline <= Date.now() && !isFinal(r.status) && r.status !== 'ENDING');
+    await mapConcurrent(overdue, CONCURRENCY, (r) => this.stopAtDeadline(r, report));
+    const unfinished = open.filter((r) => !known.has(r.id));
     await mapConcurrent(unfinished, CONCURRENCY, (r) => this.settleIfForgotten(r, report));
     if (full) await this.adoptOrphanMedia(await this.indexMissing(report), report);
     this.passes++;
@@ -105,6 +110,11 @@ export class ReconcilerService extends EventEmitter {
     }
     const result = await this.events.apply(info);
     if (result.outcome === 'updated') report.repaired++;
+  }
+
+  /** Its maximum duration has passed: stopped, and it ends with `maxDuration` whatever LiveKit reports next. */
+  private async stopAtDeadline(recording: Recording, report: ReconcileReport) {
+    if (await this.events.stopFor(recording, 'maxDuration')) report.pastDeadline++;
   }
 
   /** Stopped, and FAILED with `startTimeout` whatever LiveKit reports afterwards (it answers ABORTED). */

@@ -1,6 +1,8 @@
 import type { EgressInfo } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
+import { AppError } from '../models/app-error';
 import {
+  type EndReason,
   mergeRecording,
   producesMedia,
   type Recording,
@@ -37,14 +39,15 @@ export class RecordingEventsService {
     private readonly log: Logger,
   ) {}
 
-  async apply(info: EgressInfo): Promise<ApplyResult> {
-    return this.locks.withLock(roomLockKey(info.roomName), () => this.applyLocked(info));
+  async apply(info: EgressInfo, ours: Partial<Recording> = {}): Promise<ApplyResult> {
+    return this.locks.withLock(roomLockKey(info.roomName), () => this.applyLocked(info, ours));
   }
 
-  /** For callers that already hold the room's lock. */
-  async applyLocked(info: EgressInfo): Promise<ApplyResult> {
-    const incoming = recordingFromEgress(info);
-    if (!incoming) return { outcome: 'ignored', reason: 'not-a-recording' };
+  /** For callers that already hold the room's lock. `ours`: what the start call adds (options, metadata, deadline). */
+  async applyLocked(info: EgressInfo, ours: Partial<Recording> = {}): Promise<ApplyResult> {
+    const reported = recordingFromEgress(info);
+    if (!reported) return { outcome: 'ignored', reason: 'not-a-recording' };
+    const incoming = { ...reported, ...ours };
     const current = await this.store.get(incoming.name);
     const ignored = await this.whyIgnore(info, incoming, current);
     if (ignored) return { outcome: 'ignored', reason: ignored };
@@ -57,11 +60,29 @@ export class RecordingEventsService {
    * an event, so a final status stays final whatever LiveKit reports later.
    */
   async settle(recording: Recording, outcome: Partial<Recording> & Pick<Recording, 'status'>): Promise<ApplyResult> {
+    return this.locks.withLock(roomLockKey(recording.roomName), () => this.amendLocked(recording, outcome));
+  }
+
+  /**
+   * Stops an egress for a reason of ours (its maximum duration, an empty room), under the room's lock
+   * so that no event about it comes between the stop and the reason. Undefined when it had already
+   * ended: the webhooks or the reconciler record how.
+   */
+  async stopFor(recording: Recording, endReason: EndReason): Promise<ApplyResult | undefined> {
     return this.locks.withLock(roomLockKey(recording.roomName), async () => {
-      const current = await this.store.get(recording.name);
-      if (!current || current.id !== recording.id) return { outcome: 'ignored', reason: 'not-ours' };
-      return this.commit(current, { ...current, ...outcome, updatedAt: Date.now() });
+      const info = await this.egress.stop(recording.id).catch((error: unknown) => {
+        if (error instanceof AppError && error.code === 'recording_not_active') return undefined;
+        throw error;
+      });
+      return info && this.applyLocked(info, { endReason });
     });
+  }
+
+  /** Changes what we decide ourselves (an end, the layout), by the same rules; the caller holds the room's lock. */
+  async amendLocked(recording: Recording, change: Partial<Recording>): Promise<ApplyResult> {
+    const current = await this.store.get(recording.name);
+    if (!current || current.id !== recording.id) return { outcome: 'ignored', reason: 'not-ours' };
+    return this.commit(current, { ...current, ...change, updatedAt: Date.now() });
   }
 
   /** Media found with no sidecar at all becomes a recording, unless it was deleted on purpose. */

@@ -43,6 +43,8 @@ export interface ListFilter {
   from?: number;
   /** Started before (ms). */
   to?: number;
+  /** The host application's metadata: each key with exactly this value (compared as text). */
+  metadata?: Record<string, string>;
 }
 
 export interface ListRequest extends ListFilter {
@@ -115,7 +117,8 @@ export class RecordingStore {
    */
   async list(request: ListRequest): Promise<ListResult> {
     const scope = scopeFor(request);
-    const filtered = request.statuses !== undefined || (request.roomName !== undefined && request.roomId !== undefined);
+    const filtered = request.statuses !== undefined || request.metadata !== undefined
+      || (request.roomName !== undefined && request.roomId !== undefined);
     const found: Recording[] = [];
     let after = laterOf(request.after, request.to === undefined ? undefined : startedBeforeKey(request.to));
     let scanned = 0;
@@ -286,7 +289,8 @@ function scopeFor(filter: ListFilter): IndexScope {
 function matches(recording: Recording, filter: ListFilter): boolean {
   return (filter.roomName === undefined || recording.roomName === filter.roomName)
     && (filter.roomId === undefined || recording.roomId === filter.roomId)
-    && (filter.statuses === undefined || filter.statuses.includes(recording.status));
+    && (filter.statuses === undefined || filter.statuses.includes(recording.status))
+    && Object.entries(filter.metadata ?? {}).every(([key, value]) => recording.metadata?.[key] !== undefined && String(recording.metadata[key]) === value);
 }
 
 /** Of two StartAfter positions, the one further down the order. */

@@ -2,7 +2,9 @@ import type { EgressInfo } from 'livekit-server-sdk';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { AppError, badRequest, conflict, notFound, upstreamUnavailable } from '../models/app-error';
+import type { StartRequest } from '../models/api.model';
 import { parseRange } from '../models/byte-range';
+import type { Layout, RecordingOptions } from '../models/recording-options.model';
 import { isFinal, isPlayable, type Recording, recordingFromEgress } from '../models/recording.model';
 import type { EgressService } from './egress.service';
 import { type LockService, roomLockKey } from './lock.service';
@@ -67,16 +69,52 @@ export class RecordingService {
   ) {}
 
   /** Starts the room's recording; one at a time per room (409 otherwise). */
-  async start(roomName: string): Promise<Recording> {
+  async start({ roomName, ...request }: StartRequest): Promise<Recording> {
     const { egress, locks } = this.deps;
     return locks.withLock(roomLockKey(roomName), async () => {
       const [active] = await egress.activeRecordings(roomName);
       if (active) {
         throw conflict('recording_active', 'The room already has an active recording', { recordingId: active.egressId });
       }
-      const info = await egress.startRecording(roomName, this.mediaPath(roomName));
-      return this.recordStarted(info);
+      const options = this.optionsFor(request);
+      const info = await egress.startRecording(roomName, this.mediaPath(roomName), options);
+      const maxDurationMs = request.maxDuration !== undefined ? request.maxDuration * 1000 : this.deps.config.recordings.defaults.maxDurationMs;
+      return this.recordStarted(info, {
+        options,
+        metadata: request.metadata,
+        ...(maxDurationMs > 0 ? { maxDuration: maxDurationMs / 1000, deadline: Date.now() + maxDurationMs } : {}),
+      });
     });
+  }
+
+  /** Changes the layout of the room's active recording (409 when none is active). */
+  async changeLayout(roomName: string, layout: Layout): Promise<Recording> {
+    const { egress, locks, events, store } = this.deps;
+    return locks.withLock(roomLockKey(roomName), async () => {
+      const [active] = await egress.activeRecordings(roomName);
+      if (!active) throw conflict('recording_not_active', 'The room has no active recording');
+      await egress.updateLayout(active.egressId, layout);
+      const recording = recordingFromEgressOrFail(active);
+      const current = (await store.get(recording.name)) ?? recording;
+      const result = await events.amendLocked(current, { options: { ...(current.options ?? this.optionsFor({})), layout } });
+      return recordingOf(result) ?? current;
+    });
+  }
+
+  /** The request's options over the configured defaults; an audio-only recording has no video settings. */
+  private optionsFor(request: Omit<StartRequest, 'roomName'>): RecordingOptions {
+    const { defaults } = this.deps.config.recordings;
+    const audioOnly = request.audioOnly ?? false;
+    const encoding = Object.fromEntries(
+      (['width', 'height', 'fps', 'videoBitrate', 'audioBitrate'] as const).filter((field) => request[field] !== undefined).map((field) => [field, request[field]]),
+    );
+    const explicit = Object.keys(encoding).length > 0;
+    return {
+      layout: request.layout ?? defaults.layout,
+      preset: audioOnly || explicit ? undefined : (request.preset ?? defaults.preset),
+      encoding: explicit ? encoding : undefined,
+      audioOnly,
+    };
   }
 
   /**
@@ -216,10 +254,10 @@ export class RecordingService {
   }
 
   /** The sidecar must exist once start returns; if it cannot be written, the egress is stopped. */
-  private async recordStarted(info: EgressInfo): Promise<Recording> {
+  private async recordStarted(info: EgressInfo, ours: Partial<Recording>): Promise<Recording> {
     let result: ApplyResult;
     try {
-      result = await this.deps.events.applyLocked(info);
+      result = await this.deps.events.applyLocked(info, ours);
     } catch (error) {
       await this.deps.egress.stop(info.egressId).catch((stopError) => {
         this.deps.log.error({ err: stopError, egressId: info.egressId }, 'could not stop an egress whose sidecar failed');
