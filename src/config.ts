@@ -97,6 +97,8 @@ const envSchema = z.object({
   RECORDING_LAYOUT: z.enum(LAYOUTS).default('grid'),
   RECORDING_PRESET: z.enum(PRESETS).optional(),
   RECORDING_MAX_DURATION: duration('0'),
+  AUTO_STOP: booleanFlag(true),
+  AUTO_STOP_GRACE: duration('15s'),
   SHUTDOWN_TIMEOUT: duration('10s'),
 
   ADMIN_API_KEY: secret(24),
@@ -148,6 +150,8 @@ export interface Config {
     defaults: { layout: Env['RECORDING_LAYOUT']; preset?: Env['RECORDING_PRESET']; maxDurationMs: number };
   };
   reconcileIntervalMs: number;
+  /** Stopping a room's recording once everyone has left, after a grace period. */
+  autoStop: { enabled: boolean; graceMs: number };
   /** Absent: locks are in-process (one instance). Present: per-room locks through Redis (several instances). */
   redis?: { url: string; keyPrefix: string };
   locks: { ttlMs: number; waitTimeoutMs: number };
@@ -220,6 +224,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       defaults: { layout: env.RECORDING_LAYOUT, preset: env.RECORDING_PRESET, maxDurationMs: env.RECORDING_MAX_DURATION },
     },
     reconcileIntervalMs: env.RECONCILE_INTERVAL,
+    autoStop: { enabled: env.AUTO_STOP, graceMs: env.AUTO_STOP_GRACE },
     redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
     locks: { ttlMs: env.LOCK_TTL, waitTimeoutMs: env.LOCK_WAIT_TIMEOUT },
     webhookTimeoutMs: env.WEBHOOK_TIMEOUT,

@@ -106,4 +106,28 @@ describe('a service killed mid-recording', () => {
     }, { timeoutMs: 20_000, what: 'recording complete' });
     expect(done.endReason).toBe('maxDuration');
   }, 60_000);
+
+  it('stops a recording whose room emptied, though the service restarted during the grace period', async () => {
+    const roomName = 'crash-empty';
+    // Long enough for the kill to come well before the first process's own timer would fire.
+    await startService({ AUTO_STOP_GRACE: '4s' });
+    livekit.addParticipant(roomName, { identity: 'last-one' });
+    const { recording } = await (await post('/recordings/start', { roomName })).json();
+    await livekit.activateEgress(recording.id);
+    livekit.removeParticipant(roomName, 'last-one');
+    const marked = await eventually(async () => {
+      const info = await (await api(`/recordings/${recording.name}/info`)).json();
+      return info.autoStopAt > 0 ? info : undefined;
+    }, { timeoutMs: 10_000, what: 'the room marked empty' });
+    service!.child.kill('SIGKILL');
+    await service!.exited();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, marked.autoStopAt - Date.now()) + 200));
+    expect(livekit.getEgress(recording.id)!.status).toBe(1); // still ACTIVE: nobody stopped it
+    await startService({ AUTO_STOP_GRACE: '4s' });
+    const done = await eventually(async () => {
+      const info = await (await api(`/recordings/${recording.name}/info`)).json();
+      return info.status === 'COMPLETE' ? info : undefined;
+    }, { timeoutMs: 20_000, what: 'recording complete' });
+    expect(done.endReason).toBe('roomEmpty');
+  }, 60_000);
 });

@@ -37,6 +37,8 @@ export const recordingSchema = z.object({
   /** Its maximum length (s) and the moment it must end by (ms), enforced by the reconciler. */
   maxDuration: z.number().optional(),
   deadline: z.number().optional(),
+  /** When everyone had left: the end of the grace period (ms), after which it stops; 0 once someone came back. */
+  autoStopAt: z.number().optional(),
   updatedAt: z.number(),
 });
 export type Recording = z.infer<typeof recordingSchema>;
@@ -153,6 +155,7 @@ export function mergeRecording(current: Recording | undefined, incoming: Recordi
     metadata: incoming.metadata ?? current.metadata,
     maxDuration: incoming.maxDuration ?? current.maxDuration,
     deadline: incoming.deadline ?? current.deadline,
+    autoStopAt: incoming.autoStopAt ?? current.autoStopAt,
   };
   return sameRecording(current, merged) ? current : merged;
 }

@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { AccessService } from './access.service';
 import { AdmissionService } from './admission.service';
+import { AutoStopService } from './auto-stop.service';
 import { EgressService } from './egress.service';
 import type { Dependency } from './health.service';
 import { LocalLockService, type LockService } from './lock.service';
@@ -80,7 +81,8 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const signMedia = (name: string, expires: number) => access.mediaSignature(name, expires);
   const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia });
 
-  const reconciler = new ReconcilerService(egress, store, events, s3, {
+  const autoStop = new AutoStopService(rooms, egress, store, events, config.autoStop, log);
+  const reconciler = new ReconcilerService(egress, store, events, s3, autoStop, {
     intervalMs: config.reconcileIntervalMs,
     startTimeoutMs: config.recordings.startTimeoutMs,
     recordingsPath: config.recordings.path,
@@ -94,7 +96,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     admission,
     recordings,
     store,
-    webhooks: new WebhookService(events, log),
+    webhooks: new WebhookService(events, autoStop, log),
     webhookReceiver: new WebhookReceiver(livekit.apiKey, livekit.apiSecret),
     reconciler,
     dependencies: [
@@ -106,6 +108,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
       if (redis && redis.status === 'wait') await Promise.all([redis.connect(), once(redis, 'ready')]);
     },
     async close() {
+      autoStop.stop();
       await reconciler.stop();
       if (locks instanceof RedisLockService) await locks.close();
       await redis?.quit().catch(() => undefined);

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { EgressStatus, type EgressInfo } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
 import { baseName, isFinal, type Recording } from '../models/recording.model';
+import type { AutoStopService } from './auto-stop.service';
 import { mapConcurrent } from './concurrency';
 import { type EgressService, ROOM_METADATA_KEY } from './egress.service';
 import type { RecordingEventsService } from './recording-events.service';
@@ -19,6 +20,8 @@ export interface ReconcileReport {
   adopted: number;
   /** Recordings stopped because their maximum duration had passed. */
   pastDeadline: number;
+  /** Recordings whose room had emptied and whose grace period had passed (stopped or kept). */
+  autoStopChecked: number;
   /** Sidecars given their listing index entries (from an earlier version, or a write cut short). */
   indexed: number;
 }
@@ -51,6 +54,7 @@ export class ReconcilerService extends EventEmitter {
     private readonly store: RecordingStore,
     private readonly events: RecordingEventsService,
     private readonly s3: S3Service,
+    private readonly autoStop: AutoStopService,
     private readonly options: ReconcilerOptions,
     private readonly log: Logger,
   ) {
@@ -86,13 +90,19 @@ export class ReconcilerService extends EventEmitter {
    * thousand recordings) to index what earlier versions wrote and adopt media without a sidecar.
    */
   async runPass({ full = true } = {}): Promise<ReconcileReport> {
-    const report: ReconcileReport = { repaired: 0, timedOut: 0, settled: 0, adopted: 0, indexed: 0, pastDeadline: 0 };
+    const report: ReconcileReport = { repaired: 0, timedOut: 0, settled: 0, adopted: 0, indexed: 0, pastDeadline: 0, autoStopChecked: 0 };
     const ours = (await this.egress.listAll()).filter((info) => this.egress.isOurRecording(info));
     await mapConcurrent(ours, CONCURRENCY, (info) => this.reconcileEgress(info, report));
     const known = new Set(ours.map((info) => info.egressId));
     const open = await this.store.open();
     const overdue = open.filter((r) => r.deadline !== undefined && r.deadline <= Date.now() && !isFinal(r.status) && r.status !== 'ENDING');
     await mapConcurrent(overdue, CONCURRENCY, (r) => this.stopAtDeadline(r, report));
+    // A grace period that ended while no timer of this process was waiting for it (a restart).
+    const emptied = open.filter((r) => r.autoStopAt && r.autoStopAt <= Date.now() && !isFinal(r.status) && r.status !== 'ENDING');
+    await mapConcurrent(emptied, CONCURRENCY, async (r) => {
+      await this.autoStop.check(r);
+      report.autoStopChecked++;
+    });
     const unfinished = open.filter((r) => !known.has(r.id));
     await mapConcurrent(unfinished, CONCURRENCY, (r) => this.settleIfForgotten(r, report));
     if (full) await this.adoptOrphanMedia(await this.indexMissing(report), report);
@@ -125,7 +135,7 @@ export class ReconcilerService extends EventEmitter {
     });
     if (result.outcome === 'ignored') return;
     const seconds = Math.round(this.options.startTimeoutMs / 1000);
-    await this.events.settle(result.recording, {
+    await this.events.amend(result.recording, {
       status: 'FAILED',
       endReason: 'startTimeout',
       error: `The recording did not start within ${seconds} s`,
@@ -142,7 +152,7 @@ export class ReconcilerService extends EventEmitter {
     }
     const head = await this.s3.head(recording.mediaKey);
     const hasMedia = head !== undefined && head.size > 0;
-    await this.events.settle(recording, hasMedia
+    await this.events.amend(recording, hasMedia
       ? { status: 'COMPLETE', size: head.size }
       : { status: 'FAILED', error: 'LiveKit no longer knows this recording and no media was found' });
     report.settled++;

@@ -56,11 +56,11 @@ export class RecordingEventsService {
   }
 
   /**
-   * An end we decide ourselves (an egress that never started, one LiveKit forgot): the same rules as
-   * an event, so a final status stays final whatever LiveKit reports later.
+   * What we decide ourselves (an end LiveKit will not report, the layout, an auto-stop mark), by the
+   * same rules as an event, so a final status stays final whatever LiveKit reports later.
    */
-  async settle(recording: Recording, outcome: Partial<Recording> & Pick<Recording, 'status'>): Promise<ApplyResult> {
-    return this.locks.withLock(roomLockKey(recording.roomName), () => this.amendLocked(recording, outcome));
+  async amend(recording: Recording, change: Partial<Recording>): Promise<ApplyResult> {
+    return this.locks.withLock(roomLockKey(recording.roomName), () => this.amendLocked(recording, change));
   }
 
   /**
@@ -78,7 +78,7 @@ export class RecordingEventsService {
     });
   }
 
-  /** Changes what we decide ourselves (an end, the layout), by the same rules; the caller holds the room's lock. */
+  /** As `amend`, for callers that already hold the room's lock. */
   async amendLocked(recording: Recording, change: Partial<Recording>): Promise<ApplyResult> {
     const current = await this.store.get(recording.name);
     if (!current || current.id !== recording.id) return { outcome: 'ignored', reason: 'not-ours' };

@@ -1,4 +1,4 @@
-import { AccessToken, DataPacket_Kind, type Room, RoomServiceClient } from 'livekit-server-sdk';
+import { AccessToken, DataPacket_Kind, type ParticipantInfo, type Room, RoomServiceClient } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
 import type { RoomRecordingStatus } from '../models/recording.model';
 import { withOwnMetadata } from '../models/room-metadata.model';
@@ -90,6 +90,16 @@ export class RoomService {
     } catch (error) {
       if (twirpCode(error) === 'not_found') return false;
       throw livekitError(error, 'send a data message');
+    }
+  }
+
+  /** Who is in the room now (LiveKit lists recorders and agents too); none when it is gone. */
+  async participants(roomName: string): Promise<ParticipantInfo[]> {
+    try {
+      return await retryTransient(() => this.client.listParticipants(roomName));
+    } catch (error) {
+      if (twirpCode(error) === 'not_found') return [];
+      throw livekitError(error, 'list the room\'s participants');
     }
   }
 

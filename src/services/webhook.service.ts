@@ -1,16 +1,19 @@
 import type { WebhookEvent } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
+import type { AutoStopService } from './auto-stop.service';
 import type { RecordingEventsService } from './recording-events.service';
 
 /** Routes verified LiveKit webhooks: egress events drive our state, everything else is acknowledged. */
 export class WebhookService {
   constructor(
     private readonly events: RecordingEventsService,
+    private readonly autoStop: AutoStopService,
     private readonly log: Logger,
   ) {}
 
   /** Resolves once the event is durably applied; throws so that LiveKit retries when it is not. */
   async handle(event: WebhookEvent): Promise<void> {
+    if (event.event.startsWith('participant_')) return this.autoStop.onEvent(event);
     const info = event.egressInfo;
     if (!event.event.startsWith('egress_') || !info) return;
     const result = await this.events.apply(info);
