@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { PERMISSIONS, type Permission } from './models/access.model';
+import { DEFAULT_FILE_TEMPLATE, fileTemplateProblem } from './models/file-template.model';
 import { LAYOUTS, PRESETS } from './models/recording-options.model';
 
 /**
@@ -94,6 +95,10 @@ const envSchema = z.object({
   WEBHOOK_TIMEOUT: duration('10s'),
   RECONCILE_INTERVAL: duration('30s'),
   RECORDING_START_TIMEOUT: duration('30s'),
+  RECORDING_FILE_TEMPLATE: z.string().default(DEFAULT_FILE_TEMPLATE).superRefine((template, ctx) => {
+    const problem = fileTemplateProblem(template);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   RECORDING_LAYOUT: z.enum(LAYOUTS).default('grid'),
   RECORDING_PRESET: z.enum(PRESETS).optional(),
   RECORDING_MAX_DURATION: duration('0'),
@@ -146,6 +151,8 @@ export interface Config {
     playbackStrategy: Env['RECORDING_PLAYBACK_STRATEGY'];
     urlTtlMs: number;
     startTimeoutMs: number;
+    /** Where media goes under `path` (see file-template.model). */
+    fileTemplate: string;
     /** What a start without options gets. */
     defaults: { layout: Env['RECORDING_LAYOUT']; preset?: Env['RECORDING_PRESET']; maxDurationMs: number };
   };
@@ -221,6 +228,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       playbackStrategy: env.RECORDING_PLAYBACK_STRATEGY,
       urlTtlMs: env.RECORDING_URL_TTL,
       startTimeoutMs: env.RECORDING_START_TIMEOUT,
+      fileTemplate: env.RECORDING_FILE_TEMPLATE,
       defaults: { layout: env.RECORDING_LAYOUT, preset: env.RECORDING_PRESET, maxDurationMs: env.RECORDING_MAX_DURATION },
     },
     reconcileIntervalMs: env.RECONCILE_INTERVAL,

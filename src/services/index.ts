@@ -86,6 +86,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     intervalMs: config.reconcileIntervalMs,
     startTimeoutMs: config.recordings.startTimeoutMs,
     recordingsPath: config.recordings.path,
+    mediaInFolders: config.recordings.fileTemplate.includes('/'),
   }, log);
 
   return {

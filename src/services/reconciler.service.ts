@@ -30,6 +30,8 @@ export interface ReconcilerOptions {
   intervalMs: number;
   startTimeoutMs: number;
   recordingsPath: string;
+  /** The file template puts media in folders below RECORDINGS_PATH. */
+  mediaInFolders: boolean;
 }
 
 const CONCURRENCY = 8;
@@ -174,10 +176,16 @@ export class ReconcilerService extends EventEmitter {
     return sidecarKeys;
   }
 
-  /** Media directly under RECORDINGS_PATH with no sidecar (written while we were down, or by the reference). */
+  /**
+   * Media under RECORDINGS_PATH with no sidecar: written while we were down, or by the reference.
+   * Directly under it, or, when the file template makes folders, in any folder but ours (".metadata/",
+   * ".index/"…), which then means listing those too.
+   */
   private async adoptOrphanMedia(sidecarKeys: Set<string>, report: ReconcileReport) {
     const orphans: string[] = [];
-    for await (const key of this.s3.listKeys(this.options.recordingsPath, { delimiter: '/' })) {
+    const { recordingsPath, mediaInFolders } = this.options;
+    for await (const key of this.s3.listKeys(recordingsPath, mediaInFolders ? {} : { delimiter: '/' })) {
+      if (key.slice(recordingsPath.length).split('/').some((segment) => segment.startsWith('.'))) continue;
       const name = baseName(key);
       if (MEDIA_FILE.test(name) && !sidecarKeys.has(this.store.sidecarKey(name))) orphans.push(key);
     }

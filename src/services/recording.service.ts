@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import { AppError, badRequest, conflict, notFound, upstreamUnavailable } from '../models/app-error';
 import type { StartRequest } from '../models/api.model';
 import { parseRange } from '../models/byte-range';
+import { expandFileTemplate } from '../models/file-template.model';
 import type { Layout, RecordingOptions } from '../models/recording-options.model';
 import { isFinal, isPlayable, type Recording, recordingFromEgress } from '../models/recording.model';
 import type { EgressService } from './egress.service';
@@ -269,7 +270,8 @@ export class RecordingService {
 
   /** `<room>-<roomSid>-<utc>.mp4` under RECORDINGS_PATH; egress fills the placeholders. */
   private mediaPath(roomName: string): string {
-    return `${this.deps.config.recordings.path}${safeNamePart(roomName)}-{room_id}-{utc}.mp4`;
+    const { path, fileTemplate } = this.deps.config.recordings;
+    return `${path}${expandFileTemplate(fileTemplate, safeNamePart(roomName), new Date())}`;
   }
 }
 
