@@ -1,8 +1,7 @@
 import http from 'node:http';
 import { EgressStatus } from '@livekit/protocol';
-import type { Response } from 'supertest';
 import { eventually } from './support/eventually';
-import { FIXTURE_MP4, joinRoom, roomMetadata, uniqueRoom, waitForRecording, waitForRoomStatus } from './support/recordings';
+import { FIXTURE_MP4, binary, joinRoom, roomMetadata, uniqueRoom, waitForRecording, waitForRoomStatus } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
 /** Races, partial failures and odd input around starting, stopping, listing and deleting recordings. */
@@ -231,11 +230,4 @@ function rawRequest(stack: TestStack, method: string, path: string) {
     req.on('error', reject);
     req.end();
   });
-}
-
-function binary(res: Response, done: (err: Error | null, body: Buffer) => void) {
-  const chunks: Buffer[] = [];
-  const stream = res as unknown as NodeJS.ReadableStream;
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  stream.on('end', () => done(null, Buffer.concat(chunks)));
 }

@@ -1,6 +1,7 @@
 import { EgressClient, EncodedFileOutput, EncodedFileType, S3Upload } from 'livekit-server-sdk';
 import {
   FIXTURE_MP4,
+  binary,
   completeRecording,
   joinRoom,
   readObject,
@@ -193,11 +194,4 @@ async function completeWithManualLifecycle(stack: TestStack) {
   const done = await waitForRecording(stack, recording.name, (r) => r.playable);
   await eventually(() => stack.livekit.webhooks.idle().then(() => true));
   return { roomName, name: recording.name as string, recording: done };
-}
-
-function binary(res: import('supertest').Response, done: (err: Error | null, body: Buffer) => void) {
-  const chunks: Buffer[] = [];
-  const stream = res as unknown as NodeJS.ReadableStream;
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  stream.on('end', () => done(null, Buffer.concat(chunks)));
 }

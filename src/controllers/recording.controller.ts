@@ -10,8 +10,10 @@ import {
   recordingParamsSchema,
   roomRequestSchema,
   startRequestSchema,
+  bulkDeleteSchema,
+  urlQuerySchema,
 } from '../models/api.model';
-import { toView } from '../models/recording.model';
+import { attachment, downloadName, toView } from '../models/recording.model';
 import type { Services } from '../services';
 import { type AccessService, type Permission, unauthenticated } from '../services/access.service';
 import type { Guard } from '../services/recording.service';
@@ -74,7 +76,8 @@ export function recordingController({ recordings, access, log }: Services): Rout
     res.status(200).end();
   });
 
-  router.get('/recordings/:name', signedOrAuthenticated(access), async (req, res) => {
+  /** One ranged S3 read piped to the response; as an attachment with a readable file name for downloads. */
+  const serveMedia = (download: boolean) => async (req: Request, res: Response) => {
     const name = nameOf(req);
     const reading = new AbortController();
     res.on('close', () => reading.abort());
@@ -97,6 +100,7 @@ export function recordingController({ recordings, access, log }: Services): Rout
     }
     const { object } = media;
     setMediaHeaders(res, name, object, object.contentLength);
+    if (download) res.set('Content-Disposition', attachment(downloadName(media.recording)));
     if (media.kind === 'partial') res.status(206).set('Content-Range', `bytes ${media.start}-${media.end}/${object.size}`);
     try {
       await pipeline(object.body, res);
@@ -106,7 +110,9 @@ export function recordingController({ recordings, access, log }: Services): Rout
       if (!reading.signal.aborted) log.warn({ err: error, recording: name }, 'media stream ended early');
       res.destroy();
     }
-  });
+  };
+  router.get('/recordings/:name', signedOrAuthenticated(access), serveMedia(false));
+  router.get('/recordings/:name/download', signedOrAuthenticated(access), serveMedia(true));
 
   router.use('/recordings', authenticate(access));
 
@@ -146,8 +152,14 @@ export function recordingController({ recordings, access, log }: Services): Rout
   });
 
   router.get('/recordings/:name/url', async (req, res) => {
-    const { url, expiresAt } = await recordings.playbackUrl(nameOf(req), allowed(access, res, 'play'));
+    const { download } = parseInput(urlQuerySchema, req.query);
+    const { url, expiresAt } = await recordings.playbackUrl(nameOf(req), allowed(access, res, 'play'), download);
     res.json({ recordingUrl: url, expiresAt });
+  });
+
+  router.delete('/recordings', body, async (req, res) => {
+    const { names } = parseInput(bulkDeleteSchema, req.body);
+    res.json({ results: await recordings.deleteMany(names, allowed(access, res, 'delete')) });
   });
 
   router.delete('/recordings/:name', async (req, res) => {

@@ -93,6 +93,18 @@ export const startRequestSchema = z.object({
 });
 export type StartRequest = z.infer<typeof startRequestSchema>;
 
+/** DELETE /recordings: several at once, each answered on its own. */
+export const bulkDeleteSchema = z.object({
+  names: z.array(recordingNameSchema, { error: 'names must be a list of recording names' })
+    .min(1, 'names lists at least one recording').max(100, 'names lists at most 100 recordings')
+    .refine((names) => new Set(names).size === names.length, 'names lists each recording once'),
+}).strict();
+
+/** GET /recordings/:name/url?download=true: a URL that downloads rather than plays. */
+export const urlQuerySchema = z.object({
+  download: queryValue('download', z.enum(['true', 'false'], { error: 'download must be true or false' })).transform((value) => value === 'true'),
+});
+
 /** POST /recordings/layout. */
 export const layoutRequestSchema = z.object({
   roomName: roomNameSchema,

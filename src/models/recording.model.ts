@@ -109,6 +109,20 @@ export function fileResultOf(info: EgressInfo) {
   return info.fileResults[0] ?? (info.result.case === 'file' ? info.result.value : undefined);
 }
 
+/** "Weekly sync 2026-11-21 14.05.mp4": the room and when it started (UTC), for people's download folders. */
+export function downloadName(recording: Recording): string {
+  const started = new Date(recording.startedAt).toISOString().slice(0, 16).replace('T', ' ').replace(':', '.');
+  const extension = recording.name.slice(recording.name.lastIndexOf('.'));
+  return `${recording.roomName.replace(/[\\/:*?"<>|\p{Cc}]+/gu, '_')} ${started}${extension}`;
+}
+
+/** A Content-Disposition for a download (RFC 6266): an ASCII fallback name, and the real one in UTF-8. */
+export function attachment(fileName: string): string {
+  const fallback = fileName.replace(/[^\x20-\x7e]|["\\%]/g, '_');
+  const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}
+
 /** The last path segment of a key: a recording's handle never contains "/". */
 export const baseName = (key: string) => key.slice(key.lastIndexOf('/') + 1);
 

@@ -6,7 +6,8 @@ import type { StartRequest } from '../models/api.model';
 import { parseRange } from '../models/byte-range';
 import { expandFileTemplate } from '../models/file-template.model';
 import type { Layout, RecordingOptions } from '../models/recording-options.model';
-import { isFinal, isPlayable, type Recording, recordingFromEgress } from '../models/recording.model';
+import { attachment, downloadName, isFinal, isPlayable, type Recording, recordingFromEgress } from '../models/recording.model';
+import { mapConcurrent } from './concurrency';
 import type { EgressService } from './egress.service';
 import { type LockService, roomLockKey } from './lock.service';
 import type { ApplyResult, RecordingEventsService } from './recording-events.service';
@@ -28,7 +29,7 @@ export interface RecordingPage {
 }
 
 export type MediaRead =
-  | { kind: 'whole' | 'partial'; object: ObjectRead; start: number; end: number }
+  | { kind: 'whole' | 'partial'; object: ObjectRead; start: number; end: number; recording: Recording }
   | { kind: 'unsatisfiable'; size: number }
   | { kind: 'not-modified' };
 
@@ -40,6 +41,7 @@ export interface MediaRequest {
 }
 
 const URL_CACHE_SIZE = 10_000;
+const urlCacheKey = (name: string, download: boolean) => `${download ? 'download' : 'play'}:${name}`;
 
 /** Checks, once the recording is known, that the caller may act on it (throws 403 otherwise). */
 export type Guard = (recording: Recording) => void;
@@ -166,8 +168,8 @@ export class RecordingService {
    * (a media element cannot send a bearer token). The same answer is given again for a while (a tenth
    * of its lifetime, at most a minute), without asking S3.
    */
-  async playbackUrl(name: string, guard: Guard): Promise<PlaybackUrl> {
-    const cached = this.urls.get(name);
+  async playbackUrl(name: string, guard: Guard, download = false): Promise<PlaybackUrl> {
+    const cached = this.urls.get(urlCacheKey(name, download));
     if (cached && cached.until > Date.now()) {
       guard(cached.recording);
       return cached.answer;
@@ -177,17 +179,23 @@ export class RecordingService {
     const ttlSeconds = Math.max(1, Math.floor(urlTtlMs / 1000));
     const expires = Math.floor(Date.now() / 1000) + ttlSeconds;
     const url = playbackStrategy === 'PROXY'
-      ? this.signedProxyUrl(recording.name, expires)
-      : await this.deps.s3.presignGet(recording.mediaKey, ttlSeconds);
+      ? this.signedProxyUrl(recording.name, expires, download)
+      : await this.deps.s3.presignGet(recording.mediaKey, ttlSeconds, download ? attachment(downloadName(recording)) : undefined);
     const answer = { url, expiresAt: expires * 1000 };
     if (this.urls.size >= URL_CACHE_SIZE) this.urls.delete(this.urls.keys().next().value!);
-    this.urls.set(name, { answer, recording, until: Date.now() + Math.min(60_000, urlTtlMs / 10) });
+    this.urls.set(urlCacheKey(name, download), { answer, recording, until: Date.now() + Math.min(60_000, urlTtlMs / 10) });
     return answer;
   }
 
-  private signedProxyUrl(name: string, expires: number): string {
+  /** The signature covers the name and expiry: the same one lets a player stream and a link download. */
+  private signedProxyUrl(name: string, expires: number, download: boolean): string {
     const query = new URLSearchParams({ expires: String(expires), signature: this.deps.signMedia(name, expires) });
-    return `/recordings/${encodeURIComponent(name)}?${query}`;
+    return `/recordings/${encodeURIComponent(name)}${download ? '/download' : ''}?${query}`;
+  }
+
+  private forgetUrls(name: string) {
+    this.urls.delete(urlCacheKey(name, false));
+    this.urls.delete(urlCacheKey(name, true));
   }
 
   /** The media's headers without its body (HEAD). */
@@ -214,14 +222,27 @@ export class RecordingService {
     if (object === 'not-modified') return { kind: 'not-modified' };
     if (object === 'missing') throw this.gone(name);
     const start = range.kind === 'partial' ? range.start : 0;
-    return { kind: range.kind, object, start, end: start + object.contentLength - 1 };
+    return { kind: range.kind, object, start, end: start + object.contentLength - 1, recording };
   }
 
   /** Its media is gone (deleted, maybe by another instance): forget what we knew. */
   private gone(name: string): AppError {
     this.deps.store.forget(name);
-    this.urls.delete(name);
+    this.forgetUrls(name);
     return notFound(`Recording "${name}" has no media`);
+  }
+
+  /** Deletes each named recording as `delete` does, answering for each. */
+  async deleteMany(names: string[], guard: Guard): Promise<Array<{ name: string; deleted: boolean; status: number; code?: string; errorMessage?: string }>> {
+    return mapConcurrent(names, 4, async (name) => {
+      try {
+        await this.delete(name, guard);
+        return { name, deleted: true, status: 200 };
+      } catch (error) {
+        const known = error instanceof AppError ? error : upstreamUnavailable('s3', 'The recording could not be deleted');
+        return { name, deleted: false, status: known.status, code: known.code, errorMessage: known.message };
+      }
+    });
   }
 
   /** Deletes a finished recording's media and sidecar and tells the room, if it still exists. */
@@ -234,7 +255,7 @@ export class RecordingService {
         throw conflict('recording_in_progress', 'The recording has not finished yet; stop it first');
       }
       await this.deps.store.delete(current);
-      this.urls.delete(name);
+      this.forgetUrls(name);
       return current;
     });
     try {

@@ -200,9 +200,11 @@ export class S3Service {
     }
   }
 
-  async presignGet(key: string, ttlSeconds: number): Promise<string> {
+  /** A GET URL for browsers; `contentDisposition` makes S3 answer with that header (a download). */
+  async presignGet(key: string, ttlSeconds: number, contentDisposition?: string): Promise<string> {
     try {
-      return await getSignedUrl(this.publicClient, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+      const command = new GetObjectCommand({ Bucket: this.bucket, Key: key, ResponseContentDisposition: contentDisposition });
+      return await getSignedUrl(this.publicClient, command, {
         expiresIn: ttlSeconds,
       });
     } catch (error) {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Response } from 'supertest';
 import type { Recording } from '../../src/models/recording.model';
 import { eventually } from './eventually';
 import type { TestStack } from './stack';
@@ -76,4 +77,12 @@ export async function sidecarsOf(stack: TestStack, recordingId: string): Promise
     token = page.NextContinuationToken;
   } while (token);
   return keys;
+}
+
+/** A supertest parser that keeps a binary body as a Buffer (`.buffer(true).parse(binary)`). */
+export function binary(res: Response, done: (err: Error | null, body: Buffer) => void) {
+  const chunks: Buffer[] = [];
+  const stream = res as unknown as NodeJS.ReadableStream;
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  stream.on('end', () => done(null, Buffer.concat(chunks)));
 }
