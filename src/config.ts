@@ -102,6 +102,7 @@ const envSchema = z.object({
   RECORDING_LAYOUT: z.enum(LAYOUTS).default('grid'),
   RECORDING_PRESET: z.enum(PRESETS).optional(),
   RECORDING_MAX_DURATION: duration('0'),
+  RETENTION_DAYS: z.coerce.number({ error: 'expected a number of days' }).min(0).default(0),
   AUTO_STOP: booleanFlag(true),
   AUTO_STOP_GRACE: duration('15s'),
   SHUTDOWN_TIMEOUT: duration('10s'),
@@ -151,6 +152,8 @@ export interface Config {
     playbackStrategy: Env['RECORDING_PLAYBACK_STRATEGY'];
     urlTtlMs: number;
     startTimeoutMs: number;
+    /** Recordings older than this are deleted by the reconciler (0: never). */
+    retentionMs: number;
     /** Where media goes under `path` (see file-template.model). */
     fileTemplate: string;
     /** What a start without options gets. */
@@ -229,6 +232,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       urlTtlMs: env.RECORDING_URL_TTL,
       startTimeoutMs: env.RECORDING_START_TIMEOUT,
       fileTemplate: env.RECORDING_FILE_TEMPLATE,
+      retentionMs: Math.round(env.RETENTION_DAYS * 86_400_000),
       defaults: { layout: env.RECORDING_LAYOUT, preset: env.RECORDING_PRESET, maxDurationMs: env.RECORDING_MAX_DURATION },
     },
     reconcileIntervalMs: env.RECONCILE_INTERVAL,

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { EgressClient, RoomServiceClient, WebhookReceiver } from 'livekit-server-sdk';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { Recording } from '../models/recording.model';
 import { AccessService } from './access.service';
 import { AdmissionService } from './admission.service';
 import { AutoStopService } from './auto-stop.service';
@@ -82,11 +83,13 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia });
 
   const autoStop = new AutoStopService(rooms, egress, store, events, config.autoStop, log);
-  const reconciler = new ReconcilerService(egress, store, events, s3, autoStop, {
+  const expire = (recording: Recording) => recordings.delete(recording.name, () => undefined);
+  const reconciler = new ReconcilerService(egress, store, events, s3, autoStop, expire, {
     intervalMs: config.reconcileIntervalMs,
     startTimeoutMs: config.recordings.startTimeoutMs,
     recordingsPath: config.recordings.path,
     mediaInFolders: config.recordings.fileTemplate.includes('/'),
+    retentionMs: config.recordings.retentionMs,
   }, log);
 
   return {

@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import { baseName, isFinal, type Recording } from '../models/recording.model';
 import type { AutoStopService } from './auto-stop.service';
 import { mapConcurrent } from './concurrency';
+import { startedBeforeKey } from './recording-index';
 import { type EgressService, ROOM_METADATA_KEY } from './egress.service';
 import type { RecordingEventsService } from './recording-events.service';
 import type { RecordingStore } from './recording-store.service';
@@ -22,6 +23,8 @@ export interface ReconcileReport {
   pastDeadline: number;
   /** Recordings whose room had emptied and whose grace period had passed (stopped or kept). */
   autoStopChecked: number;
+  /** Recordings deleted because they were older than the retention period. */
+  expired: number;
   /** Sidecars given their listing index entries (from an earlier version, or a write cut short). */
   indexed: number;
 }
@@ -32,7 +35,12 @@ export interface ReconcilerOptions {
   recordingsPath: string;
   /** The file template puts media in folders below RECORDINGS_PATH. */
   mediaInFolders: boolean;
+  /** Recordings that started longer ago than this are deleted (0: kept for ever). */
+  retentionMs: number;
 }
+
+/** How many expired recordings one pass deletes at most; the next pass goes on. */
+const RETENTION_BATCH = 100;
 
 const CONCURRENCY = 8;
 /** Scheduled passes walk the whole bucket (index gaps, orphan media) at start-up and then one in ten. */
@@ -57,6 +65,8 @@ export class ReconcilerService extends EventEmitter {
     private readonly events: RecordingEventsService,
     private readonly s3: S3Service,
     private readonly autoStop: AutoStopService,
+    /** Deletes a recording with all its objects, as `DELETE /recordings/:name` does. */
+    private readonly remove: (recording: Recording) => Promise<void>,
     private readonly options: ReconcilerOptions,
     private readonly log: Logger,
   ) {
@@ -92,7 +102,7 @@ export class ReconcilerService extends EventEmitter {
    * thousand recordings) to index what earlier versions wrote and adopt media without a sidecar.
    */
   async runPass({ full = true } = {}): Promise<ReconcileReport> {
-    const report: ReconcileReport = { repaired: 0, timedOut: 0, settled: 0, adopted: 0, indexed: 0, pastDeadline: 0, autoStopChecked: 0 };
+    const report: ReconcileReport = { repaired: 0, timedOut: 0, settled: 0, adopted: 0, indexed: 0, pastDeadline: 0, autoStopChecked: 0, expired: 0 };
     const ours = (await this.egress.listAll()).filter((info) => this.egress.isOurRecording(info));
     await mapConcurrent(ours, CONCURRENCY, (info) => this.reconcileEgress(info, report));
     const known = new Set(ours.map((info) => info.egressId));
@@ -108,6 +118,7 @@ export class ReconcilerService extends EventEmitter {
     const unfinished = open.filter((r) => !known.has(r.id));
     await mapConcurrent(unfinished, CONCURRENCY, (r) => this.settleIfForgotten(r, report));
     if (full) await this.adoptOrphanMedia(await this.indexMissing(report), report);
+    if (this.options.retentionMs > 0) await this.deleteExpired(report);
     this.passes++;
     this.emit('pass', report);
     return report;
@@ -127,6 +138,21 @@ export class ReconcilerService extends EventEmitter {
   /** Its maximum duration has passed: stopped, and it ends with `maxDuration` whatever LiveKit reports next. */
   private async stopAtDeadline(recording: Recording, report: ReconcileReport) {
     if (await this.events.stopFor(recording, 'maxDuration')) report.pastDeadline++;
+  }
+
+  /**
+   * The oldest recordings, past the retention period: the index is ordered by start time, so they are
+   * one LIST away, however large the archive. Recordings still running are left alone.
+   */
+  private async deleteExpired(report: ReconcileReport) {
+    const cutoff = Date.now() - this.options.retentionMs;
+    const { entries } = await this.store.index.page({ kind: 'all' }, RETENTION_BATCH, startedBeforeKey(cutoff));
+    await mapConcurrent(entries, 4, async (entry) => {
+      const recording = await this.store.get(entry.name);
+      if (!recording || recording.id !== entry.id || !isFinal(recording.status)) return;
+      await this.remove(recording);
+      report.expired++;
+    });
   }
 
   /** Stopped, and FAILED with `startTimeout` whatever LiveKit reports afterwards (it answers ABORTED). */
