@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { PERMISSIONS, type Permission } from './models/access.model';
 import { DEFAULT_FILE_TEMPLATE, fileTemplateProblem } from './models/file-template.model';
+import type { NotificationOptions } from './services/notification.service';
 import { LAYOUTS, PRESETS } from './models/recording-options.model';
 
 /**
@@ -103,6 +104,14 @@ const envSchema = z.object({
   RECORDING_PRESET: z.enum(PRESETS).optional(),
   RECORDING_MAX_DURATION: duration('0'),
   RETENTION_DAYS: z.coerce.number({ error: 'expected a number of days' }).min(0).default(0),
+  NOTIFY_URLS: z.string().default('').transform((text) => text.split(',').map((url) => url.trim()).filter(Boolean))
+    .refine((urls) => urls.every((url) => /^https?:\/\/\S+$/.test(url)), 'expected http(s) URLs, comma-separated'),
+  NOTIFY_SIGNING_KEY: secret(32),
+  NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
+  NOTIFY_RETRY_BASE: duration('1s'),
+  NOTIFY_RETRY_MAX: duration('1h'),
+  NOTIFY_TIMEOUT: duration('10s'),
+  NOTIFY_SCAN_INTERVAL: duration('30s'),
   AUTO_STOP: booleanFlag(true),
   AUTO_STOP_GRACE: duration('15s'),
   SHUTDOWN_TIMEOUT: duration('10s'),
@@ -160,6 +169,8 @@ export interface Config {
     defaults: { layout: Env['RECORDING_LAYOUT']; preset?: Env['RECORDING_PRESET']; maxDurationMs: number };
   };
   reconcileIntervalMs: number;
+  /** Signed POSTs to the customer's URLs. */
+  notifications: NotificationOptions;
   /** Stopping a room's recording once everyone has left, after a grace period. */
   autoStop: { enabled: boolean; graceMs: number };
   /** Absent: locks are in-process (one instance). Present: per-room locks through Redis (several instances). */
@@ -237,13 +248,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     reconcileIntervalMs: env.RECONCILE_INTERVAL,
     autoStop: { enabled: env.AUTO_STOP, graceMs: env.AUTO_STOP_GRACE },
+    notifications: {
+      urls: env.NOTIFY_URLS,
+      signingKey: env.NOTIFY_SIGNING_KEY ?? developmentKey(env.LIVEKIT_API_SECRET, 'notifications'),
+      maxAttempts: env.NOTIFY_MAX_ATTEMPTS,
+      retryBaseMs: env.NOTIFY_RETRY_BASE,
+      retryMaxMs: env.NOTIFY_RETRY_MAX,
+      timeoutMs: env.NOTIFY_TIMEOUT,
+      scanIntervalMs: env.NOTIFY_SCAN_INTERVAL,
+    },
     redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
     locks: { ttlMs: env.LOCK_TTL, waitTimeoutMs: env.LOCK_WAIT_TIMEOUT },
     webhookTimeoutMs: env.WEBHOOK_TIMEOUT,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
     security: {
       adminApiKey: env.ADMIN_API_KEY,
-      mediaUrlKey: env.MEDIA_URL_SIGNING_KEY ?? developmentMediaKey(env.LIVEKIT_API_SECRET),
+      mediaUrlKey: env.MEDIA_URL_SIGNING_KEY ?? developmentKey(env.LIVEKIT_API_SECRET, 'media URL'),
       openAdmission: env.OPEN_ADMISSION,
       permissions: { moderator: env.MODERATOR_PERMISSIONS, participant: env.PARTICIPANT_PERMISSIONS },
       joinTokenMaxTtlMs: env.JOIN_TOKEN_MAX_TTL,
@@ -261,15 +281,16 @@ function productionProblems(env: Env): string[] {
   if (DEVELOPMENT_SECRETS.has(env.LIVEKIT_API_SECRET)) problems.push('LIVEKIT_API_SECRET: the development secret is not allowed in production');
   if (!env.ADMIN_API_KEY) problems.push('ADMIN_API_KEY: required in production');
   if (!env.MEDIA_URL_SIGNING_KEY) problems.push('MEDIA_URL_SIGNING_KEY: required in production');
+  if (env.NOTIFY_URLS.length > 0 && !env.NOTIFY_SIGNING_KEY) problems.push('NOTIFY_SIGNING_KEY: required in production when NOTIFY_URLS is set');
   return problems;
 }
 
 /**
- * Outside production a missing media URL key is derived from the LiveKit secret, which every instance
- * of a development stack shares, so their signed URLs agree without one more setting.
+ * Outside production a missing signing key is derived from the LiveKit secret, which every instance
+ * of a development stack shares, so their signatures agree without one more setting.
  */
-function developmentMediaKey(livekitSecret: string): string {
-  return createHmac('sha256', livekitSecret).update('recording-manager media URL key').digest('base64url');
+function developmentKey(livekitSecret: string, use: string): string {
+  return createHmac('sha256', livekitSecret).update(`recording-manager ${use} key`).digest('base64url');
 }
 
 function trustProxySetting(value: string): boolean | number | string {

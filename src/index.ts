@@ -52,6 +52,7 @@ async function main() {
     log.info({ port, livekit: config.livekit.url, bucket: config.s3.bucket }, 'recording-manager listening');
   });
   services.reconciler.start();
+  services.notifications.start();
   const shutDown = shutDownGracefully(server, log, config.shutdownTimeoutMs, () => services.close());
   process.on('SIGTERM', shutDown);
   process.on('SIGINT', shutDown);

@@ -1,3 +1,4 @@
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { eventually } from './support/eventually';
 import { LiveKitDouble } from './support/livekit-double';
 import { S3TestServer } from './support/s3-server';
@@ -115,9 +116,12 @@ describe('a service killed mid-recording', () => {
     const { recording } = await (await post('/recordings/start', { roomName })).json();
     await livekit.activateEgress(recording.id);
     livekit.removeParticipant(roomName, 'last-one');
+    // Read from S3 itself: the mark must be durable before the process dies.
+    const sidecarKey = `recordings/.metadata/${recording.name.replace(/\.mp4$/, '')}.json`;
     const marked = await eventually(async () => {
-      const info = await (await api(`/recordings/${recording.name}/info`)).json();
-      return info.autoStopAt > 0 ? info : undefined;
+      const object = await s3.client().send(new GetObjectCommand({ Bucket: s3.bucket, Key: sidecarKey }));
+      const sidecar = JSON.parse(await object.Body!.transformToString());
+      return sidecar.autoStopAt > 0 ? sidecar : undefined;
     }, { timeoutMs: 10_000, what: 'the room marked empty' });
     service!.child.kill('SIGKILL');
     await service!.exited();

@@ -7,6 +7,7 @@ import type { Recording } from '../models/recording.model';
 import { AccessService } from './access.service';
 import { AdmissionService } from './admission.service';
 import { AutoStopService } from './auto-stop.service';
+import { NotificationService } from './notification.service';
 import { EgressService } from './egress.service';
 import type { Dependency } from './health.service';
 import { LocalLockService, type LockService } from './lock.service';
@@ -30,6 +31,7 @@ export interface Services {
   webhooks: WebhookService;
   webhookReceiver: WebhookReceiver;
   reconciler: ReconcilerService;
+  notifications: NotificationService;
   dependencies: Dependency[];
   /** Connects what must be connected before serving (Redis, when configured). */
   connect(): Promise<void>;
@@ -68,7 +70,8 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const rooms = new RoomService(roomClient, { appName: config.appName, ...livekit }, log);
   const egress = new EgressService(egressClient, config.s3, config.appName);
   const { locks, redis } = overrides.locks ? { locks: overrides.locks } : createLocks(config, log);
-  const events = new RecordingEventsService(store, s3, rooms, egress, locks, log);
+  const notifications = new NotificationService(s3, config.recordings.path, locks, config.notifications, log);
+  const events = new RecordingEventsService(store, s3, rooms, egress, locks, notifications, log);
   const access = new AccessService({
     appName: config.appName,
     adminApiKey: config.security.adminApiKey,
@@ -80,7 +83,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   });
   const admission = new AdmissionService(access, rooms, store, locks, config);
   const signMedia = (name: string, expires: number) => access.mediaSignature(name, expires);
-  const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia });
+  const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia, notifications });
 
   const autoStop = new AutoStopService(rooms, egress, store, events, config.autoStop, log);
   const expire = (recording: Recording) => recordings.delete(recording.name, () => undefined);
@@ -103,6 +106,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     webhooks: new WebhookService(events, autoStop, log),
     webhookReceiver: new WebhookReceiver(livekit.apiKey, livekit.apiSecret),
     reconciler,
+    notifications,
     dependencies: [
       { name: 'livekit', ping: () => rooms.ping() },
       { name: 's3', ping: () => s3.ping() },
@@ -113,6 +117,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     },
     async close() {
       autoStop.stop();
+      notifications.stop();
       await reconciler.stop();
       if (locks instanceof RedisLockService) await locks.close();
       await redis?.quit().catch(() => undefined);

@@ -11,6 +11,7 @@ import {
 } from '../models/recording.model';
 import type { EgressService } from './egress.service';
 import { type LockService, roomLockKey } from './lock.service';
+import { notificationsFor, type NotificationService } from './notification.service';
 import type { RecordingStore } from './recording-store.service';
 import type { RoomService } from './room.service';
 import type { S3Service } from './s3.service';
@@ -36,6 +37,7 @@ export class RecordingEventsService {
     private readonly rooms: RoomService,
     private readonly egress: EgressService,
     private readonly locks: LockService,
+    private readonly notifications: NotificationService,
     private readonly log: Logger,
   ) {}
 
@@ -116,6 +118,9 @@ export class RecordingEventsService {
     let next = mergeRecording(current, incoming);
     // Also when nothing else changed: a retried final event may find media an earlier one did not.
     if (producesMedia(next.status) && !next.mediaVerified) next = await this.verifyMedia(next);
+    // Queued before the state is saved: a retry of this event finds the change again and queues the
+    // same ids, while a crash after saving would lose them for good.
+    for (const { id, type } of notificationsFor(current, next)) await this.notifications.notify(id, type, next);
     if (next !== current) await this.store.save(next, current);
 
     const result: ApplyResult = { outcome: next === current ? 'unchanged' : 'updated', recording: next };

@@ -9,6 +9,7 @@ import type { Layout, RecordingOptions } from '../models/recording-options.model
 import { attachment, downloadName, isFinal, isPlayable, type Recording, recordingFromEgress } from '../models/recording.model';
 import { mapConcurrent } from './concurrency';
 import type { EgressService } from './egress.service';
+import type { NotificationService } from './notification.service';
 import { type LockService, roomLockKey } from './lock.service';
 import type { ApplyResult, RecordingEventsService } from './recording-events.service';
 import { parseEntryKey } from './recording-index';
@@ -66,6 +67,7 @@ export class RecordingService {
       events: RecordingEventsService;
       locks: LockService;
       log: Logger;
+      notifications: NotificationService;
       /** Signs a proxy media URL: the name and its expiry (seconds). */
       signMedia: (name: string, expires: number) => string;
     },
@@ -256,6 +258,9 @@ export class RecordingService {
       }
       await this.deps.store.delete(current);
       this.forgetUrls(name);
+      await this.deps.notifications.notify(`${current.id}:deleted`, 'recording.deleted', current).catch((error: unknown) => {
+        this.deps.log.error({ err: error, egressId: current.id }, 'deleted, but the recording.deleted notification could not be queued');
+      });
       return current;
     });
     try {

@@ -47,6 +47,12 @@ export async function completeRecording(stack: TestStack, roomName = uniqueRoom(
   return { roomName, name, recording };
 }
 
+/** The keys under a prefix, straight from S3 (one page). */
+export async function keysUnder(stack: TestStack, prefix: string): Promise<string[]> {
+  const page = await stack.s3.client().send(new ListObjectsV2Command({ Bucket: stack.s3.bucket, Prefix: prefix }));
+  return (page.Contents ?? []).map(({ Key }) => Key!);
+}
+
 export async function readObject(stack: TestStack, key: string): Promise<Buffer | undefined> {
   try {
     const object = await stack.s3.client().send(new GetObjectCommand({ Bucket: stack.s3.bucket, Key: key }));

@@ -1,0 +1,187 @@
+import { createHash, createHmac } from 'node:crypto';
+import type { Logger } from '../logger';
+import { isFinal, producesMedia, type Recording, type RecordingView, statusRank, toView } from '../models/recording.model';
+import type { LockService } from './lock.service';
+import type { S3Service } from './s3.service';
+
+export const NOTIFICATION_TYPES = [
+  'recording.started', 'recording.updated', 'recording.ended', 'recording.failed', 'recording.deleted', 'stream.started', 'stream.ended',
+] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+export interface NotificationOptions {
+  urls: string[];
+  signingKey: string;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  timeoutMs: number;
+  /** How often the outbox is read again for deliveries another (stopped) instance left. */
+  scanIntervalMs: number;
+}
+
+/** What the customer's URL receives (the body is signed as it is sent). */
+export interface Notification {
+  /** The same on every retry, and for the same event seen twice: receivers deduplicate on it. */
+  id: string;
+  type: NotificationType;
+  /** When it happened (ms since the epoch). */
+  timestamp: number;
+  recording: RecordingView;
+}
+
+/** One notification on its way to one URL, as kept in the outbox. */
+interface Delivery {
+  url: string;
+  body: string;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError?: string;
+}
+
+export const SIGNATURE_HEADER = 'X-Recording-Manager-Signature';
+export const TIMESTAMP_HEADER = 'X-Recording-Manager-Timestamp';
+
+/** `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`, the timestamp in seconds as sent in its own header. */
+export function signNotification(key: string, timestamp: number, body: string): string {
+  return `v1=${createHmac('sha256', key).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/** The notifications a change of a recording gives, with ids that name the event itself. */
+export function notificationsFor(previous: Recording | undefined, next: Recording): Array<{ id: string; type: NotificationType }> {
+  if (previous === next) return [];
+  const changes: Array<{ id: string; type: NotificationType }> = [];
+  const wasUnder = (rank: number) => !previous || statusRank(previous.status) < rank;
+  const failed = next.status === 'FAILED' || next.status === 'ABORTED';
+  if (!failed && statusRank(next.status) >= 1 && wasUnder(1)) changes.push({ id: `${next.id}:started`, type: 'recording.started' });
+  if (next.status === 'ENDING' && wasUnder(2)) changes.push({ id: `${next.id}:ending`, type: 'recording.updated' });
+  if (previous && !isFinal(next.status) && previous.options && next.options && previous.options !== next.options) {
+    changes.push({ id: `${next.id}:updated:${next.updatedAt}`, type: 'recording.updated' });
+  }
+  if (isFinal(next.status) && (!previous || !isFinal(previous.status))) {
+    changes.push(producesMedia(next.status) ? { id: `${next.id}:ended`, type: 'recording.ended' } : { id: `${next.id}:failed`, type: 'recording.failed' });
+  }
+  return changes;
+}
+
+/**
+ * Signed HTTP POSTs to the customer's URLs (NOTIFY_URLS), at least once. Each delivery is written to
+ * an outbox in S3 (`<RECORDINGS_PATH>.outbox/`) before anything is sent, removed once a URL answered
+ * 2xx, and retried with exponential backoff otherwise, so a restart loses nothing. Sending happens
+ * after the caller has moved on: it never delays the answer to LiveKit.
+ */
+export class NotificationService {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private scanTimer?: NodeJS.Timeout;
+  private stopped = true;
+
+  constructor(
+    private readonly s3: S3Service,
+    private readonly recordingsPath: string,
+    private readonly locks: LockService,
+    private readonly options: NotificationOptions,
+    private readonly log: Logger,
+  ) {}
+
+  get enabled(): boolean {
+    return this.options.urls.length > 0;
+  }
+
+  private get outbox() {
+    return `${this.recordingsPath}.outbox/`;
+  }
+
+  /** Queues one notification for every URL (durably), then sends it in the background. */
+  async notify(id: string, type: NotificationType, recording: Recording): Promise<void> {
+    if (!this.enabled) return;
+    const body = JSON.stringify({ id, type, timestamp: Date.now(), recording: toView(recording) } satisfies Notification);
+    await Promise.all(this.options.urls.map(async (url) => {
+      const key = `${this.outbox}${createHash('sha256').update(`${id}\n${url}`).digest('hex').slice(0, 40)}.json`;
+      await this.s3.putJson(key, { url, body, attempts: 0, nextAttemptAt: Date.now() } satisfies Delivery);
+      this.schedule(key, 0);
+    }));
+  }
+
+  /** Sends what the outbox holds (left by a restart or another instance), and looks again now and then. */
+  start(): void {
+    if (!this.enabled) return;
+    this.stopped = false;
+    const scan = () => {
+      this.scan()
+        .catch((error: unknown) => this.log.warn({ err: error }, 'notification outbox not read; trying again later'))
+        .finally(() => {
+          if (!this.stopped) this.scanTimer = setTimeout(scan, this.options.scanIntervalMs).unref();
+        });
+    };
+    scan();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.scanTimer);
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private async scan(): Promise<void> {
+    for await (const key of this.s3.listKeys(this.outbox)) {
+      if (!this.timers.has(key)) this.schedule(key, 0);
+    }
+  }
+
+  private schedule(key: string, delayMs: number) {
+    clearTimeout(this.timers.get(key));
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.attempt(key).catch((error: unknown) => {
+        this.log.warn({ err: error }, 'a notification could not be attempted; the next outbox scan retries it');
+      });
+    }, delayMs);
+    timer.unref();
+    this.timers.set(key, timer);
+  }
+
+  /** One attempt, under a lock so that two instances never send the same delivery at once. */
+  private async attempt(key: string): Promise<void> {
+    await this.locks.withLock(`notify:${key}`, async () => {
+      const stored = await this.s3.getText(key);
+      if (stored === undefined) return; // delivered meanwhile
+      const delivery = JSON.parse(stored) as Delivery;
+      if (delivery.nextAttemptAt > Date.now()) return this.schedule(key, delivery.nextAttemptAt - Date.now());
+      const outcome = await this.send(delivery);
+      if (outcome === 'delivered') return this.s3.delete(key);
+      const attempts = delivery.attempts + 1;
+      if (outcome === 'refused' || attempts >= this.options.maxAttempts) {
+        this.log.error({ url: new URL(delivery.url).origin, attempts, reason: outcome }, 'a notification was given up');
+        await this.s3.putJson(`${this.recordingsPath}.outbox-failed/${key.slice(this.outbox.length)}`, { ...delivery, attempts });
+        return this.s3.delete(key);
+      }
+      const delay = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (attempts - 1));
+      await this.s3.putJson(key, { ...delivery, attempts, nextAttemptAt: Date.now() + delay, lastError: outcome } satisfies Delivery);
+      this.schedule(key, delay);
+    });
+  }
+
+  /** 2xx: delivered; 5xx, 429, a timeout or no connection: try again; any other answer: refused. */
+  private async send(delivery: Delivery): Promise<'delivered' | 'refused' | string> {
+    const timestamp = Math.floor(Date.now() / 1000);
+    try {
+      const response = await fetch(delivery.url, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          'User-Agent': 'recording-manager',
+          [TIMESTAMP_HEADER]: String(timestamp),
+          [SIGNATURE_HEADER]: signNotification(this.options.signingKey, timestamp, delivery.body),
+        },
+        body: delivery.body,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.ok) return 'delivered';
+      return response.status >= 500 || response.status === 429 ? `status ${response.status}` : 'refused';
+    } catch (error) {
+      return error instanceof Error ? error.name : 'network error';
+    }
+  }
+}
