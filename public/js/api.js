@@ -36,7 +36,10 @@ const recordingPath = (name) => `/recordings/${encodeURIComponent(name)}`;
 export const api = {
   /** `admission`: { roomName, participantName, passcode?, joinToken? } (what is absent is left out). */
   token: (admission) => request('POST', '/token', admission, { authenticated: false }),
-  startRecording: (roomName) => request('POST', '/recordings/start', { roomName }),
+  /** `options`: { layout?, preset?, audioOnly? } (what is absent takes the service's defaults). */
+  startRecording: (roomName, options = {}) => request('POST', '/recordings/start', { roomName, ...options }),
+  changeLayout: (roomName, layout) => request('POST', '/recordings/layout', { roomName, layout }),
+  deleteRecordings: (names) => request('DELETE', '/recordings', { names }),
   stopRecording: (roomName) => request('POST', '/recordings/stop', { roomName }),
   listRecordings({ roomName, limit = 10, cursor } = {}) {
     const query = new URLSearchParams({ limit: String(limit) });
@@ -44,7 +47,7 @@ export const api = {
     if (cursor) query.set('cursor', cursor);
     return request('GET', `/recordings?${query}`);
   },
-  recordingUrl: (name) => request('GET', `${recordingPath(name)}/url`),
+  recordingUrl: (name, { download = false } = {}) => request('GET', `${recordingPath(name)}/url${download ? '?download=true' : ''}`),
   deleteRecording: (name) => request('DELETE', recordingPath(name)),
 };
 

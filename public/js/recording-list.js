@@ -63,6 +63,16 @@ const player = {
   },
 };
 
+/** A link that downloads, with the file name the service gives (a signed or presigned URL). */
+async function download(recording) {
+  try {
+    const { recordingUrl } = await api.recordingUrl(recording.name, { download: true });
+    el('a', { href: recordingUrl, download: '' }).click();
+  } catch (error) {
+    showError(`Cannot download ${recording.name}: ${error.message}`);
+  }
+}
+
 export class RecordingList {
   /**
    * @param {{ list: HTMLElement, more: HTMLButtonElement, empty: HTMLElement, pageSize?: number, showRoom?: boolean }} view
@@ -155,14 +165,43 @@ export class RecordingList {
           el('span', {}, formatDate(recording.startedAt))),
         problem ? el('div', { class: 'recording-error' }, problem) : null),
       el('div', { class: 'recording-actions' },
+        this.allowed.delete && this.view.selectable && el('input', {
+          type: 'checkbox', class: 'select', 'aria-label': `Select ${recording.name}`, disabled: !FINAL.has(recording.status),
+          onchange: () => this.view.onSelectionChange?.(this.selected()),
+        }),
         this.allowed.play && el('button', {
           class: 'play', title: 'Play', disabled: !recording.playable,
           onclick: () => player.play(recording),
         }, 'Play'),
+        this.allowed.play && el('button', {
+          class: 'download', title: 'Download', disabled: !recording.playable,
+          onclick: () => download(recording),
+        }, 'Download'),
         this.allowed.delete && el('button', {
           class: 'delete danger', title: 'Delete', disabled: !FINAL.has(recording.status),
           onclick: () => this.delete(recording),
         }, 'Delete')));
+  }
+
+  /** The names of the recordings whose box is ticked. */
+  selected() {
+    return [...this.items.entries()].filter(([, item]) => item.querySelector('input.select')?.checked).map(([name]) => name);
+  }
+
+  /** Deletes the ticked recordings in one request; each is removed from the list or its problem shown. */
+  async deleteSelected() {
+    const names = this.selected();
+    if (names.length === 0) return;
+    try {
+      const { results } = await api.deleteRecordings(names);
+      for (const result of results) {
+        if (result.deleted || result.status === 404) this.remove(result.name);
+        else showError(`Cannot delete ${result.name}: ${result.errorMessage}`);
+      }
+    } catch (error) {
+      showError(`Cannot delete the selected recordings: ${error.message}`);
+    }
+    this.view.onSelectionChange?.(this.selected());
   }
 
   async delete(recording) {

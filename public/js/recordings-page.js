@@ -11,6 +11,11 @@ const recordings = new RecordingList({
   empty: byId('recording-empty'),
   pageSize: 20,
   showRoom: true,
+  selectable: true,
+  onSelectionChange: (names) => {
+    byId('delete-selected').disabled = names.length === 0;
+    byId('delete-selected').textContent = names.length > 0 ? `Delete selected (${names.length})` : 'Delete selected';
+  },
   // A key or token the service no longer takes is dropped, so the person can give another.
   onRefused: (error) => {
     if (error.status === 401 && byId('access-select').value === HOST) forgetKey();
@@ -23,6 +28,7 @@ function forgetKey() {
   byId('admin-key').value = '';
   showKeyField();
   byId('search-form').hidden = true;
+  byId('delete-selected').hidden = true;
   byId('access-needed').hidden = false;
   recordings.clear();
 }
@@ -58,9 +64,13 @@ function show(event) {
     byId('access-needed').hidden = Boolean(key);
     byId('search-form').hidden = !key;
     showKeyField();
-    if (!key) return recordings.clear();
+    if (!key) {
+      byId('delete-selected').hidden = true;
+      return recordings.clear();
+    }
     useCredential(key);
     recordings.allow({ play: true, delete: true });
+    byId('delete-selected').hidden = false;
     return recordings.reload(byId('search-room').value.trim() || undefined);
   }
   const held = heldRooms.all()[choice];
@@ -68,6 +78,7 @@ function show(event) {
   byId('search-form').hidden = true;
   useCredential(held.token);
   recordings.allow({ play: held.permissions.includes('play'), delete: held.permissions.includes('delete') });
+  byId('delete-selected').hidden = !held.permissions.includes('delete');
   return held.permissions.includes('list') ? recordings.reload(choice) : recordings.clear();
 }
 
@@ -83,6 +94,7 @@ byId('access-select').addEventListener('change', () => {
 });
 byId('access-form').addEventListener('submit', show);
 byId('forget-key').addEventListener('click', forgetKey);
+byId('delete-selected').addEventListener('click', () => recordings.deleteSelected());
 byId('search-form').addEventListener('submit', search);
 byId('refresh-button').addEventListener('click', () => search());
 fillChoices();

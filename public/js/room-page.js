@@ -77,12 +77,33 @@ async function showFailureReason() {
   }
 }
 
+/** What the layout and quality pickers ask for; empty means the service's default. */
+function chosenOptions() {
+  const layout = byId('recording-layout').value;
+  const quality = byId('recording-quality').value;
+  return {
+    ...(layout ? { layout } : {}),
+    ...(quality === 'audio' ? { audioOnly: true } : quality ? { preset: quality } : {}),
+  };
+}
+
+/** While recording, a new layout applies to the running recording at once. */
+async function changeLayout() {
+  const layout = byId('recording-layout').value;
+  if (status !== 'STARTED' || !layout) return;
+  try {
+    await api.changeLayout(room.name, layout);
+  } catch (error) {
+    showError(`Cannot change the layout: ${error.message}`);
+  }
+}
+
 async function toggleRecording() {
   const button = byId('recording-button');
   button.disabled = true;
   try {
     if (status === 'STARTED') await api.stopRecording(room.name);
-    else await api.startRecording(room.name);
+    else await api.startRecording(room.name, chosenOptions());
   } catch (error) {
     showError(`Cannot ${status === 'STARTED' ? 'stop' : 'start'} the recording: ${error.message}`);
     button.disabled = BUTTON[status].disabled;
@@ -168,6 +189,8 @@ function enterRoom(admitted) {
   byId('room').hidden = false;
   byId('room-title').textContent = admitted.roomName;
   byId('recording-button').hidden = !may('record');
+  byId('recording-layout').hidden = !may('record');
+  byId('recording-quality').hidden = !may('record');
   byId('room-recordings').hidden = !may('list');
   byId('moderator-passcode').hidden = !admitted.moderatorPasscode;
   byId('moderator-passcode-value').textContent = admitted.moderatorPasscode ?? '';
@@ -206,6 +229,7 @@ async function leave() {
 byId('join-form').addEventListener('submit', join);
 byId('leave-button').addEventListener('click', leave);
 byId('recording-button').addEventListener('click', toggleRecording);
+byId('recording-layout').addEventListener('change', changeLayout);
 window.addEventListener('beforeunload', () => room?.disconnect());
 if (joinToken) {
   const invited = invitation(joinToken);

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { Recording } from '../../src/models/recording.model';
@@ -151,6 +152,29 @@ describe('the all-recordings page in Chromium', () => {
     await page.click('#player-close');
     await page.close();
   }, 30_000);
+
+  it('downloads a recording under a readable name, and deletes several at once', async () => {
+    const roomName = uniqueRoom('Bulk');
+    const first = await completeRecording(stack, roomName);
+    const second = await completeRecording(stack, roomName);
+    const page = await newPage(browser);
+    await openAsHost(page, stack);
+    await page.fill('#search-room', roomName);
+    await page.click('#search-form button[type=submit]');
+    await page.locator('#recording-list li').nth(1).waitFor();
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#recording-list button.download').first().click()]);
+    expect(download.suggestedFilename()).toMatch(new RegExp(`^${roomName} \\d{4}-\\d{2}-\\d{2} \\d{2}\\.\\d{2}\\.mp4$`));
+    expect((await readFile((await download.path())!)).equals(FIXTURE_MP4)).toBe(true);
+
+    expect(await page.isDisabled('#delete-selected')).toBe(true);
+    for (const box of await page.locator('#recording-list input.select').all()) await box.check();
+    expect(await page.textContent('#delete-selected')).toBe('Delete selected (2)');
+    await page.click('#delete-selected');
+    await page.locator('#recording-list li').first().waitFor({ state: 'detached' });
+    for (const { name } of [first, second]) await stack.http().get(`/recordings/${encodeURIComponent(name)}/info`).expect(404);
+    await page.close();
+  });
 
   it('shows an error to the person when the service cannot list', async () => {
     const page = await newPage(browser);

@@ -88,6 +88,23 @@ describe('the room page in Chromium', () => {
     await bob.close();
   });
 
+  it('starts with the layout and quality picked, and changes the layout while recording', async () => {
+    const roomName = uniqueRoom('picky');
+    const page = await openRoomPage(browser, stack);
+    await joinFromPage(page, stack, roomName, 'Fay');
+    await page.selectOption('#recording-layout', 'speaker');
+    await page.selectOption('#recording-quality', 'H264_1080P_30');
+    await button(page).click();
+    const egress = await egressOf(stack, roomName);
+    expect(egress.request.value).toMatchObject({ layout: 'speaker', options: { case: 'preset' } });
+    await stack.livekit.activateEgress(egress.egressId);
+    await expectButton(page, 'STARTED', 'Stop recording', true);
+    await page.selectOption('#recording-layout', 'grid');
+    await eventually(async () => (await stack.http().get('/recordings').query({ roomName })).body.recordings[0]?.options?.layout === 'grid', { what: 'layout changed' });
+    await button(page).click();
+    await page.close();
+  });
+
   it('shows FAILED with its reason', async () => {
     const roomName = uniqueRoom('failing');
     const page = await openRoomPage(browser, stack);
