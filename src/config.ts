@@ -112,6 +112,8 @@ const envSchema = z.object({
   NOTIFY_RETRY_MAX: duration('1h'),
   NOTIFY_TIMEOUT: duration('10s'),
   NOTIFY_SCAN_INTERVAL: duration('30s'),
+  THUMBNAILS: booleanFlag(true),
+  THUMBNAIL_INTERVAL: duration('10s'),
   AUTO_STOP: booleanFlag(true),
   AUTO_STOP_GRACE: duration('15s'),
   SHUTDOWN_TIMEOUT: duration('10s'),
@@ -163,6 +165,8 @@ export interface Config {
     startTimeoutMs: number;
     /** Recordings older than this are deleted by the reconciler (0: never). */
     retentionMs: number;
+    /** Images captured while recording, the first useful one kept as the poster (0: none). */
+    thumbnailIntervalMs: number;
     /** Where media goes under `path` (see file-template.model). */
     fileTemplate: string;
     /** What a start without options gets. */
@@ -243,6 +247,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       urlTtlMs: env.RECORDING_URL_TTL,
       startTimeoutMs: env.RECORDING_START_TIMEOUT,
       fileTemplate: env.RECORDING_FILE_TEMPLATE,
+      thumbnailIntervalMs: env.THUMBNAILS ? env.THUMBNAIL_INTERVAL : 0,
       retentionMs: Math.round(env.RETENTION_DAYS * 86_400_000),
       defaults: { layout: env.RECORDING_LAYOUT, preset: env.RECORDING_PRESET, maxDurationMs: env.RECORDING_MAX_DURATION },
     },

@@ -33,6 +33,13 @@ async function request(method, path, body, { authenticated = true } = {}) {
 
 const recordingPath = (name) => `/recordings/${encodeURIComponent(name)}`;
 
+/** An image the service guards: fetched with the credential (an <img> cannot send it), as an object URL. */
+async function imageUrl(path) {
+  const response = await fetch(path, { headers: credential ? { Authorization: `Bearer ${credential}` } : {} });
+  if (!response.ok) throw new ApiError(response.status, `${path} failed (${response.status})`);
+  return URL.createObjectURL(await response.blob());
+}
+
 export const api = {
   /** `admission`: { roomName, participantName, passcode?, joinToken? } (what is absent is left out). */
   token: (admission) => request('POST', '/token', admission, { authenticated: false }),
@@ -49,6 +56,7 @@ export const api = {
   },
   recordingUrl: (name, { download = false } = {}) => request('GET', `${recordingPath(name)}/url${download ? '?download=true' : ''}`),
   deleteRecording: (name) => request('DELETE', recordingPath(name)),
+  thumbnailUrl: (name) => imageUrl(`${recordingPath(name)}/thumbnail`),
 };
 
 /** The claims of a JWT, for reading only (the service verifies it); {} when unreadable. */

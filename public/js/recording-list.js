@@ -155,6 +155,7 @@ export class RecordingList {
   render(recording) {
     const problem = recording.error || (recording.status === 'ABORTED' ? recording.endReason : undefined);
     return el('li', { class: `recording status-${recording.status.toLowerCase()}`, dataset: { name: recording.name } },
+      recording.thumbnailKey ? this.thumbnail(recording) : el('div', { class: 'thumb' }),
       el('div', { class: 'recording-text' },
         el('div', { class: 'recording-name' }, recording.name),
         el('div', { class: 'recording-meta' },
@@ -181,6 +182,16 @@ export class RecordingList {
           class: 'delete danger', title: 'Delete', disabled: !FINAL.has(recording.status),
           onclick: () => this.delete(recording),
         }, 'Delete')));
+  }
+
+  /** The recording's poster, filled in once it has been fetched (a missing one leaves the frame empty). */
+  thumbnail(recording) {
+    const image = el('img', { class: 'thumb', alt: '' });
+    api.thumbnailUrl(recording.name).then((url) => {
+      image.addEventListener('load', () => URL.revokeObjectURL(url), { once: true });
+      image.src = url;
+    }, () => undefined);
+    return image;
   }
 
   /** The names of the recordings whose box is ticked. */

@@ -151,6 +151,14 @@ export function recordingController({ recordings, access, log }: Services): Rout
     res.json(toView(await recordings.get(nameOf(req), allowed(access, res, 'list'))));
   });
 
+  router.get('/recordings/:name/thumbnail', async (req, res) => {
+    const reading = new AbortController();
+    res.on('close', () => reading.abort());
+    const image = await recordings.thumbnail(nameOf(req), allowed(access, res, 'list'), reading.signal);
+    res.set({ 'Content-Type': 'image/jpeg', 'Content-Length': String(image.contentLength), 'Cache-Control': 'private, max-age=3600' });
+    await pipeline(image.body, res).catch(() => res.destroy());
+  });
+
   router.get('/recordings/:name/url', async (req, res) => {
     const { download } = parseInput(urlQuerySchema, req.query);
     const { url, expiresAt } = await recordings.playbackUrl(nameOf(req), allowed(access, res, 'play'), download);

@@ -37,6 +37,11 @@ export const recordingSchema = z.object({
   /** Its maximum length (s) and the moment it must end by (ms), enforced by the reconciler. */
   maxDuration: z.number().optional(),
   deadline: z.number().optional(),
+  /** Where egress puts the images it captures (`<prefix>_00000.jpeg`…), and the one kept as poster. */
+  thumbnailPrefix: z.string().optional(),
+  thumbnailKey: z.string().optional(),
+  /** How many images egress captured (it reports the count; the keys follow from the prefix). */
+  imageCount: z.number().optional(),
   /** When everyone had left: the end of the grace period (ms), after which it stops; 0 once someone came back. */
   autoStopAt: z.number().optional(),
   updatedAt: z.number(),
@@ -145,9 +150,17 @@ export function recordingFromEgress(info: EgressInfo, now = Date.now()): Recordi
     mediaVerified: false,
     error: info.error || undefined,
     endReason: endReasonOf(info, status),
+    imageCount: info.imageResults[0]?.imageCount ? Number(info.imageResults[0].imageCount) : undefined,
     updatedAt: now,
   };
 }
+
+/** The key of a captured image: egress's `IMAGE_SUFFIX_INDEX` naming, `<prefix>_00000.jpeg`. */
+export const imageKeyOf = (prefix: string, index: number) => `${prefix}_${String(index).padStart(5, '0')}.jpeg`;
+
+/** Every image egress reported for a recording. */
+export const imageKeysOf = (recording: Recording) =>
+  recording.thumbnailPrefix ? Array.from({ length: recording.imageCount ?? 0 }, (_, i) => imageKeyOf(recording.thumbnailPrefix!, i)) : [];
 
 /**
  * Applies what an egress reports to what we know, never moving backwards: a lower rank, or any
@@ -170,6 +183,9 @@ export function mergeRecording(current: Recording | undefined, incoming: Recordi
     maxDuration: incoming.maxDuration ?? current.maxDuration,
     deadline: incoming.deadline ?? current.deadline,
     autoStopAt: incoming.autoStopAt ?? current.autoStopAt,
+    thumbnailPrefix: incoming.thumbnailPrefix ?? current.thumbnailPrefix,
+    thumbnailKey: incoming.thumbnailKey ?? current.thumbnailKey,
+    imageCount: incoming.imageCount ?? current.imageCount,
   };
   return sameRecording(current, merged) ? current : merged;
 }

@@ -3,6 +3,8 @@ import {
   type EgressInfo,
   EncodedFileOutput,
   EncodedFileType,
+  ImageFileSuffix,
+  ImageOutput,
   S3Upload,
 } from 'livekit-server-sdk';
 import type { Config } from '../config';
@@ -29,29 +31,37 @@ export class EgressService {
    * (egress may reach S3 by another address), and the S3 metadata marks the egress as ours: LiveKit echoes
    * the request in every EgressInfo, so a webhook tells us it is ours even before this call returns.
    */
-  async startRecording(roomName: string, filepath: string, options: RecordingOptions): Promise<EgressInfo> {
-    const file = new EncodedFileOutput({
-      fileType: EncodedFileType.MP4,
-      filepath,
+  async startRecording(roomName: string, filepath: string, options: RecordingOptions, thumbnails?: { prefix: string; intervalMs: number }): Promise<EgressInfo> {
+    const upload = () => ({ case: 's3' as const, value: this.upload(roomName) });
+    const file = new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath, disableManifest: true, output: upload() });
+    // Egress captures an image every interval into our bucket; the first useful one becomes the poster.
+    const images = thumbnails && new ImageOutput({
+      captureInterval: Math.max(1, Math.round(thumbnails.intervalMs / 1000)),
+      width: 640,
+      height: 360,
+      filenamePrefix: thumbnails.prefix,
+      filenameSuffix: ImageFileSuffix.IMAGE_SUFFIX_INDEX,
       disableManifest: true,
-      output: {
-        case: 's3',
-        value: new S3Upload({
-          accessKey: this.s3.accessKey,
-          secret: this.s3.secretKey,
-          region: this.s3.region,
-          endpoint: this.s3.egressEndpoint,
-          bucket: this.s3.bucket,
-          forcePathStyle: true,
-          metadata: { [OWNER_METADATA_KEY]: this.appName, [ROOM_METADATA_KEY]: encodeURIComponent(roomName) },
-        }),
-      },
+      output: upload(),
     });
     try {
-      return await this.client.startRoomCompositeEgress(roomName, file, roomCompositeOptions(options));
+      return await this.client.startRoomCompositeEgress(roomName, images ? { file, images } : file, roomCompositeOptions(options));
     } catch (error) {
       throw livekitError(error, 'start the recording', `Room "${roomName}" does not exist`);
     }
+  }
+
+  /** Our bucket, and the marks that tell an egress (and its media) is ours and of which room. */
+  private upload(roomName: string): S3Upload {
+    return new S3Upload({
+      accessKey: this.s3.accessKey,
+      secret: this.s3.secretKey,
+      region: this.s3.region,
+      endpoint: this.s3.egressEndpoint,
+      bucket: this.s3.bucket,
+      forcePathStyle: true,
+      metadata: { [OWNER_METADATA_KEY]: this.appName, [ROOM_METADATA_KEY]: encodeURIComponent(roomName) },
+    });
   }
 
   /** The recorder page's layout (LiveKit tells the recorder through its participant metadata). */

@@ -1,8 +1,10 @@
 import type { EgressInfo } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
+import { mapConcurrent } from './concurrency';
 import { AppError } from '../models/app-error';
 import {
   type EndReason,
+  imageKeysOf,
   mergeRecording,
   producesMedia,
   type Recording,
@@ -15,6 +17,11 @@ import { notificationsFor, type NotificationService } from './notification.servi
 import type { RecordingStore } from './recording-store.service';
 import type { RoomService } from './room.service';
 import type { S3Service } from './s3.service';
+
+/** An image smaller than this is taken for a blank frame (one flat colour compresses to little). */
+const USEFUL_IMAGE_BYTES = 4096;
+/** How many of the first images are looked at for the poster (one HEAD each). */
+const POSTER_CANDIDATES = 5;
 
 export type ApplyResult =
   | { outcome: 'ignored'; reason: 'not-a-recording' | 'not-ours' | 'deleted' | 'name-taken' }
@@ -118,6 +125,7 @@ export class RecordingEventsService {
     let next = mergeRecording(current, incoming);
     // Also when nothing else changed: a retried final event may find media an earlier one did not.
     if (producesMedia(next.status) && !next.mediaVerified) next = await this.verifyMedia(next);
+    if (producesMedia(next.status) && next.imageCount && !next.thumbnailKey) next = await this.choosePoster(next);
     // Queued before the state is saved: a retry of this event finds the change again and queues the
     // same ids, while a crash after saving would lose them for good.
     for (const { id, type } of notificationsFor(current, next)) await this.notifications.notify(id, type, next);
@@ -138,6 +146,31 @@ export class RecordingEventsService {
     if (!this.egress.isOurRecording(info)) return 'not-ours' as const;
     if (await this.store.isDeleted(incoming.name)) return 'deleted' as const;
     return undefined;
+  }
+
+  /**
+   * The first useful image egress captured (the first ones are often black, before any video: a
+   * black JPEG is small), looking at a few at most, else the largest of those. The others are
+   * removed afterwards, off the path of the event (what a crash leaves goes with the recording when
+   * it is deleted). None found yet: asked again with the next event.
+   */
+  private async choosePoster(recording: Recording): Promise<Recording> {
+    const keys = imageKeysOf(recording);
+    const seen: Array<{ key: string; size: number }> = [];
+    for (const key of keys.slice(0, POSTER_CANDIDATES)) {
+      const head = await this.s3.head(key);
+      if (head) seen.push({ key, size: head.size });
+      if (head && head.size >= USEFUL_IMAGE_BYTES) break;
+    }
+    if (seen.length === 0) return recording;
+    const poster = seen.find(({ size }) => size >= USEFUL_IMAGE_BYTES) ?? seen.reduce((a, b) => (b.size > a.size ? b : a));
+    const others = keys.filter((key) => key !== poster.key).map((key) => ({ key }));
+    setImmediate(() => {
+      mapConcurrent(others, 4, ({ key }) => this.s3.delete(key)).catch((error: unknown) => {
+        this.log.warn({ err: error, egressId: recording.id }, 'images other than the poster not removed; they go with the recording');
+      });
+    });
+    return { ...recording, thumbnailKey: poster.key };
   }
 
   /** The media must really be there before we call a recording playable. */

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger';
 import {
+  imageKeysOf,
   isFinal,
   producesMedia,
   type Recording,
@@ -180,6 +181,7 @@ export class RecordingStore {
     this.forget(recording.name);
     await this.index.remove(recording);
     await this.s3.delete(recording.mediaKey);
+    await mapConcurrent(imageKeysOf(recording), 4, (key) => this.s3.delete(key));
     await this.s3.delete(this.sidecarKey(recording.name));
   }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { EgressInfo } from 'livekit-server-sdk';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
@@ -82,10 +83,16 @@ export class RecordingService {
         throw conflict('recording_active', 'The room already has an active recording', { recordingId: active.egressId });
       }
       const options = this.optionsFor(request);
-      const info = await egress.startRecording(roomName, this.mediaPath(roomName), options);
+      const { path, thumbnailIntervalMs } = this.deps.config.recordings;
+      // A random folder of ours per recording: known before egress fills in the file name, never
+      // guessed, and small to list.
+      const thumbnailPrefix = thumbnailIntervalMs > 0 && !options.audioOnly ? `${path}.thumbnails/${randomBytes(12).toString('hex')}/frame` : undefined;
+      const thumbnails = thumbnailPrefix ? { prefix: thumbnailPrefix, intervalMs: thumbnailIntervalMs } : undefined;
+      const info = await egress.startRecording(roomName, this.mediaPath(roomName), options, thumbnails);
       const maxDurationMs = request.maxDuration !== undefined ? request.maxDuration * 1000 : this.deps.config.recordings.defaults.maxDurationMs;
       return this.recordStarted(info, {
         options,
+        thumbnailPrefix,
         metadata: request.metadata,
         ...(maxDurationMs > 0 ? { maxDuration: maxDurationMs / 1000, deadline: Date.now() + maxDurationMs } : {}),
       });
@@ -198,6 +205,15 @@ export class RecordingService {
   private forgetUrls(name: string) {
     this.urls.delete(urlCacheKey(name, false));
     this.urls.delete(urlCacheKey(name, true));
+  }
+
+  /** The recording's poster image, read whole (it is small); 404 when it has none. */
+  async thumbnail(name: string, guard: Guard, signal: AbortSignal): Promise<ObjectRead> {
+    const recording = this.found(name, await this.deps.store.recall(name));
+    guard(recording);
+    const object = recording.thumbnailKey ? await this.deps.s3.read(recording.thumbnailKey, undefined, signal) : 'missing';
+    if (typeof object === 'string') throw notFound(`Recording "${name}" has no thumbnail`);
+    return object;
   }
 
   /** The media's headers without its body (HEAD). */

@@ -167,6 +167,10 @@ describe('the all-recordings page in Chromium', () => {
     expect(download.suggestedFilename()).toMatch(new RegExp(`^${roomName} \\d{4}-\\d{2}-\\d{2} \\d{2}\\.\\d{2}\\.mp4$`));
     expect((await readFile((await download.path())!)).equals(FIXTURE_MP4)).toBe(true);
 
+    // Each list item shows its poster, fetched with the credential.
+    await page.waitForFunction(() => [...document.querySelectorAll('#recording-list img.thumb')].filter((img) => (img as HTMLImageElement).naturalWidth > 0).length === 2);
+    expect(await page.locator('#recording-list img.thumb').first().evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(320);
+
     expect(await page.isDisabled('#delete-selected')).toBe(true);
     for (const box of await page.locator('#recording-list input.select').all()) await box.check();
     expect(await page.textContent('#delete-selected')).toBe('Delete selected (2)');

@@ -31,11 +31,11 @@ export function validateRequest(req: RoomCompositeEgressRequest): void {
  */
 export function chooseFileOutput(req: RoomCompositeEgressRequest): EncodedFileOutput {
   if (req.fileOutputs.length > 1) throw invalidField('multiple file outputs');
+  if (req.imageOutputs.length > 1) throw invalidField('multiple image outputs');
   const file = req.fileOutputs[0] ?? (req.output.case === 'file' ? req.output.value : undefined);
-  const others =
-    req.streamOutputs.length + req.segmentOutputs.length + req.imageOutputs.length + (req.output.case && req.output.case !== 'file' ? 1 : 0);
+  const others = req.streamOutputs.length + req.segmentOutputs.length + (req.output.case && req.output.case !== 'file' ? 1 : 0);
   if (!file && others === 0) throw invalidField('output');
-  if (others > 0) throw new TwirpError('unimplemented', 'the LiveKit double simulates file outputs only (no stream, segments or images)');
+  if (others > 0) throw new TwirpError('unimplemented', 'the LiveKit double simulates file and image outputs only (no stream or segments)');
   if (!file) throw invalidField('output');
   if (file.output.case !== undefined && file.output.case !== 's3') {
     throw new TwirpError('unimplemented', `the LiveKit double uploads to S3 only (not ${file.output.case})`);

@@ -5,6 +5,8 @@ import {
   EgressStatus,
   type EncodedFileOutput,
   FileInfo,
+  type ImageOutput,
+  ImagesInfo,
   Room,
   type RoomCompositeEgressRequest,
   WebhookEvent,
@@ -34,8 +36,13 @@ export interface EgressSimulatorOptions {
   stopCompletion: 'auto' | 'manual';
   completeAfterMs: number;
   media: Buffer;
+  /** What image outputs capture: a black frame first (before any video), then real frames. */
+  frames: { blank: Buffer; picture: Buffer };
   defaultStorage?: DefaultStorage;
 }
+
+/** How many images an image output has captured by the end (the blank one included). */
+export const CAPTURED_IMAGES = 3;
 
 // End reasons egress writes into `details` (protocol `livekit_egress.go` `SetEndReason`).
 const END_API = 'StopEgress API';
@@ -48,6 +55,8 @@ interface EgressRecord {
   /** The request's output with its real credentials (the info only carries the redacted echo). */
   output: EncodedFileOutput;
   contentType: string;
+  /** The image output with its real credentials, when the request had one. */
+  images?: ImageOutput;
   endReason: string;
   /** Cancels a pending auto-activation or auto-completion. */
   cancelPending?: () => void;
@@ -93,7 +102,12 @@ export class EgressSimulator {
       request: { case: 'roomComposite', value: redactRequest(req) },
       fileResults: [new FileInfo({ filename })],
     });
-    const record: EgressRecord = { info, output, contentType: format.contentType, endReason: '' };
+    const images = req.imageOutputs[0];
+    if (images) {
+      const filenamePrefix = resolveFilepath(images.filenamePrefix || '{room_name}-{time}', '', { roomName: room.name, roomId: room.sid, at: new Date() });
+      info.imageResults = [new ImagesInfo({ filenamePrefix, startedAt: now })];
+    }
+    const record: EgressRecord = { info, output, contentType: format.contentType, images, endReason: '' };
     syncLegacyFile(record);
     this.records.set(info.egressId, record);
     this.emit(record, 'egress_started');
@@ -289,6 +303,7 @@ export class EgressSimulator {
     const finishing = this.run(async () => {
       const producesFile = status === EgressStatus.EGRESS_COMPLETE || status === EgressStatus.EGRESS_LIMIT_REACHED;
       const upload = producesFile && !outcome.skipUpload ? await this.upload(record) : undefined;
+      if (upload && !upload.error && record.images) await this.uploadImages(record);
       this.applyEnd(record, upload?.error ? EgressStatus.EGRESS_FAILED : status, outcome.error ?? upload?.error);
       if (upload && !upload.error) Object.assign(this.file(record), { size: upload.size, location: upload.location });
       if (upload?.manifestLocation) record.info.manifestLocation = upload.manifestLocation;
@@ -316,6 +331,21 @@ export class EgressSimulator {
       info.error = error || 'Session limit reached';
       info.errorCode = 413;
     }
+  }
+
+  /**
+   * The images captured while recording, `<prefix>_00000.jpeg`…: a black frame, then pictures, each
+   * a real JPEG made distinct by a comment naming the egress and the index.
+   */
+  private async uploadImages(record: EgressRecord): Promise<void> {
+    const result = record.info.imageResults[0];
+    const target = targetFor(record.images!, this.options.defaultStorage);
+    for (let index = 0; index < CAPTURED_IMAGES; index++) {
+      const frame = withComment(index === 0 ? this.options.frames.blank : this.options.frames.picture, `${record.info.egressId}#${index}`);
+      if (target) await putObject(target, imageKey(result.filenamePrefix, index), frame, 'image/jpeg', this.lifetime.signal);
+    }
+    result.imageCount = BigInt(CAPTURED_IMAGES);
+    result.endedAt = nowNs();
   }
 
   /** Uploads the media (and a manifest unless disabled) with the output's own S3 settings. */
@@ -350,6 +380,16 @@ export class EgressSimulator {
 }
 
 /** Egress fills the deprecated `file` result next to `fileResults[0]` for a single file output. */
+/** `IMAGE_SUFFIX_INDEX`: `<prefix>_00000.jpeg` (§8.4). */
+export const imageKey = (prefix: string, index: number) => `${prefix}_${String(index).padStart(5, '0')}.jpeg`;
+
+/** A JPEG with a comment segment (COM, 0xFFFE) right after its start marker: same picture, other bytes. */
+export function withComment(jpeg: Buffer, text: string): Buffer {
+  const comment = Buffer.from(text, 'utf8');
+  const header = Buffer.from([0xff, 0xfe, (comment.length + 2) >> 8, (comment.length + 2) & 0xff]);
+  return Buffer.concat([jpeg.subarray(0, 2), header, comment, jpeg.subarray(2)]);
+}
+
 function syncLegacyFile(record: EgressRecord): void {
   record.info.result = { case: 'file', value: record.info.fileResults[0].clone() };
 }

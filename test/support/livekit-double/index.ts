@@ -70,12 +70,14 @@ export interface WebhookKnobs {
   clear(): void;
 }
 
-const DEFAULT_MEDIA = path.join(__dirname, '..', '..', 'fixtures', 'sample.mp4');
+const FIXTURES = path.join(__dirname, '..', '..', 'fixtures');
+const DEFAULT_MEDIA = path.join(FIXTURES, 'sample.mp4');
 
 interface Parts {
   options: LiveKitDoubleOptions;
   lifetime: Lifetime;
   media: Buffer;
+  frames: { blank: Buffer; picture: Buffer };
 }
 
 /**
@@ -102,12 +104,13 @@ export class LiveKitDouble {
 
   static async start(options: LiveKitDoubleOptions = {}): Promise<LiveKitDouble> {
     const media = await readFile(options.mediaFile ?? DEFAULT_MEDIA);
-    const double = new LiveKitDouble({ options, lifetime: new Lifetime(), media });
+    const frames = { blank: await readFile(path.join(FIXTURES, 'blank-frame.jpeg')), picture: await readFile(path.join(FIXTURES, 'frame.jpeg')) };
+    const double = new LiveKitDouble({ options, lifetime: new Lifetime(), media, frames });
     await double.listen();
     return double;
   }
 
-  private constructor({ options, lifetime, media }: Parts) {
+  private constructor({ options, lifetime, media, frames }: Parts) {
     this.apiKey = options.apiKey ?? 'devkey';
     this.apiSecret = options.apiSecret ?? 'secret';
     this.urls = [...(options.webhookUrls ?? [])];
@@ -131,6 +134,7 @@ export class LiveKitDouble {
       stopCompletion: options.stopCompletion ?? 'auto',
       completeAfterMs: options.completeAfterMs ?? 20,
       media,
+      frames,
       defaultStorage: options.defaultStorage,
     });
     this.webhooks = this.knobs();

@@ -1,5 +1,5 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { EncodedFileOutput } from '@livekit/protocol';
+import type { EncodedFileOutput, ImageOutput } from '@livekit/protocol';
 
 /** Egress's own `storage.s3` config, used when a file output carries no upload block. */
 export interface DefaultStorage {
@@ -26,7 +26,7 @@ export interface S3Target {
 }
 
 /** The output's own `s3` block wins; otherwise egress's storage config; otherwise none (egress keeps the file on its disk). */
-export function targetFor(output: EncodedFileOutput, defaults: DefaultStorage | undefined): S3Target | undefined {
+export function targetFor(output: EncodedFileOutput | ImageOutput, defaults: DefaultStorage | undefined): S3Target | undefined {
   if (output.output.case === 's3') {
     const s3 = output.output.value;
     return {
