@@ -115,6 +115,8 @@ describe('a service killed mid-recording', () => {
     livekit.addParticipant(roomName, { identity: 'last-one' });
     const { recording } = await (await post('/recordings/start', { roomName })).json();
     await livekit.activateEgress(recording.id);
+    // This process must not stop it itself, however late the test gets to kill it on a loaded machine.
+    livekit.failNext('StopEgress', { code: 'unavailable', msg: 'egress unreachable' }, 1000);
     livekit.removeParticipant(roomName, 'last-one');
     // Read from S3 itself: the mark must be durable before the process dies.
     const sidecarKey = `recordings/.metadata/${recording.name.replace(/\.mp4$/, '')}.json`;
@@ -125,6 +127,7 @@ describe('a service killed mid-recording', () => {
     }, { timeoutMs: 10_000, what: 'the room marked empty' });
     service!.child.kill('SIGKILL');
     await service!.exited();
+    livekit.clearFaults();
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, marked.autoStopAt - Date.now()) + 200));
     expect(livekit.getEgress(recording.id)!.status).toBe(1); // still ACTIVE: nobody stopped it
     await startService({ AUTO_STOP_GRACE: '4s' });

@@ -154,7 +154,8 @@ export function recordingController({ recordings, access, log }: Services): Rout
   router.get('/recordings/:name/thumbnail', async (req, res) => {
     const reading = new AbortController();
     res.on('close', () => reading.abort());
-    const image = await recordings.thumbnail(nameOf(req), allowed(access, res, 'list'), reading.signal);
+    // Frames of the video: seen by those who may play it.
+    const image = await recordings.thumbnail(nameOf(req), allowed(access, res, 'play'), reading.signal);
     res.set({ 'Content-Type': 'image/jpeg', 'Content-Length': String(image.contentLength), 'Cache-Control': 'private, max-age=3600' });
     await pipeline(image.body, res).catch(() => res.destroy());
   });

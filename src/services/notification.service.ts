@@ -74,6 +74,8 @@ export class NotificationService {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private scanTimer?: NodeJS.Timeout;
   private stopped = true;
+  /** After stop(): nothing more is sent from this process (the outbox keeps what is pending). */
+  private closed = false;
 
   constructor(
     private readonly s3: S3Service,
@@ -91,15 +93,28 @@ export class NotificationService {
     return `${this.recordingsPath}.outbox/`;
   }
 
-  /** Queues one notification for every URL (durably), then sends it in the background. */
-  async notify(id: string, type: NotificationType, recording: Recording): Promise<void> {
-    if (!this.enabled) return;
+  /**
+   * Queues one notification for every URL, durably, and returns the deliveries: the caller `send`s
+   * them once the change they tell of is saved (or `discard`s them if it could not be).
+   */
+  async enqueue(id: string, type: NotificationType, recording: Recording): Promise<string[]> {
+    if (!this.enabled) return [];
     const body = JSON.stringify({ id, type, timestamp: Date.now(), recording: toView(recording) } satisfies Notification);
-    await Promise.all(this.options.urls.map(async (url) => {
+    return Promise.all(this.options.urls.map(async (url) => {
       const key = `${this.outbox}${createHash('sha256').update(`${id}\n${url}`).digest('hex').slice(0, 40)}.json`;
       await this.s3.putJson(key, { url, body, attempts: 0, nextAttemptAt: Date.now() } satisfies Delivery);
-      this.schedule(key, 0);
+      return key;
     }));
+  }
+
+  /** Sends queued deliveries in the background. */
+  send(deliveries: string[]): void {
+    for (const key of deliveries) this.schedule(key, 0);
+  }
+
+  /** Takes back deliveries whose change did not happen after all. */
+  async discard(deliveries: string[]): Promise<void> {
+    await Promise.all(deliveries.map((key) => this.s3.delete(key)));
   }
 
   /** Sends what the outbox holds (left by a restart or another instance), and looks again now and then. */
@@ -118,6 +133,7 @@ export class NotificationService {
 
   stop(): void {
     this.stopped = true;
+    this.closed = true;
     clearTimeout(this.scanTimer);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
@@ -130,6 +146,7 @@ export class NotificationService {
   }
 
   private schedule(key: string, delayMs: number) {
+    if (this.closed) return;
     clearTimeout(this.timers.get(key));
     const timer = setTimeout(() => {
       this.timers.delete(key);
@@ -148,7 +165,7 @@ export class NotificationService {
       if (stored === undefined) return; // delivered meanwhile
       const delivery = JSON.parse(stored) as Delivery;
       if (delivery.nextAttemptAt > Date.now()) return this.schedule(key, delivery.nextAttemptAt - Date.now());
-      const outcome = await this.send(delivery);
+      const outcome = await this.post(delivery);
       if (outcome === 'delivered') return this.s3.delete(key);
       const attempts = delivery.attempts + 1;
       if (outcome === 'refused' || attempts >= this.options.maxAttempts) {
@@ -162,8 +179,8 @@ export class NotificationService {
     });
   }
 
-  /** 2xx: delivered; 5xx, 429, a timeout or no connection: try again; any other answer: refused. */
-  private async send(delivery: Delivery): Promise<'delivered' | 'refused' | string> {
+  /** 2xx: delivered; 5xx, 408, 429, a timeout or no connection: try again; any other answer: refused. */
+  private async post(delivery: Delivery): Promise<'delivered' | 'refused' | string> {
     const timestamp = Math.floor(Date.now() / 1000);
     try {
       const response = await fetch(delivery.url, {
@@ -175,11 +192,13 @@ export class NotificationService {
           [SIGNATURE_HEADER]: signNotification(this.options.signingKey, timestamp, delivery.body),
         },
         body: delivery.body,
+        // A redirect would carry the signed body elsewhere: it counts as a refusal.
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       await response.arrayBuffer().catch(() => undefined);
       if (response.ok) return 'delivered';
-      return response.status >= 500 || response.status === 429 ? `status ${response.status}` : 'refused';
+      return response.status >= 500 || response.status === 429 || response.status === 408 ? `status ${response.status}` : 'refused';
     } catch (error) {
       return error instanceof Error ? error.name : 'network error';
     }

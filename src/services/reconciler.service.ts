@@ -108,13 +108,13 @@ export class ReconcilerService extends EventEmitter {
     const known = new Set(ours.map((info) => info.egressId));
     const open = await this.store.open();
     const overdue = open.filter((r) => r.deadline !== undefined && r.deadline <= Date.now() && !isFinal(r.status) && r.status !== 'ENDING');
-    await mapConcurrent(overdue, CONCURRENCY, (r) => this.stopAtDeadline(r, report));
+    await mapConcurrent(overdue, CONCURRENCY, (r) => this.alone(r, () => this.stopAtDeadline(r, report)));
     // A grace period that ended while no timer of this process was waiting for it (a restart).
     const emptied = open.filter((r) => r.autoStopAt && r.autoStopAt <= Date.now() && !isFinal(r.status) && r.status !== 'ENDING');
-    await mapConcurrent(emptied, CONCURRENCY, async (r) => {
+    await mapConcurrent(emptied, CONCURRENCY, (r) => this.alone(r, async () => {
       await this.autoStop.check(r);
       report.autoStopChecked++;
-    });
+    }));
     const unfinished = open.filter((r) => !known.has(r.id));
     await mapConcurrent(unfinished, CONCURRENCY, (r) => this.settleIfForgotten(r, report));
     if (full) await this.adoptOrphanMedia(await this.indexMissing(report), report);
@@ -133,6 +133,13 @@ export class ReconcilerService extends EventEmitter {
     }
     const result = await this.events.apply(info);
     if (result.outcome === 'updated') report.repaired++;
+  }
+
+  /** One recording's repair: its failure is logged and retried next pass, and the pass goes on. */
+  private async alone(recording: Recording, repair: () => Promise<void>): Promise<void> {
+    await repair().catch((error: unknown) => {
+      this.log.warn({ err: error, egressId: recording.id, roomName: recording.roomName }, 'a recording could not be repaired in this pass');
+    });
   }
 
   /** Its maximum duration has passed: stopped, and it ends with `maxDuration` whatever LiveKit reports next. */

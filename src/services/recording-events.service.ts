@@ -80,7 +80,8 @@ export class RecordingEventsService {
   async stopFor(recording: Recording, endReason: EndReason): Promise<ApplyResult | undefined> {
     return this.locks.withLock(roomLockKey(recording.roomName), async () => {
       const info = await this.egress.stop(recording.id).catch((error: unknown) => {
-        if (error instanceof AppError && error.code === 'recording_not_active') return undefined;
+        // Ended already, or LiveKit no longer knows it: the reconciler settles it from S3.
+        if (error instanceof AppError && (error.code === 'recording_not_active' || error.status === 404)) return undefined;
         throw error;
       });
       return info && this.applyLocked(info, { endReason });
@@ -126,10 +127,12 @@ export class RecordingEventsService {
     // Also when nothing else changed: a retried final event may find media an earlier one did not.
     if (producesMedia(next.status) && !next.mediaVerified) next = await this.verifyMedia(next);
     if (producesMedia(next.status) && next.imageCount && !next.thumbnailKey) next = await this.choosePoster(next);
-    // Queued before the state is saved: a retry of this event finds the change again and queues the
-    // same ids, while a crash after saving would lose them for good.
-    for (const { id, type } of notificationsFor(current, next)) await this.notifications.notify(id, type, next);
+    // Queued before the state is saved (a retry of this event finds the change again and queues the
+    // same ids, while a crash after saving would lose them), sent only once it is saved.
+    const queued: string[] = [];
+    for (const { id, type } of notificationsFor(current, next)) queued.push(...(await this.notifications.enqueue(id, type, next)));
     if (next !== current) await this.store.save(next, current);
+    this.notifications.send(queued);
 
     const result: ApplyResult = { outcome: next === current ? 'unchanged' : 'updated', recording: next };
     try {

@@ -272,11 +272,16 @@ export class RecordingService {
       if (!isFinal(current.status)) {
         throw conflict('recording_in_progress', 'The recording has not finished yet; stop it first');
       }
-      await this.deps.store.delete(current);
+      // Queued first, so a crash cannot lose it; taken back if the deletion fails.
+      const queued = await this.deps.notifications.enqueue(`${current.id}:deleted`, 'recording.deleted', current);
+      try {
+        await this.deps.store.delete(current);
+      } catch (error) {
+        await this.deps.notifications.discard(queued).catch(() => undefined);
+        throw error;
+      }
+      this.deps.notifications.send(queued);
       this.forgetUrls(name);
-      await this.deps.notifications.notify(`${current.id}:deleted`, 'recording.deleted', current).catch((error: unknown) => {
-        this.deps.log.error({ err: error, egressId: current.id }, 'deleted, but the recording.deleted notification could not be queued');
-      });
       return current;
     });
     try {
