@@ -61,11 +61,15 @@ describe('a service killed mid-recording', () => {
     return recording as { id: string; name: string };
   }
 
+  /** The recording once the (restarted) service reports it COMPLETE. */
+  const completed = (name: string) => eventually(async () => {
+    const info = await (await api(`/recordings/${name}/info`)).json();
+    return info.status === 'COMPLETE' ? info : undefined;
+  }, { timeoutMs: 20_000, what: 'recording complete after restart' });
+
   async function expectConverged(recording: { name: string }, roomName: string) {
-    const done = await eventually(async () => {
-      const info = await (await api(`/recordings/${recording.name}/info`)).json();
-      return info.status === 'COMPLETE' && info.playable ? info : undefined;
-    }, { timeoutMs: 20_000, what: 'recording complete after restart' });
+    const done = await completed(recording.name);
+    expect(done.playable).toBe(true);
     expect(done.size).toBeGreaterThan(0);
     await eventually(() => livekit.getRoom(roomName)?.metadata.includes('"recordingStatus":"STOPPED"'), { what: 'room STOPPED' });
   }
@@ -101,10 +105,7 @@ describe('a service killed mid-recording', () => {
     expect(livekit.getEgress(recording.id)!.status).toBe(1); // still ACTIVE: nobody stopped it
     await startService();
     await eventually(() => livekit.getEgress(recording.id)!.status >= 2, { what: 'the egress stopped by the start-up pass' });
-    const done = await eventually(async () => {
-      const info = await (await api(`/recordings/${recording.name}/info`)).json();
-      return info.status === 'COMPLETE' ? info : undefined;
-    }, { timeoutMs: 20_000, what: 'recording complete' });
+    const done = await completed(recording.name);
     expect(done.endReason).toBe('maxDuration');
   }, 60_000);
 
@@ -131,10 +132,7 @@ describe('a service killed mid-recording', () => {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, marked.autoStopAt - Date.now()) + 200));
     expect(livekit.getEgress(recording.id)!.status).toBe(1); // still ACTIVE: nobody stopped it
     await startService({ AUTO_STOP_GRACE: '4s' });
-    const done = await eventually(async () => {
-      const info = await (await api(`/recordings/${recording.name}/info`)).json();
-      return info.status === 'COMPLETE' ? info : undefined;
-    }, { timeoutMs: 20_000, what: 'recording complete' });
+    const done = await completed(recording.name);
     expect(done.endReason).toBe('roomEmpty');
   }, 60_000);
 });

@@ -3,7 +3,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Recording } from '../src/models/recording.model';
 import { mapConcurrent } from '../src/services/concurrency';
 import { eventually } from './support/eventually';
-import { FIXTURE_MP4, joinRoom, putObject, roomMetadata, uniqueRoom, waitForRecording, waitForRoomStatus } from './support/recordings';
+import { FIXTURE_MP4, joinRoom, putObject, roomMetadata, uniqueRoom, waitForRecording, waitForRoomStatus, listAll } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
 type Listed = Recording & { playable: boolean };
@@ -18,17 +18,6 @@ async function startRecording(stack: TestStack, roomName = uniqueRoom()) {
 async function passes(stack: TestStack, count: number) {
   const target = stack.services.reconciler.passes + count;
   while (stack.services.reconciler.passes < target) await once(stack.services.reconciler, 'pass');
-}
-
-async function listAll(stack: TestStack): Promise<Listed[]> {
-  const all: Listed[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await stack.http().get('/recordings').query({ limit: 100, ...(cursor ? { cursor } : {}) }).expect(200);
-    all.push(...page.body.recordings);
-    cursor = page.body.nextCursor ?? undefined;
-  } while (cursor);
-  return all;
 }
 
 describe('the reconciler repairs what webhooks missed', () => {

@@ -1,6 +1,7 @@
 import { mapConcurrent } from '../src/services/concurrency';
 import { eventually } from './support/eventually';
 import { REDIS_TEST_URL, connectRedis, deleteKeys, testPrefix } from './support/redis';
+import { listAll } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
 const ROOMS = 200;
@@ -46,13 +47,7 @@ describe('a burst of webhooks', () => {
     expect(ended).toHaveLength(ROOMS);
     expect(burst.filter((d) => d.attempts.join() !== '200').map((d) => `${d.event.event}: ${d.attempts.join()}`)).toEqual([]);
 
-    const listed: Array<{ name: string; status: string; playable: boolean }> = [];
-    let cursor: string | undefined;
-    do {
-      const page = await stack.http().get('/recordings').query({ limit: 100, ...(cursor ? { cursor } : {}) }).expect(200);
-      listed.push(...page.body.recordings);
-      cursor = page.body.nextCursor ?? undefined;
-    } while (cursor);
+    const listed = await listAll(stack);
     expect(listed.map((r) => r.name).sort()).toEqual([...names.values()].sort());
     expect(listed.filter((r) => r.status !== 'COMPLETE' || !r.playable)).toEqual([]);
   }, 90_000);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { badRequest } from './app-error';
-import { encodingSchema, LAYOUTS, PRESETS, recordingMetadataSchema } from './recording-options.model';
+import { ENCODING_FIELDS, encodingSchema, LAYOUTS, PRESETS, recordingMetadataSchema } from './recording-options.model';
 import { RECORDING_STATUSES, type RecordingStatus } from './recording.model';
 
 /** Control characters could break a header or a log line; everything else of any script is welcome. */
@@ -73,8 +73,6 @@ export const mediaQuerySchema = z.object({
   signature: queryValue('signature', z.string().max(100)),
 }).passthrough();
 export const roomRequestSchema = z.object({ roomName: roomNameSchema });
-
-const ENCODING_FIELDS = ['width', 'height', 'fps', 'videoBitrate', 'audioBitrate'] as const;
 
 /** POST /recordings/start: the room, and optionally how to record it (defaults from config). */
 export const startRequestSchema = z.object({

@@ -27,6 +27,7 @@ export const encodingSchema = z.object({
   audioBitrate: bounded('audioBitrate', 16, 512, 'kbps').optional(),
 }).strict();
 export type Encoding = z.infer<typeof encodingSchema>;
+export const ENCODING_FIELDS = Object.keys(encodingSchema.shape) as Array<keyof Encoding>;
 
 /** What the host application attaches to a recording: a small flat object, filterable by key and value. */
 export const recordingMetadataSchema = z

@@ -107,10 +107,11 @@ export class ReconcilerService extends EventEmitter {
     await mapConcurrent(ours, CONCURRENCY, (info) => this.reconcileEgress(info, report));
     const known = new Set(ours.map((info) => info.egressId));
     const open = await this.store.open();
-    const overdue = open.filter((r) => r.deadline !== undefined && r.deadline <= Date.now() && !isFinal(r.status) && r.status !== 'ENDING');
+    const running = open.filter((r) => !isFinal(r.status) && r.status !== 'ENDING');
+    const overdue = running.filter((r) => r.deadline !== undefined && r.deadline <= Date.now());
     await mapConcurrent(overdue, CONCURRENCY, (r) => this.alone(r, () => this.stopAtDeadline(r, report)));
     // A grace period that ended while no timer of this process was waiting for it (a restart).
-    const emptied = open.filter((r) => r.autoStopAt && r.autoStopAt <= Date.now() && !isFinal(r.status) && r.status !== 'ENDING');
+    const emptied = running.filter((r) => r.autoStopAt && r.autoStopAt <= Date.now());
     await mapConcurrent(emptied, CONCURRENCY, (r) => this.alone(r, async () => {
       await this.autoStop.check(r);
       report.autoStopChecked++;

@@ -6,7 +6,7 @@ import { AppError, badRequest, conflict, notFound, upstreamUnavailable } from '.
 import type { StartRequest } from '../models/api.model';
 import { parseRange } from '../models/byte-range';
 import { expandFileTemplate } from '../models/file-template.model';
-import type { Layout, RecordingOptions } from '../models/recording-options.model';
+import { ENCODING_FIELDS, type Layout, type RecordingOptions } from '../models/recording-options.model';
 import { attachment, downloadName, isFinal, isPlayable, type Recording, recordingFromEgress } from '../models/recording.model';
 import { mapConcurrent } from './concurrency';
 import type { EgressService } from './egress.service';
@@ -118,7 +118,7 @@ export class RecordingService {
     const { defaults } = this.deps.config.recordings;
     const audioOnly = request.audioOnly ?? false;
     const encoding = Object.fromEntries(
-      (['width', 'height', 'fps', 'videoBitrate', 'audioBitrate'] as const).filter((field) => request[field] !== undefined).map((field) => [field, request[field]]),
+      ENCODING_FIELDS.filter((field) => request[field] !== undefined).map((field) => [field, request[field]]),
     );
     const explicit = Object.keys(encoding).length > 0;
     return {

@@ -47,6 +47,18 @@ export async function completeRecording(stack: TestStack, roomName = uniqueRoom(
   return { roomName, name, recording };
 }
 
+/** Every recording the service lists, page after page. */
+export async function listAll(stack: TestStack): Promise<Array<Recording & { playable: boolean }>> {
+  const all: Array<Recording & { playable: boolean }> = [];
+  let cursor: string | undefined;
+  do {
+    const page = await stack.http().get('/recordings').query({ limit: 100, ...(cursor ? { cursor } : {}) }).expect(200);
+    all.push(...page.body.recordings);
+    cursor = page.body.nextCursor ?? undefined;
+  } while (cursor);
+  return all;
+}
+
 /** The keys under a prefix, straight from S3 (one page). */
 export async function keysUnder(stack: TestStack, prefix: string): Promise<string[]> {
   const page = await stack.s3.client().send(new ListObjectsV2Command({ Bucket: stack.s3.bucket, Prefix: prefix }));
