@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,18 +7,21 @@ import {
   AccessToken,
   DataPacket_Kind,
   EgressClient,
+  type EgressInfo,
   EgressStatus,
   EncodedFileOutput,
   EncodedFileType,
   RoomServiceClient,
   S3Upload,
   ServerError,
+  StreamOutput,
+  StreamProtocol,
   TwirpError,
   type VideoGrant,
   WebhookEvent as SdkWebhookEvent,
   WebhookReceiver,
 } from 'livekit-server-sdk';
-import { ParticipantInfo_Kind, WebhookEvent } from '@livekit/protocol';
+import { ParticipantInfo_Kind, StreamInfo_Status, WebhookEvent } from '@livekit/protocol';
 import { LiveKitDouble } from './support/livekit-double';
 import { resolveFilepath } from './support/livekit-double/egress-request';
 import { S3TestServer, TEST_S3_CREDENTIALS } from './support/s3-server';
@@ -680,6 +683,383 @@ describe('LiveKit double', () => {
       } finally {
         await small.close();
       }
+    });
+  });
+
+  describe('streams', () => {
+    // Keys long enough for 3 characters at each end; the raw keys must never leave the double.
+    const KEY_A = 'abcd-efgh-ijkl-mnop';
+    const KEY_B = 'sk_live_987654';
+    const RTMP_A = `rtmp://a.example.com/live/${KEY_A}`;
+    const RTMP_B = `rtmp://b.example.com/app/${KEY_B}`;
+    const RTMP_A_SHOWN = 'rtmp://a.example.com/live/{abc...nop}';
+    const RTMP_B_SHOWN = 'rtmp://b.example.com/app/{sk_...654}';
+    const SRT = 'srt://srt.example.com:8890?streamid=publish:live/secret-sid&pkt_size=1316';
+    const SRT_ECHO = 'srt://srt.example.com:8890?streamid={...}&pkt_size={...}';
+    const grant = { grant: { roomRecord: true } };
+
+    async function streamRoom(label: string) {
+      const roomName = unique(label);
+      await rooms.createRoom({ name: roomName });
+      return roomName;
+    }
+
+    const rtmp = (...urls: string[]) => new StreamOutput({ protocol: StreamProtocol.RTMP, urls });
+    const composite = (info: EgressInfo) => (info.request.case === 'roomComposite' ? info.request.value : undefined);
+    /** [url, status, started?] per entry, in order. */
+    const entries = (info: EgressInfo) => info.streamResults.map((s) => [s.url, StreamInfo_Status[s.status], s.startedAt > 0n]);
+
+    async function objectCount(): Promise<number> {
+      return (await s3.client().send(new ListObjectsV2Command({ Bucket: s3.bucket }))).KeyCount ?? 0;
+    }
+
+    /** The raw bodies of one egress's own events (not its recorder's participant events), after the deliveries settled. */
+    async function rawBodies(egressId: string): Promise<string[]> {
+      await double.webhooks.idle();
+      return receiver.received.filter((r) => r.body.includes(`"egressId":"${egressId}"`)).map((r) => r.body);
+    }
+
+    /** The raw keys appear in no webhook body, no Twirp answer and no stored info. */
+    async function expectKeysHidden(egressId: string, keys: string[]) {
+      const listed = await rawCall('/twirp/livekit.Egress/ListEgress', { egressId }, grant);
+      await double.webhooks.idle();
+      const bodies = receiver.received.filter((r) => r.body.includes(egressId)).map((r) => r.body);
+      const everything = [...bodies, listed.text, JSON.stringify(double.getEgress(egressId)!.toJson())].join('\n');
+      for (const key of keys) expect(everything).not.toContain(key);
+    }
+
+    it('streams to RTMP only: keys redacted everywhere, STARTING → ACTIVE → connected → ENDING → COMPLETE, nothing uploaded', async () => {
+      const roomName = await streamRoom('rtmp-only');
+      const objectsBefore = await objectCount();
+      const info = await egress.startRoomCompositeEgress(roomName, rtmp(RTMP_A, RTMP_B), { layout: 'speaker' });
+      const id = info.egressId;
+      expect(info.status).toBe(EgressStatus.EGRESS_STARTING);
+      expect(entries(info)).toEqual([
+        [RTMP_A_SHOWN, 'ACTIVE', false],
+        [RTMP_B_SHOWN, 'ACTIVE', false],
+      ]);
+      expect(info.fileResults).toEqual([]);
+      // Stream-only: the deprecated `stream` result mirrors streamResults.
+      expect(info.result.case).toBe('stream');
+      expect(info.result.case === 'stream' && info.result.value.info.map((s) => s.url)).toEqual([RTMP_A_SHOWN, RTMP_B_SHOWN]);
+      // The request echo: both the streamOutputs and the deprecated `stream` member the SDK sets.
+      const request = composite(info)!;
+      expect(request.streamOutputs[0].urls).toEqual([RTMP_A_SHOWN, RTMP_B_SHOWN]);
+      expect(request.output.case === 'stream' && request.output.value.urls).toEqual([RTMP_A_SHOWN, RTMP_B_SHOWN]);
+
+      // Twirp answers show the ACTIVE default; webhook bodies omit it.
+      const listed = JSON.parse((await rawCall('/twirp/livekit.Egress/ListEgress', { egressId: id }, grant)).text);
+      expect(listed.items[0].stream_results.map((s: { status: string }) => s.status)).toEqual(['ACTIVE', 'ACTIVE']);
+
+      await double.activateEgress(id);
+      expect(entries(double.getEgress(id)!)).toEqual([
+        [RTMP_A_SHOWN, 'ACTIVE', true],
+        [RTMP_B_SHOWN, 'ACTIVE', true],
+      ]);
+      const stopped = await egress.stopEgress(id);
+      expect(stopped).toMatchObject({ status: EgressStatus.EGRESS_ENDING, details: 'End reason: StopEgress API' });
+      const done = await double.waitFor(() => double.getEgress(id)?.status === EgressStatus.EGRESS_COMPLETE && double.getEgress(id));
+
+      const events = await egressEvents(id);
+      expect(events.map((e) => [e.event, EgressStatus[e.egressInfo!.status], entries(e.egressInfo!)])).toEqual([
+        ['egress_started', 'EGRESS_STARTING', [[RTMP_A_SHOWN, 'ACTIVE', false], [RTMP_B_SHOWN, 'ACTIVE', false]]],
+        ['egress_updated', 'EGRESS_ACTIVE', [[RTMP_A_SHOWN, 'ACTIVE', false], [RTMP_B_SHOWN, 'ACTIVE', false]]],
+        ['egress_updated', 'EGRESS_ACTIVE', [[RTMP_A_SHOWN, 'ACTIVE', true], [RTMP_B_SHOWN, 'ACTIVE', true]]],
+        ['egress_updated', 'EGRESS_ENDING', [[RTMP_A_SHOWN, 'ACTIVE', true], [RTMP_B_SHOWN, 'ACTIVE', true]]],
+        ['egress_ended', 'EGRESS_COMPLETE', [[RTMP_A_SHOWN, 'FINISHED', true], [RTMP_B_SHOWN, 'FINISHED', true]]],
+      ]);
+      for (const entry of done.streamResults) {
+        expect(entry.endedAt).toBe(done.endedAt);
+        expect(entry.duration).toBe(entry.endedAt - entry.startedAt);
+        expect(entry.duration).toBeGreaterThan(0n);
+      }
+      expect(done).toMatchObject({ manifestLocation: '', error: '', fileResults: [] });
+      expect(done.result.case === 'stream' && done.result.value.info.map((s) => s.status)).toEqual([StreamInfo_Status.FINISHED, StreamInfo_Status.FINISHED]);
+      expect(await objectCount()).toBe(objectsBefore);
+
+      // The wire: no status key on live entries, FINISHED spelled out at the end, no raw key anywhere.
+      const bodies = (await rawBodies(id)).map((body) => JSON.parse(body));
+      expect(bodies[0].egressInfo.streamResults).toEqual([{ url: RTMP_A_SHOWN }, { url: RTMP_B_SHOWN }]);
+      expect(bodies[2].egressInfo.streamResults.map((s: object) => 'status' in s)).toEqual([false, false]);
+      expect(bodies.at(-1).egressInfo.streamResults.map((s: { status: string }) => s.status)).toEqual(['FINISHED', 'FINISHED']);
+      expect(bodies[0].egressInfo.roomComposite.streamOutputs[0].urls).toEqual([RTMP_A_SHOWN, RTMP_B_SHOWN]);
+      await expectKeysHidden(id, [KEY_A, KEY_B]);
+    });
+
+    it('redacts keys by length, expands mux:// and twitch://, keeps " live=1"; a stream egress can end LIMIT_REACHED', async () => {
+      const roomName = await streamRoom('redaction');
+      const urls = [
+        'rtmp://h.example.com/app/abcdefghi',
+        'rtmp://h.example.com/app/abcdefgh',
+        'rtmp://h.example.com/app/abcdef',
+        'rtmps://h.example.com:443/a/b/app/abc',
+        'rtmp://h.example.com/app/ab',
+        'rtmp://h.example.com/app/key123456 live=1',
+        'mux://muxkey12345',
+        'twitch://twitchkey123',
+      ];
+      const info = await egress.startRoomCompositeEgress(roomName, rtmp(...urls));
+      expect(info.streamResults.map((s) => s.url)).toEqual([
+        'rtmp://h.example.com/app/{abc...ghi}',
+        'rtmp://h.example.com/app/{ab...gh}',
+        'rtmp://h.example.com/app/{ab...ef}',
+        'rtmps://h.example.com:443/a/b/app/{a...c}',
+        'rtmp://h.example.com/app/{...}',
+        'rtmp://h.example.com/app/{key...456} live=1',
+        'rtmps://global-live.mux.com:443/app/{mux...345}',
+        // Twitch simplified: a fixed ingest instead of egress's lookup.
+        'rtmps://ingest.global-contribute.live-video.net/app/{twi...123}',
+      ]);
+      expect(composite(info)!.streamOutputs[0].urls.slice(-2)).toEqual(['mux://{mux...345}', 'twitch://{twi...123}']);
+      await expectKeysHidden(info.egressId, ['abcdefghi', 'key123456', 'muxkey12345', 'twitchkey123']);
+
+      await double.activateEgress(info.egressId);
+      await double.endEgress(info.egressId, { status: 'LIMIT_REACHED' });
+      const events = await egressEvents(info.egressId);
+      expect(events.map((e) => e.egressInfo!.status)).toEqual([
+        EgressStatus.EGRESS_STARTING,
+        EgressStatus.EGRESS_ACTIVE,
+        EgressStatus.EGRESS_ACTIVE,
+        EgressStatus.EGRESS_LIMIT_REACHED,
+      ]);
+      expect(events.at(-1)!.egressInfo).toMatchObject({ errorCode: 413, details: 'End reason: Session limit reached' });
+      expect(events.at(-1)!.egressInfo!.streamResults.every((s) => s.status === StreamInfo_Status.FINISHED)).toBe(true);
+    });
+
+    it('SRT (protocol taken from the URL): started at once, verbatim in streamResults, query values redacted in the echo; closing the room completes it', async () => {
+      const roomName = await streamRoom('srt');
+      const info = await egress.startRoomCompositeEgress(roomName, new StreamOutput({ urls: [SRT] }));
+      expect(entries(info)).toEqual([[SRT, 'ACTIVE', true]]);
+      const request = composite(info)!;
+      expect(request.streamOutputs[0]).toMatchObject({ protocol: StreamProtocol.DEFAULT_PROTOCOL, urls: [SRT_ECHO] });
+      expect(request.output.case === 'stream' && request.output.value.urls).toEqual([SRT_ECHO]);
+
+      await double.activateEgress(info.egressId);
+      await double.closeRoom(roomName);
+      const events = await egressEvents(info.egressId);
+      // Nothing to connect after ACTIVE: no second update.
+      expect(events.map((e) => [e.event, EgressStatus[e.egressInfo!.status], e.egressInfo!.details])).toEqual([
+        ['egress_started', 'EGRESS_STARTING', ''],
+        ['egress_updated', 'EGRESS_ACTIVE', ''],
+        ['egress_updated', 'EGRESS_ENDING', 'End reason: Source closed'],
+        ['egress_ended', 'EGRESS_COMPLETE', 'End reason: Source closed'],
+      ]);
+      expect(entries(events.at(-1)!.egressInfo!)).toEqual([[SRT, 'FINISHED', true]]);
+      const started = JSON.parse((await rawBodies(info.egressId))[0]);
+      expect(started.egressInfo.streamResults[0].startedAt).toBe(String(info.streamResults[0].startedAt));
+      expect(started.egressInfo.roomComposite.streamOutputs[0].urls).toEqual([SRT_ECHO]);
+    });
+
+    it('file + stream: the file is uploaded as always; the only stream failing leaves the egress ACTIVE; an empty stream output is accepted', async () => {
+      const roomName = await streamRoom('file-stream');
+      const info = await egress.startRoomCompositeEgress(roomName, { file: fileOutput('recordings/{room_name}'), stream: rtmp(RTMP_A) });
+      const id = info.egressId;
+      expect(info.fileResults[0].filename).toBe(`recordings/${roomName}.mp4`);
+      expect(entries(info)).toEqual([[RTMP_A_SHOWN, 'ACTIVE', false]]);
+      expect(info.result.case).toBeUndefined(); // egress fills no deprecated result for file + stream
+      expect(composite(info)!.streamOutputs[0].urls).toEqual([RTMP_A_SHOWN]);
+
+      await double.activateEgress(id);
+      await double.failStream(id, RTMP_A, 'Connection reset by peer');
+      expect(double.getEgress(id)).toMatchObject({ status: EgressStatus.EGRESS_ACTIVE, error: '' });
+      await egress.stopEgress(id);
+      const done = await double.waitFor(() => double.getEgress(id)?.status === EgressStatus.EGRESS_COMPLETE && double.getEgress(id));
+      expect(await readObject(`recordings/${roomName}.mp4`)).toEqual(FIXTURE);
+      expect(done.fileResults[0].size).toBe(BigInt(FIXTURE.length));
+
+      const events = await egressEvents(id);
+      expect(events.map((e) => [EgressStatus[e.egressInfo!.status], entries(e.egressInfo!)])).toEqual([
+        ['EGRESS_STARTING', [[RTMP_A_SHOWN, 'ACTIVE', false]]],
+        ['EGRESS_ACTIVE', [[RTMP_A_SHOWN, 'ACTIVE', false]]],
+        ['EGRESS_ACTIVE', [[RTMP_A_SHOWN, 'ACTIVE', true]]],
+        ['EGRESS_ACTIVE', [[RTMP_A_SHOWN, 'FAILED', true]]],
+        ['EGRESS_ENDING', [[RTMP_A_SHOWN, 'FAILED', true]]],
+        ['EGRESS_COMPLETE', [[RTMP_A_SHOWN, 'FAILED', true]]],
+      ]);
+      const failed = events[3].egressInfo!.streamResults[0];
+      expect(failed).toMatchObject({ error: 'Connection reset by peer' });
+      expect(failed.endedAt).toBeGreaterThan(failed.startedAt); // it had connected
+      expect(done.streamResults[0]).toEqual(failed); // a failed entry stays as it was
+
+      // An empty stream output next to a file: accepted, URLs come later.
+      const empty = await egress.startRoomCompositeEgress(roomName, { file: fileOutput('recordings/empty'), stream: rtmp() });
+      expect(empty.streamResults).toEqual([]);
+      await double.activateEgress(empty.egressId);
+      const added = await egress.updateStream(empty.egressId, [RTMP_B]);
+      expect(entries(added)).toEqual([[RTMP_B_SHOWN, 'ACTIVE', true]]);
+      await expectKeysHidden(id, [KEY_A]);
+      await expectKeysHidden(empty.egressId, [KEY_B]);
+    });
+
+    it('refuses invalid stream requests with egress messages (400 invalid_argument)', async () => {
+      const roomName = await streamRoom('bad-streams');
+      const start = (body: object) => rawCall('/twirp/livekit.Egress/StartRoomCompositeEgress', { roomName, ...body }, grant);
+      const file = fileOutput('recordings/x').toJson();
+      const cases: Array<[object, string]> = [
+        [{ streamOutputs: [{ protocol: 'RTMP', urls: [RTMP_A] }, { protocol: 'RTMP', urls: [RTMP_B] }] }, 'request has missing or invalid field: multiple stream outputs'],
+        [{ fileOutputs: [file], streamOutputs: [{}] }, 'request has missing or invalid field: stream protocol'],
+        [{ streamOutputs: [{ urls: ['http://h.example.com/app/key'] }] }, 'invalid url http://h.example.com/app/key: invalid protocol'],
+        [{ streamOutputs: [{ protocol: 'RTMP', urls: [SRT] }] }, `invalid url ${SRT}: invalid scheme`],
+        [{ streamOutputs: [{ protocol: 'SRT', urls: [RTMP_A] }] }, `invalid url ${RTMP_A}: invalid scheme`],
+        [{ streamOutputs: [{ urls: [RTMP_A, SRT] }] }, `invalid url ${SRT}: invalid scheme`],
+        [{ streamOutputs: [{ protocol: 'RTMP', urls: ['rtmp://h.example.com/key'] }] }, 'invalid url rtmp://h.example.com/key: rtmp urls must be of format rtmp(s)://{host}(/{path})/{app}/{stream_key}( live=1)'],
+        [{ stream: { protocol: 'RTMP' } }, 'request has missing or invalid field: stream url'],
+      ];
+      for (const [body, msg] of cases) {
+        const answer = await start(body);
+        expect({ status: answer.status, ...JSON.parse(answer.text) }).toEqual({ status: 400, code: 'invalid_argument', msg });
+      }
+      // Through the SDK: the bare StreamOutput form with no URL.
+      const empty = await serverError(egress.startRoomCompositeEgress(roomName, rtmp()));
+      expect(empty).toMatchObject({ status: 400, code: 'invalid_argument', message: 'request has missing or invalid field: stream url' });
+      expect(await egress.listEgress({ roomName })).toEqual([]);
+    });
+
+    it('one URL failing while others live: the entry FAILED, the egress ACTIVE; the last one failing: egress FAILED 503', async () => {
+      const roomName = await streamRoom('stream-fail');
+      double.failStreamUrl(RTMP_B, 'Could not connect to RTMP stream');
+      const info = await egress.startRoomCompositeEgress(roomName, rtmp(RTMP_A, RTMP_B));
+      const id = info.egressId;
+      await double.activateEgress(id);
+      const running = double.getEgress(id)!;
+      expect(running).toMatchObject({ status: EgressStatus.EGRESS_ACTIVE, error: '' });
+      expect(entries(running)).toEqual([
+        [RTMP_A_SHOWN, 'ACTIVE', true],
+        [RTMP_B_SHOWN, 'FAILED', true],
+      ]);
+      const bad = running.streamResults[1];
+      expect(bad).toMatchObject({ error: 'Could not connect to RTMP stream', duration: 0n });
+      expect(bad.startedAt).toBe(bad.endedAt); // never connected
+
+      await double.failStream(id, RTMP_A); // the last output
+      const events = await egressEvents(id);
+      expect(events.map((e) => [e.event, EgressStatus[e.egressInfo!.status]])).toEqual([
+        ['egress_started', 'EGRESS_STARTING'],
+        ['egress_updated', 'EGRESS_ACTIVE'],
+        ['egress_updated', 'EGRESS_ACTIVE'],
+        ['egress_ended', 'EGRESS_FAILED'],
+      ]);
+      const ended = events.at(-1)!.egressInfo!;
+      expect(ended).toMatchObject({ error: 'Could not open resource for writing.', errorCode: 503, details: 'End reason: Failure' });
+      expect(entries(ended)).toEqual([
+        [RTMP_A_SHOWN, 'FAILED', true],
+        [RTMP_B_SHOWN, 'FAILED', true],
+      ]);
+      expect(ended.endedAt).toBeGreaterThan(0n);
+      const failedBody = JSON.parse((await rawBodies(id))[2]);
+      expect(failedBody.egressInfo.streamResults[1]).toMatchObject({ status: 'FAILED', error: 'Could not connect to RTMP stream' });
+      await expect(double.failStream(id, RTMP_A)).rejects.toThrow(/only an ACTIVE egress/);
+      await expectKeysHidden(id, [KEY_A, KEY_B]);
+
+      // Its only URL failing when it connects (a predicate knob): ACTIVE, then FAILED.
+      double.failStreamUrl((url) => url.includes('dead.example.com'));
+      const lone = await egress.startRoomCompositeEgress(roomName, rtmp('rtmp://dead.example.com/app/key-123456'));
+      await double.activateEgress(lone.egressId);
+      expect((await egressEvents(lone.egressId)).map((e) => EgressStatus[e.egressInfo!.status])).toEqual(['EGRESS_STARTING', 'EGRESS_ACTIVE', 'EGRESS_FAILED']);
+      expect(double.getEgress(lone.egressId)).toMatchObject({ errorCode: 503, error: 'Could not open resource for writing.' });
+    });
+
+    it('UpdateStream adds and removes by the real URL; removing the last one ends the egress', async () => {
+      const roomName = await streamRoom('update-stream');
+      const info = await egress.startRoomCompositeEgress(roomName, rtmp(RTMP_A));
+      const id = info.egressId;
+      await double.activateEgress(id);
+      await double.webhooks.idle();
+      const seen = (await egressEvents(id)).length;
+
+      const added = await egress.updateStream(id, [RTMP_B, 'mux://muxkey12345']);
+      expect(added.status).toBe(EgressStatus.EGRESS_ACTIVE);
+      const MUX_SHOWN = 'rtmps://global-live.mux.com:443/app/{mux...345}';
+      expect(entries(added)).toEqual([
+        [RTMP_A_SHOWN, 'ACTIVE', true],
+        [RTMP_B_SHOWN, 'ACTIVE', true],
+        [MUX_SHOWN, 'ACTIVE', true],
+      ]);
+      expect(added.result.case === 'stream' && added.result.value.info.length).toBe(3);
+      expect(composite(added)!.streamOutputs[0].urls).toEqual([RTMP_A_SHOWN]); // the echo is the original request
+
+      // Removed by the real URL, the mux shorthand as given.
+      const removed = await egress.updateStream(id, [], [RTMP_A, 'mux://muxkey12345']);
+      expect(entries(removed)).toEqual([
+        [RTMP_A_SHOWN, 'FINISHED', true],
+        [RTMP_B_SHOWN, 'ACTIVE', true],
+        [MUX_SHOWN, 'FINISHED', true],
+      ]);
+      expect(removed.streamResults[0].duration).toBe(removed.streamResults[0].endedAt - removed.streamResults[0].startedAt);
+
+      // A knob failing an added URL: the update reports it FAILED.
+      double.failStreamUrl('rtmp://c.example.com/app/doomed-key');
+      const doomed = await egress.updateStream(id, ['rtmp://c.example.com/app/doomed-key']);
+      expect(entries(doomed).at(-1)).toEqual(['rtmp://c.example.com/app/{doo...key}', 'FAILED', true]);
+      expect(doomed.status).toBe(EgressStatus.EGRESS_ACTIVE);
+
+      const last = await egress.updateStream(id, [], [RTMP_B]);
+      expect(last).toMatchObject({ status: EgressStatus.EGRESS_ENDING, details: 'End reason: All streams stopped' });
+      await double.waitFor(() => double.getEgress(id)?.status === EgressStatus.EGRESS_COMPLETE);
+
+      const events = (await egressEvents(id)).slice(seen);
+      expect(events.map((e) => [e.event, EgressStatus[e.egressInfo!.status], e.egressInfo!.streamResults.map((s) => StreamInfo_Status[s.status])])).toEqual([
+        ['egress_updated', 'EGRESS_ACTIVE', ['ACTIVE', 'ACTIVE', 'ACTIVE']],
+        ['egress_updated', 'EGRESS_ACTIVE', ['FINISHED', 'ACTIVE', 'FINISHED']],
+        ['egress_updated', 'EGRESS_ACTIVE', ['FINISHED', 'ACTIVE', 'FINISHED', 'FAILED']],
+        ['egress_updated', 'EGRESS_ENDING', ['FINISHED', 'FINISHED', 'FINISHED', 'FAILED']],
+        ['egress_ended', 'EGRESS_COMPLETE', ['FINISHED', 'FINISHED', 'FINISHED', 'FAILED']],
+      ]);
+      expect(events.at(-1)!.egressInfo!.details).toBe('End reason: All streams stopped');
+      await expectKeysHidden(id, [KEY_A, KEY_B, 'muxkey12345', 'doomed-key']);
+    });
+
+    it('UpdateStream errors: unknown, ended, non-streaming, bad or unknown URLs (valid parts still applied), no grant', async () => {
+      const unknown = await serverError(egress.updateStream('EG_unknownunkno', [RTMP_A]));
+      expect(unknown).toMatchObject({ status: 404, code: 'not_found', message: 'egress does not exist' });
+
+      const { info: fileOnly } = await startRecording('update-file-only');
+      await double.activateEgress(fileOnly.egressId);
+      const notStreaming = await serverError(egress.updateStream(fileOnly.egressId, [RTMP_A]));
+      expect(notStreaming).toMatchObject({ status: 400, code: 'invalid_argument', message: 'UpdateStream called on non-streaming egress' });
+
+      const roomName = await streamRoom('update-errors');
+      const ended = await egress.startRoomCompositeEgress(roomName, rtmp(RTMP_A));
+      await double.activateEgress(ended.egressId);
+      await double.endEgress(ended.egressId, { status: 'COMPLETE' });
+      const tooLate = await serverError(egress.updateStream(ended.egressId, [RTMP_B]));
+      expect(tooLate).toMatchObject({ status: 412, code: 'failed_precondition', message: 'egress with status EGRESS_COMPLETE cannot be updated' });
+
+      const info = await egress.startRoomCompositeEgress(roomName, rtmp(RTMP_A));
+      const id = info.egressId;
+      await double.activateEgress(id);
+      // The redacted form copied from streamResults is not the URL.
+      const redacted = await serverError(egress.updateStream(id, [], [RTMP_A_SHOWN]));
+      expect(redacted).toMatchObject({ status: 404, code: 'not_found', message: `stream ${RTMP_A_SHOWN} not found` });
+      const wrongScheme = await serverError(egress.updateStream(id, [SRT]));
+      expect(wrongScheme).toMatchObject({ status: 400, code: 'invalid_argument', message: `invalid url ${SRT}: invalid scheme` });
+
+      await double.webhooks.idle();
+      const before = (await egressEvents(id)).length;
+      const RTMP_C = 'rtmp://localhost:1936/live/stream';
+      const mixed = await serverError(egress.updateStream(id, [SRT, RTMP_C], ['rtmp://nowhere.example.com/app/unknown-key']));
+      expect(mixed).toMatchObject({
+        status: 400,
+        code: 'invalid_argument',
+        message: `invalid url ${SRT}: invalid scheme\nstream rtmp://nowhere.example.com/app/unknown-key not found`,
+      });
+      // The valid addition went through and was reported.
+      expect(entries(double.getEgress(id)!)).toEqual([
+        [RTMP_A_SHOWN, 'ACTIVE', true],
+        ['rtmp://localhost:1936/live/{st...am}', 'ACTIVE', true],
+      ]);
+      const reported = (await egressEvents(id)).slice(before);
+      expect(reported.map((e) => [e.event, e.egressInfo!.streamResults.length])).toEqual([['egress_updated', 2]]);
+      const twoMissing = await serverError(egress.updateStream(id, [], ['rtmp://x.example.com/app/nope-1', 'rtmp://x.example.com/app/nope-2']));
+      expect(twoMissing).toMatchObject({
+        status: 404,
+        code: 'not_found',
+        message: 'stream rtmp://x.example.com/app/nope-1 not found\nstream rtmp://x.example.com/app/nope-2 not found',
+      });
+
+      const noGrant = await rawCall('/twirp/livekit.Egress/UpdateStream', { egressId: id, addOutputUrls: [RTMP_B] }, { grant: { roomAdmin: true, room: roomName } });
+      expect(noGrant.status).toBe(401);
+      expect(double.getEgress(id)!.streamResults).toHaveLength(2);
     });
   });
 

@@ -6,6 +6,7 @@ import {
   S3Upload,
 } from '@livekit/protocol';
 import { goTime, goUtc } from './ids';
+import { type ChosenStream, chooseStream, redactEchoUrl } from './streams';
 import { TwirpError, invalidField } from './twirp';
 
 /**
@@ -24,23 +25,31 @@ export function validateRequest(req: RoomCompositeEgressRequest): void {
   }
 }
 
+export interface ChosenOutputs {
+  /** `fileOutputs[0]`, else the deprecated `file` member. */
+  file?: EncodedFileOutput;
+  stream?: ChosenStream;
+}
+
 /**
- * The one file output egress records: `fileOutputs[0]`, else the deprecated `file` member
- * (`output.go` `updateEncodedOutputs`). The double simulates files uploaded to S3 only, so other
- * outputs are refused as `unimplemented` rather than silently ignored.
+ * The outputs egress records, checked in its order (`output.go` `updateEncodedOutputs`). The double
+ * simulates S3 files, images and RTMP/SRT streams, so other outputs are refused as `unimplemented`
+ * rather than silently ignored.
  */
-export function chooseFileOutput(req: RoomCompositeEgressRequest): EncodedFileOutput {
+export function chooseOutputs(req: RoomCompositeEgressRequest): ChosenOutputs {
   if (req.fileOutputs.length > 1) throw invalidField('multiple file outputs');
-  if (req.imageOutputs.length > 1) throw invalidField('multiple image outputs');
   const file = req.fileOutputs[0] ?? (req.output.case === 'file' ? req.output.value : undefined);
-  const others = req.streamOutputs.length + req.segmentOutputs.length + (req.output.case && req.output.case !== 'file' ? 1 : 0);
-  if (!file && others === 0) throw invalidField('output');
-  if (others > 0) throw new TwirpError('unimplemented', 'the LiveKit double simulates file and image outputs only (no stream or segments)');
-  if (!file) throw invalidField('output');
-  if (file.output.case !== undefined && file.output.case !== 's3') {
+  if (file && file.output.case !== undefined && file.output.case !== 's3') {
     throw new TwirpError('unimplemented', `the LiveKit double uploads to S3 only (not ${file.output.case})`);
   }
-  return file;
+  const stream = chooseStream(req, Boolean(file) || req.imageOutputs.length + req.segmentOutputs.length > 0);
+  if (req.segmentOutputs.length > 0 || req.output.case === 'segments') {
+    throw new TwirpError('unimplemented', 'the LiveKit double simulates file, stream and image outputs only (no segments)');
+  }
+  if (req.imageOutputs.length > 1) throw invalidField('multiple image outputs');
+  // Images alone are not simulated: they ride along a file or a stream output.
+  if (!file && !stream) throw invalidField('output');
+  return { file, stream };
 }
 
 const EXTENSIONS: Record<number, { ext: string; contentType: string }> = {
@@ -80,13 +89,15 @@ export function resolveFilepath(filepath: string, ext: string, values: TemplateV
   return wrong ? resolved.slice(0, -wrong.ext.length) + ext : resolved + ext;
 }
 
-/** Credentials never leave egress: the echoed request shows placeholders (protocol `egress/redact.go`). */
+/** Credentials and stream keys never leave egress: the echoed request shows placeholders (protocol `egress/redact.go`). */
 export function redactRequest(req: RoomCompositeEgressRequest): RoomCompositeEgressRequest {
   const copy = req.clone();
   const files = [...copy.fileOutputs, ...(copy.output.case === 'file' ? [copy.output.value] : [])];
   for (const file of files) {
     if (file.output.case === 's3') file.output.value = redactS3(file.output.value);
   }
+  const streams = [...copy.streamOutputs, ...(copy.output.case === 'stream' ? [copy.output.value] : [])];
+  for (const stream of streams) stream.urls = stream.urls.map(redactEchoUrl);
   return copy;
 }
 

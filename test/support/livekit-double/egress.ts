@@ -9,13 +9,17 @@ import {
   ImagesInfo,
   Room,
   type RoomCompositeEgressRequest,
+  StreamInfo_Status,
+  StreamInfoList,
+  type StreamProtocol,
   WebhookEvent,
 } from '@livekit/protocol';
-import { chooseFileOutput, fileFormat, redactRequest, resolveFilepath, validateRequest } from './egress-request';
+import { chooseOutputs, fileFormat, redactRequest, resolveFilepath, validateRequest } from './egress-request';
 import { newId, nowNs } from './ids';
 import type { Lifetime } from './lifetime';
 import { MAX_METADATA_BYTES, type RoomStore } from './rooms';
 import { type DefaultStorage, locationOf, putObject, targetFor } from './storage';
+import { DEFAULT_STREAM_ERROR, closeStreamInfo, expandShorthand, isLive, newStreamInfo, streamNotFound, validateStreamUrl } from './streams';
 import { TwirpError, egressNotFound, participantNotFound, roomNotFound } from './twirp';
 
 export type EndStatus = 'COMPLETE' | 'FAILED' | 'ABORTED' | 'LIMIT_REACHED';
@@ -49,14 +53,33 @@ const END_API = 'StopEgress API';
 const END_SOURCE_CLOSED = 'Source closed';
 const END_FAILURE = 'Failure';
 const END_LIMIT = 'Session limit reached';
+const END_STREAMS_STOPPED = 'All streams stopped';
+
+/** Which stream URLs fail when they would connect (`failStreamUrl`), and with what error text. */
+export type StreamUrlMatch = string | ((url: string) => boolean);
+interface StreamFault {
+  matches: (url: string) => boolean;
+  error: string;
+}
+
+/** The stream output of an egress as the double runs it; `targets[i]` belongs to `info.streamResults[i]`. */
+interface StreamOutputs {
+  protocol: StreamProtocol;
+  /** The real URL (kept only to match removals and failure knobs) and whether its connection was attempted. */
+  targets: Array<{ url: string; connected: boolean }>;
+}
+
+/** What an ending sets beyond the status (FinishOutcome.errorCode: 503 for a failed last stream). */
+type FinishOutcome = Omit<EndOutcome, 'status'> & { errorCode?: number };
 
 interface EgressRecord {
   info: EgressInfo;
-  /** The request's output with its real credentials (the info only carries the redacted echo). */
-  output: EncodedFileOutput;
+  /** The request's file output with its real credentials (the info only carries the redacted echo). */
+  output?: EncodedFileOutput;
   contentType: string;
   /** The image output with its real credentials, when the request had one. */
   images?: ImageOutput;
+  streams?: StreamOutputs;
   endReason: string;
   /** Cancels a pending auto-activation or auto-completion. */
   cancelPending?: () => void;
@@ -66,14 +89,18 @@ interface EgressRecord {
 
 const isEnded = (status: EgressStatus) => status >= EgressStatus.EGRESS_COMPLETE;
 const statusName = (status: EgressStatus) => EgressStatus[status];
+/** UpdateStream reaches the egress handler only while it runs (§8.2). */
+const isUpdatable = (record: EgressRecord) => !isEnded(record.info.status) && !record.finishing;
 
 /**
- * The egress service: room-composite file recordings that move through STARTING → ACTIVE → ENDING →
- * COMPLETE (or FAILED / ABORTED / LIMIT_REACHED) and upload the fixture as the recording.
+ * The egress service: room composites to a file (+ images) and/or RTMP/SRT streams that move through
+ * STARTING → ACTIVE → ENDING → COMPLETE (or FAILED / ABORTED / LIMIT_REACHED); a file output gets
+ * the fixture uploaded as the recording.
  */
 export class EgressSimulator {
   private readonly records = new Map<string, EgressRecord>();
   private readonly work = new Set<Promise<void>>();
+  private streamFaults: StreamFault[] = [];
 
   constructor(
     private readonly rooms: RoomStore,
@@ -87,9 +114,9 @@ export class EgressSimulator {
     const room = this.rooms.get(req.roomName);
     if (!room) throw roomNotFound();
     validateRequest(req);
-    const output = chooseFileOutput(req);
-    const format = fileFormat(output, req.audioOnly);
-    const filename = resolveFilepath(output.filepath, format.ext, { roomName: room.name, roomId: room.sid, at: new Date() });
+    const { file: output, stream } = chooseOutputs(req);
+    const format = output && fileFormat(output, req.audioOnly);
+    const values = { roomName: room.name, roomId: room.sid, at: new Date() };
     const now = nowNs();
     const info = new EgressInfo({
       egressId: newId('EG_'),
@@ -100,15 +127,17 @@ export class EgressSimulator {
       startedAt: now,
       updatedAt: now,
       request: { case: 'roomComposite', value: redactRequest(req) },
-      fileResults: [new FileInfo({ filename })],
+      fileResults: output && format ? [new FileInfo({ filename: resolveFilepath(output.filepath, format.ext, values) })] : [],
+      streamResults: stream?.targets.map((target) => newStreamInfo(target, stream.protocol, now)) ?? [],
     });
     const images = req.imageOutputs[0];
     if (images) {
-      const filenamePrefix = resolveFilepath(images.filenamePrefix || '{room_name}-{time}', '', { roomName: room.name, roomId: room.sid, at: new Date() });
+      const filenamePrefix = resolveFilepath(images.filenamePrefix || '{room_name}-{time}', '', values);
       info.imageResults = [new ImagesInfo({ filenamePrefix, startedAt: now })];
     }
-    const record: EgressRecord = { info, output, contentType: format.contentType, images, endReason: '' };
-    syncLegacyFile(record);
+    const streams = stream && { protocol: stream.protocol, targets: stream.targets.map(({ url }) => ({ url, connected: false })) };
+    const record: EgressRecord = { info, output, contentType: format?.contentType ?? '', images, streams, endReason: '' };
+    syncLegacyResult(record);
     this.records.set(info.egressId, record);
     this.emit(record, 'egress_started');
     if (this.options.lifecycle === 'auto') {
@@ -152,10 +181,14 @@ export class EgressSimulator {
     if (info.status !== EgressStatus.EGRESS_STARTING) throw new Error(`egress ${id} is ${statusName(info.status)}: it can no longer become active`);
     record.cancelPending?.();
     info.status = EgressStatus.EGRESS_ACTIVE;
-    this.file(record).startedAt = nowNs();
+    const file = this.file(record);
+    if (file) file.startedAt = nowNs();
     this.touch(record);
     if (this.rooms.get(info.roomName)) this.rooms.join(info.roomName, { identity: id, kind: 'EGRESS' });
     this.emit(record, 'egress_updated');
+    // The pipeline plays: the stream connections come up (or fail) right after (§8.1 rows 2–3).
+    const connected = this.connectStreams(record);
+    if (connected.changed) void this.reportStreams(record, connected.error);
   }
 
   /** StopEgress (§4.4): ACTIVE → ENDING then completes shortly after; STARTING → ABORTED; ended → 412. */
@@ -164,13 +197,61 @@ export class EgressSimulator {
     if (!record) throw egressNotFound();
     const { status } = record.info;
     if (isEnded(status)) throw new TwirpError('failed_precondition', `egress with status ${statusName(status)} cannot be stopped`);
-    if (status === EgressStatus.EGRESS_STARTING) {
-      this.abort(record, 'Stop called before pipeline could start', END_API);
-    } else if (status === EgressStatus.EGRESS_ACTIVE) {
-      this.beginEnding(record, END_API);
-      if (this.options.stopCompletion === 'auto') this.scheduleCompletion(record);
-    }
+    this.sendEos(record, END_API);
     return record.info.clone();
+  }
+
+  /**
+   * UpdateStream (§8.2): additions validated like at Start and appended, then removals by real URL;
+   * valid parts apply even when others fail; the errors come back joined, with the first one's code.
+   */
+  updateStream(id: string, add: string[], remove: string[]): EgressInfo {
+    const record = this.records.get(id);
+    if (!record) throw egressNotFound();
+    if (!isUpdatable(record)) throw new TwirpError('failed_precondition', `egress with status ${statusName(record.info.status)} cannot be updated`);
+    const { streams } = record;
+    if (!streams) throw new TwirpError('invalid_argument', 'UpdateStream called on non-streaming egress');
+    const errors: TwirpError[] = [];
+    const collect = (step: () => void) => {
+      try {
+        step();
+      } catch (error) {
+        if (!(error instanceof TwirpError)) throw error;
+        errors.push(error);
+      }
+    };
+    for (const url of add) collect(() => this.addStream(record, streams, url));
+    for (const url of remove) collect(() => this.removeStream(record, streams, url));
+    const changed = errors.length < add.length + remove.length;
+    this.afterStreamUpdate(record, changed);
+    if (errors.length > 0) throw new TwirpError(errors[0].code, errors.map((e) => e.msg).join('\n'));
+    return record.info.clone();
+  }
+
+  /** Test knob: stream URLs matching `match` (exact real URL, shorthands expanded, or a predicate) fail when they would connect. */
+  failStreamUrl(match: StreamUrlMatch, error = DEFAULT_STREAM_ERROR): void {
+    const matches = typeof match === 'string' ? (url: string) => url === expandShorthand(match) : match;
+    this.streamFaults.push({ matches, error });
+  }
+
+  clearStreamFaults(): void {
+    this.streamFaults = [];
+  }
+
+  /**
+   * Test knob: a live stream of an ACTIVE egress fails now (§8.1 "one RTMP destination fails"). Another
+   * output left: the entry turns FAILED and an egress_updated reports it; the last one: the egress
+   * fails (503). Resolves once the resulting event is queued.
+   */
+  failStream(id: string, url: string, error = DEFAULT_STREAM_ERROR): Promise<void> {
+    const record = this.require(id);
+    if (record.info.status !== EgressStatus.EGRESS_ACTIVE || record.finishing) throw new Error(`egress ${id} is ${statusName(record.info.status)}: only an ACTIVE egress has streams to fail`);
+    const { streams } = record;
+    const index = streams ? this.liveIndex(record, streams, url) : -1;
+    if (!streams || index < 0) throw new Error(`egress ${id} has no live stream ${url}`);
+    streams.targets[index].connected = true;
+    closeStreamInfo(record.info.streamResults[index], StreamInfo_Status.FAILED, nowNs(), error);
+    return this.reportStreams(record, error);
   }
 
   /** UpdateLayout (§8.3): the recorder's metadata changes; the stored info is returned unchanged, no webhook. */
@@ -240,13 +321,95 @@ export class EgressSimulator {
     return record;
   }
 
-  private file(record: EgressRecord): FileInfo {
+  private file(record: EgressRecord): FileInfo | undefined {
     return record.info.fileResults[0];
   }
 
   private touch(record: EgressRecord): void {
     record.info.updatedAt = nowNs();
-    syncLegacyFile(record);
+    syncLegacyResult(record);
+  }
+
+  /** EOS (StopEgress, or UpdateStream removing the last output): ACTIVE → ENDING then completion; STARTING → ABORTED. */
+  private sendEos(record: EgressRecord, reason: string): void {
+    const { status } = record.info;
+    if (status === EgressStatus.EGRESS_STARTING) {
+      this.abort(record, 'Stop called before pipeline could start', reason);
+    } else if (status === EgressStatus.EGRESS_ACTIVE) {
+      this.beginEnding(record, reason);
+      if (this.options.stopCompletion === 'auto') this.scheduleCompletion(record);
+    }
+  }
+
+  // ---- streams ----
+
+  /** Outputs still producing: the file, each image output, each live stream (egress `OutputCount`). */
+  private liveOutputs(record: EgressRecord): number {
+    const { info } = record;
+    return info.fileResults.length + info.imageResults.length + info.streamResults.filter(isLive).length;
+  }
+
+  /** The live entry whose real URL is `url` (mux/twitch shorthands expanded), or -1. */
+  private liveIndex(record: EgressRecord, streams: StreamOutputs, url: string): number {
+    const real = expandShorthand(url);
+    return streams.targets.findIndex((target, i) => target.url === real && isLive(record.info.streamResults[i]));
+  }
+
+  private addStream(record: EgressRecord, streams: StreamOutputs, url: string): void {
+    const target = validateStreamUrl(url, streams.protocol);
+    streams.targets.push({ url: target.url, connected: false });
+    record.info.streamResults.push(newStreamInfo(target, streams.protocol, nowNs()));
+  }
+
+  private removeStream(record: EgressRecord, streams: StreamOutputs, url: string): void {
+    const index = this.liveIndex(record, streams, url);
+    if (index < 0) throw streamNotFound(url);
+    closeStreamInfo(record.info.streamResults[index], StreamInfo_Status.FINISHED, nowNs());
+  }
+
+  /**
+   * After UpdateStream changed something: new URLs connect if the pipeline plays; then the last
+   * output gone ends the egress (a removal) or fails it (a failed URL), else egress_updated (ACTIVE).
+   */
+  private afterStreamUpdate(record: EgressRecord, changed: boolean): void {
+    const connected = record.info.status === EgressStatus.EGRESS_ACTIVE ? this.connectStreams(record) : { changed: false };
+    if (this.liveOutputs(record) === 0 && !connected.error) return this.sendEos(record, END_STREAMS_STOPPED);
+    if (changed || connected.changed) void this.reportStreams(record, connected.error);
+  }
+
+  /**
+   * Connects the entries not tried yet: RTMP ones get startedAt, those a knob names fail. Egress
+   * holds its update back until all of them are up or failed, so the caller reports once.
+   */
+  private connectStreams(record: EgressRecord): { changed: boolean; error?: string } {
+    const result: { changed: boolean; error?: string } = { changed: false };
+    for (const [i, target] of (record.streams?.targets ?? []).entries()) {
+      const entry = record.info.streamResults[i];
+      if (target.connected || !isLive(entry)) continue;
+      target.connected = true;
+      const fault = this.streamFaults.find((f) => f.matches(target.url));
+      if (fault) {
+        closeStreamInfo(entry, StreamInfo_Status.FAILED, nowNs(), fault.error);
+        result.error = fault.error;
+        result.changed = true;
+      } else if (entry.startedAt === 0n) {
+        entry.startedAt = nowNs(); // SRT entries started with the egress already
+        result.changed = true;
+      }
+    }
+    return result;
+  }
+
+  /** Streams changed: egress_updated while an output is left (none for STARTING, §6); otherwise the failure was the last output. */
+  private reportStreams(record: EgressRecord, error: string | undefined): Promise<void> {
+    if (this.liveOutputs(record) > 0) {
+      this.touch(record);
+      if (record.info.status === EgressStatus.EGRESS_ACTIVE) this.emit(record, 'egress_updated');
+      return Promise.resolve();
+    }
+    // The stream error wrapped as psrpc Unavailable (§8.1).
+    record.endReason = END_FAILURE;
+    return this.finish(record, EgressStatus.EGRESS_FAILED, { error: error ?? DEFAULT_STREAM_ERROR, errorCode: 503, skipUpload: true });
   }
 
   /** Egress webhooks carry only `{sid, name}` of the room next to the full info. */
@@ -297,15 +460,17 @@ export class EgressSimulator {
   }
 
   /** The last step: upload (when the status produces a file), fill the results, egress_ended. */
-  private finish(record: EgressRecord, status: EgressStatus, outcome: Omit<EndOutcome, 'status'>): Promise<void> {
+  private finish(record: EgressRecord, status: EgressStatus, outcome: FinishOutcome): Promise<void> {
     record.cancelPending?.();
     this.recorderLeaves(record);
     const finishing = this.run(async () => {
-      const producesFile = status === EgressStatus.EGRESS_COMPLETE || status === EgressStatus.EGRESS_LIMIT_REACHED;
-      const upload = producesFile && !outcome.skipUpload ? await this.upload(record) : undefined;
-      if (upload && !upload.error && record.images) await this.uploadImages(record);
-      this.applyEnd(record, upload?.error ? EgressStatus.EGRESS_FAILED : status, outcome.error ?? upload?.error);
-      if (upload && !upload.error) Object.assign(this.file(record), { size: upload.size, location: upload.location });
+      const producesFiles = (status === EgressStatus.EGRESS_COMPLETE || status === EgressStatus.EGRESS_LIMIT_REACHED) && !outcome.skipUpload;
+      const upload = producesFiles && record.output ? await this.upload(record, record.output) : undefined;
+      if (producesFiles && !upload?.error && record.images) await this.uploadImages(record);
+      const failed = upload?.error !== undefined;
+      this.applyEnd(record, failed ? EgressStatus.EGRESS_FAILED : status, outcome.error ?? upload?.error, failed ? undefined : outcome.errorCode);
+      const file = this.file(record);
+      if (file && upload && !upload.error) Object.assign(file, { size: BigInt(upload.size), location: upload.location });
       if (upload?.manifestLocation) record.info.manifestLocation = upload.manifestLocation;
       this.touch(record);
       this.emit(record, 'egress_ended');
@@ -314,19 +479,22 @@ export class EgressSimulator {
     return finishing;
   }
 
-  private applyEnd(record: EgressRecord, status: EgressStatus, error: string | undefined): void {
+  private applyEnd(record: EgressRecord, status: EgressStatus, error: string | undefined, errorCode = 500): void {
     const { info } = record;
     const file = this.file(record);
     info.status = status;
     info.endedAt = nowNs();
     info.details = `End reason: ${record.endReason || END_API}`;
-    if (file.startedAt > 0n) {
+    if (file && file.startedAt > 0n) {
       file.endedAt = info.endedAt;
       file.duration = file.endedAt - file.startedAt;
     }
+    // Streams still live end with the egress: FINISHED, or FAILED when it failed (`Close`).
+    const streamStatus = status === EgressStatus.EGRESS_FAILED ? StreamInfo_Status.FAILED : StreamInfo_Status.FINISHED;
+    for (const entry of info.streamResults.filter(isLive)) closeStreamInfo(entry, streamStatus, info.endedAt);
     if (status === EgressStatus.EGRESS_FAILED) {
       info.error = error || 'pipeline failure';
-      info.errorCode = 500;
+      info.errorCode = errorCode;
     } else if (status === EgressStatus.EGRESS_LIMIT_REACHED) {
       info.error = error || 'Session limit reached';
       info.errorCode = 413;
@@ -349,16 +517,16 @@ export class EgressSimulator {
   }
 
   /** Uploads the media (and a manifest unless disabled) with the output's own S3 settings. */
-  private async upload(record: EgressRecord): Promise<{ size: number; location: string; manifestLocation?: string; error?: string }> {
-    const key = this.file(record).filename;
+  private async upload(record: EgressRecord, output: EncodedFileOutput): Promise<{ size: number; location: string; manifestLocation?: string; error?: string }> {
+    const key = this.file(record)?.filename ?? '';
     const media = this.options.media;
-    const target = targetFor(record.output, this.options.defaultStorage);
+    const target = targetFor(output, this.options.defaultStorage);
     // No storage at all: egress keeps the file on its local disk; the location is the local path.
     if (!target) return { size: media.length, location: key };
     try {
       await putObject(target, key, media, record.contentType, this.lifetime.signal);
       const location = locationOf(target, key);
-      if (record.output.disableManifest) return { size: media.length, location };
+      if (output.disableManifest) return { size: media.length, location };
       const manifestKey = `${key}.json`;
       await putObject(target, manifestKey, Buffer.from(JSON.stringify(manifestOf(record, key, location))), 'application/json', this.lifetime.signal);
       return { size: media.length, location, manifestLocation: locationOf(target, manifestKey) };
@@ -379,7 +547,6 @@ export class EgressSimulator {
   }
 }
 
-/** Egress fills the deprecated `file` result next to `fileResults[0]` for a single file output. */
 /** `IMAGE_SUFFIX_INDEX`: `<prefix>_00000.jpeg` (§8.4). */
 export const imageKey = (prefix: string, index: number) => `${prefix}_${String(index).padStart(5, '0')}.jpeg`;
 
@@ -390,8 +557,15 @@ export function withComment(jpeg: Buffer, text: string): Buffer {
   return Buffer.concat([jpeg.subarray(0, 2), header, comment, jpeg.subarray(2)]);
 }
 
-function syncLegacyFile(record: EgressRecord): void {
-  record.info.result = { case: 'file', value: record.info.fileResults[0].clone() };
+/**
+ * The deprecated `result` member: `file` next to `fileResults[0]` (kept with images too, as the
+ * double always did), `stream` for a stream-only egress; egress sets none for file + stream.
+ */
+function syncLegacyResult(record: EgressRecord): void {
+  const { info } = record;
+  const [file] = info.fileResults;
+  if (file && !record.streams) info.result = { case: 'file', value: file.clone() };
+  else if (!file && info.imageResults.length === 0) info.result = { case: 'stream', value: new StreamInfoList({ info: info.streamResults.map((s) => s.clone()) }) };
 }
 
 /** The manifest egress uploads next to a file (shape approximated from egress `pkg/config/manifest.go`). */

@@ -18,6 +18,7 @@ import {
   StopEgressRequest,
   UpdateLayoutRequest,
   UpdateRoomMetadataRequest,
+  UpdateStreamRequest,
 } from '@livekit/protocol';
 import type { VideoGrant } from 'livekit-server-sdk';
 import { type GrantCheck, adminOf, needs } from './auth';
@@ -135,6 +136,7 @@ function egressMethods({ egress }: TwirpBackend): Record<string, TwirpMethod> {
     StopEgress: method(StopEgressRequest, record, (req) => egress.stop(req.egressId)),
     ListEgress: method(ListEgressRequest, record, (req) => new ListEgressResponse({ items: egress.list(req) })),
     UpdateLayout: method(UpdateLayoutRequest, record, (req) => egress.updateLayout(req.egressId, req.layout)),
+    UpdateStream: method(UpdateStreamRequest, record, (req) => egress.updateStream(req.egressId, req.addOutputUrls, req.removeOutputUrls)),
   };
 }
 

@@ -9,7 +9,7 @@ import {
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type EndOutcome, EgressSimulator } from './egress';
+import { type EndOutcome, EgressSimulator, type StreamUrlMatch } from './egress';
 import { type Fault, FaultRegistry } from './faults';
 import { type DataPacketRecord, type TwirpBackend, twirpServices } from './handlers';
 import { Lifetime } from './lifetime';
@@ -22,7 +22,7 @@ import { type SignOptions, type WebhookDelivery, WebhookSender } from './webhook
 export type { CallRecord } from './server';
 export type { DataPacketRecord } from './handlers';
 export type { DefaultStorage } from './storage';
-export type { EndOutcome } from './egress';
+export type { EndOutcome, StreamUrlMatch } from './egress';
 export type { Fault } from './faults';
 export type { ParticipantSpec } from './rooms';
 export type { SignOptions, WebhookDelivery } from './webhooks';
@@ -234,6 +234,15 @@ export class LiveKitDouble {
     return this.egress.forget(id);
   }
 
+  /**
+   * A live stream of an ACTIVE egress fails now (`url`: the real URL, as in the request). Another
+   * output left: the entry turns FAILED and egress_updated reports it; the last output: the egress
+   * ends FAILED (error_code 503). Resolves once the event is queued.
+   */
+  async failStream(egressId: string, url: string, error?: string): Promise<void> {
+    await this.egress.failStream(egressId, url, error);
+  }
+
   // ---- faults ----
 
   /** The next `times` calls of `method` ('ListRooms' or 'RoomService/ListRooms') fail as `fault` says. */
@@ -241,8 +250,19 @@ export class LiveKitDouble {
     this.faults.add(method, fault, times);
   }
 
+  /**
+   * Stream URLs matching `match` (the real URL, mux/twitch shorthands expanded, or a predicate on it)
+   * fail with `error` when they would connect: when their egress goes ACTIVE, or when UpdateStream
+   * adds them to an ACTIVE one. Lasts until clearFaults().
+   */
+  failStreamUrl(match: StreamUrlMatch, error?: string): void {
+    this.egress.failStreamUrl(match, error);
+  }
+
+  /** Removes failNext and failStreamUrl faults. */
   clearFaults(): void {
     this.faults.clear();
+    this.egress.clearStreamFaults();
   }
 
   // ---- webhooks ----
