@@ -121,7 +121,8 @@ const envSchema = z.object({
   ADMIN_API_KEY: secret(24),
   MEDIA_URL_SIGNING_KEY: secret(32),
   OPEN_ADMISSION: booleanFlag(false),
-  MODERATOR_PERMISSIONS: permissionList('record,list,play,delete'),
+  MODERATOR_PERMISSIONS: permissionList('record,list,play,delete,stream'),
+  STREAM_PRIVATE_DESTINATIONS: booleanFlag(false),
   PARTICIPANT_PERMISSIONS: permissionList('list,play'),
   JOIN_TOKEN_MAX_TTL: duration('24h'),
   CORS_ORIGINS: originList,
@@ -194,6 +195,8 @@ export interface Config {
     /** Express's `trust proxy`: how many proxies (or which) may set X-Forwarded-For, for rate limits. */
     trustProxy: boolean | number | string;
     rateLimits: { tokenPerMinute: number; mutationsPerMinute: number };
+    /** Streams may go to loopback and private addresses (an RTMP server inside your own network). */
+    streamPrivateDestinations: boolean;
   };
 }
 
@@ -275,6 +278,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       corsOrigins: env.CORS_ORIGINS,
       trustProxy: trustProxySetting(env.TRUST_PROXY),
       rateLimits: { tokenPerMinute: env.RATE_LIMIT_TOKEN, mutationsPerMinute: env.RATE_LIMIT_MUTATIONS },
+      streamPrivateDestinations: env.STREAM_PRIVATE_DESTINATIONS,
     },
   };
 }

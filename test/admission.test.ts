@@ -21,7 +21,7 @@ describe('who may join: admission by the host application, join tokens and passc
   it('admits with the host application\'s key, as the role it says', async () => {
     const roomName = uniqueRoom('hosted');
     const res = await stack.http().post('/token').send({ roomName, participantName: 'Host', role: 'moderator' }).expect(200);
-    expect(res.body).toMatchObject({ roomName, role: 'moderator', permissions: ['record', 'list', 'play', 'delete'] });
+    expect(res.body).toMatchObject({ roomName, role: 'moderator', permissions: ['record', 'list', 'play', 'delete', 'stream'] });
     expect(roleOf(res.body.token)).toBe('moderator');
   });
 

@@ -48,7 +48,7 @@ describe('recording a room', () => {
     expect(done.duration).toBeGreaterThan(0);
     expect(done.endedAt).toBeGreaterThanOrEqual(done.startedAt);
     expect(await readObject(stack, done.mediaKey)).toEqual(FIXTURE_MP4);
-    expect(await roomMetadata(stack, roomName)).toEqual({ createdBy: 'recording-manager', recordingStatus: 'STOPPED' });
+    expect(await roomMetadata(stack, roomName)).toEqual({ createdBy: 'recording-manager', recordingStatus: 'STOPPED', streamingStatus: 'STOPPED' });
   });
 
   it('lists in-progress, failed and finished recordings with their status and playability', async () => {

@@ -1,4 +1,5 @@
 import type { Recording } from '../src/models/recording.model';
+import { mapConcurrent } from '../src/services/concurrency';
 import { FIXTURE_MP4, putObject, readObject, sidecarsOf } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
@@ -41,4 +42,21 @@ describe('RETENTION_DAYS', () => {
     // Nothing more to do: the next pass deletes nothing.
     expect((await stack.services.reconciler.runPass({ full: false })).expired).toBe(0);
   });
+
+  it('goes on past a full batch of expired entries it must leave, rather than reading them again', async () => {
+    // A hundred index entries whose sidecars are gone (a deletion under way elsewhere), newer than a
+    // real expired recording: one pass reads a batch of a hundred.
+    const left = Array.from({ length: 100 }, (_, i) => ({ ...template, id: `EG_left${i}`, name: `left-${i}.mp4`, startedAt: Date.now() - 40 * DAY + i }));
+    await mapConcurrent(left, 8, (entry) => stack.services.store.index.add(entry));
+    const oldest = await seed('oldest', 50);
+
+    expect((await stack.services.reconciler.runPass({ full: false })).expired).toBe(0);
+    expect((await stack.services.reconciler.runPass({ full: false })).expired).toBe(1);
+    expect(await readObject(stack, oldest.mediaKey)).toBeUndefined();
+  });
 });
+
+const template: Recording = {
+  id: '', name: '', roomName: 'retention', roomId: 'RM_retention', status: 'COMPLETE', startedAt: 0,
+  duration: 0, size: 0, mediaKey: 'recordings/none.mp4', mediaVerified: false, updatedAt: 1,
+};

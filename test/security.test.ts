@@ -252,10 +252,19 @@ describe('security: each attack is refused and changes nothing', () => {
       const signature = await stack.livekit.signWebhook(event);
       await request(app).post('/livekit/webhook').set('Content-Type', 'application/webhook+json').set('Authorization', signature).send(event);
 
+      // A live stream: its key reaches LiveKit only, even when LiveKit quotes it back in an error.
+      const streamKey = 'sk_logged-stream-key-0123456789';
+      const host = { Authorization: `Bearer ${TEST_ADMIN_KEY}` };
+      await request(app).post('/streams/start').set(host).send({ roomName, urls: [`rtmp://a.rtmp.youtube.com/live2/${streamKey}`] }).expect(200);
+      await request(app).post('/streams/update').set(host).send({ roomName, removeUrls: [`rtmp://a.rtmp.youtube.com/live2/${streamKey}-x`] }).expect(404);
+      stack.livekit.failNext('UpdateStream', { code: 'internal', msg: `could not reach rtmp://a.rtmp.youtube.com/live2/${streamKey}` });
+      expect((await request(app).post('/streams/update').set(host).send({ roomName, addUrls: [`rtmp://b.example.com/app/${streamKey}`] })).status).toBe(502);
+      await request(app).post('/streams/stop').set(host).send({ roomName }).expect(200);
+
       const logged = lines.join('');
       expect(lines.length).toBeGreaterThan(0);
       const secrets = [TEST_ADMIN_KEY, admitted.token, joinToken, 'not-the-passcode', new URL(recordingUrl, 'http://x').searchParams.get('signature')!,
-        signature, stack.livekit.apiSecret, stack.config.s3.secretKey, stack.config.security.mediaUrlKey];
+        signature, stack.livekit.apiSecret, stack.config.s3.secretKey, stack.config.security.mediaUrlKey, streamKey];
       for (const secret of secrets) expect(logged.includes(secret) ? secret : 'absent').toBe('absent');
     } finally {
       await services.close();

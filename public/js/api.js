@@ -57,6 +57,11 @@ export const api = {
   recordingUrl: (name, { download = false } = {}) => request('GET', `${recordingPath(name)}/url${download ? '?download=true' : ''}`),
   deleteRecording: (name) => request('DELETE', recordingPath(name)),
   thumbnailUrl: (name) => imageUrl(`${recordingPath(name)}/thumbnail`),
+  /** `options`: { layout?, preset? }. */
+  startStream: (roomName, urls, options = {}) => request('POST', '/streams/start', { roomName, urls, ...options }),
+  updateStream: (roomName, { addUrls = [], removeUrls = [] }) => request('POST', '/streams/update', { roomName, addUrls, removeUrls }),
+  stopStream: (roomName) => request('POST', '/streams/stop', { roomName }),
+  currentStream: (roomName) => request('GET', `/streams/${encodeURIComponent(roomName)}`),
 };
 
 /** The claims of a JWT, for reading only (the service verifies it); {} when unreadable. */

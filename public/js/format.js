@@ -29,3 +29,28 @@ export const STATUS_LABELS = {
   FAILED: 'Failed',
   ABORTED: 'Aborted',
 };
+
+/** Words for a destination's state. */
+export const DESTINATION_LABELS = { ACTIVE: 'Live', FINISHED: 'Ended', FAILED: 'Failed' };
+
+/** `{abc...xyz}`: the first and last few characters of a secret, as the service and LiveKit show it. */
+function maskIdentifier(value) {
+  if (/^\{.*\}$/.test(value)) return value;
+  const shown = value.length >= 9 ? 3 : value.length >= 6 ? 2 : value.length >= 3 ? 1 : 0;
+  return shown === 0 ? '{...}' : `{${value.slice(0, shown)}...${value.slice(-shown)}}`;
+}
+
+/** A stream destination with its key (last path segment) and query values masked, exactly as the service masks it. */
+export function maskStreamUrl(url) {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)([^?#]*)(\?[^#]*)?/i.exec(url.trim());
+  if (!match) return '{...}';
+  const [, scheme, authority, path, query] = match;
+  const host = authority.includes('@') ? `{...}@${authority.slice(authority.lastIndexOf('@') + 1)}` : authority;
+  const segments = path.split('/');
+  if (segments[segments.length - 1] !== '') segments[segments.length - 1] = maskIdentifier(segments[segments.length - 1]);
+  const maskedQuery = query ? `?${query.slice(1).split('&').map((pair) => {
+    const at = pair.indexOf('=');
+    return at < 0 || at === pair.length - 1 ? pair : `${pair.slice(0, at)}=${maskIdentifier(pair.slice(at + 1))}`;
+  }).join('&')}` : '';
+  return `${scheme}${host}${segments.join('/')}${maskedQuery}`;
+}

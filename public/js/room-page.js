@@ -2,6 +2,7 @@
 import { Room, RoomEvent, Track } from '/vendor/livekit-client/livekit-client.esm.mjs';
 import { api, heldRooms, jwtClaims, useCredential } from './api.js';
 import { byId, clearErrors, el, showError } from './dom.js';
+import { LiveStreamPanel } from './live-stream.js';
 import { RecordingList } from './recording-list.js';
 
 const RECORDING_DELETED_TOPIC = 'RECORDING_DELETED';
@@ -22,6 +23,10 @@ let status = 'STOPPED';
 let permissions = [];
 const recordings = new RecordingList({ list: byId('recording-list'), more: byId('recording-more'), empty: byId('recording-empty') });
 const may = (permission) => permissions.includes(permission);
+const liveStream = new LiveStreamPanel({ layoutOf: () => byId('recording-layout').value });
+
+/** How each of the five room statuses reads beside "Recording:" and "Live stream:". */
+const STATUS_WORDS = { STARTING: 'Starting', STARTED: 'On', STOPPING: 'Stopping', STOPPED: 'Off', FAILED: 'Failed' };
 
 /** A join link (`/#join=<token>`) from the host application; read once and taken out of the address bar. */
 const joinToken = new URLSearchParams(location.hash.slice(1)).get('join') || undefined;
@@ -37,14 +42,23 @@ function invitation(token) {
   return { roomName: typeof claims.room === 'string' ? claims.room : '', name: typeof claims.name === 'string' ? claims.name : '' };
 }
 
-/** Room metadata may be empty or belong to another application: anything unreadable means "not recording". */
-function recordingStatusOf(metadata) {
+/** Room metadata may be empty or belong to another application: anything unreadable means "not recording" (or streaming). */
+function roomStatusOf(metadata, key) {
   try {
-    const value = JSON.parse(metadata || '{}')?.recordingStatus;
+    const value = JSON.parse(metadata || '{}')?.[key];
     return ROOM_STATUSES.includes(value) ? value : 'STOPPED';
   } catch {
     return 'STOPPED';
   }
+}
+
+/** The room's recording and streaming status, side by side; the panels follow. */
+async function showRoomStatus(metadata) {
+  const streaming = roomStatusOf(metadata, 'streamingStatus');
+  byId('streaming-status').textContent = STATUS_WORDS[streaming];
+  byId('live-badge').hidden = streaming !== 'STARTED';
+  if (may('stream')) await liveStream.show(streaming);
+  await showRecordingStatus(roomStatusOf(metadata, 'recordingStatus'));
 }
 
 async function showRecordingStatus(next) {
@@ -57,6 +71,7 @@ async function showRecordingStatus(next) {
   button.classList.toggle('danger', look.stop);
   button.dataset.status = next;
   byId('recording-badge').hidden = !look.badge;
+  byId('recording-status').textContent = STATUS_WORDS[next];
   byId('recording-failure').hidden = next !== 'FAILED';
   if (next === 'FAILED') await showFailureReason();
   // The list shows recordings in progress too, so it follows every change.
@@ -164,7 +179,7 @@ async function join(event) {
       .on(RoomEvent.TrackSubscribed, (track, _publication, participant) => attachTrack(track, participant))
       .on(RoomEvent.TrackUnsubscribed, (track) => detachTrack(track))
       .on(RoomEvent.ParticipantDisconnected, removeParticipant)
-      .on(RoomEvent.RoomMetadataChanged, (metadata) => showRecordingStatus(recordingStatusOf(metadata)))
+      .on(RoomEvent.RoomMetadataChanged, (metadata) => showRoomStatus(metadata))
       .on(RoomEvent.DataReceived, onData)
       .on(RoomEvent.Disconnected, () => resetToJoinForm());
     await room.connect(admitted.livekitUrl, admitted.token);
@@ -175,7 +190,7 @@ async function join(event) {
   }
   enterRoom(admitted);
   await publishCameraAndMicrophone();
-  await showRecordingStatus(recordingStatusOf(room.metadata));
+  await showRoomStatus(room.metadata);
   if (may('list')) await recordings.reload(admitted.roomName);
 }
 
@@ -192,6 +207,8 @@ function enterRoom(admitted) {
   byId('recording-layout').hidden = !may('record');
   byId('recording-quality').hidden = !may('record');
   byId('room-recordings').hidden = !may('list');
+  byId('live-stream').hidden = !may('stream');
+  liveStream.enter(admitted.roomName);
   byId('moderator-passcode').hidden = !admitted.moderatorPasscode;
   byId('moderator-passcode-value').textContent = admitted.moderatorPasscode ?? '';
   videoTile(room.localParticipant);

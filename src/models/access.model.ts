@@ -1,5 +1,5 @@
 /** What a person may do in their room, and the roles that carry a set of these. */
-export const PERMISSIONS = ['record', 'list', 'play', 'delete'] as const;
+export const PERMISSIONS = ['record', 'list', 'play', 'delete', 'stream'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 export const ROLES = ['moderator', 'participant'] as const;
 export type Role = (typeof ROLES)[number];

@@ -109,6 +109,38 @@ export const layoutRequestSchema = z.object({
   layout: z.enum(LAYOUTS, { error: `layout must be one of ${LAYOUTS.join(', ')}` }),
 });
 
+const MAX_DESTINATIONS = 5;
+
+/**
+ * An RTMP(S) or SRT destination: `rtmp(s)://host[:port]/[path/]app/key` (Amazon IVS, YouTube, Twitch)
+ * or `srt://host:port?streamid=...`. Messages never quote it: it holds the stream key.
+ */
+const streamUrlSchema = z.string({ error: 'each URL must be a string' }).max(2048, 'a stream URL is at most 2048 characters')
+  .refine((url) => noControlCharacters(url) && !/\s/.test(url), 'a stream URL holds no spaces or control characters')
+  .refine((url) => /^(rtmps?:\/\/[^/?#]+\/(?:[^/?#]+\/)*[^/?#]+\/[^/?#]+|srt:\/\/[^/?#]+(?:\/[^?#]*)?(?:\?[^#]*)?)$/i.test(url),
+    'expected rtmp(s)://host/app/stream-key or srt://host:port?streamid=...');
+const protocolOf = (url: string) => (url.toLowerCase().startsWith('srt:') ? 'srt' : 'rtmp');
+const urlList = (field: string, min: number) => z.array(streamUrlSchema, { error: `${field} must be a list of URLs` })
+  .min(min, `${field} lists at least ${min} URL`).max(MAX_DESTINATIONS, `${field} lists at most ${MAX_DESTINATIONS} URLs`)
+  .refine((urls) => new Set(urls).size === urls.length, `${field} lists each URL once`);
+
+/** POST /streams/start: the room, its destinations (one protocol), and how it looks. */
+export const streamStartSchema = z.object({
+  roomName: roomNameSchema,
+  urls: urlList('urls', 1).refine((urls) => new Set(urls.map(protocolOf)).size <= 1, 'urls are all RTMP(S) or all SRT'),
+  layout: z.enum(LAYOUTS, { error: `layout must be one of ${LAYOUTS.join(', ')}` }).optional(),
+  preset: z.enum(PRESETS, { error: `preset must be one of ${PRESETS.join(', ')}` }).optional(),
+}).strict();
+export type StreamStartRequest = z.infer<typeof streamStartSchema>;
+
+/** POST /streams/update: destinations added and removed (a removal names the URL as it was added). */
+export const streamUpdateSchema = z.object({
+  roomName: roomNameSchema,
+  addUrls: urlList('addUrls', 0).default([]),
+  removeUrls: urlList('removeUrls', 0).default([]),
+}).strict().refine((request) => request.addUrls.length + request.removeUrls.length > 0, 'give addUrls or removeUrls');
+export type StreamUpdateRequest = z.infer<typeof streamUpdateSchema>;
+
 /** A point in time: milliseconds since the epoch, or an ISO 8601 date. */
 const timeSchema = (field: string) => z.string().transform((value, ctx) => {
   const time = /^\d+$/.test(value) ? Number(value) : Date.parse(value);

@@ -4,6 +4,8 @@ import type { RoomRecordingStatus } from './recording.model';
 export interface OwnRoomMetadata {
   createdBy?: string;
   recordingStatus?: RoomRecordingStatus;
+  /** The room's live stream, with the same five values. */
+  streamingStatus?: RoomRecordingStatus;
 }
 
 type JsonObject = Record<string, unknown>;

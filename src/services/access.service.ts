@@ -153,6 +153,7 @@ const PERMISSION_VERBS: Record<Permission, string> = {
   list: 'list recordings',
   play: 'play recordings',
   delete: 'delete recordings',
+  stream: 'stream the room live',
 };
 
 export function bearer(authorization: string | undefined): string | undefined {

@@ -1,10 +1,6 @@
 import type { ParticipantInfo, WebhookEvent } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
-import { type Recording, recordingFromEgress } from '../models/recording.model';
-import type { EgressService } from './egress.service';
-import type { RecordingEventsService } from './recording-events.service';
-import type { RecordingStore } from './recording-store.service';
-import type { RoomService } from './room.service';
+import type { EndReason } from '../models/recording.model';
 
 export interface AutoStopOptions {
   enabled: boolean;
@@ -21,20 +17,39 @@ export function isPerson(participant: ParticipantInfo): boolean {
   return !dependent && !participant.permission?.recorder && !participant.permission?.agent;
 }
 
+/** What runs in a room and stops when it empties: a recording or a live stream. */
+export interface Stoppable {
+  id: string;
+  roomName: string;
+  autoStopAt?: number;
+}
+
+/** How auto-stop reads and acts on one kind of thing, through that kind's own apply functions. */
+export interface AutoStopSubject<T extends Stoppable = Stoppable> {
+  /** Ours, running in the room, as we have them recorded. */
+  running(roomName: string): Promise<T[]>;
+  /** As recorded now (the mark may have moved since). */
+  reload(item: T): Promise<T | undefined>;
+  /** Sets the mark (the end of the grace period, ms; 0 clears it). */
+  mark(item: T, autoStopAt: number): Promise<unknown>;
+  stopFor(item: T, endReason: EndReason): Promise<unknown>;
+}
+
+export type AutoStopKind = 'recording' | 'stream';
+
 /**
- * Stops a room's recording once everyone has left: when the last person leaves, the recording is
- * marked with the end of a grace period (`autoStopAt`, in its sidecar, so a restart keeps it). At
- * that moment LiveKit is asked again who is there; if nobody, the recording stops with `roomEmpty`.
- * A timer here catches the moment; the reconciler catches it after a restart.
+ * Stops a room's recording and stream once everyone has left: each time a person leaves an empty
+ * room, what runs there is marked with the end of a grace period (`autoStopAt`, stored with it, so a
+ * restart keeps it). When the latest mark is due, LiveKit is asked again who is there; if nobody,
+ * it stops with `roomEmpty`, else the mark is cleared. A timer here catches the moment; the
+ * reconciler catches it after a restart.
  */
 export class AutoStopService {
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor(
-    private readonly rooms: RoomService,
-    private readonly egress: EgressService,
-    private readonly store: RecordingStore,
-    private readonly events: RecordingEventsService,
+    private readonly listParticipants: (roomName: string) => Promise<ParticipantInfo[]>,
+    private readonly subjects: Record<AutoStopKind, AutoStopSubject>,
     private readonly options: AutoStopOptions,
     private readonly log: Logger,
   ) {}
@@ -46,42 +61,49 @@ export class AutoStopService {
     if (!isPerson(event.participant)) return;
     const roomName = event.room.name;
     if (await this.anyoneIn(roomName)) return;
-    for (const info of await this.egress.activeRecordings(roomName)) {
-      const reported = recordingFromEgress(info);
-      const recording = reported && (await this.store.get(reported.name));
-      if (!recording || recording.id !== info.egressId || recording.autoStopAt) continue;
-      await this.events.amend(recording, { autoStopAt: Date.now() + this.options.graceMs });
-      this.schedule(recording);
+    for (const kind of Object.keys(this.subjects) as AutoStopKind[]) {
+      for (const item of await this.subjects[kind].running(roomName)) {
+        // A new mark each time the room empties, so a short return does not shorten the grace period.
+        const autoStopAt = Date.now() + this.options.graceMs;
+        await this.subjects[kind].mark(item, autoStopAt);
+        this.schedule(kind, item, autoStopAt);
+      }
     }
   }
 
-  /** The grace period is over: stop if the room is still empty, else forget the mark. */
-  async check(recording: Recording): Promise<'stopped' | 'kept'> {
-    if (await this.anyoneIn(recording.roomName)) {
-      await this.events.amend(recording, { autoStopAt: 0 });
+  /** A mark may be due: stop if the room is still empty, else forget the mark. */
+  async check(kind: AutoStopKind, item: Stoppable): Promise<'stopped' | 'kept' | 'not-due'> {
+    const subject = this.subjects[kind];
+    const current = await subject.reload(item);
+    if (!current?.autoStopAt || current.autoStopAt > Date.now()) return 'not-due';
+    if (await this.anyoneIn(current.roomName)) {
+      await subject.mark(current, 0);
       return 'kept';
     }
-    await this.events.stopFor(recording, 'roomEmpty');
+    await subject.stopFor(current, 'roomEmpty');
     return 'stopped';
   }
 
   stop(): void {
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
   }
 
-  private schedule(recording: Recording) {
+  /** One timer per recording or stream: a later mark replaces the earlier timer. */
+  private schedule(kind: AutoStopKind, item: Stoppable, autoStopAt: number) {
+    const key = `${kind}:${item.id}`;
+    clearTimeout(this.timers.get(key));
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.check(recording).catch((error: unknown) => {
-        this.log.warn({ err: error, roomName: recording.roomName, egressId: recording.id }, 'auto-stop check failed; the reconciler will retry');
+      this.timers.delete(key);
+      this.check(kind, item).catch((error: unknown) => {
+        this.log.warn({ err: error, roomName: item.roomName, egressId: item.id }, 'auto-stop check failed; the reconciler will retry');
       });
-    }, this.options.graceMs);
+    }, autoStopAt - Date.now() + 10);
     timer.unref();
-    this.timers.add(timer);
+    this.timers.set(key, timer);
   }
 
   private async anyoneIn(roomName: string): Promise<boolean> {
-    return (await this.rooms.participants(roomName)).some(isPerson);
+    return (await this.listParticipants(roomName)).some(isPerson);
   }
 }

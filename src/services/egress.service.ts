@@ -3,20 +3,30 @@ import {
   type EgressInfo,
   EncodedFileOutput,
   EncodedFileType,
+  EncodingOptionsPreset,
   ImageFileSuffix,
   ImageOutput,
   S3Upload,
+  StreamOutput,
+  StreamProtocol,
 } from 'livekit-server-sdk';
 import type { Config } from '../config';
 import { fileResultOf } from '../models/recording.model';
 import { type Layout, type RecordingOptions, roomCompositeOptions } from '../models/recording-options.model';
-import { conflict } from '../models/app-error';
+import { type AppError, badRequest, conflict, notFound } from '../models/app-error';
+import { maskStreamUrlsIn, type StreamOptions } from '../models/stream.model';
 import { livekitError, retryTransient, twirpCode } from './livekit-errors';
 
 /** S3 object metadata that marks an egress (and its media) as one this service started. */
 export const OWNER_METADATA_KEY = 'recording-manager';
 /** Also on the media object, so a recording whose sidecar was lost can be adopted from what it tells. */
 export const ROOM_METADATA_KEY = 'room-name';
+
+/** An error whose message may quote a stream URL, with the key masked. */
+function masked(error: AppError): AppError {
+  error.message = maskStreamUrlsIn(error.message);
+  return error;
+}
 
 /** LiveKit Egress: room-composite MP4 recordings uploaded straight to our bucket. */
 export class EgressService {
@@ -74,25 +84,60 @@ export class EgressService {
     }
   }
 
-  async stop(egressId: string): Promise<EgressInfo> {
+  async stop(egressId: string, kind: 'recording' | 'stream' = 'recording'): Promise<EgressInfo> {
     try {
       return await this.client.stopEgress(egressId);
     } catch (error) {
       // It ended by itself between our look and the stop call.
-      if (twirpCode(error) === 'failed_precondition') throw conflict('recording_not_active', 'The recording has already ended');
-      throw livekitError(error, 'stop the recording');
+      if (twirpCode(error) === 'failed_precondition') throw conflict(`${kind}_not_active`, `The ${kind} has already ended`);
+      throw livekitError(error, `stop the ${kind}`);
+    }
+  }
+
+  /**
+   * A live stream of the room to RTMP(S) or SRT destinations (one protocol per stream, as egress
+   * wants). LiveKit quotes the raw URL, stream key included, in its errors: they are masked here.
+   */
+  async startStream(roomName: string, urls: string[], options: StreamOptions): Promise<EgressInfo> {
+    const protocol = urls[0].toLowerCase().startsWith('srt:') ? StreamProtocol.SRT : StreamProtocol.RTMP;
+    try {
+      return await this.client.startRoomCompositeEgress(roomName, new StreamOutput({ protocol, urls }), {
+        layout: options.layout,
+        encodingOptions: options.preset ? EncodingOptionsPreset[options.preset] : undefined,
+      });
+    } catch (error) {
+      throw masked(livekitError(error, 'start the stream', `Room "${roomName}" does not exist`));
+    }
+  }
+
+  /** Adds and removes destinations of a running stream (removals name the original URL). */
+  async updateStream(egressId: string, addUrls: string[], removeUrls: string[]): Promise<EgressInfo> {
+    try {
+      return await this.client.updateStream(egressId, addUrls, removeUrls);
+    } catch (error) {
+      const code = twirpCode(error);
+      if (code === 'failed_precondition' || (code === 'not_found' && /egress does not exist/.test(String((error as Error).message)))) {
+        throw conflict('stream_not_active', 'The stream has already ended');
+      }
+      if (code === 'not_found') throw masked(notFound(`Not a destination of this stream: ${(error as Error).message}`));
+      if (code === 'invalid_argument') throw masked(badRequest(`LiveKit refused a destination: ${(error as Error).message}`));
+      throw masked(livekitError(error, 'update the stream'));
     }
   }
 
   /** Our recordings in a room that have not ended yet, newest first. */
   async activeRecordings(roomName: string): Promise<EgressInfo[]> {
-    let items: EgressInfo[];
+    return (await this.active(roomName)).filter((info) => this.isOurRecording(info));
+  }
+
+  /** Every egress of the room that has not ended yet, newest first. */
+  async active(roomName: string): Promise<EgressInfo[]> {
     try {
-      items = await retryTransient(() => this.client.listEgress({ roomName, active: true }));
+      const items = await retryTransient(() => this.client.listEgress({ roomName, active: true }));
+      return items.sort((a, b) => Number(b.startedAt - a.startedAt));
     } catch (error) {
-      throw livekitError(error, 'list the room\'s recordings');
+      throw livekitError(error, 'list the room\'s egresses');
     }
-    return items.filter((info) => this.isOurRecording(info)).sort((a, b) => Number(b.startedAt - a.startedAt));
   }
 
   /** Every egress LiveKit knows: the active ones and those ended within its retention (a day). */

@@ -17,6 +17,9 @@ import { RecordingEventsService } from './recording-events.service';
 import { RecordingStore } from './recording-store.service';
 import { RecordingService } from './recording.service';
 import { RoomService } from './room.service';
+import { StreamEventsService } from './stream-events.service';
+import { StreamService } from './stream.service';
+import { StreamStore } from './stream-store.service';
 import { createS3Client, S3Service } from './s3.service';
 import { WebhookService } from './webhook.service';
 
@@ -27,6 +30,7 @@ export interface Services {
   access: AccessService;
   admission: AdmissionService;
   recordings: RecordingService;
+  streams: StreamService;
   store: RecordingStore;
   webhooks: WebhookService;
   webhookReceiver: WebhookReceiver;
@@ -84,10 +88,13 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const admission = new AdmissionService(access, rooms, store, locks, config);
   const signMedia = (name: string, expires: number) => access.mediaSignature(name, expires);
   const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia, notifications });
+  const streamStore = new StreamStore(s3, config.recordings.path, log);
+  const streamEvents = new StreamEventsService(streamStore, rooms, store, egress, locks, notifications, log);
+  const streams = new StreamService({ config, egress, events: streamEvents, store: streamStore, roomRecords: store, locks, log });
 
-  const autoStop = new AutoStopService(rooms, egress, store, events, config.autoStop, log);
+  const autoStop = new AutoStopService((roomName) => rooms.participants(roomName), { recording: events, stream: streamEvents }, config.autoStop, log);
   const expire = (recording: Recording) => recordings.delete(recording.name, () => undefined);
-  const reconciler = new ReconcilerService(egress, store, events, s3, autoStop, expire, {
+  const reconciler = new ReconcilerService(egress, store, events, s3, autoStop, { store: streamStore, events: streamEvents }, expire, {
     intervalMs: config.reconcileIntervalMs,
     startTimeoutMs: config.recordings.startTimeoutMs,
     recordingsPath: config.recordings.path,
@@ -102,8 +109,9 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     access,
     admission,
     recordings,
+    streams,
     store,
-    webhooks: new WebhookService(events, autoStop, log),
+    webhooks: new WebhookService(events, streamEvents, autoStop, log),
     webhookReceiver: new WebhookReceiver(livekit.apiKey, livekit.apiSecret),
     reconciler,
     notifications,

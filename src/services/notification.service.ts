@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Logger } from '../logger';
 import { isFinal, producesMedia, type Recording, type RecordingView, statusRank, toView } from '../models/recording.model';
+import type { Stream } from '../models/stream.model';
 import type { LockService } from './lock.service';
 import type { S3Service } from './s3.service';
 
@@ -27,8 +28,12 @@ export interface Notification {
   type: NotificationType;
   /** When it happened (ms since the epoch). */
   timestamp: number;
-  recording: RecordingView;
+  /** What it is about: a recording (`recording.*`) or a live stream (`stream.*`, destinations masked). */
+  recording?: RecordingView;
+  stream?: Stream;
 }
+
+export type NotificationSubject = { recording: Recording } | { stream: Stream };
 
 /** One notification on its way to one URL, as kept in the outbox. */
 interface Delivery {
@@ -61,6 +66,16 @@ export function notificationsFor(previous: Recording | undefined, next: Recordin
   if (isFinal(next.status) && (!previous || !isFinal(previous.status))) {
     changes.push(producesMedia(next.status) ? { id: `${next.id}:ended`, type: 'recording.ended' } : { id: `${next.id}:failed`, type: 'recording.failed' });
   }
+  return changes;
+}
+
+/** A stream's notifications: when it goes live (or fails before), and when it ends. */
+export function streamNotificationsFor(previous: Stream | undefined, next: Stream): Array<{ id: string; type: NotificationType }> {
+  if (previous === next) return [];
+  const changes: Array<{ id: string; type: NotificationType }> = [];
+  const live = next.status !== 'FAILED' && next.status !== 'ABORTED' && statusRank(next.status) >= 1;
+  if (live && (!previous || statusRank(previous.status) < 1)) changes.push({ id: `${next.id}:started`, type: 'stream.started' });
+  if (isFinal(next.status) && (!previous || !isFinal(previous.status))) changes.push({ id: `${next.id}:ended`, type: 'stream.ended' });
   return changes;
 }
 
@@ -97,9 +112,10 @@ export class NotificationService {
    * Queues one notification for every URL, durably, and returns the deliveries: the caller `send`s
    * them once the change they tell of is saved (or `discard`s them if it could not be).
    */
-  async enqueue(id: string, type: NotificationType, recording: Recording): Promise<string[]> {
+  async enqueue(id: string, type: NotificationType, subject: NotificationSubject): Promise<string[]> {
     if (!this.enabled) return [];
-    const body = JSON.stringify({ id, type, timestamp: Date.now(), recording: toView(recording) } satisfies Notification);
+    const about = 'recording' in subject ? { recording: toView(subject.recording) } : subject;
+    const body = JSON.stringify({ id, type, timestamp: Date.now(), ...about } satisfies Notification);
     return Promise.all(this.options.urls.map(async (url) => {
       const key = `${this.outbox}${createHash('sha256').update(`${id}\n${url}`).digest('hex').slice(0, 40)}.json`;
       await this.s3.putJson(key, { url, body, attempts: 0, nextAttemptAt: Date.now() } satisfies Delivery);

@@ -4,11 +4,14 @@ import type { Logger } from '../logger';
 import { baseName, isFinal, type Recording } from '../models/recording.model';
 import type { AutoStopService } from './auto-stop.service';
 import { mapConcurrent } from './concurrency';
-import { startedBeforeKey } from './recording-index';
+import { entryKey, startedBeforeKey } from './recording-index';
 import { type EgressService, ROOM_METADATA_KEY } from './egress.service';
 import type { RecordingEventsService } from './recording-events.service';
 import type { RecordingStore } from './recording-store.service';
 import type { S3Service } from './s3.service';
+import type { StreamEventsService } from './stream-events.service';
+import type { StreamStore } from './stream-store.service';
+import { isStreamEgress } from '../models/stream.model';
 
 export interface ReconcileReport {
   /** Recordings whose state an egress in LiveKit's list changed (webhooks had missed it). */
@@ -27,6 +30,8 @@ export interface ReconcileReport {
   expired: number;
   /** Sidecars given their listing index entries (from an earlier version, or a write cut short). */
   indexed: number;
+  /** Live streams repaired, timed out, auto-stop checked or settled, as above for recordings. */
+  streamsRepaired: number;
 }
 
 export interface ReconcilerOptions {
@@ -55,6 +60,8 @@ const MEDIA_FILE = /\.(mp4|ogg|mp3|m4a|webm)$/i;
  */
 export class ReconcilerService extends EventEmitter {
   passes = 0;
+  /** Where the next retention pass goes on from (an index position), after a full batch. */
+  private retentionCursor?: string;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
@@ -65,6 +72,7 @@ export class ReconcilerService extends EventEmitter {
     private readonly events: RecordingEventsService,
     private readonly s3: S3Service,
     private readonly autoStop: AutoStopService,
+    private readonly streams: { store: StreamStore; events: StreamEventsService },
     /** Deletes a recording with all its objects, as `DELETE /recordings/:name` does. */
     private readonly remove: (recording: Recording) => Promise<void>,
     private readonly options: ReconcilerOptions,
@@ -102,8 +110,12 @@ export class ReconcilerService extends EventEmitter {
    * thousand recordings) to index what earlier versions wrote and adopt media without a sidecar.
    */
   async runPass({ full = true } = {}): Promise<ReconcileReport> {
-    const report: ReconcileReport = { repaired: 0, timedOut: 0, settled: 0, adopted: 0, indexed: 0, pastDeadline: 0, autoStopChecked: 0, expired: 0 };
-    const ours = (await this.egress.listAll()).filter((info) => this.egress.isOurRecording(info));
+    const report: ReconcileReport = {
+      repaired: 0, timedOut: 0, settled: 0, adopted: 0, indexed: 0, pastDeadline: 0, autoStopChecked: 0, expired: 0, streamsRepaired: 0,
+    };
+    const egresses = await this.egress.listAll();
+    await this.reconcileStreams(egresses.filter(isStreamEgress), report);
+    const ours = egresses.filter((info) => this.egress.isOurRecording(info));
     await mapConcurrent(ours, CONCURRENCY, (info) => this.reconcileEgress(info, report));
     const known = new Set(ours.map((info) => info.egressId));
     const open = await this.store.open();
@@ -113,7 +125,7 @@ export class ReconcilerService extends EventEmitter {
     // A grace period that ended while no timer of this process was waiting for it (a restart).
     const emptied = running.filter((r) => r.autoStopAt && r.autoStopAt <= Date.now());
     await mapConcurrent(emptied, CONCURRENCY, (r) => this.alone(r, async () => {
-      await this.autoStop.check(r);
+      await this.autoStop.check('recording', r);
       report.autoStopChecked++;
     }));
     const unfinished = open.filter((r) => !known.has(r.id));
@@ -125,9 +137,41 @@ export class ReconcilerService extends EventEmitter {
     return report;
   }
 
+  /**
+   * Streams by the same rules: LiveKit's report applied, one stuck in STARTING stopped, a due
+   * auto-stop checked, and one LiveKit no longer knows settled as FAILED (no media tells more).
+   */
+  private async reconcileStreams(egresses: EgressInfo[], report: ReconcileReport) {
+    const { store, events } = this.streams;
+    await mapConcurrent(egresses, CONCURRENCY, async (info) => {
+      if (info.status === EgressStatus.EGRESS_STARTING && this.startTimedOut(info)) {
+        if (!(await store.get(info.egressId))) return;
+        await this.egress.stop(info.egressId, 'stream').catch(() => undefined);
+        const result = await events.apply(info);
+        if (result.outcome !== 'ignored') await events.amend(result.stream, { status: 'FAILED', endReason: 'startTimeout', error: 'The stream did not start in time', endedAt: Date.now() });
+        report.streamsRepaired++;
+      } else if ((await events.apply(info)).outcome === 'updated') {
+        report.streamsRepaired++;
+      }
+    });
+    const known = new Set(egresses.map((info) => info.egressId));
+    await mapConcurrent(await store.open(), CONCURRENCY, (stream) => this.alone(stream, async () => {
+      if (stream.autoStopAt && stream.autoStopAt <= Date.now() && (await this.autoStop.check('stream', stream)) !== 'not-due') report.streamsRepaired++;
+      if (known.has(stream.id)) return;
+      const info = await this.egress.find(stream.id);
+      const result = info
+        ? await events.apply(info)
+        : await events.amend(stream, { status: 'FAILED', error: 'LiveKit no longer knows this stream', endedAt: Date.now() });
+      if (result.outcome === 'updated') report.streamsRepaired++;
+    }));
+  }
+
+  private startTimedOut(info: EgressInfo): boolean {
+    return Date.now() - Number(info.startedAt / 1_000_000n) > this.options.startTimeoutMs;
+  }
+
   private async reconcileEgress(info: EgressInfo, report: ReconcileReport) {
-    const startedMs = Number(info.startedAt / 1_000_000n);
-    if (info.status === EgressStatus.EGRESS_STARTING && Date.now() - startedMs > this.options.startTimeoutMs) {
+    if (info.status === EgressStatus.EGRESS_STARTING && this.startTimedOut(info)) {
       await this.timeOut(info);
       report.timedOut++;
       return;
@@ -137,9 +181,9 @@ export class ReconcilerService extends EventEmitter {
   }
 
   /** One recording's repair: its failure is logged and retried next pass, and the pass goes on. */
-  private async alone(recording: Recording, repair: () => Promise<void>): Promise<void> {
+  private async alone(item: { id: string; roomName: string }, repair: () => Promise<void>): Promise<void> {
     await repair().catch((error: unknown) => {
-      this.log.warn({ err: error, egressId: recording.id, roomName: recording.roomName }, 'a recording could not be repaired in this pass');
+      this.log.warn({ err: error, egressId: item.id, roomName: item.roomName }, 'a recording or stream could not be repaired in this pass');
     });
   }
 
@@ -153,8 +197,12 @@ export class ReconcilerService extends EventEmitter {
    * one LIST away, however large the archive. Recordings still running are left alone.
    */
   private async deleteExpired(report: ReconcileReport) {
-    const cutoff = Date.now() - this.options.retentionMs;
-    const { entries } = await this.store.index.page({ kind: 'all' }, RETENTION_BATCH, startedBeforeKey(cutoff));
+    const cutoff = startedBeforeKey(Date.now() - this.options.retentionMs);
+    // Entries it must leave (still running) are passed over: the next pass goes on after them, and
+    // only a pass that reaches the end starts again from the cutoff.
+    const after = this.retentionCursor && this.retentionCursor > cutoff ? this.retentionCursor : cutoff;
+    const { entries, more } = await this.store.index.page({ kind: 'all' }, RETENTION_BATCH, after);
+    this.retentionCursor = more && entries.length > 0 ? entryKey(entries[entries.length - 1]) : undefined;
     await mapConcurrent(entries, 4, async (entry) => {
       const recording = await this.store.get(entry.name);
       if (!recording || recording.id !== entry.id || !isFinal(recording.status)) return;

@@ -1,6 +1,5 @@
 import type { EgressInfo } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
-import { mapConcurrent } from './concurrency';
 import { AppError } from '../models/app-error';
 import {
   type EndReason,
@@ -9,12 +8,12 @@ import {
   producesMedia,
   type Recording,
   recordingFromEgress,
-  roomStatusOf,
 } from '../models/recording.model';
 import type { EgressService } from './egress.service';
 import { type LockService, roomLockKey } from './lock.service';
 import { notificationsFor, type NotificationService } from './notification.service';
 import type { RecordingStore } from './recording-store.service';
+import { publishRoomStatus } from './room-status';
 import type { RoomService } from './room.service';
 import type { S3Service } from './s3.service';
 
@@ -88,6 +87,26 @@ export class RecordingEventsService {
     });
   }
 
+  /** Our recordings running in the room, as recorded (for auto-stop). */
+  async running(roomName: string): Promise<Recording[]> {
+    const found = await Promise.all((await this.egress.activeRecordings(roomName)).map(async (info) => {
+      const reported = recordingFromEgress(info);
+      const recording = reported && (await this.store.get(reported.name));
+      return recording?.id === info.egressId ? recording : undefined;
+    }));
+    return found.filter((recording): recording is Recording => recording !== undefined);
+  }
+
+  async reload(recording: Recording): Promise<Recording | undefined> {
+    const current = await this.store.get(recording.name);
+    return current?.id === recording.id ? current : undefined;
+  }
+
+  /** The auto-stop mark: the end of the grace period (ms), 0 to clear it. */
+  async mark(recording: Recording, autoStopAt: number): Promise<ApplyResult> {
+    return this.amend(recording, { autoStopAt });
+  }
+
   /** As `amend`, for callers that already hold the room's lock. */
   async amendLocked(recording: Recording, change: Partial<Recording>): Promise<ApplyResult> {
     const current = await this.store.get(recording.name);
@@ -130,13 +149,13 @@ export class RecordingEventsService {
     // Queued before the state is saved (a retry of this event finds the change again and queues the
     // same ids, while a crash after saving would lose them), sent only once it is saved.
     const queued: string[] = [];
-    for (const { id, type } of notificationsFor(current, next)) queued.push(...(await this.notifications.enqueue(id, type, next)));
+    for (const { id, type } of notificationsFor(current, next)) queued.push(...(await this.notifications.enqueue(id, type, { recording: next })));
     if (next !== current) await this.store.save(next, current);
     this.notifications.send(queued);
 
     const result: ApplyResult = { outcome: next === current ? 'unchanged' : 'updated', recording: next };
     try {
-      await this.publishRoomStatus(next);
+      await publishRoomStatus(this.rooms, this.store, 'recording', next);
     } catch (error) {
       this.log.warn({ err: error, roomName: next.roomName, egressId: next.id }, 'room status not published');
       result.roomStatusError = error;
@@ -167,9 +186,9 @@ export class RecordingEventsService {
     }
     if (seen.length === 0) return recording;
     const poster = seen.find(({ size }) => size >= USEFUL_IMAGE_BYTES) ?? seen.reduce((a, b) => (b.size > a.size ? b : a));
-    const others = keys.filter((key) => key !== poster.key).map((key) => ({ key }));
+    const others = keys.filter((key) => key !== poster.key);
     setImmediate(() => {
-      mapConcurrent(others, 4, ({ key }) => this.s3.delete(key)).catch((error: unknown) => {
+      this.s3.deleteMany(others).catch((error: unknown) => {
         this.log.warn({ err: error, egressId: recording.id }, 'images other than the poster not removed; they go with the recording');
       });
     });
@@ -184,30 +203,5 @@ export class RecordingEventsService {
       return recording;
     }
     return { ...recording, size: head.size, mediaVerified: true, etag: head.etag, lastModified: head.lastModified?.getTime() };
-  }
-
-  /**
-   * The room shows the status of its current recording: the latest one we started for the room name.
-   * An event about an older recording never changes it.
-   */
-  private async publishRoomStatus(recording: Recording): Promise<void> {
-    // A room that is gone shows nothing; its next session starts with a recording of its own.
-    const liveRoom = await this.rooms.getRoom(recording.roomName);
-    if (!liveRoom) return;
-    const room = await this.store.getRoom(recording.roomName);
-    const current = room?.currentRecording;
-    if (current && current.id !== recording.id) {
-      const newer = recording.startedAt > current.startedAt || (recording.startedAt === current.startedAt && recording.id > current.id);
-      if (!newer) return;
-    }
-    if (current?.id !== recording.id) {
-      await this.store.putRoom({
-        ...room,
-        roomName: recording.roomName,
-        currentRecording: { id: recording.id, name: recording.name, startedAt: recording.startedAt },
-        updatedAt: Date.now(),
-      });
-    }
-    await this.rooms.setRecordingStatus(recording.roomName, roomStatusOf(recording.status), liveRoom);
   }
 }

@@ -22,10 +22,11 @@ export interface RoomAccess {
   claimedAt: number;
 }
 
-/** Per room name: which recording is the room's current one (the latest this service started), and its access. */
+/** Per room name: its current recording and stream (the latest this service started), and its access. */
 export interface RoomRecord {
   roomName: string;
-  currentRecording?: { id: string; name: string; startedAt: number };
+  currentRecording?: { id: string; name?: string; startedAt: number };
+  currentStream?: { id: string; startedAt: number };
   access?: RoomAccess;
   updatedAt: number;
 }
@@ -181,7 +182,7 @@ export class RecordingStore {
     this.forget(recording.name);
     await this.index.remove(recording);
     await this.s3.delete(recording.mediaKey);
-    await mapConcurrent(imageKeysOf(recording), 4, (key) => this.s3.delete(key));
+    await this.s3.deleteMany(imageKeysOf(recording));
     await this.s3.delete(this.sidecarKey(recording.name));
   }
 

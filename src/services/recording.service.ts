@@ -273,7 +273,7 @@ export class RecordingService {
         throw conflict('recording_in_progress', 'The recording has not finished yet; stop it first');
       }
       // Queued first, so a crash cannot lose it; taken back if the deletion fails.
-      const queued = await this.deps.notifications.enqueue(`${current.id}:deleted`, 'recording.deleted', current);
+      const queued = await this.deps.notifications.enqueue(`${current.id}:deleted`, 'recording.deleted', { recording: current });
       try {
         await this.deps.store.delete(current);
       } catch (error) {

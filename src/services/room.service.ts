@@ -1,7 +1,6 @@
 import { AccessToken, DataPacket_Kind, type ParticipantInfo, type Room, RoomServiceClient } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
-import type { RoomRecordingStatus } from '../models/recording.model';
-import { withOwnMetadata } from '../models/room-metadata.model';
+import { type OwnRoomMetadata, withOwnMetadata } from '../models/room-metadata.model';
 import { roleAttribute } from '../models/access.model';
 import { livekitError, retryTransient, twirpCode } from './livekit-errors';
 
@@ -25,7 +24,7 @@ export class RoomService {
    * no check-then-create race and a room someone else created keeps its metadata.
    */
   async ensureRoom(roomName: string): Promise<Room> {
-    const metadata = JSON.stringify({ createdBy: this.options.appName, recordingStatus: 'STOPPED' });
+    const metadata = JSON.stringify({ createdBy: this.options.appName, recordingStatus: 'STOPPED', streamingStatus: 'STOPPED' });
     try {
       return await retryTransient(() => this.client.createRoom({ name: roomName, metadata }));
     } catch (error) {
@@ -58,16 +57,16 @@ export class RoomService {
   }
 
   /**
-   * Sets `recordingStatus` in the room's metadata, keeping every other key. A room that is gone is not
-   * an error (returns false), and neither is metadata that is not ours to edit (logged, left alone).
-   * `known` is the room as just read, to save asking again.
+   * Sets our status keys (`recordingStatus`, `streamingStatus`) in the room's metadata, keeping every
+   * other key. A room that is gone is not an error (returns false), and neither is metadata that is
+   * not ours to edit (logged, left alone). `known` is the room as just read, to save asking again.
    */
-  async setRecordingStatus(roomName: string, recordingStatus: RoomRecordingStatus, known?: Room): Promise<boolean> {
+  async setStatus(roomName: string, status: OwnRoomMetadata, known?: Room): Promise<boolean> {
     const room = known ?? (await this.getRoom(roomName));
     if (!room) return false;
-    const metadata = withOwnMetadata(room.metadata, { recordingStatus });
+    const metadata = withOwnMetadata(room.metadata, status);
     if (metadata === undefined) {
-      this.log.warn({ roomName }, 'room metadata is not a JSON object: recording status not published');
+      this.log.warn({ roomName }, 'room metadata is not a JSON object: status not published');
       return false;
     }
     if (metadata === room.metadata) return true;

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -197,6 +198,23 @@ export class S3Service {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), this.deadline);
     } catch (error) {
       throw storageError(error, 'delete a stored object', key);
+    }
+  }
+
+  /** Many objects, a thousand per request (S3's DeleteObjects); a key that is not there is not an error. */
+  async deleteMany(keys: string[]): Promise<void> {
+    for (let start = 0; start < keys.length; start += 1000) {
+      const batch = keys.slice(start, start + 1000);
+      try {
+        const answer = await this.client.send(new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: batch.map((key) => ({ Key: key })), Quiet: true },
+        }), this.deadline);
+        const failed = answer.Errors?.[0];
+        if (failed) throw new AppError(502, 's3_error', `S3 could not delete ${answer.Errors!.length} object(s): ${failed.Code ?? 'error'} (${failed.Key})`);
+      } catch (error) {
+        throw storageError(error, 'delete stored objects', batch[0]);
+      }
     }
   }
 

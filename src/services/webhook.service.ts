@@ -1,12 +1,15 @@
 import type { WebhookEvent } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
 import type { AutoStopService } from './auto-stop.service';
+import { isStreamEgress } from '../models/stream.model';
 import type { RecordingEventsService } from './recording-events.service';
+import type { StreamEventsService } from './stream-events.service';
 
-/** Routes verified LiveKit webhooks: egress events drive our state, everything else is acknowledged. */
+/** Routes verified LiveKit webhooks: egress events drive our recordings and streams, everything else is acknowledged. */
 export class WebhookService {
   constructor(
     private readonly events: RecordingEventsService,
+    private readonly streams: StreamEventsService,
     private readonly autoStop: AutoStopService,
     private readonly log: Logger,
   ) {}
@@ -16,13 +19,14 @@ export class WebhookService {
     if (event.event.startsWith('participant_')) return this.autoStop.onEvent(event);
     const info = event.egressInfo;
     if (!event.event.startsWith('egress_') || !info) return;
-    const result = await this.events.apply(info);
+    const result = isStreamEgress(info) ? await this.streams.apply(info) : await this.events.apply(info);
     const context = { webhookId: event.id, event: event.event, egressId: info.egressId, roomName: info.roomName };
     if (result.outcome === 'ignored') {
       this.log.debug({ ...context, reason: result.reason }, 'egress event ignored');
       return;
     }
-    this.log.info({ ...context, outcome: result.outcome, status: result.recording.status }, 'egress event applied');
+    const { status } = 'stream' in result ? result.stream : result.recording;
+    this.log.info({ ...context, outcome: result.outcome, status }, 'egress event applied');
     if (result.roomStatusError) throw result.roomStatusError;
   }
 }

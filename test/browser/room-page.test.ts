@@ -105,6 +105,52 @@ describe('the room page in Chromium', () => {
     await page.close();
   });
 
+  it('goes live with destinations whose keys stay masked, shows recording and streaming side by side, and stops', async () => {
+    const key = 'yt-live-7h2k-9x4m-q8w1-zz90';
+    const youtube = `rtmp://a.rtmp.youtube.com/live2/${key}`;
+    const ivs = 'rtmps://a1b2c3.global-contribute.live-video.net:443/app/sk_us-west-2_aBcDeFgHiJkLmNoP';
+    const roomName = uniqueRoom('on air');
+    const page = await openRoomPage(browser, stack);
+    await joinFromPage(page, stack, roomName, 'Gus');
+    const destinations = page.locator('#stream-destinations li');
+    const streamButton = page.locator('#stream-button');
+    expect(await streamButton.isEnabled()).toBe(false);
+
+    await page.fill('#stream-url', youtube);
+    await page.click('#stream-add');
+    await destinations.filter({ hasText: 'rtmp://a.rtmp.youtube.com/live2/{yt-...z90}' }).waitFor();
+    expect(await page.inputValue('#stream-url')).toBe('');
+    await streamButton.click();
+    const egress = await egressOf(stack, roomName);
+    expect(JSON.stringify(egress.request.value)).not.toContain(key);
+    await stack.livekit.activateEgress(egress.egressId);
+    await page.waitForSelector('#stream-button[data-status="STARTED"]');
+    expect(await streamButton.textContent()).toBe('Stop live stream');
+    expect(await page.isVisible('#live-badge')).toBe(true);
+    expect(await page.textContent('#room-status')).toMatch(/Recording:\s*Off\s*Live stream:\s*On/);
+    await destinations.filter({ hasText: 'Live' }).waitFor();
+
+    // While live: a second destination joins, the first one leaves.
+    await page.fill('#stream-url', ivs);
+    await page.click('#stream-add');
+    await destinations.nth(1).waitFor();
+    await destinations.filter({ hasText: 'youtube' }).locator('button.remove').click();
+    await destinations.filter({ hasText: 'youtube' }).filter({ hasText: 'Ended' }).waitFor();
+    expect(await page.evaluate(() => document.body.innerText)).not.toContain(key);
+    await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'live-stream.png') });
+
+    await button(page).click();
+    await stack.livekit.activateEgress((await eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status === 0), { what: 'the recording' })).egressId);
+    await expectButton(page, 'STARTED', 'Stop recording', true);
+    expect(await page.textContent('#room-status')).toMatch(/Recording:\s*On\s*Live stream:\s*On/);
+    await streamButton.click();
+    await page.waitForSelector('#stream-button[data-status="STOPPED"]');
+    expect(await page.isVisible('#live-badge')).toBe(false);
+    await expectButton(page, 'STARTED', 'Stop recording', true);
+    await button(page).click();
+    await page.close();
+  });
+
   it('shows FAILED with its reason', async () => {
     const roomName = uniqueRoom('failing');
     const page = await openRoomPage(browser, stack);

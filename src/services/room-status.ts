@@ -1,0 +1,42 @@
+import { type RecordingStatus, roomStatusOf } from '../models/recording.model';
+import type { OwnRoomMetadata } from '../models/room-metadata.model';
+import type { RecordingStore, RoomRecord } from './recording-store.service';
+import type { RoomService } from './room.service';
+
+/** What the room shows: its recording's status as `recordingStatus`, its stream's as `streamingStatus`. */
+const ACTIVITIES = {
+  recording: { pointer: 'currentRecording', metadataKey: 'recordingStatus' },
+  stream: { pointer: 'currentStream', metadataKey: 'streamingStatus' },
+} as const satisfies Record<string, { pointer: keyof RoomRecord; metadataKey: keyof OwnRoomMetadata }>;
+export type RoomActivity = keyof typeof ACTIVITIES;
+
+export interface RoomActivitySubject {
+  id: string;
+  roomName: string;
+  startedAt: number;
+  status: RecordingStatus;
+  name?: string;
+}
+
+/**
+ * Publishes the status of the room's current recording or stream: the latest one this service
+ * started for the room name. An event about an older one never changes what the room shows.
+ * Callers hold the room's lock.
+ */
+export async function publishRoomStatus(rooms: RoomService, store: RecordingStore, kind: RoomActivity, subject: RoomActivitySubject): Promise<void> {
+  // A room that is gone shows nothing; its next session starts with a status of its own.
+  const liveRoom = await rooms.getRoom(subject.roomName);
+  if (!liveRoom) return;
+  const { pointer, metadataKey } = ACTIVITIES[kind];
+  const room = await store.getRoom(subject.roomName);
+  const current = room?.[pointer];
+  if (current && current.id !== subject.id) {
+    const newer = subject.startedAt > current.startedAt || (subject.startedAt === current.startedAt && subject.id > current.id);
+    if (!newer) return;
+  }
+  if (current?.id !== subject.id) {
+    const { id, startedAt, name } = subject;
+    await store.putRoom({ ...room, roomName: subject.roomName, [pointer]: { id, startedAt, name }, updatedAt: Date.now() });
+  }
+  await rooms.setStatus(subject.roomName, { [metadataKey]: roomStatusOf(subject.status) }, liveRoom);
+}

@@ -1,0 +1,101 @@
+import type { EgressInfo } from 'livekit-server-sdk';
+import type { Logger } from '../logger';
+import { AppError } from '../models/app-error';
+import type { EndReason } from '../models/recording.model';
+import { isStreamEgress, mergeStream, type Stream, streamFromEgress } from '../models/stream.model';
+import type { EgressService } from './egress.service';
+import { type LockService, roomLockKey } from './lock.service';
+import { type NotificationService, streamNotificationsFor } from './notification.service';
+import type { RecordingStore } from './recording-store.service';
+import { publishRoomStatus } from './room-status';
+import type { RoomService } from './room.service';
+import type { StreamStore } from './stream-store.service';
+
+export type StreamApplyResult =
+  | { outcome: 'ignored'; reason: 'not-ours' }
+  | { outcome: 'unchanged' | 'updated'; stream: Stream; roomStatusError?: unknown };
+
+/**
+ * What a stream egress reports becomes our state here, by the recordings' rules (idempotent,
+ * monotonic, under the room's lock): the stream's record, its notifications, then the room's
+ * `streamingStatus`. A stream is ours when its record exists: the start call writes it under the
+ * room's lock, so an event that overtakes the start's answer waits for it.
+ */
+export class StreamEventsService {
+  constructor(
+    private readonly store: StreamStore,
+    private readonly rooms: RoomService,
+    private readonly roomRecords: RecordingStore,
+    private readonly egress: EgressService,
+    private readonly locks: LockService,
+    private readonly notifications: NotificationService,
+    private readonly log: Logger,
+  ) {}
+
+  async apply(info: EgressInfo): Promise<StreamApplyResult> {
+    return this.locks.withLock(roomLockKey(info.roomName), () => this.applyLocked(info));
+  }
+
+  /** `started`: what the start call adds (the options); only it may create the record. */
+  async applyLocked(info: EgressInfo, started?: Pick<Stream, 'options'>): Promise<StreamApplyResult> {
+    const current = await this.store.get(info.egressId);
+    if (!current && !started) return { outcome: 'ignored', reason: 'not-ours' };
+    return this.commit(current, { ...streamFromEgress(info), ...started });
+  }
+
+  /** What we decide ourselves (why it ended, the auto-stop mark), by the same rules. */
+  async amend(stream: Stream, change: Partial<Stream>): Promise<StreamApplyResult> {
+    return this.locks.withLock(roomLockKey(stream.roomName), async () => {
+      const current = await this.store.get(stream.id);
+      if (!current) return { outcome: 'ignored', reason: 'not-ours' };
+      return this.commit(current, { ...current, ...change, updatedAt: Date.now() });
+    });
+  }
+
+  /** Stops it for a reason of ours; undefined when it had already ended (the webhooks tell how). */
+  async stopFor(stream: Stream, endReason: EndReason): Promise<StreamApplyResult | undefined> {
+    return this.locks.withLock(roomLockKey(stream.roomName), async () => {
+      const info = await this.egress.stop(stream.id, 'stream').catch((error: unknown) => {
+        if (error instanceof AppError && (error.code === 'stream_not_active' || error.status === 404)) return undefined;
+        throw error;
+      });
+      return info && this.commit(await this.store.get(stream.id), { ...streamFromEgress(info), endReason });
+    });
+  }
+
+  /** The room's streams this service started that have not ended, newest first, with what LiveKit reports. */
+  async runningEgresses(roomName: string): Promise<Array<{ info: EgressInfo; stream: Stream }>> {
+    const streams = (await this.egress.active(roomName)).filter(isStreamEgress);
+    const ours = await Promise.all(streams.map(async (info) => ({ info, stream: await this.store.get(info.egressId) })));
+    return ours.filter((item): item is { info: EgressInfo; stream: Stream } => item.stream !== undefined);
+  }
+
+  /** For auto-stop: the room's running streams, as recorded. */
+  async running(roomName: string): Promise<Stream[]> {
+    return (await this.runningEgresses(roomName)).map(({ stream }) => stream);
+  }
+
+  reload(stream: Stream): Promise<Stream | undefined> {
+    return this.store.get(stream.id);
+  }
+
+  async mark(stream: Stream, autoStopAt: number): Promise<StreamApplyResult> {
+    return this.amend(stream, { autoStopAt });
+  }
+
+  private async commit(current: Stream | undefined, incoming: Stream): Promise<StreamApplyResult> {
+    const next = mergeStream(current, incoming);
+    const queued: string[] = [];
+    for (const { id, type } of streamNotificationsFor(current, next)) queued.push(...(await this.notifications.enqueue(id, type, { stream: next })));
+    if (next !== current) await this.store.save(next, current);
+    this.notifications.send(queued);
+    const result: StreamApplyResult = { outcome: next === current ? 'unchanged' : 'updated', stream: next };
+    try {
+      await publishRoomStatus(this.rooms, this.roomRecords, 'stream', next);
+    } catch (error) {
+      this.log.warn({ err: error, roomName: next.roomName, egressId: next.id }, 'room streaming status not published');
+      result.roomStatusError = error;
+    }
+    return result;
+  }
+}

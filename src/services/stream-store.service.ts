@@ -1,0 +1,63 @@
+import type { Logger } from '../logger';
+import { isFinal } from '../models/recording.model';
+import { type Stream, streamSchema } from '../models/stream.model';
+import { mapConcurrent } from './concurrency';
+import type { S3Service } from './s3.service';
+
+/**
+ * Where streams are kept, under RECORDINGS_PATH:
+ *   .streams/<egressId>.json      one record per stream this service started (what makes it ours)
+ *   .streams/open/<egressId>      an empty marker while it has not reached a final status, so the
+ *                                 reconciler finds the running ones with one small LIST
+ */
+export class StreamStore {
+  constructor(
+    private readonly s3: S3Service,
+    private readonly prefix: string,
+    private readonly log: Logger,
+  ) {}
+
+  private recordKey(id: string) {
+    return `${this.prefix}.streams/${encodeURIComponent(id)}.json`;
+  }
+
+  private get openPrefix() {
+    return `${this.prefix}.streams/open/`;
+  }
+
+  async get(id: string): Promise<Stream | undefined> {
+    const text = await this.s3.getText(this.recordKey(id));
+    if (text === undefined) return undefined;
+    try {
+      return streamSchema.parse(JSON.parse(text));
+    } catch {
+      this.log.warn({ egressId: id }, 'skipping a stream record that is not valid');
+      return undefined;
+    }
+  }
+
+  /** The marker first, so a write cut short still leaves the stream where the reconciler looks. */
+  async save(stream: Stream, previous: Stream | undefined): Promise<void> {
+    if (!previous && !isFinal(stream.status)) await this.s3.putEmpty(this.openPrefix + encodeURIComponent(stream.id));
+    await this.s3.putJson(this.recordKey(stream.id), stream);
+    if (isFinal(stream.status) && previous && !isFinal(previous.status)) await this.close(stream.id);
+  }
+
+  /** Streams that have not reached a final status; markers of finished ones are removed on the way. */
+  async open(): Promise<Stream[]> {
+    const ids: string[] = [];
+    for await (const key of this.s3.listKeys(this.openPrefix)) ids.push(decodeURIComponent(key.slice(this.openPrefix.length)));
+    const streams = await mapConcurrent(ids, 8, async (id) => {
+      const stream = await this.get(id);
+      if (!stream || isFinal(stream.status)) await this.close(id);
+      return stream;
+    });
+    return streams.filter((stream): stream is Stream => stream !== undefined && !isFinal(stream.status));
+  }
+
+  private async close(id: string): Promise<void> {
+    await this.s3.delete(this.openPrefix + encodeURIComponent(id)).catch((error: unknown) => {
+      this.log.warn({ err: error, egressId: id }, 'open-stream marker not removed; the reconciler removes it');
+    });
+  }
+}

@@ -1,0 +1,117 @@
+import { BlockList, isIP } from 'node:net';
+import type { EgressInfo } from 'livekit-server-sdk';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import type { StreamStartRequest, StreamUpdateRequest } from '../models/api.model';
+import { AppError, badRequest, conflict, upstreamUnavailable } from '../models/app-error';
+import { type Stream, streamFromEgress } from '../models/stream.model';
+import type { EgressService } from './egress.service';
+import { type LockService, roomLockKey } from './lock.service';
+import type { RecordingStore } from './recording-store.service';
+import type { StreamApplyResult, StreamEventsService } from './stream-events.service';
+import type { StreamStore } from './stream-store.service';
+
+/** Loopback, private, link-local and shared ranges: egress's own network, not a streaming service. */
+const PRIVATE_RANGES = new BlockList();
+for (const [network, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) {
+  PRIVATE_RANGES.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [['::', 127], ['fc00::', 7], ['fe80::', 10], ['::ffff:0:0', 96]] as const) {
+  PRIVATE_RANGES.addSubnet(network, prefix, 'ipv6');
+}
+
+/** A destination egress would reach inside its own network: a name like localhost or a private address. */
+export function isPrivateDestination(url: string): boolean {
+  const authority = /^[a-z]+:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '';
+  const host = authority.slice(authority.lastIndexOf('@') + 1).replace(/:\d*$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost') || host === '') return true;
+  const family = isIP(host);
+  return family !== 0 && PRIVATE_RANGES.check(host, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/**
+ * Live streams of a room to RTMP(S)/SRT destinations (Amazon IVS, YouTube, Twitch): one running
+ * stream per room, beside its recording. Destinations are secrets: they go to LiveKit and are not
+ * kept; what we keep and show has every key masked.
+ */
+export class StreamService {
+  constructor(
+    private readonly deps: {
+      config: Config;
+      egress: EgressService;
+      events: StreamEventsService;
+      store: StreamStore;
+      roomRecords: RecordingStore;
+      locks: LockService;
+      log: Logger;
+    },
+  ) {}
+
+  async start({ roomName, urls, layout, preset }: StreamStartRequest): Promise<Stream> {
+    this.checkDestinations(urls);
+    const { egress, events, locks, log } = this.deps;
+    return locks.withLock(roomLockKey(roomName), async () => {
+      const [running] = await this.running(roomName);
+      if (running) throw conflict('stream_active', 'The room is already streaming; update its destinations or stop it', { streamId: running.egressId });
+      const options = { layout: layout ?? this.deps.config.recordings.defaults.layout, preset };
+      const info = await egress.startStream(roomName, urls, options);
+      try {
+        return streamOf(await events.applyLocked(info, { options }), info);
+      } catch (error) {
+        // A stream we could not record as ours would run unseen: it is stopped.
+        await egress.stop(info.egressId, 'stream').catch((stopError: unknown) => {
+          log.error({ err: stopError, egressId: info.egressId }, 'could not stop a stream whose record failed');
+        });
+        throw error instanceof AppError ? error : upstreamUnavailable('s3', 'The stream could not be saved');
+      }
+    });
+  }
+
+  /** Adds and removes destinations of the room's running stream (409 when there is none). */
+  async update({ roomName, addUrls, removeUrls }: StreamUpdateRequest): Promise<Stream> {
+    this.checkDestinations(addUrls);
+    return this.withRunning(roomName, (running) => this.deps.egress.updateStream(running.egressId, addUrls, removeUrls));
+  }
+
+  /** Stops the room's running stream (409 when there is none). */
+  async stop(roomName: string): Promise<Stream> {
+    return this.withRunning(roomName, (running) => this.deps.egress.stop(running.egressId, 'stream'));
+  }
+
+  /** The room's current stream (the latest this service started), running or not; undefined when it never streamed. */
+  async current(roomName: string): Promise<Stream | undefined> {
+    const pointer = (await this.deps.roomRecords.getRoom(roomName))?.currentStream;
+    return pointer && this.deps.store.get(pointer.id);
+  }
+
+  /**
+   * Acts on the running stream under the room's lock and records what LiveKit answered. Once LiveKit
+   * has accepted, the answer is a success: the webhooks record the rest if our own write fails now.
+   */
+  private async withRunning(roomName: string, act: (running: EgressInfo) => Promise<EgressInfo>): Promise<Stream> {
+    const { events, locks, log } = this.deps;
+    return locks.withLock(roomLockKey(roomName), async () => {
+      const [running] = await this.running(roomName);
+      if (!running) throw conflict('stream_not_active', 'The room is not streaming');
+      const info = await act(running);
+      const result = await events.applyLocked(info).catch((error: unknown) => {
+        log.warn({ err: error, egressId: info.egressId, roomName }, 'stream changed, but not yet recorded; webhooks will catch up');
+        return undefined;
+      });
+      return result ? streamOf(result, info) : streamFromEgress(info);
+    });
+  }
+
+  private async running(roomName: string): Promise<EgressInfo[]> {
+    return (await this.deps.events.runningEgresses(roomName)).map(({ info }) => info);
+  }
+
+  private checkDestinations(urls: string[]) {
+    if (this.deps.config.security.streamPrivateDestinations) return;
+    if (urls.some(isPrivateDestination)) {
+      throw badRequest('a stream URL points to a private or loopback address (set STREAM_PRIVATE_DESTINATIONS=true to allow it)');
+    }
+  }
+}
+
+const streamOf = (result: StreamApplyResult, info: EgressInfo) => (result.outcome === 'ignored' ? streamFromEgress(info) : result.stream);
