@@ -41,6 +41,27 @@ describe('notifications to the customer (NOTIFY_URLS)', () => {
     expect(await outbox()).toEqual([]);
   });
 
+  it('sends recording.ended only once the media is seen in S3, and then once', async () => {
+    const roomName = uniqueRoom('late media');
+    await joinRoom(stack, roomName);
+    const started = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
+    await waitForRecording(stack, started.name, (r) => r.status === 'ACTIVE');
+    // S3 does not show the media yet when egress reports it complete.
+    stack.s3Proxy.inject((method, path) => method === 'HEAD' && path.endsWith(started.name), { kind: 'status', status: 404 });
+    await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
+    await waitForRecording(stack, started.name, (r) => r.status === 'COMPLETE' && !r.playable);
+    await stack.livekit.webhooks.idle();
+    const ended = () => receiver.received.filter((r) => r.id === `${started.id}:ended`);
+    expect(ended()).toEqual([]);
+
+    await stack.services.reconciler.runPass({ full: false });
+    await eventually(() => ended().length === 1, { what: 'recording.ended after the media was seen' });
+    expect(ended()[0].recording).toMatchObject({ status: 'COMPLETE', playable: true });
+    await stack.services.reconciler.runPass({ full: false });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(ended()).toHaveLength(1);
+  });
+
   it('retries with the same event id until the URL answers 2xx', async () => {
     const roomName = uniqueRoom('flaky');
     receiver.failWhen((n) => n.type === 'recording.started' && n.recording.roomName === roomName, 503, 500, 429);

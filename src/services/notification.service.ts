@@ -60,12 +60,13 @@ export function notificationsFor(previous: Recording | undefined, next: Recordin
   const failed = next.status === 'FAILED' || next.status === 'ABORTED';
   if (!failed && statusRank(next.status) >= 1 && wasUnder(1)) changes.push({ id: `${next.id}:started`, type: 'recording.started' });
   if (next.status === 'ENDING' && wasUnder(2)) changes.push({ id: `${next.id}:ending`, type: 'recording.updated' });
-  if (previous && !isFinal(next.status) && previous.options && next.options && previous.options !== next.options) {
+  if (previous && !isFinal(next.status) && previous.options && next.options && JSON.stringify(previous.options) !== JSON.stringify(next.options)) {
     changes.push({ id: `${next.id}:updated:${next.updatedAt}`, type: 'recording.updated' });
   }
-  if (isFinal(next.status) && (!previous || !isFinal(previous.status))) {
-    changes.push(producesMedia(next.status) ? { id: `${next.id}:ended`, type: 'recording.ended' } : { id: `${next.id}:failed`, type: 'recording.failed' });
-  }
+  // Ended once its media is seen in S3 (maybe at a later event or reconcile pass): a receiver can fetch it then.
+  const playable = (recording: Recording | undefined) => recording !== undefined && producesMedia(recording.status) && recording.mediaVerified;
+  if (playable(next) && !playable(previous)) changes.push({ id: `${next.id}:ended`, type: 'recording.ended' });
+  if (failed && (!previous || !isFinal(previous.status))) changes.push({ id: `${next.id}:failed`, type: 'recording.failed' });
   return changes;
 }
 
