@@ -6,6 +6,7 @@ import { roomController } from './controllers/room.controller';
 import { streamController } from './controllers/stream.controller';
 import { webhookController } from './controllers/webhook.controller';
 import { errorHandler, notFoundHandler } from './middlewares/error.middleware';
+import { requestContext, requestLog } from './middlewares/observability.middleware';
 import { corsPolicy, rateLimits, securityHeaders } from './middlewares/security.middleware';
 import type { Services } from './services';
 
@@ -21,6 +22,8 @@ export function createApp(services: Services): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.set('trust proxy', config.security.trustProxy);
+  app.use(requestContext());
+  app.use(requestLog(services.log, services.metrics));
   app.use(securityHeaders(config));
   const cors = corsPolicy(config);
   if (cors) app.use(cors);

@@ -64,7 +64,8 @@ const originList = z
 
 const secret = (minLength: number) => z.string().min(minLength, `at least ${minLength} characters`).optional();
 
-const envSchema = z.object({
+/** Every setting the service reads from the environment, with its default. */
+export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(6080),
   APP_NAME: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('recording-manager'),
@@ -123,6 +124,7 @@ const envSchema = z.object({
   OPEN_ADMISSION: booleanFlag(false),
   MODERATOR_PERMISSIONS: permissionList('record,list,play,delete,stream'),
   STREAM_PRIVATE_DESTINATIONS: booleanFlag(false),
+  METRICS_TOKEN: secret(16),
   PARTICIPANT_PERMISSIONS: permissionList('list,play'),
   JOIN_TOKEN_MAX_TTL: duration('24h'),
   CORS_ORIGINS: originList,
@@ -197,6 +199,8 @@ export interface Config {
     rateLimits: { tokenPerMinute: number; mutationsPerMinute: number };
     /** Streams may go to loopback and private addresses (an RTMP server inside your own network). */
     streamPrivateDestinations: boolean;
+    /** When set, GET /metrics wants `Authorization: Bearer <token>`. */
+    metricsToken?: string;
   };
 }
 
@@ -279,6 +283,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       trustProxy: trustProxySetting(env.TRUST_PROXY),
       rateLimits: { tokenPerMinute: env.RATE_LIMIT_TOKEN, mutationsPerMinute: env.RATE_LIMIT_MUTATIONS },
       streamPrivateDestinations: env.STREAM_PRIVATE_DESTINATIONS,
+      metricsToken: env.METRICS_TOKEN,
     },
   };
 }

@@ -4,12 +4,13 @@ import dotenv from 'dotenv';
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { createLogger, type Logger } from './logger';
+import { runAsJob } from './request-context';
 import { createServices } from './services';
 
 /** Stops taking connections, lets in-flight requests finish, and gives up after the time limit. */
 function shutDownGracefully(server: Server, log: Logger, timeoutMs: number, stopWork: () => Promise<void>) {
   let stopping = false;
-  return (signal: NodeJS.Signals) => {
+  return (signal: NodeJS.Signals) => runAsJob('shutdown', () => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: finishing in-flight requests');
@@ -25,7 +26,7 @@ function shutDownGracefully(server: Server, log: Logger, timeoutMs: number, stop
       });
     });
     server.closeIdleConnections();
-  };
+  });
 }
 
 async function main() {
@@ -58,7 +59,7 @@ async function main() {
   process.on('SIGINT', shutDown);
 }
 
-main().catch((error: unknown) => {
+runAsJob('process', main).catch((error: unknown) => {
   console.error('recording-manager could not start:', error instanceof Error ? error.message : error);
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { currentContext } from './request-context';
 
 export type { Logger };
 
@@ -10,6 +11,8 @@ export function createLogger(level: string, name = 'recording-manager', destinat
   return pino({
     name,
     level,
+    // The request (or background job) each line belongs to, and its room and egress once known.
+    mixin: () => ({ ...currentContext() }),
     redact: {
       paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'token', 'joinToken', 'passcode', 'recordingUrl', 'url'],
       censor: '[redacted]',

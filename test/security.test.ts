@@ -10,7 +10,8 @@ import { completeRecording, readObject, roomMetadata, sidecarsOf, uniqueRoom } f
 import { startStack, type TestStack } from './support/stack';
 
 /** Routes anyone may call without a credential: the client's bootstrap and the health probes. */
-const PUBLIC_ROUTES = new Set(['GET /config', 'GET /healthz', 'GET /readyz']);
+// GET /metrics too, outside production and without METRICS_TOKEN (test/observability.test.ts).
+const PUBLIC_ROUTES = new Set(['GET /config', 'GET /healthz', 'GET /readyz', 'GET /metrics']);
 
 interface RouteLayer {
   route?: { path: string; methods: Record<string, boolean> };

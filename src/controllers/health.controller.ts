@@ -1,10 +1,18 @@
 import { Router } from 'express';
 import type { Services } from '../services';
+import { bearer, sameSecret, unauthenticated } from '../services/access.service';
 import { checkReadiness } from '../services/health.service';
 
-/** GET /healthz (the process is alive) and GET /readyz (LiveKit and S3 answer). */
-export function healthController({ dependencies }: Services): Router {
+/** GET /healthz (the process is alive), GET /readyz (LiveKit and S3 answer) and GET /metrics. */
+export function healthController({ dependencies, metrics, config }: Services): Router {
   const router = Router();
+  /** Prometheus text format: behind `METRICS_TOKEN` when it is set, and only with it in production. */
+  router.get('/metrics', async (req, res) => {
+    const { metricsToken } = config.security;
+    const refused = metricsToken ? !sameSecret(bearer(req.get('Authorization')), metricsToken) : config.env === 'production';
+    if (refused) throw unauthenticated('GET /metrics wants Authorization: Bearer <METRICS_TOKEN> (which production must set)');
+    res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { jwtVerify, SignJWT } from 'jose';
 import { TokenVerifier } from 'livekit-server-sdk';
 import { AppError } from '../models/app-error';
+import { annotateContext } from '../request-context';
 
 import { isRole, PERMISSIONS, type Permission, type Role, roleAttribute } from '../models/access.model';
 
@@ -78,6 +79,8 @@ export class AccessService {
 
   /** 403 unless the principal may do `permission` in `roomName`. */
   authorize(principal: Principal, permission: Permission, roomName: string): void {
+    // Every request about a room is authorized for it: from here on its log lines name the room.
+    annotateContext({ roomName });
     if (principal.kind === 'admin') return;
     if (principal.roomName !== roomName) throw forbidden('This token is for another room');
     if (!this.options.permissions[principal.role].includes(permission)) {
@@ -162,6 +165,10 @@ export function bearer(authorization: string | undefined): string | undefined {
 }
 
 const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+/** Two secrets compared in constant time (their digests, so their lengths do not show either). */
+export const sameSecret = (given: string | undefined, expected: string) =>
+  given !== undefined && timingSafeEqual(sha256(given), sha256(expected));
 
 /** A random passcode people can type: 12 characters from an alphabet without look-alikes. */
 export function generatePasscode(): string {

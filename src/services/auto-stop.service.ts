@@ -1,5 +1,6 @@
 import type { ParticipantInfo, WebhookEvent } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
+import { runAsJob } from '../request-context';
 import type { EndReason } from '../models/recording.model';
 
 export interface AutoStopOptions {
@@ -95,7 +96,7 @@ export class AutoStopService {
     clearTimeout(this.timers.get(key));
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      this.check(kind, item).catch((error: unknown) => {
+      runAsJob('auto-stop', () => this.check(kind, item)).catch((error: unknown) => {
         this.log.warn({ err: error, roomName: item.roomName, egressId: item.id }, 'auto-stop check failed; the reconciler will retry');
       });
     }, autoStopAt - Date.now() + 10);

@@ -12,7 +12,7 @@ import { EgressService } from './egress.service';
 import type { Dependency } from './health.service';
 import { LocalLockService, type LockService } from './lock.service';
 import { RedisLockService, redisLockClientOptions } from './redis-lock.service';
-import { ReconcilerService } from './reconciler.service';
+import { type ReconcileReport, ReconcilerService } from './reconciler.service';
 import { RecordingEventsService } from './recording-events.service';
 import { RecordingStore } from './recording-store.service';
 import { RecordingService } from './recording.service';
@@ -20,12 +20,14 @@ import { RoomService } from './room.service';
 import { StreamEventsService } from './stream-events.service';
 import { StreamService } from './stream.service';
 import { StreamStore } from './stream-store.service';
-import { createS3Client, S3Service } from './s3.service';
+import { createS3Client, instrumentS3, S3Service } from './s3.service';
+import { Metrics } from '../metrics';
 import { WebhookService } from './webhook.service';
 
 export interface Services {
   config: Config;
   log: Logger;
+  metrics: Metrics;
   rooms: RoomService;
   access: AccessService;
   admission: AdmissionService;
@@ -61,11 +63,12 @@ function createLocks(config: Config, log: Logger): { locks: LockService; redis?:
 export function createServices(config: Config, log: Logger, overrides: { locks?: LockService } = {}): Services {
   const { livekit } = config;
   const clientOptions = { requestTimeout: Math.max(1, Math.ceil(livekit.requestTimeoutMs / 1000)) };
-  const roomClient = new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions);
-  const egressClient = new EgressClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions);
+  const metrics = new Metrics();
+  const roomClient = metrics.instrument('livekit', new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions));
+  const egressClient = metrics.instrument('livekit', new EgressClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions));
 
   const s3 = new S3Service(
-    createS3Client(config.s3),
+    instrumentS3(createS3Client(config.s3), metrics),
     config.s3.bucket,
     createS3Client(config.s3, config.s3.publicEndpoint),
     config.s3.requestTimeoutMs,
@@ -74,8 +77,8 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const rooms = new RoomService(roomClient, { appName: config.appName, ...livekit }, log);
   const egress = new EgressService(egressClient, config.s3, config.appName);
   const { locks, redis } = overrides.locks ? { locks: overrides.locks } : createLocks(config, log);
-  const notifications = new NotificationService(s3, config.recordings.path, locks, config.notifications, log);
-  const events = new RecordingEventsService(store, s3, rooms, egress, locks, notifications, log);
+  const notifications = new NotificationService(s3, config.recordings.path, locks, config.notifications, log, metrics);
+  const events = new RecordingEventsService(store, s3, rooms, egress, locks, notifications, log, metrics);
   const access = new AccessService({
     appName: config.appName,
     adminApiKey: config.security.adminApiKey,
@@ -89,7 +92,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const signMedia = (name: string, expires: number) => access.mediaSignature(name, expires);
   const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia, notifications });
   const streamStore = new StreamStore(s3, config.recordings.path, log);
-  const streamEvents = new StreamEventsService(streamStore, rooms, store, egress, locks, notifications, log);
+  const streamEvents = new StreamEventsService(streamStore, rooms, store, egress, locks, notifications, log, metrics);
   const streams = new StreamService({ config, egress, events: streamEvents, store: streamStore, roomRecords: store, locks, log });
 
   const autoStop = new AutoStopService((roomName) => rooms.participants(roomName), { recording: events, stream: streamEvents }, config.autoStop, log);
@@ -102,9 +105,18 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     retentionMs: config.recordings.retentionMs,
   }, log);
 
+  reconciler.on('pass', (report: ReconcileReport) => {
+    for (const [repair, count] of Object.entries(report)) if (count > 0) metrics.repairs.inc({ repair }, count);
+  });
+  metrics.gaugeOnScrape('active', 'Recordings and streams running now, by kind (from the open index and stream markers)', 'kind', async () => ({
+    recording: await store.index.count({ kind: 'open' }),
+    stream: await streamStore.countOpen(),
+  }));
+
   return {
     config,
     log,
+    metrics,
     rooms,
     access,
     admission,

@@ -1,5 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Logger } from '../logger';
+import { runAsJob } from '../request-context';
+import type { Metrics } from '../metrics';
 import { isFinal, producesMedia, type Recording, type RecordingView, statusRank, toView } from '../models/recording.model';
 import type { Stream } from '../models/stream.model';
 import type { LockService } from './lock.service';
@@ -99,6 +101,7 @@ export class NotificationService {
     private readonly locks: LockService,
     private readonly options: NotificationOptions,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
   ) {}
 
   get enabled(): boolean {
@@ -167,7 +170,7 @@ export class NotificationService {
     clearTimeout(this.timers.get(key));
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      this.attempt(key).catch((error: unknown) => {
+      runAsJob('notify', () => this.attempt(key)).catch((error: unknown) => {
         this.log.warn({ err: error }, 'a notification could not be attempted; the next outbox scan retries it');
       });
     }, delayMs);
@@ -183,13 +186,18 @@ export class NotificationService {
       const delivery = JSON.parse(stored) as Delivery;
       if (delivery.nextAttemptAt > Date.now()) return this.schedule(key, delivery.nextAttemptAt - Date.now());
       const outcome = await this.post(delivery);
-      if (outcome === 'delivered') return this.s3.delete(key);
+      if (outcome === 'delivered') {
+        this.metrics.notifications.inc({ outcome: 'delivered' });
+        return this.s3.delete(key);
+      }
       const attempts = delivery.attempts + 1;
       if (outcome === 'refused' || attempts >= this.options.maxAttempts) {
+        this.metrics.notifications.inc({ outcome: 'given_up' });
         this.log.error({ url: new URL(delivery.url).origin, attempts, reason: outcome }, 'a notification was given up');
         await this.s3.putJson(`${this.recordingsPath}.outbox-failed/${key.slice(this.outbox.length)}`, { ...delivery, attempts });
         return this.s3.delete(key);
       }
+      this.metrics.notifications.inc({ outcome: 'retried' });
       const delay = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (attempts - 1));
       await this.s3.putJson(key, { ...delivery, attempts, nextAttemptAt: Date.now() + delay, lastError: outcome } satisfies Delivery);
       this.schedule(key, delay);

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { EgressStatus, type EgressInfo } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
+import { runAsJob } from '../request-context';
 import { baseName, isFinal, type Recording } from '../models/recording.model';
 import type { AutoStopService } from './auto-stop.service';
 import { mapConcurrent } from './concurrency';
@@ -110,6 +111,10 @@ export class ReconcilerService extends EventEmitter {
    * thousand recordings) to index what earlier versions wrote and adopt media without a sidecar.
    */
   async runPass({ full = true } = {}): Promise<ReconcileReport> {
+    return runAsJob('reconcile', () => this.pass(full));
+  }
+
+  private async pass(full: boolean): Promise<ReconcileReport> {
     const report: ReconcileReport = {
       repaired: 0, timedOut: 0, settled: 0, adopted: 0, indexed: 0, pastDeadline: 0, autoStopChecked: 0, expired: 0, streamsRepaired: 0,
     };

@@ -1,9 +1,11 @@
 import type { EgressInfo } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import { AppError } from '../models/app-error';
 import {
   type EndReason,
   imageKeysOf,
+  isFinal,
   mergeRecording,
   producesMedia,
   type Recording,
@@ -45,6 +47,7 @@ export class RecordingEventsService {
     private readonly locks: LockService,
     private readonly notifications: NotificationService,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
   ) {}
 
   async apply(info: EgressInfo, ours: Partial<Recording> = {}): Promise<ApplyResult> {
@@ -152,6 +155,7 @@ export class RecordingEventsService {
     for (const { id, type } of notificationsFor(current, next)) queued.push(...(await this.notifications.enqueue(id, type, { recording: next })));
     if (next !== current) await this.store.save(next, current);
     this.notifications.send(queued);
+    if (isFinal(next.status) && (!current || !isFinal(current.status))) this.metrics.finished.inc({ kind: 'recording', status: next.status });
 
     const result: ApplyResult = { outcome: next === current ? 'unchanged' : 'updated', recording: next };
     try {

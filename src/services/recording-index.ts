@@ -122,6 +122,13 @@ export class RecordingIndex {
     return { entries, more: listed.truncated };
   }
 
+  /** How many entries a scope holds (for the `active` gauge: the open scope is small). */
+  async count(scope: IndexScope): Promise<number> {
+    let count = 0;
+    for await (const _entry of this.all(scope)) count++;
+    return count;
+  }
+
   /** Every entry of a scope, in order (for the reconciler). */
   async *all(scope: IndexScope): AsyncGenerator<IndexEntry> {
     const prefix = this.scopePrefix(scope);

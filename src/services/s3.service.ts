@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Config } from '../config';
+import type { Metrics } from '../metrics';
 import { AppError, upstreamError, upstreamUnavailable } from '../models/app-error';
 
 export interface ObjectHead {
@@ -46,6 +47,15 @@ export function createS3Client(s3: Config['s3'], endpoint = s3.endpoint): S3Clie
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 3,
   });
+}
+
+/** Every S3 command timed, by its name (GetObject, PutObject…), retries included. */
+export function instrumentS3(client: S3Client, metrics: Metrics): S3Client {
+  client.middlewareStack.add(
+    (next, context) => (args) => metrics.timeUpstream('s3', context.commandName ?? 'unknown', () => next(args)),
+    { step: 'initialize', name: 'recordingManagerMetrics' },
+  );
+  return client;
 }
 
 /** The bucket, seen through the few operations the service needs. Every failure is an AppError. */

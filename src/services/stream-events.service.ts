@@ -1,7 +1,8 @@
 import type { EgressInfo } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
 import { AppError } from '../models/app-error';
-import type { EndReason } from '../models/recording.model';
+import { type EndReason, isFinal } from '../models/recording.model';
 import { isStreamEgress, mergeStream, type Stream, streamFromEgress } from '../models/stream.model';
 import type { EgressService } from './egress.service';
 import { type LockService, roomLockKey } from './lock.service';
@@ -30,6 +31,7 @@ export class StreamEventsService {
     private readonly locks: LockService,
     private readonly notifications: NotificationService,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
   ) {}
 
   async apply(info: EgressInfo): Promise<StreamApplyResult> {
@@ -89,6 +91,7 @@ export class StreamEventsService {
     for (const { id, type } of streamNotificationsFor(current, next)) queued.push(...(await this.notifications.enqueue(id, type, { stream: next })));
     if (next !== current) await this.store.save(next, current);
     this.notifications.send(queued);
+    if (isFinal(next.status) && (!current || !isFinal(current.status))) this.metrics.finished.inc({ kind: 'stream', status: next.status });
     const result: StreamApplyResult = { outcome: next === current ? 'unchanged' : 'updated', stream: next };
     try {
       await publishRoomStatus(this.rooms, this.roomRecords, 'stream', next);

@@ -55,6 +55,13 @@ export class StreamStore {
     return streams.filter((stream): stream is Stream => stream !== undefined && !isFinal(stream.status));
   }
 
+  /** How many streams run now, as the markers tell (one LIST; stale markers are the reconciler's to remove). */
+  async countOpen(): Promise<number> {
+    let count = 0;
+    for await (const _key of this.s3.listKeys(this.openPrefix)) count++;
+    return count;
+  }
+
   private async close(id: string): Promise<void> {
     await this.s3.delete(this.openPrefix + encodeURIComponent(id)).catch((error: unknown) => {
       this.log.warn({ err: error, egressId: id }, 'open-stream marker not removed; the reconciler removes it');

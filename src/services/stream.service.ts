@@ -53,7 +53,8 @@ export class StreamService {
     return locks.withLock(roomLockKey(roomName), async () => {
       const [running] = await this.running(roomName);
       if (running) throw conflict('stream_active', 'The room is already streaming; update its destinations or stop it', { streamId: running.egressId });
-      const options = { layout: layout ?? this.deps.config.recordings.defaults.layout, preset };
+      const { defaults } = this.deps.config.recordings;
+      const options = { layout: layout ?? defaults.layout, preset: preset ?? defaults.preset };
       const info = await egress.startStream(roomName, urls, options);
       try {
         return streamOf(await events.applyLocked(info, { options }), info);

@@ -1,5 +1,6 @@
 import type { WebhookEvent } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
+import { annotateContext } from '../request-context';
 import type { AutoStopService } from './auto-stop.service';
 import { isStreamEgress } from '../models/stream.model';
 import type { RecordingEventsService } from './recording-events.service';
@@ -14,19 +15,27 @@ export class WebhookService {
     private readonly log: Logger,
   ) {}
 
-  /** Resolves once the event is durably applied; throws so that LiveKit retries when it is not. */
-  async handle(event: WebhookEvent): Promise<void> {
-    if (event.event.startsWith('participant_')) return this.autoStop.onEvent(event);
+  /**
+   * Resolves once the event is durably applied, with what it did; throws so that LiveKit retries
+   * when it is not.
+   */
+  async handle(event: WebhookEvent): Promise<'applied' | 'unchanged' | 'ignored'> {
+    annotateContext({ roomName: event.room?.name || event.egressInfo?.roomName, egressId: event.egressInfo?.egressId });
+    if (event.event.startsWith('participant_')) {
+      await this.autoStop.onEvent(event);
+      return 'applied';
+    }
     const info = event.egressInfo;
-    if (!event.event.startsWith('egress_') || !info) return;
+    if (!event.event.startsWith('egress_') || !info) return 'ignored';
     const result = isStreamEgress(info) ? await this.streams.apply(info) : await this.events.apply(info);
     const context = { webhookId: event.id, event: event.event, egressId: info.egressId, roomName: info.roomName };
     if (result.outcome === 'ignored') {
       this.log.debug({ ...context, reason: result.reason }, 'egress event ignored');
-      return;
+      return 'ignored';
     }
     const { status } = 'stream' in result ? result.stream : result.recording;
     this.log.info({ ...context, outcome: result.outcome, status }, 'egress event applied');
     if (result.roomStatusError) throw result.roomStatusError;
+    return result.outcome === 'updated' ? 'applied' : 'unchanged';
   }
 }

@@ -1,0 +1,37 @@
+import type { RequestHandler, Request, Response } from 'express';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import { currentContext, requestIdFrom, runWithContext } from '../request-context';
+
+/** Polled by probes and Prometheus: logged at debug level only, so they do not drown the rest. */
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** Each request gets an id (the caller's `X-Request-Id`, or a fresh one), answered back and carried by every log line. */
+export function requestContext(): RequestHandler {
+  return (req, res, next) => {
+    const requestId = requestIdFrom(req.get('X-Request-Id'));
+    res.set('X-Request-Id', requestId);
+    runWithContext({ requestId }, next);
+  };
+}
+
+/** The route pattern (`/recordings/:name`), never the path: names would make a label per recording. */
+function routeOf(req: Request, res: Response): string {
+  if (req.route) return `${req.baseUrl}${String(req.route.path)}`;
+  return res.statusCode === 404 ? 'unmatched' : 'static';
+}
+
+/** One log line and one observation of the request metric per request, once it is answered. */
+export function requestLog(log: Logger, metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const context = currentContext();
+    const stopTimer = metrics.httpRequests.startTimer();
+    res.on('finish', () => {
+      const route = routeOf(req, res);
+      const seconds = stopTimer({ method: req.method, route, status: String(res.statusCode) });
+      const level = res.statusCode >= 500 ? 'warn' : QUIET_ROUTES.has(route) ? 'debug' : 'info';
+      log[level]({ ...context, method: req.method, path: req.path, route, status: res.statusCode, durationMs: Math.round(seconds * 1000) }, 'request');
+    });
+    next();
+  };
+}
