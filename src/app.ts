@@ -1,5 +1,6 @@
 import path from 'node:path';
 import express, { type Express } from 'express';
+import { docsController } from './controllers/docs.controller';
 import { healthController } from './controllers/health.controller';
 import { recordingController } from './controllers/recording.controller';
 import { roomController } from './controllers/room.controller';
@@ -35,6 +36,7 @@ export function createApp(services: Services): Express {
   app.use(roomController(services));
   app.use(recordingController(services));
   app.use(streamController(services));
+  app.use(docsController());
   app.use(express.static(PUBLIC_DIR));
   app.use('/vendor/livekit-client', express.static(LIVEKIT_CLIENT_DIR, { index: false }));
   app.use(notFoundHandler);

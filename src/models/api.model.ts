@@ -21,11 +21,22 @@ export const participantNameSchema = textField('participantName', 128);
  * A query filter: absent or empty means "no filter", as the reference treated it; given twice is an
  * error rather than a guess.
  */
-const queryValue = <T extends z.ZodType>(field: string, schema: T) =>
-  z.preprocess(
+const queryValue = <T extends z.ZodType>(field: string, schema: T) => {
+  const value = z.preprocess(
     (value) => (value === '' ? undefined : value),
     z.unknown().refine((value) => !Array.isArray(value), `${field} must be given once`).pipe(schema.optional()),
   );
+  QUERY_INPUTS.set(value, schema);
+  return value;
+};
+
+/** The schema of what a query value holds, for the API description (the wrapper above reads as "anything"). */
+const QUERY_INPUTS = new WeakMap<z.ZodType, z.ZodType>();
+export function queryInputOf(schema: z.ZodType): z.ZodType {
+  const known = QUERY_INPUTS.get(schema);
+  if (known) return known;
+  return schema instanceof z.ZodPipe ? queryInputOf(schema.in as z.ZodType) : schema;
+}
 
 /** No "/" or "\", no leading ".", also once look-alikes are folded (fullwidth "／", "‥"...): nothing that reads as a path. */
 const isOneSegment = (name: string) => !/[/\\]/.test(name) && !name.startsWith('.');

@@ -1,0 +1,70 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { createApp } from '../src/app';
+import { parseInput } from '../src/models/api.model';
+import { OPERATIONS } from '../src/openapi';
+import { startStack, type TestStack } from './support/stack';
+
+interface RouteLayer {
+  route?: { path: string; methods: Record<string, boolean> };
+  handle?: { stack?: RouteLayer[] };
+}
+
+/** Every `METHOD /path` Express routes, from its own route table. */
+function routesOf(stack: RouteLayer[]): string[] {
+  return stack.flatMap((layer) => {
+    if (layer.route) return Object.keys(layer.route.methods).map((method) => `${method.toUpperCase()} ${layer.route!.path}`);
+    return layer.handle?.stack ? routesOf(layer.handle.stack) : [];
+  });
+}
+
+const openApiPath = (path: string) => path.replace(/:(\w+)/g, '{$1}');
+
+describe('the OpenAPI description', () => {
+  let stack: TestStack;
+  let document: { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { example?: unknown }> } }>> };
+  beforeAll(async () => {
+    stack = await startStack();
+    document = (await stack.anonymous().get('/openapi.json').expect(200).expect('Content-Type', /json/)).body;
+  });
+  afterAll(async () => { await stack.close(); });
+
+  it('is valid OpenAPI 3.1', async () => {
+    expect(document.openapi).toBe('3.1.0');
+    await expect(SwaggerParser.validate(structuredClone(document) as never)).resolves.toBeDefined();
+  });
+
+  it('describes every route the app serves, and nothing else', () => {
+    const app = createApp(stack.services) as unknown as { router: { stack: RouteLayer[] } };
+    const routes = routesOf(app.router.stack).map((route) => {
+      const [method, path] = route.split(' ');
+      return `${method} ${openApiPath(path)}`;
+    });
+    const described = Object.entries(document.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`));
+    expect(routes.length).toBeGreaterThan(20);
+    expect([...new Set(routes)].sort()).toEqual([...new Set(described)].sort());
+  });
+
+  it('gives examples that pass the validators the service uses', () => {
+    const withExamples = OPERATIONS.filter((operation) => operation.body || operation.queryExample);
+    expect(withExamples.length).toBeGreaterThan(10);
+    for (const operation of withExamples) {
+      const where = `${operation.method.toUpperCase()} ${operation.path}`;
+      if (operation.body) {
+        expect(`${where}: ${operation.bodyExample === undefined ? 'no example' : 'example'}`).toBe(`${where}: example`);
+        expect(() => parseInput(operation.body!, operation.bodyExample)).not.toThrow();
+        // The description carries the same example.
+        const described = document.paths[openApiPath(operation.path)][operation.method].requestBody!.content['application/json'].example;
+        expect(described).toEqual(operation.bodyExample);
+      }
+      if (operation.queryExample) expect(() => parseInput(operation.query!, operation.queryExample)).not.toThrow();
+    }
+  });
+
+  it('serves its reading page and the page\'s assets from the service itself', async () => {
+    const page = await stack.anonymous().get('/docs').expect(200).expect('Content-Type', /html/);
+    expect(page.text).toContain('/docs/assets/swagger-ui-bundle.js');
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    await stack.anonymous().get('/docs/assets/swagger-ui-bundle.js').expect(200).expect('Content-Type', /javascript/);
+    await stack.anonymous().get('/docs/docs.js').expect(200);
+  });
+});
