@@ -11,7 +11,7 @@ import { startStack, type TestStack } from './support/stack';
 
 /** Routes anyone may call without a credential: the client's bootstrap and the health probes. */
 // GET /metrics too, outside production and without METRICS_TOKEN (test/observability.test.ts).
-const PUBLIC_ROUTES = new Set(['GET /config', 'GET /healthz', 'GET /readyz', 'GET /metrics']);
+const PUBLIC_ROUTES = new Set(['GET /config', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /docs']);
 
 interface RouteLayer {
   route?: { path: string; methods: Record<string, boolean> };
