@@ -1,12 +1,16 @@
 /**
- * The local stack (docker-compose.yml, compose/livekit.yaml, compose/egress.yaml) cannot be started
- * here: no Docker engine. These checks read the files and hold them to the facts a user relies on,
- * with every credential, port and name taken from the service's own defaults (loadConfig({})).
+ * The local stack (docker-compose.yml, compose/livekit.yaml, compose/egress.yaml, and
+ * compose/service-on-host.yaml over it) cannot be started here: no Docker engine. These checks read
+ * the files and hold them to the facts a user relies on, with every credential, port and name taken
+ * from the service's own defaults (loadConfig({})). The service's image: test/dockerfile.test.ts.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { loadConfig } from '../src/config';
+import { envSchema, loadConfig } from '../src/config';
+import { webhookController } from '../src/controllers/webhook.controller';
+import type { Services } from '../src/services';
+import { parseDockerfile } from './support/dockerfile';
 
 type Json = Record<string, unknown>;
 
@@ -84,7 +88,8 @@ function mountTarget(name: string, file: string): string {
 
 describe('the local Docker stack', () => {
   it('pins every image to an explicit tag', () => {
-    for (const [name, value] of Object.entries(services)) {
+    // The one service built here (from ./Dockerfile, whose base images the Dockerfile test checks) has no image.
+    for (const [name, value] of Object.entries(services).filter(([, value]) => record(value, 'service').build === undefined)) {
       const image = text(record(value, name).image, `${name}.image`);
       const tag = image.slice(image.lastIndexOf('/') + 1).split(':')[1];
       expect({ name, tag }).toEqual({ name, tag: expect.stringMatching(/^(?!latest$).+/) });
@@ -156,12 +161,26 @@ describe('the local Docker stack', () => {
     expect(record(service('redis').healthcheck, 'redis.healthcheck').test).toBeDefined();
   });
 
-  it('sends webhooks to the service on the host, signed with the key the service verifies with', () => {
+  it('binds every published port to 127.0.0.1', () => {
+    for (const [name, value] of Object.entries(services)) {
+      for (const port of publishedPorts(record(value, name), name)) expect({ name, hostIp: port.hostIp }).toEqual({ name, hostIp: '127.0.0.1' });
+    }
+  });
+
+  it('sends webhooks to the service\'s container, on the port and path it serves them, signed with the key it verifies with', () => {
     const webhook = record(livekitConfig.webhook, 'webhook');
-    expect(list(webhook.urls, 'webhook.urls')).toContain(`http://host.docker.internal:${defaults.port}/livekit/webhook`);
+    const urls = list(webhook.urls, 'webhook.urls').map((url) => new URL(text(url, 'webhook.urls[]')));
+    expect(urls).toHaveLength(1);
+    const [url] = urls;
+    expect(url.protocol).toBe('http:');
+    expect(url.hostname).toBe(SERVICE);
+    // The port the service listens on as the stack configures it (inside the network, not the published one).
+    expect(Number(url.port)).toBe(loadConfig(environment(service(SERVICE), SERVICE)).port);
     expect(defaults.port).toBe(6080);
+    expect(webhookRoutes()).toContainEqual({ path: url.pathname, method: 'post' });
     expect(webhook.api_key).toBe(defaults.livekit.apiKey);
-    expect(extraHosts(service('livekit'), 'livekit')).toContain('host.docker.internal:host-gateway');
+    // The name must resolve to the container (compose DNS), not be pinned elsewhere by /etc/hosts.
+    expect(extraHosts(service('livekit'), 'livekit').filter((entry) => entry.startsWith(`${SERVICE}:`))).toEqual([]);
   });
 
   it('gives livekit-server the service\'s API key and secret', () => {
@@ -220,3 +239,124 @@ describe('the local Docker stack', () => {
     expect(`${host.protocol}//${host.host}`).toBe(text(egressS3.endpoint, 'egress storage.s3.endpoint'));
   });
 });
+
+const SERVICE = 'recording-manager';
+
+/** The paths and methods the service's webhook controller serves (Express's route table). */
+function webhookRoutes(): { path: string; method: string }[] {
+  // Building the router only registers routes; services are used when a request arrives.
+  const router = webhookController({} as Services) as unknown as { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
+  return router.stack.flatMap(({ route }) => (route ? Object.keys(route.methods).map((method) => ({ path: route.path, method })) : []));
+}
+
+describe('the service in the local stack', () => {
+  const manager = service(SERVICE);
+  const env = environment(manager, SERVICE);
+  const config = loadConfig(env);
+  const livekitPorts = publishedPorts(service('livekit'), 'livekit');
+  const minioPorts = publishedPorts(service('minio'), 'minio');
+
+  it('is built from the repository\'s Dockerfile', () => {
+    expect(manager.build).toBe('.');
+    expect(existsSync(join(root, 'Dockerfile'))).toBe(true);
+  });
+
+  it('sets only variables the service reads, with values it accepts, and not production', () => {
+    const known = Object.keys(envSchema.shape);
+    for (const name of Object.keys(env)) expect(known).toContain(name);
+    // Production refuses LiveKit's development keys, which the whole stack uses (see Dockerfile).
+    expect(config.env).not.toBe('production');
+  });
+
+  it('reaches LiveKit, MinIO and Redis by their compose service names and container ports', () => {
+    const livekitUrl = new URL(config.livekit.url);
+    expect(livekitUrl.protocol).toBe('http:');
+    expect(livekitUrl.hostname).toBe('livekit');
+    expect(Number(livekitUrl.port)).toBe(livekitConfig.port);
+
+    const s3 = new URL(config.s3.endpoint);
+    expect(s3.hostname).toBe('minio');
+    expect(minioPorts.map(({ container }) => container)).toContain(Number(s3.port));
+    // What the service tells egress is what egress's own config says.
+    expect(config.s3.egressEndpoint).toBe(text(egressS3.endpoint, 'egress storage.s3.endpoint'));
+
+    expect(config.redis).toBeDefined();
+    const redis = new URL(config.redis!.url);
+    expect(redis.hostname).toBe('redis');
+    // redis-server's default port; the redis service does not change it.
+    expect(Number(redis.port || 6379)).toBe(6379);
+    expect(service('redis').command).toBeUndefined();
+  });
+
+  it('gives the browser on the host LiveKit and MinIO at their published ports, as when the service runs on the host', () => {
+    expect(config.livekit.publicUrl).toBe(defaults.livekit.publicUrl);
+    expect(config.s3.publicEndpoint).toBe(defaults.s3.endpoint);
+    const livekitPublic = new URL(config.livekit.publicUrl);
+    expect(livekitPublic.protocol).toBe('ws:');
+    expect(livekitPorts).toContainEqual(expect.objectContaining({ host: Number(livekitPublic.port), container: livekitConfig.port }));
+    expect(minioPorts).toContainEqual(expect.objectContaining({ host: Number(new URL(config.s3.publicEndpoint).port), container: 9000 }));
+  });
+
+  it('uses the keys, credentials and bucket the rest of the stack has (the service\'s defaults)', () => {
+    expect(config.livekit.apiKey).toBe(defaults.livekit.apiKey);
+    expect(config.livekit.apiSecret).toBe(defaults.livekit.apiSecret);
+    expect(config.s3.accessKey).toBe(environment(service('minio'), 'minio').MINIO_ROOT_USER);
+    expect(config.s3.secretKey).toBe(environment(service('minio'), 'minio').MINIO_ROOT_PASSWORD);
+    expect(config.s3.bucket).toBe(egressS3.bucket);
+  });
+
+  it('starts once LiveKit and Redis are healthy and the bucket exists', () => {
+    expect(dependsOn(manager, SERVICE)).toEqual({
+      livekit: 'service_healthy',
+      redis: 'service_healthy',
+      'minio-init': 'service_completed_successfully',
+    });
+  });
+
+  it('publishes its port on 127.0.0.1 only, the port it listens on', () => {
+    expect(config.port).toBe(defaults.port);
+    expect(publishedPorts(manager, SERVICE)).toEqual([{ hostIp: '127.0.0.1', host: config.port, container: config.port, protocol: 'tcp' }]);
+  });
+
+  it('keeps the image\'s HEALTHCHECK (GET /healthz) and stops within its shutdown time', () => {
+    // No healthcheck here means the image's; one that is disabled or replaced would hide it.
+    expect(manager.healthcheck).toBeUndefined();
+    const runtime = parseDockerfile(readFileSync(join(root, 'Dockerfile'), 'utf8')).at(-1)!;
+    expect(runtime.healthcheck?.command.join(' ')).toContain('/healthz');
+    // docker stop sends SIGTERM, then SIGKILL after the grace period: leave the service its SHUTDOWN_TIMEOUT.
+    expect(durationMs(text(manager.stop_grace_period, `${SERVICE}.stop_grace_period`))).toBeGreaterThan(config.shutdownTimeoutMs);
+  });
+});
+
+describe('compose/service-on-host.yaml (the service on the host instead)', () => {
+  const override = readYaml('compose/service-on-host.yaml');
+  const overridden = record(override.services, 'override services');
+  const webhookHost = new URL(text(list(record(livekitConfig.webhook, 'webhook').urls, 'webhook.urls')[0], 'webhook url')).hostname;
+
+  it('overrides the same project and only services it has', () => {
+    expect(override.name).toBe(compose.name);
+    for (const name of Object.keys(overridden)) expect(Object.keys(services)).toContain(name);
+  });
+
+  it('leaves the service\'s container out of a plain `up`, which nothing else waits for', () => {
+    const profiles = list(record(overridden[SERVICE], SERVICE).profiles, `${SERVICE}.profiles`);
+    expect(profiles.length).toBeGreaterThan(0);
+    expect(record(services[SERVICE], SERVICE).profiles).toBeUndefined();
+    for (const [name, value] of Object.entries(services)) expect(Object.keys(dependsOn(record(value, name), name))).not.toContain(SERVICE);
+  });
+
+  it('sends LiveKit\'s webhooks to the host, where `npm start` listens on the same port', () => {
+    expect(extraHosts(record(overridden.livekit, 'livekit'), 'livekit')).toContain(`${webhookHost}:host-gateway`);
+    expect(webhookHost).toBe(SERVICE);
+    // The README's host command runs with the defaults, so on the port the webhook URL names.
+    expect(defaults.port).toBe(loadConfig(environment(service(SERVICE), SERVICE)).port);
+  });
+});
+
+/** A compose duration: 15s, 1m30s, 500ms. */
+function durationMs(value: string): number {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.map(([part]) => part).join('') !== value) throw new Error(`"${value}" is not a duration`);
+  return parts.reduce((total, [, amount, unit]) => total + Number(amount) * units[unit], 0);
+}
