@@ -5,26 +5,16 @@ import request from 'supertest';
 import { createApp } from '../src/app';
 import { createLogger } from '../src/logger';
 import { createServices } from '../src/services';
+import { appRoutes } from './support/routes';
 import { TEST_ADMIN_KEY } from './support/service-process';
 import { completeRecording, readObject, roomMetadata, sidecarsOf, uniqueRoom } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
-/** Routes anyone may call without a credential: the client's bootstrap and the health probes. */
-// GET /metrics too, outside production and without METRICS_TOKEN (test/observability.test.ts).
+/**
+ * Routes anyone may call without a credential: the client's bootstrap, the health probes, the API
+ * description, and /metrics outside production without METRICS_TOKEN (test/observability.test.ts).
+ */
 const PUBLIC_ROUTES = new Set(['GET /config', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /docs']);
-
-interface RouteLayer {
-  route?: { path: string; methods: Record<string, boolean> };
-  handle?: { stack?: RouteLayer[] };
-}
-
-/** Every method and path Express would route, read from the app's own route table (nested routers included). */
-function routesOf(stack: RouteLayer[]): string[] {
-  return stack.flatMap((layer) => {
-    if (layer.route) return Object.keys(layer.route.methods).map((method) => `${method.toUpperCase()} ${layer.route!.path}`);
-    return layer.handle?.stack ? routesOf(layer.handle.stack) : [];
-  });
-}
 
 describe('security: each attack is refused and changes nothing', () => {
   let stack: TestStack;
@@ -65,8 +55,7 @@ describe('security: each attack is refused and changes nothing', () => {
   }
 
   it('answers 401 without credentials on every route that is not public, by the app\'s own route table', async () => {
-    const app = createApp(stack.services) as unknown as { router: { stack: RouteLayer[] } };
-    const routes = routesOf(app.router.stack);
+    const routes = appRoutes(createApp(stack.services));
     expect(routes).toEqual(expect.arrayContaining(['POST /recordings/start', 'DELETE /recordings/:name', 'PUT /rooms/:roomName']));
     for (const route of routes.filter((r) => !PUBLIC_ROUTES.has(r))) {
       const [method, template] = route.split(' ');
