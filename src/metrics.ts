@@ -59,7 +59,10 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
 
-  /** A gauge read when Prometheus scrapes, e.g. the running recordings and streams (from S3). */
+  /**
+   * A gauge read when Prometheus scrapes, e.g. the running recordings and streams (from S3). When
+   * the read fails the last values stay, so one S3 hiccup does not fail the whole scrape.
+   */
   gaugeOnScrape(name: string, help: string, labelName: string, read: () => Promise<Record<string, number>>): void {
     new Gauge({
       name: `${PREFIX}${name}`,
@@ -67,7 +70,8 @@ export class Metrics {
       labelNames: [labelName],
       registers: [this.registry],
       async collect() {
-        for (const [label, value] of Object.entries(await read())) this.set({ [labelName]: label }, value);
+        const values = await read().catch(() => ({}));
+        for (const [label, value] of Object.entries(values)) this.set({ [labelName]: label }, value);
       },
     });
   }

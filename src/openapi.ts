@@ -97,10 +97,12 @@ export const OPERATIONS: Operation[] = [
 
   { method: 'post', path: '/streams/start', summary: 'Go live to RTMP(S) or SRT destinations (keys are masked in every answer)', access: 'stream',
     body: streamStartSchema, bodyExample: { roomName: ROOM, urls: [YOUTUBE], layout: 'speaker' },
-    answer: { description: 'Stream started', ref: 'Stream', message: 'Stream started' }, errors: { 409: 'already streaming' } },
+    answer: { description: 'Stream started', ref: 'Stream', message: 'Stream started' },
+    errors: { 400: 'bad input, a private destination, or one LiveKit refused', 404: 'no such room', 409: 'already streaming', 502: 'LiveKit failed', 503: 'LiveKit unavailable' } },
   { method: 'post', path: '/streams/update', summary: 'Add and remove destinations while live (a removal names the URL as added)', access: 'stream',
     body: streamUpdateSchema, bodyExample: { roomName: ROOM, addUrls: ['rtmps://a1b2c3.global-contribute.live-video.net:443/app/sk_us-west-2_abcdef'], removeUrls: [YOUTUBE] },
-    answer: { description: 'Stream updated', ref: 'Stream', message: 'Stream updated' }, errors: { 404: 'not a destination', 409: 'not streaming' } },
+    answer: { description: 'Stream updated', ref: 'Stream', message: 'Stream updated' },
+    errors: { 400: 'bad input, or a destination LiveKit refused', 404: 'not a destination', 409: 'not streaming' } },
   { method: 'post', path: '/streams/stop', summary: "Stop the room's live stream", access: 'stream',
     body: roomRequestSchema, bodyExample: { roomName: ROOM },
     answer: { description: 'Stream stopped', ref: 'Stream', message: 'Stream stopped' }, errors: { 409: 'not streaming' } },
@@ -158,6 +160,13 @@ function answerContent(answer: Answer) {
   return { 'application/json': { schema } };
 }
 
+/** A bearer, METRICS_TOKEN, nothing, or (media for a `<video>`) a bearer or the signed URL's own query. */
+function securityOf(access: Access) {
+  if (access === 'public' || access === 'LiveKit signature') return [];
+  if (access === 'metrics token') return [{ metricsToken: [] }];
+  return access === 'play or signed URL' ? [{ bearer: [] }, {}] : [{ bearer: [] }];
+}
+
 function describe(operation: Operation) {
   const guarded = !['public', 'LiveKit signature'].includes(operation.access);
   const parameters = [
@@ -165,13 +174,14 @@ function describe(operation: Operation) {
     ...(operation.query ? queryParameters(operation.query) : []),
     ...(operation.path === '/livekit/webhook' ? [{ name: 'Authorization', in: 'header', required: true, schema: { type: 'string' } }] : []),
   ];
-  const errors = { ...(guarded ? { 401: 'no valid credential', 403: 'not allowed in this room' } : {}), ...operation.errors };
+  const refusals = operation.access === 'metrics token' ? { 401: 'no valid METRICS_TOKEN' } : { 401: 'no valid credential', 403: 'not allowed in this room' };
+  const errors = { ...(guarded ? refusals : {}), ...operation.errors };
   return {
     tags: [tagOf(operation.path)],
     summary: operation.summary,
     description: `Who may call it: ${operation.access}.`,
     operationId: `${operation.method}${operation.path.replace(/[/:.](\w)/g, (_, c: string) => c.toUpperCase()).replace(/\W/g, '')}`,
-    ...(guarded ? { security: [operation.access === 'metrics token' ? { metricsToken: [] } : { bearer: [] }] } : { security: [] }),
+    security: securityOf(operation.access),
     ...(parameters.length ? { parameters } : {}),
     ...(operation.body ? {
       requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(operation.body), example: operation.bodyExample } } },

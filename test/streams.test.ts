@@ -184,6 +184,11 @@ describe('live streaming to RTMP destinations', () => {
       [{ roomName, urls: [`rtmp://[::1]:1935/live/${IVS_KEY}`] }, 'private or loopback'],
       [{ roomName, urls: [`rtmp://10.1.2.3/live/${IVS_KEY}`] }, 'private or loopback'],
       [{ roomName, urls: [`rtmp://localhost/live/${IVS_KEY}`] }, 'private or loopback'],
+      // Other spellings of loopback, and a name on egress's own network (a compose service).
+      [{ roomName, urls: [`rtmp://127.1/live/${IVS_KEY}`] }, 'private or loopback'],
+      [{ roomName, urls: [`rtmp://0x7f000001/live/${IVS_KEY}`] }, 'private or loopback'],
+      [{ roomName, urls: [`rtmp://localhost./live/${IVS_KEY}`] }, 'private or loopback'],
+      [{ roomName, urls: [`rtmp://minio:1935/live/${IVS_KEY}`] }, 'private or loopback'],
       [{ roomName, urls: [IVS], layout: 'mosaic' }, 'layout'],
       [{ roomName, urls: [IVS], maxDuration: 10 }, 'maxDuration'],
     ];
@@ -194,6 +199,39 @@ describe('live streaming to RTMP destinations', () => {
     }
     await stack.http().post('/streams/update').send({ roomName }).expect(400);
     expect(stack.livekit.listEgresses().filter((info) => info.roomName === roomName)).toEqual([]);
+  });
+
+  it('streams to a public address given by number, and answers 400 when LiveKit refuses a destination', async () => {
+    const roomName = uniqueRoom('numeric');
+    await joinRoom(stack, roomName);
+    const srt = 'srt://203.0.113.10:9000?streamid=publish:live/numeric-secret-id';
+    const started = (await stack.http().post('/streams/start').send({ roomName, urls: [srt] }).expect(200)).body.stream as Stream;
+    expect(JSON.stringify(started)).not.toContain('numeric-secret-id');
+    await stack.http().post('/streams/stop').send({ roomName }).expect(200);
+
+    stack.livekit.failNext('StartRoomCompositeEgress', { code: 'invalid_argument', msg: `invalid url ${YOUTUBE}: rtmp urls must be of format …` });
+    const refused = await stack.http().post('/streams/start').send({ roomName, urls: [YOUTUBE] }).expect(400);
+    expect(refused.body.errorMessage).toContain('LiveKit refused a destination');
+    expectNoKeys(refused.body);
+  });
+
+  it('stops a stream whose start LiveKit did not answer in time, rather than let it broadcast unseen', async () => {
+    const slow = await startStack({ env: { LIVEKIT_REQUEST_TIMEOUT: '1s' } });
+    try {
+      const roomName = uniqueRoom('unanswered');
+      await joinRoom(slow, roomName);
+      // LiveKit starts the egress at once but answers only after the service gave up waiting.
+      slow.livekit.failNext('StartRoomCompositeEgress', { delayMs: 2500 });
+      await slow.http().post('/streams/start').send({ roomName, urls: [YOUTUBE] }).expect(503);
+      const started = slow.livekit.listEgresses().filter((info) => info.roomName === roomName);
+      expect(started).toHaveLength(1);
+      await eventually(() => slow.livekit.getEgress(started[0].egressId)!.status >= EgressStatus.EGRESS_ENDING, { what: 'the unanswered stream stopped' });
+      // The room can go live again at once.
+      await slow.http().post('/streams/start').send({ roomName, urls: [TWITCH] }).expect(200);
+      await slow.http().post('/streams/stop').send({ roomName }).expect(200);
+    } finally {
+      await slow.close();
+    }
   });
 
   it('needs the stream permission in the room: a moderator may, a participant and a stranger may not', async () => {

@@ -35,7 +35,7 @@ export const DESTINATION_LABELS = { ACTIVE: 'Live', FINISHED: 'Ended', FAILED: '
 
 /** `{abc...xyz}`: the first and last few characters of a secret, as the service and LiveKit show it. */
 function maskIdentifier(value) {
-  if (/^\{.*\}$/.test(value)) return value;
+  if (/^\{[^{}]{0,3}\.\.\.[^{}]{0,3}\}$/.test(value)) return value;
   const shown = value.length >= 9 ? 3 : value.length >= 6 ? 2 : value.length >= 3 ? 1 : 0;
   return shown === 0 ? '{...}' : `{${value.slice(0, shown)}...${value.slice(-shown)}}`;
 }
@@ -50,7 +50,8 @@ export function maskStreamUrl(url) {
   if (segments[segments.length - 1] !== '') segments[segments.length - 1] = maskIdentifier(segments[segments.length - 1]);
   const maskedQuery = query ? `?${query.slice(1).split('&').map((pair) => {
     const at = pair.indexOf('=');
-    return at < 0 || at === pair.length - 1 ? pair : `${pair.slice(0, at)}=${maskIdentifier(pair.slice(at + 1))}`;
+    if (at < 0) return pair === '' ? pair : maskIdentifier(pair);
+    return at === pair.length - 1 ? pair : `${pair.slice(0, at)}=${maskIdentifier(pair.slice(at + 1))}`;
   }).join('&')}` : '';
   return `${scheme}${host}${segments.join('/')}${maskedQuery}`;
 }

@@ -1,4 +1,4 @@
-import type { RequestHandler, Request, Response } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import { currentContext, requestIdFrom, runWithContext } from '../request-context';
@@ -15,22 +15,25 @@ export function requestContext(): RequestHandler {
   };
 }
 
-/** The route pattern (`/recordings/:name`), never the path: names would make a label per recording. */
-function routeOf(req: Request, res: Response): string {
-  if (req.route) return `${req.baseUrl}${String(req.route.path)}`;
-  return res.statusCode === 404 ? 'unmatched' : 'static';
-}
+/**
+ * The route pattern (`/recordings/:name`), never the path: names would make a label per recording.
+ * Static files, and requests answered before a route (401, 429, 404), are `unrouted`.
+ */
+const routeOf = (req: Request) => (req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unrouted');
 
-/** One log line and one observation of the request metric per request, once it is answered. */
+/** One log line and one observation of the request metric per request, once it is answered or abandoned. */
 export function requestLog(log: Logger, metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const context = currentContext();
     const stopTimer = metrics.httpRequests.startTimer();
-    res.on('finish', () => {
-      const route = routeOf(req, res);
+    // 'close' comes last, also when the client went away first (a player abandoning a range).
+    res.once('close', () => {
+      const route = routeOf(req);
       const seconds = stopTimer({ method: req.method, route, status: String(res.statusCode) });
       const level = res.statusCode >= 500 ? 'warn' : QUIET_ROUTES.has(route) ? 'debug' : 'info';
-      log[level]({ ...context, method: req.method, path: req.path, route, status: res.statusCode, durationMs: Math.round(seconds * 1000) }, 'request');
+      const path = req.originalUrl.split('?')[0]; // never the query: it may hold a signature
+      const abandoned = !res.writableFinished || undefined;
+      log[level]({ ...context, method: req.method, path, route, status: res.statusCode, abandoned, durationMs: Math.round(seconds * 1000) }, 'request');
     });
     next();
   };

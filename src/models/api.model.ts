@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { badRequest } from './app-error';
 import { ENCODING_FIELDS, encodingSchema, LAYOUTS, PRESETS, recordingMetadataSchema } from './recording-options.model';
 import { RECORDING_STATUSES, type RecordingStatus } from './recording.model';
+import { streamProtocolOf } from './stream.model';
 
 /** Control characters could break a header or a log line; everything else of any script is welcome. */
 const noControlCharacters = (value: string) => !/\p{Cc}/u.test(value);
@@ -130,7 +131,6 @@ const streamUrlSchema = z.string({ error: 'each URL must be a string' }).max(204
   .refine((url) => noControlCharacters(url) && !/\s/.test(url), 'a stream URL holds no spaces or control characters')
   .refine((url) => /^(rtmps?:\/\/[^/?#]+\/(?:[^/?#]+\/)*[^/?#]+\/[^/?#]+|srt:\/\/[^/?#]+(?:\/[^?#]*)?(?:\?[^#]*)?)$/i.test(url),
     'expected rtmp(s)://host/app/stream-key or srt://host:port?streamid=...');
-const protocolOf = (url: string) => (url.toLowerCase().startsWith('srt:') ? 'srt' : 'rtmp');
 const urlList = (field: string, min: number) => z.array(streamUrlSchema, { error: `${field} must be a list of URLs` })
   .min(min, `${field} lists at least ${min} URL`).max(MAX_DESTINATIONS, `${field} lists at most ${MAX_DESTINATIONS} URLs`)
   .refine((urls) => new Set(urls).size === urls.length, `${field} lists each URL once`);
@@ -138,7 +138,7 @@ const urlList = (field: string, min: number) => z.array(streamUrlSchema, { error
 /** POST /streams/start: the room, its destinations (one protocol), and how it looks. */
 export const streamStartSchema = z.object({
   roomName: roomNameSchema,
-  urls: urlList('urls', 1).refine((urls) => new Set(urls.map(protocolOf)).size <= 1, 'urls are all RTMP(S) or all SRT'),
+  urls: urlList('urls', 1).refine((urls) => new Set(urls.map(streamProtocolOf)).size <= 1, 'urls are all RTMP(S) or all SRT'),
   layout: z.enum(LAYOUTS, { error: `layout must be one of ${LAYOUTS.join(', ')}` }).optional(),
   preset: z.enum(PRESETS, { error: `preset must be one of ${PRESETS.join(', ')}` }).optional(),
 }).strict();

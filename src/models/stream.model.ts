@@ -39,14 +39,12 @@ export const streamSchema = z.object({
 });
 export type Stream = z.infer<typeof streamSchema>;
 
-const URL_SCHEME = /^(rtmps?|srt|mux|twitch):\/\//i;
-
 /**
  * A stream key shown as LiveKit's own redaction does (`{abc...xyz}`): the first and last few
  * characters, so a person can tell destinations apart, never the key.
  */
 function maskIdentifier(value: string): string {
-  if (/^\{.*\}$/.test(value)) return value; // masked already
+  if (/^\{[^{}]{0,3}\.\.\.[^{}]{0,3}\}$/.test(value)) return value; // masked already (by LiveKit or by us)
   const shown = value.length >= 9 ? 3 : value.length >= 6 ? 2 : value.length >= 3 ? 1 : 0;
   return shown === 0 ? '{...}' : `{${value.slice(0, shown)}...${value.slice(-shown)}}`;
 }
@@ -67,15 +65,19 @@ export function maskStreamUrl(url: string): string {
   const maskedHost = path === '' && !query && /^(mux|twitch):/i.test(scheme) ? maskIdentifier(host) : host;
   const maskedQuery = query ? `?${query.slice(1).split('&').map((pair) => {
     const at = pair.indexOf('=');
-    return at < 0 || at === pair.length - 1 ? pair : `${pair.slice(0, at)}=${maskIdentifier(pair.slice(at + 1))}`;
+    if (at < 0) return pair === '' ? pair : maskIdentifier(pair); // a bare token may be the secret itself
+    return at === pair.length - 1 ? pair : `${pair.slice(0, at)}=${maskIdentifier(pair.slice(at + 1))}`;
   }).join('&')}` : '';
   return `${scheme}${maskedHost}${segments.join('/')}${maskedQuery}`;
 }
 
-/** Every stream URL in a text (LiveKit's error messages quote the raw URL) masked. */
-export const maskStreamUrlsIn = (text: string) => text.replace(/\b(rtmps?|srt|mux|twitch):\/\/\S+/gi, (url) => maskStreamUrl(url));
+/** A destination's protocol family: one stream takes one (egress refuses a mix). */
+export const streamProtocolOf = (url: string) => (url.toLowerCase().startsWith('srt:') ? 'srt' : 'rtmp');
 
-export const isStreamUrl = (url: string) => URL_SCHEME.test(url);
+/** Every stream URL in a text (LiveKit's error messages quote the raw URL) masked. */
+export const maskStreamUrlsIn = (text: string) =>
+  // Punctuation right after a URL belongs to the sentence ("invalid url <url>: invalid scheme").
+  text.replace(/\b(rtmps?|srt|mux|twitch):\/\/\S*[^\s:,.;)'"]/gi, (url) => maskStreamUrl(url));
 
 /** `StreamInfo.Status` (livekit_egress.proto; the server SDK does not re-export the enum). */
 const STREAM_FINISHED = 1;
@@ -109,14 +111,33 @@ export function streamFromEgress(info: EgressInfo, now = Date.now()): Stream {
     destinations: streamResultsOf(info).map((result) => ({
       url: maskStreamUrl(result.url),
       status: result.status === STREAM_FAILED ? 'FAILED' : result.status === STREAM_FINISHED ? 'FINISHED' : 'ACTIVE',
-      error: result.error || undefined,
+      // Egress quotes SRT URLs verbatim in its error texts.
+      error: result.error ? maskStreamUrlsIn(result.error) : undefined,
       startedAt: nanosToMillis(result.startedAt),
       endedAt: nanosToMillis(result.endedAt),
     })),
-    error: info.error || undefined,
+    error: info.error ? maskStreamUrlsIn(info.error) : undefined,
     endReason: /StopEgress API/i.test(info.details) ? 'stopped' : /Source closed/i.test(info.details) ? 'roomClosed' : undefined,
     updatedAt: now,
   };
+}
+
+/**
+ * Destinations by the same rules, matched by masked URL (the n-th of a URL with the n-th): none is
+ * dropped (a late event may predate an addition), and one that ended (FINISHED, FAILED) stays so.
+ */
+function mergeDestinations(current: Destination[], incoming: Destination[]): Destination[] {
+  const merged = [...current];
+  const seen = new Map<string, number>();
+  for (const entry of incoming) {
+    const occurrence = seen.get(entry.url) ?? 0;
+    seen.set(entry.url, occurrence + 1);
+    let count = -1;
+    const index = merged.findIndex((known) => known.url === entry.url && ++count === occurrence);
+    if (index < 0) merged.push(entry);
+    else if (merged[index].status === 'ACTIVE') merged[index] = { ...entry, startedAt: entry.startedAt ?? merged[index].startedAt };
+  }
+  return merged;
 }
 
 /**
@@ -133,6 +154,7 @@ export function mergeStream(current: Stream | undefined, incoming: Stream): Stre
     endReason: current.endReason ?? incoming.endReason,
     options: incoming.options ?? current.options,
     autoStopAt: incoming.autoStopAt ?? current.autoStopAt,
+    destinations: mergeDestinations(current.destinations, incoming.destinations),
   };
   const keys = new Set([...Object.keys(current), ...Object.keys(merged)]) as Set<keyof Stream>;
   const same = [...keys].every((key) => key === 'updatedAt' || JSON.stringify(current[key]) === JSON.stringify(merged[key]));

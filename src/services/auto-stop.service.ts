@@ -31,8 +31,8 @@ export interface AutoStopSubject<T extends Stoppable = Stoppable> {
   running(roomName: string): Promise<T[]>;
   /** As recorded now (the mark may have moved since). */
   reload(item: T): Promise<T | undefined>;
-  /** Sets the mark (the end of the grace period, ms; 0 clears it). */
-  mark(item: T, autoStopAt: number): Promise<unknown>;
+  /** Sets the mark (the end of the grace period, ms; 0 clears it); with `onlyIf`, only while the stored mark is that one. */
+  mark(item: T, autoStopAt: number, onlyIf?: number): Promise<unknown>;
   stopFor(item: T, endReason: EndReason): Promise<unknown>;
 }
 
@@ -78,7 +78,8 @@ export class AutoStopService {
     const current = await subject.reload(item);
     if (!current?.autoStopAt || current.autoStopAt > Date.now()) return 'not-due';
     if (await this.anyoneIn(current.roomName)) {
-      await subject.mark(current, 0);
+      // Unless the room emptied again meanwhile and set a newer mark, whose own timer decides.
+      await subject.mark(current, 0, current.autoStopAt);
       return 'kept';
     }
     await subject.stopFor(current, 'roomEmpty');
@@ -96,9 +97,9 @@ export class AutoStopService {
     clearTimeout(this.timers.get(key));
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      runAsJob('auto-stop', () => this.check(kind, item)).catch((error: unknown) => {
+      runAsJob('auto-stop', () => this.check(kind, item).catch((error: unknown) => {
         this.log.warn({ err: error, roomName: item.roomName, egressId: item.id }, 'auto-stop check failed; the reconciler will retry');
-      });
+      }));
     }, autoStopAt - Date.now() + 10);
     timer.unref();
     this.timers.set(key, timer);

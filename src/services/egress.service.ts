@@ -14,7 +14,7 @@ import type { Config } from '../config';
 import { fileResultOf } from '../models/recording.model';
 import { type Layout, type RecordingOptions, roomCompositeOptions } from '../models/recording-options.model';
 import { type AppError, badRequest, conflict, notFound } from '../models/app-error';
-import { maskStreamUrlsIn, type StreamOptions } from '../models/stream.model';
+import { maskStreamUrlsIn, type StreamOptions, streamProtocolOf } from '../models/stream.model';
 import { livekitError, retryTransient, twirpCode } from './livekit-errors';
 
 /** S3 object metadata that marks an egress (and its media) as one this service started. */
@@ -26,6 +26,12 @@ export const ROOM_METADATA_KEY = 'room-name';
 function masked(error: AppError): AppError {
   error.message = maskStreamUrlsIn(error.message);
   return error;
+}
+
+/** LiveKit's refusal of a destination (a URL it will not stream to) is the caller's mistake: 400. */
+function destinationError(error: unknown): AppError | undefined {
+  if (twirpCode(error) !== 'invalid_argument') return undefined;
+  return masked(badRequest(`LiveKit refused a destination: ${(error as Error).message}`));
 }
 
 /** LiveKit Egress: room-composite MP4 recordings uploaded straight to our bucket. */
@@ -99,14 +105,14 @@ export class EgressService {
    * wants). LiveKit quotes the raw URL, stream key included, in its errors: they are masked here.
    */
   async startStream(roomName: string, urls: string[], options: StreamOptions): Promise<EgressInfo> {
-    const protocol = urls[0].toLowerCase().startsWith('srt:') ? StreamProtocol.SRT : StreamProtocol.RTMP;
+    const protocol = streamProtocolOf(urls[0]) === 'srt' ? StreamProtocol.SRT : StreamProtocol.RTMP;
     try {
       return await this.client.startRoomCompositeEgress(roomName, new StreamOutput({ protocol, urls }), {
         layout: options.layout,
         encodingOptions: options.preset ? EncodingOptionsPreset[options.preset] : undefined,
       });
     } catch (error) {
-      throw masked(livekitError(error, 'start the stream', `Room "${roomName}" does not exist`));
+      throw destinationError(error) ?? masked(livekitError(error, 'start the stream', `Room "${roomName}" does not exist`));
     }
   }
 
@@ -120,8 +126,7 @@ export class EgressService {
         throw conflict('stream_not_active', 'The stream has already ended');
       }
       if (code === 'not_found') throw masked(notFound(`Not a destination of this stream: ${(error as Error).message}`));
-      if (code === 'invalid_argument') throw masked(badRequest(`LiveKit refused a destination: ${(error as Error).message}`));
-      throw masked(livekitError(error, 'update the stream'));
+      throw destinationError(error) ?? masked(livekitError(error, 'update the stream'));
     }
   }
 

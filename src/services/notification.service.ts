@@ -142,8 +142,7 @@ export class NotificationService {
     if (!this.enabled) return;
     this.stopped = false;
     const scan = () => {
-      this.scan()
-        .catch((error: unknown) => this.log.warn({ err: error }, 'notification outbox not read; trying again later'))
+      runAsJob('notify-scan', () => this.scan().catch((error: unknown) => this.log.warn({ err: error }, 'notification outbox not read; trying again later')))
         .finally(() => {
           if (!this.stopped) this.scanTimer = setTimeout(scan, this.options.scanIntervalMs).unref();
         });
@@ -170,9 +169,9 @@ export class NotificationService {
     clearTimeout(this.timers.get(key));
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      runAsJob('notify', () => this.attempt(key)).catch((error: unknown) => {
+      runAsJob('notify', () => this.attempt(key).catch((error: unknown) => {
         this.log.warn({ err: error }, 'a notification could not be attempted; the next outbox scan retries it');
-      });
+      }));
     }, delayMs);
     timer.unref();
     this.timers.set(key, timer);

@@ -99,8 +99,7 @@ export class ReconcilerService extends EventEmitter {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.running = this.runPass({ full: this.passes % FULL_PASS_EVERY === 0 })
-        .then((report) => this.log.info({ ...report, pass: this.passes }, 'reconcile pass done'))
-        .catch((error: unknown) => this.log.warn({ err: error }, 'reconcile pass failed; retrying at the next interval'))
+        .then(() => undefined, () => undefined) // logged by the pass itself
         .finally(() => this.schedule(this.options.intervalMs));
     }, delayMs);
     this.timer.unref();
@@ -111,7 +110,16 @@ export class ReconcilerService extends EventEmitter {
    * thousand recordings) to index what earlier versions wrote and adopt media without a sidecar.
    */
   async runPass({ full = true } = {}): Promise<ReconcileReport> {
-    return runAsJob('reconcile', () => this.pass(full));
+    return runAsJob('reconcile', async () => {
+      try {
+        const report = await this.pass(full);
+        this.log.info({ ...report, pass: this.passes }, 'reconcile pass done');
+        return report;
+      } catch (error) {
+        this.log.warn({ err: error }, 'reconcile pass failed; retrying at the next interval');
+        throw error;
+      }
+    });
   }
 
   private async pass(full: boolean): Promise<ReconcileReport> {
@@ -148,7 +156,7 @@ export class ReconcilerService extends EventEmitter {
    */
   private async reconcileStreams(egresses: EgressInfo[], report: ReconcileReport) {
     const { store, events } = this.streams;
-    await mapConcurrent(egresses, CONCURRENCY, async (info) => {
+    await mapConcurrent(egresses, CONCURRENCY, (info) => this.alone({ id: info.egressId, roomName: info.roomName }, async () => {
       if (info.status === EgressStatus.EGRESS_STARTING && this.startTimedOut(info)) {
         if (!(await store.get(info.egressId))) return;
         await this.egress.stop(info.egressId, 'stream').catch(() => undefined);
@@ -158,7 +166,7 @@ export class ReconcilerService extends EventEmitter {
       } else if ((await events.apply(info)).outcome === 'updated') {
         report.streamsRepaired++;
       }
-    });
+    }));
     const known = new Set(egresses.map((info) => info.egressId));
     await mapConcurrent(await store.open(), CONCURRENCY, (stream) => this.alone(stream, async () => {
       if (stream.autoStopAt && stream.autoStopAt <= Date.now() && (await this.autoStop.check('stream', stream)) !== 'not-due') report.streamsRepaired++;

@@ -105,9 +105,12 @@ export class RecordingEventsService {
     return current?.id === recording.id ? current : undefined;
   }
 
-  /** The auto-stop mark: the end of the grace period (ms), 0 to clear it. */
-  async mark(recording: Recording, autoStopAt: number): Promise<ApplyResult> {
-    return this.amend(recording, { autoStopAt });
+  /** The auto-stop mark: the end of the grace period (ms), 0 to clear it; with `onlyIf`, only while the mark is still that one. */
+  async mark(recording: Recording, autoStopAt: number, onlyIf?: number): Promise<void> {
+    await this.locks.withLock(roomLockKey(recording.roomName), async () => {
+      if (onlyIf !== undefined && (await this.reload(recording))?.autoStopAt !== onlyIf) return;
+      await this.amendLocked(recording, { autoStopAt });
+    });
   }
 
   /** As `amend`, for callers that already hold the room's lock. */

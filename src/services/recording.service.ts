@@ -8,6 +8,7 @@ import { parseRange } from '../models/byte-range';
 import { expandFileTemplate } from '../models/file-template.model';
 import { ENCODING_FIELDS, type Layout, type RecordingOptions } from '../models/recording-options.model';
 import { attachment, downloadName, isFinal, isPlayable, type Recording, recordingFromEgress } from '../models/recording.model';
+import { annotateContext } from '../request-context';
 import { mapConcurrent } from './concurrency';
 import type { EgressService } from './egress.service';
 import type { NotificationService } from './notification.service';
@@ -89,6 +90,7 @@ export class RecordingService {
       const thumbnailPrefix = thumbnailIntervalMs > 0 && !options.audioOnly ? `${path}.thumbnails/${randomBytes(12).toString('hex')}/frame` : undefined;
       const thumbnails = thumbnailPrefix ? { prefix: thumbnailPrefix, intervalMs: thumbnailIntervalMs } : undefined;
       const info = await egress.startRecording(roomName, this.mediaPath(roomName), options, thumbnails);
+      annotateContext({ egressId: info.egressId });
       const maxDurationMs = request.maxDuration !== undefined ? request.maxDuration * 1000 : this.deps.config.recordings.defaults.maxDurationMs;
       return this.recordStarted(info, {
         options,
@@ -142,6 +144,7 @@ export class RecordingService {
       const stopped: Recording[] = [];
       for (const recording of active) {
         const info = await egress.stop(recording.egressId);
+        annotateContext({ egressId: info.egressId });
         const result = await events.applyLocked(info).catch((error: unknown) => {
           log.warn({ err: error, egressId: info.egressId, roomName }, 'stopped, but not yet recorded; webhooks will catch up');
           return undefined;

@@ -81,8 +81,13 @@ export class StreamEventsService {
     return this.store.get(stream.id);
   }
 
-  async mark(stream: Stream, autoStopAt: number): Promise<StreamApplyResult> {
-    return this.amend(stream, { autoStopAt });
+  /** The auto-stop mark, as for recordings. */
+  async mark(stream: Stream, autoStopAt: number, onlyIf?: number): Promise<void> {
+    await this.locks.withLock(roomLockKey(stream.roomName), async () => {
+      const current = await this.store.get(stream.id);
+      if (!current || (onlyIf !== undefined && current.autoStopAt !== onlyIf)) return;
+      await this.commit(current, { ...current, autoStopAt, updatedAt: Date.now() });
+    });
   }
 
   private async commit(current: Stream | undefined, incoming: Stream): Promise<StreamApplyResult> {

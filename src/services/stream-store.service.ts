@@ -4,6 +4,9 @@ import { type Stream, streamSchema } from '../models/stream.model';
 import { mapConcurrent } from './concurrency';
 import type { S3Service } from './s3.service';
 
+/** A marker with no record this long after it was written belongs to a start that failed. */
+const ORPHAN_MARKER_AGE_MS = 10 * 60_000;
+
 /**
  * Where streams are kept, under RECORDINGS_PATH:
  *   .streams/<egressId>.json      one record per stream this service started (what makes it ours)
@@ -43,13 +46,17 @@ export class StreamStore {
     if (isFinal(stream.status) && previous && !isFinal(previous.status)) await this.close(stream.id);
   }
 
-  /** Streams that have not reached a final status; markers of finished ones are removed on the way. */
+  /**
+   * Streams that have not reached a final status. Markers of finished ones are removed on the way,
+   * and so are markers without a record once they are old: a start whose record was never written
+   * (one still being written has its marker for a moment only).
+   */
   async open(): Promise<Stream[]> {
     const ids: string[] = [];
     for await (const key of this.s3.listKeys(this.openPrefix)) ids.push(decodeURIComponent(key.slice(this.openPrefix.length)));
     const streams = await mapConcurrent(ids, 8, async (id) => {
       const stream = await this.get(id);
-      if (!stream || isFinal(stream.status)) await this.close(id);
+      if (stream ? isFinal(stream.status) : await this.markerOlderThan(id, ORPHAN_MARKER_AGE_MS)) await this.close(id);
       return stream;
     });
     return streams.filter((stream): stream is Stream => stream !== undefined && !isFinal(stream.status));
@@ -60,6 +67,11 @@ export class StreamStore {
     let count = 0;
     for await (const _key of this.s3.listKeys(this.openPrefix)) count++;
     return count;
+  }
+
+  private async markerOlderThan(id: string, ageMs: number): Promise<boolean> {
+    const head = await this.s3.head(this.openPrefix + encodeURIComponent(id));
+    return head?.lastModified !== undefined && Date.now() - head.lastModified.getTime() > ageMs;
   }
 
   private async close(id: string): Promise<void> {

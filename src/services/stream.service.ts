@@ -4,7 +4,8 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { StreamStartRequest, StreamUpdateRequest } from '../models/api.model';
 import { AppError, badRequest, conflict, upstreamUnavailable } from '../models/app-error';
-import { type Stream, streamFromEgress } from '../models/stream.model';
+import { isStreamEgress, type Stream, streamFromEgress } from '../models/stream.model';
+import { annotateContext } from '../request-context';
 import type { EgressService } from './egress.service';
 import { type LockService, roomLockKey } from './lock.service';
 import type { RecordingStore } from './recording-store.service';
@@ -16,15 +17,27 @@ const PRIVATE_RANGES = new BlockList();
 for (const [network, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) {
   PRIVATE_RANGES.addSubnet(network, prefix, 'ipv4');
 }
-for (const [network, prefix] of [['::', 127], ['fc00::', 7], ['fe80::', 10], ['::ffff:0:0', 96]] as const) {
+// (IPv4-mapped IPv6 addresses are checked against the IPv4 ranges by BlockList itself.)
+for (const [network, prefix] of [['::', 127], ['fc00::', 7], ['fe80::', 10]] as const) {
   PRIVATE_RANGES.addSubnet(network, prefix, 'ipv6');
 }
 
-/** A destination egress would reach inside its own network: a name like localhost or a private address. */
+/**
+ * A destination egress would reach inside its own network: localhost, a name without a dot (a
+ * container or host on the same network), or a loopback, private or link-local address, however it
+ * is written (`127.1`, `0x7f000001` and `2130706433` are all 127.0.0.1 to the resolver).
+ */
 export function isPrivateDestination(url: string): boolean {
   const authority = /^[a-z]+:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '';
-  const host = authority.slice(authority.lastIndexOf('@') + 1).replace(/:\d*$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost') || host === '') return true;
+  let host: string;
+  try {
+    // The WHATWG parser writes every numeric IPv4 form as dotted decimal.
+    host = new URL(`http://${authority.slice(authority.lastIndexOf('@') + 1)}`).hostname;
+  } catch {
+    return true;
+  }
+  host = host.replace(/^\[(.*)\]$/, '$1').replace(/%.*$/, '').replace(/\.$/, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost') || !host.includes('.') && isIP(host) === 0) return true;
   const family = isIP(host);
   return family !== 0 && PRIVATE_RANGES.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
@@ -55,7 +68,12 @@ export class StreamService {
       if (running) throw conflict('stream_active', 'The room is already streaming; update its destinations or stop it', { streamId: running.egressId });
       const { defaults } = this.deps.config.recordings;
       const options = { layout: layout ?? defaults.layout, preset: preset ?? defaults.preset };
-      const info = await egress.startStream(roomName, urls, options);
+      const began = Date.now();
+      const info = await egress.startStream(roomName, urls, options).catch(async (error: unknown) => {
+        if (!(error instanceof AppError) || error.status >= 500) await this.stopUnanswered(roomName, began);
+        throw error;
+      });
+      annotateContext({ egressId: info.egressId });
       try {
         return streamOf(await events.applyLocked(info, { options }), info);
       } catch (error) {
@@ -68,15 +86,36 @@ export class StreamService {
     });
   }
 
+  /**
+   * A start whose answer was lost (a timeout, a dropped connection) may still have gone live, and a
+   * stream we hold no record of would broadcast unseen: under the room's lock, a stream egress of
+   * the room that began since and that we do not know is that one, and it is stopped.
+   */
+  private async stopUnanswered(roomName: string, since: number) {
+    const { egress, store, log } = this.deps;
+    try {
+      for (const info of (await egress.active(roomName)).filter(isStreamEgress)) {
+        if (Number(info.startedAt / 1_000_000n) < since - 1000 || (await store.get(info.egressId))) continue;
+        await egress.stop(info.egressId, 'stream');
+        log.warn({ egressId: info.egressId, roomName }, 'stopped a stream whose start was not answered');
+      }
+    } catch (error) {
+      log.error({ err: error, roomName }, 'could not look for a stream whose start was not answered');
+    }
+  }
+
   /** Adds and removes destinations of the room's running stream (409 when there is none). */
   async update({ roomName, addUrls, removeUrls }: StreamUpdateRequest): Promise<Stream> {
     this.checkDestinations(addUrls);
     return this.withRunning(roomName, (running) => this.deps.egress.updateStream(running.egressId, addUrls, removeUrls));
   }
 
-  /** Stops the room's running stream (409 when there is none). */
+  /** Stops the room's running stream (409 when there is none): every one, should a lost lock have let two start. */
   async stop(roomName: string): Promise<Stream> {
-    return this.withRunning(roomName, (running) => this.deps.egress.stop(running.egressId, 'stream'));
+    return this.withRunning(roomName, async (running, others) => {
+      for (const other of others) await this.deps.egress.stop(other.egressId, 'stream').catch(() => undefined);
+      return this.deps.egress.stop(running.egressId, 'stream');
+    });
   }
 
   /** The room's current stream (the latest this service started), running or not; undefined when it never streamed. */
@@ -89,12 +128,13 @@ export class StreamService {
    * Acts on the running stream under the room's lock and records what LiveKit answered. Once LiveKit
    * has accepted, the answer is a success: the webhooks record the rest if our own write fails now.
    */
-  private async withRunning(roomName: string, act: (running: EgressInfo) => Promise<EgressInfo>): Promise<Stream> {
+  private async withRunning(roomName: string, act: (running: EgressInfo, others: EgressInfo[]) => Promise<EgressInfo>): Promise<Stream> {
     const { events, locks, log } = this.deps;
     return locks.withLock(roomLockKey(roomName), async () => {
-      const [running] = await this.running(roomName);
+      const [running, ...others] = await this.running(roomName);
       if (!running) throw conflict('stream_not_active', 'The room is not streaming');
-      const info = await act(running);
+      const info = await act(running, others);
+      annotateContext({ egressId: info.egressId });
       const result = await events.applyLocked(info).catch((error: unknown) => {
         log.warn({ err: error, egressId: info.egressId, roomName }, 'stream changed, but not yet recorded; webhooks will catch up');
         return undefined;
