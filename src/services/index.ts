@@ -78,7 +78,8 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const egress = new EgressService(egressClient, config.s3, config.appName);
   const { locks, redis } = overrides.locks ? { locks: overrides.locks } : createLocks(config, log);
   const notifications = new NotificationService(s3, config.recordings.path, locks, config.notifications, log, metrics);
-  const events = new RecordingEventsService(store, s3, rooms, egress, locks, notifications, log, metrics);
+  const commitDeps = { notifications, metrics, rooms, roomRecords: store, log };
+  const events = new RecordingEventsService(store, s3, egress, locks, commitDeps);
   const access = new AccessService({
     appName: config.appName,
     adminApiKey: config.security.adminApiKey,
@@ -92,7 +93,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const signMedia = (name: string, expires: number) => access.mediaSignature(name, expires);
   const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia, notifications });
   const streamStore = new StreamStore(s3, config.recordings.path, log);
-  const streamEvents = new StreamEventsService(streamStore, rooms, store, egress, locks, notifications, log, metrics);
+  const streamEvents = new StreamEventsService(streamStore, egress, locks, commitDeps);
   const streams = new StreamService({ config, egress, events: streamEvents, store: streamStore, roomRecords: store, locks, log });
 
   const autoStop = new AutoStopService((roomName) => rooms.participants(roomName), { recording: events, stream: streamEvents }, config.autoStop, log);

@@ -1,11 +1,8 @@
 import type { EgressInfo } from 'livekit-server-sdk';
-import type { Logger } from '../logger';
-import type { Metrics } from '../metrics';
 import { AppError } from '../models/app-error';
 import {
   type EndReason,
   imageKeysOf,
-  isFinal,
   mergeRecording,
   producesMedia,
   type Recording,
@@ -13,10 +10,9 @@ import {
 } from '../models/recording.model';
 import type { EgressService } from './egress.service';
 import { type LockService, roomLockKey } from './lock.service';
-import { notificationsFor, type NotificationService } from './notification.service';
+import { type CommitDeps, commitChange } from './commit';
+import { notificationsFor } from './notification.service';
 import type { RecordingStore } from './recording-store.service';
-import { publishRoomStatus } from './room-status';
-import type { RoomService } from './room.service';
 import type { S3Service } from './s3.service';
 
 /** An image smaller than this is taken for a blank frame (one flat colour compresses to little). */
@@ -42,13 +38,15 @@ export class RecordingEventsService {
   constructor(
     private readonly store: RecordingStore,
     private readonly s3: S3Service,
-    private readonly rooms: RoomService,
     private readonly egress: EgressService,
     private readonly locks: LockService,
-    private readonly notifications: NotificationService,
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
+    /** What a committed change is told to: notifications, metrics, the room, the log. */
+    private readonly commitDeps: CommitDeps,
   ) {}
+
+  private get log() {
+    return this.commitDeps.log;
+  }
 
   async apply(info: EgressInfo, ours: Partial<Recording> = {}): Promise<ApplyResult> {
     return this.locks.withLock(roomLockKey(info.roomName), () => this.applyLocked(info, ours));
@@ -152,22 +150,12 @@ export class RecordingEventsService {
     // Also when nothing else changed: a retried final event may find media an earlier one did not.
     if (producesMedia(next.status) && !next.mediaVerified) next = await this.verifyMedia(next);
     if (producesMedia(next.status) && next.imageCount && !next.thumbnailKey) next = await this.choosePoster(next);
-    // Queued before the state is saved (a retry of this event finds the change again and queues the
-    // same ids, while a crash after saving would lose them), sent only once it is saved.
-    const queued: string[] = [];
-    for (const { id, type } of notificationsFor(current, next)) queued.push(...(await this.notifications.enqueue(id, type, { recording: next })));
-    if (next !== current) await this.store.save(next, current);
-    this.notifications.send(queued);
-    if (isFinal(next.status) && (!current || !isFinal(current.status))) this.metrics.finished.inc({ kind: 'recording', status: next.status });
-
-    const result: ApplyResult = { outcome: next === current ? 'unchanged' : 'updated', recording: next };
-    try {
-      await publishRoomStatus(this.rooms, this.store, 'recording', next);
-    } catch (error) {
-      this.log.warn({ err: error, roomName: next.roomName, egressId: next.id }, 'room status not published');
-      result.roomStatusError = error;
-    }
-    return result;
+    const roomStatusError = await commitChange(this.commitDeps, 'recording', current, next, {
+      notices: notificationsFor(current, next),
+      about: { recording: next },
+      save: () => this.store.save(next, current),
+    });
+    return { outcome: next === current ? 'unchanged' : 'updated', recording: next, roomStatusError };
   }
 
   private async whyIgnore(info: EgressInfo, incoming: Recording, current: Recording | undefined) {

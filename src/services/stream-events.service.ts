@@ -1,15 +1,11 @@
 import type { EgressInfo } from 'livekit-server-sdk';
-import type { Logger } from '../logger';
-import type { Metrics } from '../metrics';
 import { AppError } from '../models/app-error';
-import { type EndReason, isFinal } from '../models/recording.model';
+import type { EndReason } from '../models/recording.model';
 import { isStreamEgress, mergeStream, type Stream, streamFromEgress } from '../models/stream.model';
 import type { EgressService } from './egress.service';
 import { type LockService, roomLockKey } from './lock.service';
-import { type NotificationService, streamNotificationsFor } from './notification.service';
-import type { RecordingStore } from './recording-store.service';
-import { publishRoomStatus } from './room-status';
-import type { RoomService } from './room.service';
+import { type CommitDeps, commitChange } from './commit';
+import { streamNotificationsFor } from './notification.service';
 import type { StreamStore } from './stream-store.service';
 
 export type StreamApplyResult =
@@ -25,13 +21,10 @@ export type StreamApplyResult =
 export class StreamEventsService {
   constructor(
     private readonly store: StreamStore,
-    private readonly rooms: RoomService,
-    private readonly roomRecords: RecordingStore,
     private readonly egress: EgressService,
     private readonly locks: LockService,
-    private readonly notifications: NotificationService,
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
+    /** What a committed change is told to: notifications, metrics, the room, the log. */
+    private readonly commitDeps: CommitDeps,
   ) {}
 
   async apply(info: EgressInfo): Promise<StreamApplyResult> {
@@ -92,18 +85,11 @@ export class StreamEventsService {
 
   private async commit(current: Stream | undefined, incoming: Stream): Promise<StreamApplyResult> {
     const next = mergeStream(current, incoming);
-    const queued: string[] = [];
-    for (const { id, type } of streamNotificationsFor(current, next)) queued.push(...(await this.notifications.enqueue(id, type, { stream: next })));
-    if (next !== current) await this.store.save(next, current);
-    this.notifications.send(queued);
-    if (isFinal(next.status) && (!current || !isFinal(current.status))) this.metrics.finished.inc({ kind: 'stream', status: next.status });
-    const result: StreamApplyResult = { outcome: next === current ? 'unchanged' : 'updated', stream: next };
-    try {
-      await publishRoomStatus(this.rooms, this.roomRecords, 'stream', next);
-    } catch (error) {
-      this.log.warn({ err: error, roomName: next.roomName, egressId: next.id }, 'room streaming status not published');
-      result.roomStatusError = error;
-    }
-    return result;
+    const roomStatusError = await commitChange(this.commitDeps, 'stream', current, next, {
+      notices: streamNotificationsFor(current, next),
+      about: { stream: next },
+      save: () => this.store.save(next, current),
+    });
+    return { outcome: next === current ? 'unchanged' : 'updated', stream: next, roomStatusError };
   }
 }
