@@ -65,7 +65,10 @@ export class S3FaultProxy {
 
   private forward(target: URL, req: http.IncomingMessage, res: http.ServerResponse) {
     const key = new URL(req.url ?? '/', 'http://proxy').pathname;
-    this.oneAtATime(key, res, () => this.exchange(target, req, res));
+    // Bucket-level requests (LIST, DeleteObjects) name no object: queued on one key they would wait
+    // for each other for nothing.
+    if (/^\/[^/]+\/?$/.test(key)) this.exchange(target, req, res);
+    else this.oneAtATime(key, res, () => this.exchange(target, req, res));
   }
 
   private exchange(target: URL, req: http.IncomingMessage, res: http.ServerResponse) {
