@@ -13,7 +13,7 @@ import {
 import type { Config } from '../config';
 import { fileResultOf } from '../models/recording.model';
 import { type Layout, type RecordingOptions, roomCompositeOptions } from '../models/recording-options.model';
-import { type AppError, badRequest, conflict, notFound } from '../models/app-error';
+import { AppError, badRequest, conflict, notFound } from '../models/app-error';
 import { maskStreamUrlsIn, type StreamOptions, streamProtocolOf } from '../models/stream.model';
 import { livekitError, retryTransient, twirpCode } from './livekit-errors';
 
@@ -98,6 +98,14 @@ export class EgressService {
       if (twirpCode(error) === 'failed_precondition') throw conflict(`${kind}_not_active`, `The ${kind} has already ended`);
       throw livekitError(error, `stop the ${kind}`);
     }
+  }
+
+  /** Stops it, or undefined when it had already ended or LiveKit no longer knows it. */
+  async stopIfRunning(egressId: string, kind: 'recording' | 'stream'): Promise<EgressInfo | undefined> {
+    return this.stop(egressId, kind).catch((error: unknown) => {
+      if (error instanceof AppError && (error.code === `${kind}_not_active` || error.status === 404)) return undefined;
+      throw error;
+    });
   }
 
   /**

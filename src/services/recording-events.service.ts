@@ -1,5 +1,4 @@
 import type { EgressInfo } from 'livekit-server-sdk';
-import { AppError } from '../models/app-error';
 import {
   type EndReason,
   imageKeysOf,
@@ -79,11 +78,8 @@ export class RecordingEventsService {
    */
   async stopFor(recording: Recording, endReason: EndReason): Promise<ApplyResult | undefined> {
     return this.locks.withLock(roomLockKey(recording.roomName), async () => {
-      const info = await this.egress.stop(recording.id).catch((error: unknown) => {
-        // Ended already, or LiveKit no longer knows it: the reconciler settles it from S3.
-        if (error instanceof AppError && (error.code === 'recording_not_active' || error.status === 404)) return undefined;
-        throw error;
-      });
+      // Ended already, or LiveKit no longer knows it: the reconciler settles it from S3.
+      const info = await this.egress.stopIfRunning(recording.id, 'recording');
       return info && this.applyLocked(info, { endReason });
     });
   }
@@ -105,16 +101,15 @@ export class RecordingEventsService {
 
   /** The auto-stop mark: the end of the grace period (ms), 0 to clear it; with `onlyIf`, only while the mark is still that one. */
   async mark(recording: Recording, autoStopAt: number, onlyIf?: number): Promise<void> {
-    await this.locks.withLock(roomLockKey(recording.roomName), async () => {
-      if (onlyIf !== undefined && (await this.reload(recording))?.autoStopAt !== onlyIf) return;
-      await this.amendLocked(recording, { autoStopAt });
-    });
+    await this.locks.withLock(roomLockKey(recording.roomName), () =>
+      this.amendLocked(recording, { autoStopAt }, (current) => onlyIf === undefined || current.autoStopAt === onlyIf));
   }
 
-  /** As `amend`, for callers that already hold the room's lock. */
-  async amendLocked(recording: Recording, change: Partial<Recording>): Promise<ApplyResult> {
+  /** As `amend`, for callers that already hold the room's lock; `when` may decline on what is stored now. */
+  async amendLocked(recording: Recording, change: Partial<Recording>, when: (current: Recording) => boolean = () => true): Promise<ApplyResult> {
     const current = await this.store.get(recording.name);
     if (!current || current.id !== recording.id) return { outcome: 'ignored', reason: 'not-ours' };
+    if (!when(current)) return { outcome: 'unchanged', recording: current };
     return this.commit(current, { ...current, ...change, updatedAt: Date.now() });
   }
 

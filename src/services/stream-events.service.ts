@@ -1,5 +1,4 @@
 import type { EgressInfo } from 'livekit-server-sdk';
-import { AppError } from '../models/app-error';
 import type { EndReason } from '../models/recording.model';
 import { isStreamEgress, mergeStream, type Stream, streamFromEgress } from '../models/stream.model';
 import type { EgressService } from './egress.service';
@@ -39,10 +38,11 @@ export class StreamEventsService {
   }
 
   /** What we decide ourselves (why it ended, the auto-stop mark), by the same rules. */
-  async amend(stream: Stream, change: Partial<Stream>): Promise<StreamApplyResult> {
+  async amend(stream: Stream, change: Partial<Stream>, when: (current: Stream) => boolean = () => true): Promise<StreamApplyResult> {
     return this.locks.withLock(roomLockKey(stream.roomName), async () => {
       const current = await this.store.get(stream.id);
       if (!current) return { outcome: 'ignored', reason: 'not-ours' };
+      if (!when(current)) return { outcome: 'unchanged', stream: current };
       return this.commit(current, { ...current, ...change, updatedAt: Date.now() });
     });
   }
@@ -50,10 +50,7 @@ export class StreamEventsService {
   /** Stops it for a reason of ours; undefined when it had already ended (the webhooks tell how). */
   async stopFor(stream: Stream, endReason: EndReason): Promise<StreamApplyResult | undefined> {
     return this.locks.withLock(roomLockKey(stream.roomName), async () => {
-      const info = await this.egress.stop(stream.id, 'stream').catch((error: unknown) => {
-        if (error instanceof AppError && (error.code === 'stream_not_active' || error.status === 404)) return undefined;
-        throw error;
-      });
+      const info = await this.egress.stopIfRunning(stream.id, 'stream');
       return info && this.commit(await this.store.get(stream.id), { ...streamFromEgress(info), endReason });
     });
   }
@@ -76,11 +73,7 @@ export class StreamEventsService {
 
   /** The auto-stop mark, as for recordings. */
   async mark(stream: Stream, autoStopAt: number, onlyIf?: number): Promise<void> {
-    await this.locks.withLock(roomLockKey(stream.roomName), async () => {
-      const current = await this.store.get(stream.id);
-      if (!current || (onlyIf !== undefined && current.autoStopAt !== onlyIf)) return;
-      await this.commit(current, { ...current, autoStopAt, updatedAt: Date.now() });
-    });
+    await this.amend(stream, { autoStopAt }, (current) => onlyIf === undefined || current.autoStopAt === onlyIf);
   }
 
   private async commit(current: Stream | undefined, incoming: Stream): Promise<StreamApplyResult> {
