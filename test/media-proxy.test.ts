@@ -75,8 +75,8 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
   });
 
   // Issue 15 (6): a header this long is no range a player sends; parsing it must cost nothing.
-  it.failing('ignores a Range header longer than 1,024 bytes and answers the whole file', async () => {
-    for (const range of [`bytes=${'0'.repeat(1100)}-99`, `bytes=0-99${' '.repeat(1100)}`]) {
+  it('ignores a Range header longer than 1,024 bytes and answers the whole file', async () => {
+    for (const range of [`bytes=${'0'.repeat(1100)}-99`, `bytes=0-${'0'.repeat(1100)}99`, `bytes=0-99,${' '.repeat(1100)}`]) {
       const res = await get(stack, path, { Range: range });
       expect([res.status, res.headers['content-range'], res.body.length]).toEqual([200, undefined, size]);
     }
