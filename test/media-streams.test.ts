@@ -123,7 +123,7 @@ describe('media streams beside control traffic (a service process)', () => {
     await s3?.close();
   });
 
-  it.failing('applies a webhook and answers /token while more slow readers than the media pool has sockets hold their streams', async () => {
+  it('applies a webhook and answers /token while more slow readers than the media pool has sockets hold their streams', async () => {
     // A recording under way, started before the media pool fills.
     const roomName = 'busy-room';
     expect((await post(`${url}/token`, { roomName, participantName: 'host' })).status).toBe(200);
@@ -187,7 +187,7 @@ describe('caps on concurrent media streams (a service process behind one proxy)'
     return answer;
   };
 
-  it.failing('answers 429 beyond 16 streams from one address and beyond the total, and frees a slot when a reader goes away', async () => {
+  it('answers 429 beyond 16 streams from one address and beyond the total, and frees a slot when a reader goes away', async () => {
     // One browser tab or the bench: 16 readers from one address, one of them a <video> with a signed URL.
     const { recordingUrl } = await (await fetch(`${url}/recordings/${bigName}/url`, { headers: HOST_HEADERS })).json() as { recordingUrl: string };
     const tab = await Promise.all(Array.from({ length: 15 }, () => hold('203.0.113.1')));
@@ -206,6 +206,11 @@ describe('caps on concurrent media streams (a service process behind one proxy)'
     const beyondTotal = await hold('203.0.113.5');
     expect(beyondTotal.status).toBe(429);
     expect(beyondTotal.body!.code).toBe('media_streams_full');
+
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^recording_manager_media_streams_open 20$/m);
+    expect(metrics).toMatch(/^recording_manager_media_streams_refused_total\{cap="client"\} 2$/m);
+    expect(metrics).toMatch(/^recording_manager_media_streams_refused_total\{cap="total"\} 1$/m);
 
     // Control traffic is not counted.
     expect((await fetch(`${url}/recordings/${bigName}/info`, { headers: { ...HOST_HEADERS, ...from('203.0.113.1') } })).status).toBe(200);
@@ -244,7 +249,7 @@ describe('media stream slots (the app against the fault proxy)', () => {
     req.on('error', () => resolve({ status: 0, length: 0 }));
   });
 
-  it.failing('frees the slot of a stream that ended, whole or cut off by S3, and keeps the slot of one still open', async () => {
+  it('frees the slot of a stream that ended, whole or cut off by S3, and keeps the slot of one still open', async () => {
     const path = `/recordings/${encodeURIComponent(name)}`;
     for (let i = 0; i < 3; i++) expect(await readWhole(path)).toEqual({ status: 200, length: FIXTURE_MP4.length });
 
@@ -257,10 +262,13 @@ describe('media stream slots (the app against the fault proxy)', () => {
       expect(open.status).toBe(200);
       const refused = await openMedia(port, path);
       expect([refused.status, refused.body?.code]).toEqual([429, 'too_many_media_streams']);
+      // A thumbnail is an S3 body piped to the client too.
+      expect((await readWhole(`${path}/thumbnail`)).status).toBe(429);
     } finally {
       open.leave();
     }
     await eventually(async () => (await readWhole(path)).status === 200, { what: 'the slot of the reader that left freed' });
+    expect((await readWhole(`${path}/thumbnail`)).status).toBe(200);
     await eventually(() => stack.s3Proxy.requests.some((r) => r.path.endsWith('held-RM_held-1.mp4') && r.closed), { what: 'its S3 read let go' });
   });
 });
