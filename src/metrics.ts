@@ -57,7 +57,7 @@ export class Metrics {
 
   readonly mediaStreams = new Gauge({
     name: `${PREFIX}media_streams_open`,
-    help: 'Media responses (recordings, downloads, thumbnails) streaming now',
+    help: 'Media responses (recordings and downloads) streaming now',
     registers: [this.registry],
   });
 

@@ -83,7 +83,7 @@ export const OPERATIONS: Operation[] = [
     query: urlQuerySchema, queryExample: { download: 'true' },
     answer: { description: '{recordingUrl, expiresAt}' }, errors: { 409: 'not playable' } },
   { method: 'get', path: '/recordings/:name/thumbnail', summary: "The recording's poster image", access: 'play',
-    answer: { description: 'JPEG', media: 'image/jpeg' }, errors: { 404: 'none', 429: 'too many media streams' } },
+    answer: { description: 'JPEG', media: 'image/jpeg' }, errors: { 404: 'none' } },
   { method: 'get', path: '/recordings/:name', summary: 'The media, Range-aware (206, 416), with ETag and Last-Modified', access: 'play or signed URL',
     query: mediaQuerySchema, answer: { description: 'The media', media: 'video/mp4' }, errors: { 206: 'a range', 304: 'not modified', 409: 'not playable', 416: 'range not satisfiable', 429: 'too many media streams' } },
   { method: 'head', path: '/recordings/:name', summary: "The media's headers", access: 'play or signed URL', query: mediaQuerySchema, answer: { description: 'Headers only' } },

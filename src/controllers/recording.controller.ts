@@ -153,7 +153,7 @@ export function recordingController({ recordings, access, log, mediaStreams }: S
     res.json(toView(await recordings.get(nameOf(req), allowed(access, res, 'list'))));
   });
 
-  router.get('/recordings/:name/thumbnail', streamSlot, async (req, res) => {
+  router.get('/recordings/:name/thumbnail', async (req, res) => {
     const reading = new AbortController();
     res.on('close', () => reading.abort());
     // Frames of the video: seen by those who may play it.
