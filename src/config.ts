@@ -87,6 +87,7 @@ export const envSchema = z.object({
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name').default('openvidu-appdata'),
   RECORDINGS_PATH: keyPrefix,
   S3_REQUEST_TIMEOUT: duration('10s'),
+  S3_MEDIA_MAX_SOCKETS: z.coerce.number().int().min(1).default(100),
 
   RECORDING_PLAYBACK_STRATEGY: z.enum(['S3', 'PROXY']).default('S3'),
   RECORDING_URL_TTL: duration('1h'),
@@ -131,6 +132,8 @@ export const envSchema = z.object({
   TRUST_PROXY: z.string().default('false'),
   RATE_LIMIT_TOKEN: z.coerce.number().int().min(1).default(120),
   RATE_LIMIT_MUTATIONS: z.coerce.number().int().min(1).default(600),
+  MEDIA_MAX_STREAMS: z.coerce.number().int().min(1).default(100),
+  MEDIA_MAX_STREAMS_PER_CLIENT: z.coerce.number().int().min(1).default(16),
 });
 
 /** LiveKit's development secret (`livekit-server --dev`): never acceptable in production. */
@@ -160,6 +163,8 @@ export interface Config {
     region: string;
     bucket: string;
     requestTimeoutMs: number;
+    /** The media client's own socket pool: media streams hold a socket for as long as their reader reads. */
+    mediaMaxSockets: number;
   };
   recordings: {
     path: string;
@@ -197,6 +202,8 @@ export interface Config {
     /** Express's `trust proxy`: how many proxies (or which) may set X-Forwarded-For, for rate limits. */
     trustProxy: boolean | number | string;
     rateLimits: { tokenPerMinute: number; mutationsPerMinute: number };
+    /** Media responses open at once, in all and per client address (429 beyond either). */
+    mediaStreams: { max: number; maxPerClient: number };
     /** Streams may go to loopback and private addresses (an RTMP server inside your own network). */
     streamPrivateDestinations: boolean;
     /** When set, GET /metrics wants `Authorization: Bearer <token>`. */
@@ -247,6 +254,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       region: env.AWS_REGION,
       bucket: env.S3_BUCKET,
       requestTimeoutMs: env.S3_REQUEST_TIMEOUT,
+      mediaMaxSockets: env.S3_MEDIA_MAX_SOCKETS,
     },
     recordings: {
       path: env.RECORDINGS_PATH,
@@ -282,6 +290,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       corsOrigins: env.CORS_ORIGINS,
       trustProxy: trustProxySetting(env.TRUST_PROXY),
       rateLimits: { tokenPerMinute: env.RATE_LIMIT_TOKEN, mutationsPerMinute: env.RATE_LIMIT_MUTATIONS },
+      mediaStreams: { max: env.MEDIA_MAX_STREAMS, maxPerClient: env.MEDIA_MAX_STREAMS_PER_CLIENT },
       streamPrivateDestinations: env.STREAM_PRIVATE_DESTINATIONS,
       metricsToken: env.METRICS_TOKEN,
     },

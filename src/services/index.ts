@@ -21,6 +21,7 @@ import { StreamEventsService } from './stream-events.service';
 import { StreamService } from './stream.service';
 import { StreamStore } from './stream-store.service';
 import { createS3Client, instrumentS3, S3Service } from './s3.service';
+import { MediaStreamSlots } from './media-streams.service';
 import { Metrics } from '../metrics';
 import { WebhookService } from './webhook.service';
 
@@ -38,6 +39,8 @@ export interface Services {
   webhookReceiver: WebhookReceiver;
   reconciler: ReconcilerService;
   notifications: NotificationService;
+  /** Open media responses, counted against MEDIA_MAX_STREAMS and MEDIA_MAX_STREAMS_PER_CLIENT. */
+  mediaStreams: MediaStreamSlots;
   dependencies: Dependency[];
   /** Connects what must be connected before serving (Redis, when configured). */
   connect(): Promise<void>;
@@ -72,6 +75,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     config.s3.bucket,
     createS3Client(config.s3, config.s3.publicEndpoint),
     config.s3.requestTimeoutMs,
+    instrumentS3(createS3Client(config.s3, config.s3.endpoint, config.s3.mediaMaxSockets), metrics),
   );
   const store = new RecordingStore(s3, config.recordings.path, log);
   const rooms = new RoomService(roomClient, { appName: config.appName, ...livekit }, log);
@@ -128,6 +132,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     webhookReceiver: new WebhookReceiver(livekit.apiKey, livekit.apiSecret),
     reconciler,
     notifications,
+    mediaStreams: new MediaStreamSlots(config.security.mediaStreams, metrics),
     dependencies: [
       { name: 'livekit', ping: () => rooms.ping() },
       { name: 's3', ping: () => s3.ping() },
