@@ -7,6 +7,7 @@ import { AppError, badRequest, conflict, upstreamUnavailable } from '../models/a
 import { isStreamEgress, type Stream, streamFromEgress } from '../models/stream.model';
 import { annotateContext } from '../request-context';
 import type { EgressService } from './egress.service';
+import type { ResolveHost } from './host-resolver';
 import { type LockService, roomLockKey } from './lock.service';
 import type { RecordingStore } from './recording-store.service';
 import type { StreamApplyResult, StreamEventsService } from './stream-events.service';
@@ -57,6 +58,8 @@ export class StreamService {
       roomRecords: RecordingStore;
       locks: LockService;
       log: Logger;
+      /** Resolves a destination's host name to check where egress would connect. */
+      resolveHost: ResolveHost;
     },
   ) {}
 
