@@ -197,7 +197,7 @@ export interface Config {
     /** Express's `trust proxy`: how many proxies (or which) may set X-Forwarded-For, for rate limits. */
     trustProxy: boolean | number | string;
     rateLimits: { tokenPerMinute: number; mutationsPerMinute: number };
-    /** Streams may go to loopback and private addresses (an RTMP server inside your own network). */
+    /** Streams may go to any address, private or not, with no lookup (an RTMP server inside your own network). */
     streamPrivateDestinations: boolean;
     /** When set, GET /metrics wants `Authorization: Bearer <token>`. */
     metricsToken?: string;
