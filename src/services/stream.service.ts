@@ -134,14 +134,15 @@ export class StreamService {
   private async checkDestination(url: string) {
     const host = destinationHost(url);
     if (!host) throw badRequest('a stream URL has no valid host');
-    const addresses = isIP(host) ? [host] : await this.deps.resolveHost(host).catch((error: unknown) => {
+    const literal = isIP(host) !== 0;
+    const addresses = literal ? [host] : await this.deps.resolveHost(host).catch((error: unknown) => {
       this.deps.log.warn({ err: error, host }, 'could not resolve a stream destination');
       throw upstreamUnavailable('dns', `The stream destination ${host} could not be resolved now; try again`);
     });
     if (addresses.length === 0) throw badRequest(`the stream destination ${host} does not resolve`);
     if (!addresses.every(isPublicAddress)) {
-      throw badRequest(`the stream destination ${host} is not a public address (nor may a name resolve to one that is not); `
-        + 'set STREAM_PRIVATE_DESTINATIONS=true to allow private destinations');
+      const why = literal ? '' : ' (not every address it resolves to is public)';
+      throw badRequest(`the stream destination ${host} is not a public address${why}; set STREAM_PRIVATE_DESTINATIONS=true to allow private destinations`);
     }
   }
 }
