@@ -204,7 +204,7 @@ export interface Config {
     rateLimits: { tokenPerMinute: number; mutationsPerMinute: number };
     /** Media responses open at once, in all and per client address (429 beyond either). */
     mediaStreams: { max: number; maxPerClient: number };
-    /** Streams may go to loopback and private addresses (an RTMP server inside your own network). */
+    /** Streams may go to any address, private or not, with no lookup (an RTMP server inside your own network). */
     streamPrivateDestinations: boolean;
     /** When set, GET /metrics wants `Authorization: Bearer <token>`. */
     metricsToken?: string;

@@ -18,6 +18,7 @@ import { RecordingStore } from './recording-store.service';
 import { RecordingService } from './recording.service';
 import { RoomService } from './room.service';
 import { StreamEventsService } from './stream-events.service';
+import { type ResolveHost, systemResolver } from './host-resolver';
 import { StreamService } from './stream.service';
 import { StreamStore } from './stream-store.service';
 import { createS3Client, instrumentS3, S3Service } from './s3.service';
@@ -62,8 +63,11 @@ function createLocks(config: Config, log: Logger): { locks: LockService; redis?:
   return { locks, redis };
 }
 
+/** How long a stream destination's name may take to resolve before the request is answered 503. */
+const DESTINATION_LOOKUP_TIMEOUT_MS = 5000;
+
 /** Builds every service from the configuration; `overrides` lets a test or benchmark swap one piece. */
-export function createServices(config: Config, log: Logger, overrides: { locks?: LockService } = {}): Services {
+export function createServices(config: Config, log: Logger, overrides: { locks?: LockService; resolveHost?: ResolveHost } = {}): Services {
   const { livekit } = config;
   const clientOptions = { requestTimeout: Math.max(1, Math.ceil(livekit.requestTimeoutMs / 1000)) };
   const metrics = new Metrics();
@@ -98,7 +102,8 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia, notifications });
   const streamStore = new StreamStore(s3, config.recordings.path, log);
   const streamEvents = new StreamEventsService(streamStore, egress, locks, commitDeps);
-  const streams = new StreamService({ config, egress, events: streamEvents, store: streamStore, roomRecords: store, locks, log });
+  const resolveHost = overrides.resolveHost ?? systemResolver(DESTINATION_LOOKUP_TIMEOUT_MS);
+  const streams = new StreamService({ config, egress, events: streamEvents, store: streamStore, roomRecords: store, locks, log, resolveHost });
 
   const autoStop = new AutoStopService((roomName) => rooms.participants(roomName), { recording: events, stream: streamEvents }, config.autoStop, log);
   const expire = (recording: Recording) => recordings.delete(recording.name, () => undefined);
