@@ -80,7 +80,7 @@ describe('the Dockerfile', () => {
     expect(loadConfig({ ...runtime.env, NODE_ENV: 'test' }).port).toBe(defaults.port);
   });
 
-  it.failing('is production by itself: its own settings alone are refused, naming what a deployment must set', () => {
+  it('is production by itself: its own settings alone are refused, naming what a deployment must set', () => {
     let problems: string[] = [];
     try {
       loadConfig(runtime.env);
@@ -253,7 +253,7 @@ describe('the Dockerfile, replayed outside Docker', () => {
     expect(await exitCode(healthcheck.command, { cwd: app, env })).not.toBe(0);
   }, 240_000);
 
-  it.failing('refuses to start with the image\'s own settings alone, naming what a deployment must set', async () => {
+  it('refuses to start with the image\'s own settings alone, naming what a deployment must set', async () => {
     expect(app).toBeDefined();
     const alone = spawnService(runtime.cmd!, { cwd: app!, env: cleanEnv({ ...runtime.env, SERVER_PORT: String(await freePort()) }) });
     service = alone;

@@ -43,7 +43,7 @@ describe('the service process', () => {
 });
 
 describe('the service process without NODE_ENV, which means production', () => {
-  it.failing('refuses development credentials and missing keys, naming every one of them in one message', async () => {
+  it('refuses development credentials and missing keys, naming every one of them in one message', async () => {
     // A public host given the local stack's settings: LiveKit's and MinIO's well-known keys, none of its own.
     const service = runService({
       SERVER_PORT: '0',
@@ -67,7 +67,7 @@ describe('the service process without NODE_ENV, which means production', () => {
     }
   });
 
-  it.failing('starts with a deployment\'s own keys, and keeps /metrics closed when no METRICS_TOKEN is set', async () => {
+  it('starts with a deployment\'s own keys, and keeps /metrics closed when no METRICS_TOKEN is set', async () => {
     const s3 = await S3TestServer.start();
     const livekit = await LiveKitDouble.start(DEPLOYMENT_LIVEKIT_KEYS);
     const port = await freePort();
@@ -84,7 +84,7 @@ describe('the service process without NODE_ENV, which means production', () => {
     }
   });
 
-  it.failing('without S3 keys, reaches S3 with the AWS SDK\'s default credential chain (an IAM role, or AWS_* variables)', async () => {
+  it('without S3 keys, reaches S3 with the AWS SDK\'s default credential chain (an IAM role, or AWS_* variables)', async () => {
     const s3 = await S3TestServer.start();
     const livekit = await LiveKitDouble.start(DEPLOYMENT_LIVEKIT_KEYS);
     const port = await freePort();
