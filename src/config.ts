@@ -66,23 +66,23 @@ const secret = (minLength: number) => z.string().min(minLength, `at least ${minL
 
 /** Every setting the service reads from the environment, with its default. */
 export const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  NODE_ENV: z.string().default('production').transform(modeOf),
   SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(6080),
   APP_NAME: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('recording-manager'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   LIVEKIT_URL: url('http://localhost:7880'),
   LIVEKIT_PUBLIC_URL: optionalUrl(),
-  LIVEKIT_API_KEY: z.string().min(1).default('devkey'),
-  LIVEKIT_API_SECRET: z.string().min(1).default('secret'),
+  LIVEKIT_API_KEY: z.string().min(1).optional(),
+  LIVEKIT_API_SECRET: z.string().min(1).optional(),
   LIVEKIT_REQUEST_TIMEOUT: duration('10s'),
   PARTICIPANT_TOKEN_TTL: duration('6h'),
 
   S3_ENDPOINT: url('http://localhost:9000'),
   S3_PUBLIC_ENDPOINT: optionalUrl(),
   EGRESS_S3_ENDPOINT: optionalUrl(),
-  S3_ACCESS_KEY: z.string().min(1).default('minioadmin'),
-  S3_SECRET_KEY: z.string().min(1).default('minioadmin'),
+  S3_ACCESS_KEY: z.string().min(1).optional(),
+  S3_SECRET_KEY: z.string().min(1).optional(),
   AWS_REGION: z.string().min(1).default('us-east-1'),
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name').default('openvidu-appdata'),
   RECORDINGS_PATH: keyPrefix,
@@ -136,8 +136,21 @@ export const envSchema = z.object({
   MEDIA_MAX_STREAMS_PER_CLIENT: z.coerce.number().int().min(1).default(16),
 });
 
-/** LiveKit's development secret (`livekit-server --dev`): never acceptable in production. */
-const DEVELOPMENT_SECRETS = new Set(['secret', 'devkey']);
+/**
+ * Development shortcuts apply only when NODE_ENV says `development` or `test`; unset, empty or
+ * anything else is production, so a deployment that forgets NODE_ENV fails closed.
+ */
+function modeOf(nodeEnv: string): 'development' | 'test' | 'production' {
+  return nodeEnv === 'development' || nodeEnv === 'test' ? nodeEnv : 'production';
+}
+
+/** LiveKit's development key pair (`livekit-server --dev`) and MinIO's root user, as the local stack uses them. */
+const DEVELOPMENT_CREDENTIALS = {
+  LIVEKIT_API_KEY: 'devkey',
+  LIVEKIT_API_SECRET: 'secret',
+  S3_ACCESS_KEY: 'minioadmin',
+  S3_SECRET_KEY: 'minioadmin',
+};
 
 type Env = z.infer<typeof envSchema>;
 
@@ -158,8 +171,9 @@ export interface Config {
     endpoint: string;
     publicEndpoint: string;
     egressEndpoint: string;
-    accessKey: string;
-    secretKey: string;
+    /** Both unset: the AWS SDK's default credential chain (an IAM role), here and in egress. */
+    accessKey?: string;
+    secretKey?: string;
     region: string;
     bucket: string;
     requestTimeoutMs: number;
@@ -212,8 +226,8 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
+  constructor(readonly problems: string[], note?: string) {
+    super(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}${note ? `\n${note}` : ''}`);
   }
 }
 
@@ -223,15 +237,16 @@ const toWebSocketUrl = (httpUrl: string) => httpUrl.replace(/^http(s?):/, 'ws$1:
 /** Reads and validates the whole configuration at once, reporting every bad value. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable means "use the default", as the reference did with `||`.
-  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
+  const present: Record<string, string> = Object.fromEntries(Object.entries(source).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
   if (source.RECORDINGS_PATH === '') present.RECORDINGS_PATH = '';
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  }
+  const production = modeOf(present.NODE_ENV ?? 'production') === 'production';
+  const parsed = envSchema.safeParse(production ? present : { ...developmentDefaults(present), ...present });
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)),
+    ...(production ? productionProblems(present) : []),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems, production ? PRODUCTION_NOTE : undefined);
   const env = parsed.data;
-  const problems = productionProblems(env);
-  if (problems.length > 0) throw new ConfigError(problems);
   return {
     env: env.NODE_ENV,
     port: env.SERVER_PORT,
@@ -240,8 +255,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     livekit: {
       url: env.LIVEKIT_URL,
       publicUrl: env.LIVEKIT_PUBLIC_URL ?? toWebSocketUrl(env.LIVEKIT_URL),
-      apiKey: env.LIVEKIT_API_KEY,
-      apiSecret: env.LIVEKIT_API_SECRET,
+      // Set: in production productionProblems requires them, elsewhere developmentDefaults gives them.
+      apiKey: env.LIVEKIT_API_KEY!,
+      apiSecret: env.LIVEKIT_API_SECRET!,
       requestTimeoutMs: env.LIVEKIT_REQUEST_TIMEOUT,
       participantTokenTtlMs: env.PARTICIPANT_TOKEN_TTL,
     },
@@ -270,7 +286,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     autoStop: { enabled: env.AUTO_STOP, graceMs: env.AUTO_STOP_GRACE },
     notifications: {
       urls: env.NOTIFY_URLS,
-      signingKey: env.NOTIFY_SIGNING_KEY ?? developmentKey(env.LIVEKIT_API_SECRET, 'notifications'),
+      // Unset only in production without NOTIFY_URLS, where nothing is sent.
+      signingKey: env.NOTIFY_SIGNING_KEY ?? '',
       maxAttempts: env.NOTIFY_MAX_ATTEMPTS,
       retryBaseMs: env.NOTIFY_RETRY_BASE,
       retryMaxMs: env.NOTIFY_RETRY_MAX,
@@ -283,7 +300,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
     security: {
       adminApiKey: env.ADMIN_API_KEY,
-      mediaUrlKey: env.MEDIA_URL_SIGNING_KEY ?? developmentKey(env.LIVEKIT_API_SECRET, 'media URL'),
+      mediaUrlKey: env.MEDIA_URL_SIGNING_KEY!, // set, as the LiveKit keys are
       openAdmission: env.OPEN_ADMISSION,
       permissions: { moderator: env.MODERATOR_PERMISSIONS, participant: env.PARTICIPANT_PERMISSIONS },
       joinTokenMaxTtlMs: env.JOIN_TOKEN_MAX_TTL,
@@ -297,21 +314,48 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** In production the service refuses LiveKit's development secret and runs only with its own keys set. */
-function productionProblems(env: Env): string[] {
-  if (env.NODE_ENV !== 'production') return [];
+const PRODUCTION_NOTE = 'NODE_ENV is not development or test, so this is production: it needs its own keys (.env.example). '
+  + 'For local development run with NODE_ENV=development (npm run dev).';
+
+/**
+ * What production must set itself, and the well-known development credentials it refuses. It reads the
+ * raw values, so one message names these along with any value the schema refuses.
+ */
+function productionProblems(present: Record<string, string>): string[] {
   const problems: string[] = [];
-  if (DEVELOPMENT_SECRETS.has(env.LIVEKIT_API_SECRET)) problems.push('LIVEKIT_API_SECRET: the development secret is not allowed in production');
-  if (!env.ADMIN_API_KEY) problems.push('ADMIN_API_KEY: required in production');
-  if (!env.MEDIA_URL_SIGNING_KEY) problems.push('MEDIA_URL_SIGNING_KEY: required in production');
-  if (env.NOTIFY_URLS.length > 0 && !env.NOTIFY_SIGNING_KEY) problems.push('NOTIFY_SIGNING_KEY: required in production when NOTIFY_URLS is set');
+  const refuse = (name: string, why: string) => problems.push(`${name}: ${why}`);
+  const needs = (name: string, when = '') => {
+    if (!present[name]) refuse(name, `required in production${when}`);
+  };
+  for (const name of ['LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET'] as const) {
+    if (present[name] === DEVELOPMENT_CREDENTIALS[name]) refuse(name, 'LiveKit\'s development key pair is not allowed in production');
+    else needs(name);
+  }
+  if (present.S3_SECRET_KEY === DEVELOPMENT_CREDENTIALS.S3_SECRET_KEY) refuse('S3_SECRET_KEY', 'MinIO\'s default secret is not allowed in production');
+  if (Boolean(present.S3_ACCESS_KEY) !== Boolean(present.S3_SECRET_KEY)) {
+    refuse(present.S3_ACCESS_KEY ? 'S3_SECRET_KEY' : 'S3_ACCESS_KEY', 'set both S3 keys, or neither for the AWS SDK\'s default credential chain');
+  }
+  needs('ADMIN_API_KEY');
+  needs('MEDIA_URL_SIGNING_KEY');
+  const notifyUrls = envSchema.shape.NOTIFY_URLS.safeParse(present.NOTIFY_URLS);
+  if (notifyUrls.success && notifyUrls.data.length > 0) needs('NOTIFY_SIGNING_KEY', ' when NOTIFY_URLS is set');
   return problems;
 }
 
 /**
- * Outside production a missing signing key is derived from the LiveKit secret, which every instance
- * of a development stack shares, so their signatures agree without one more setting.
+ * Development and test run without keys of their own: the local stack's credentials, and signing keys
+ * derived from the LiveKit secret, which every instance of a development stack shares, so their
+ * signatures agree without one more setting.
  */
+function developmentDefaults(present: Record<string, string>): Record<string, string> {
+  const livekitSecret = present.LIVEKIT_API_SECRET ?? DEVELOPMENT_CREDENTIALS.LIVEKIT_API_SECRET;
+  return {
+    ...DEVELOPMENT_CREDENTIALS,
+    MEDIA_URL_SIGNING_KEY: developmentKey(livekitSecret, 'media URL'),
+    NOTIFY_SIGNING_KEY: developmentKey(livekitSecret, 'notifications'),
+  };
+}
+
 function developmentKey(livekitSecret: string, use: string): string {
   return createHmac('sha256', livekitSecret).update(`recording-manager ${use} key`).digest('base64url');
 }

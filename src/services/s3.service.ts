@@ -45,7 +45,8 @@ export function createS3Client(s3: Config['s3'], endpoint = s3.endpoint, maxSock
     endpoint,
     requestHandler: { httpAgent: { maxSockets }, httpsAgent: { maxSockets } },
     region: s3.region,
-    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
+    // Without keys the SDK finds its own: AWS_* variables, shared config, an IAM role.
+    credentials: s3.accessKey && s3.secretKey ? { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey } : undefined,
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',

@@ -42,6 +42,7 @@ export async function startStack(options: { env?: Record<string, string>; liveki
   const s3Proxy = await S3FaultProxy.start(s3.endpoint);
   const livekit = await LiveKitDouble.start({ webhookRetry: { initialDelayMs: 20, maxDelayMs: 200 }, ...options.livekit });
   const config = loadConfig({
+    NODE_ENV: 'test',
     LIVEKIT_URL: livekit.url,
     LIVEKIT_API_KEY: livekit.apiKey,
     LIVEKIT_API_SECRET: livekit.apiSecret,
