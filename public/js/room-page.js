@@ -150,8 +150,12 @@ function removeParticipant(participant) {
   [...byId('video-grid').children].find((tile) => tile.dataset.tile === `tile-${participant.identity}`)?.remove();
 }
 
-function onData(payload, _participant, _kind, topic) {
-  if (topic !== RECORDING_DELETED_TOPIC) return;
+/**
+ * Only the service's own messages count: LiveKit relays any participant's data on any topic, and
+ * names the sender (`participantIdentity`, set even before the room knows them); the server's carry none.
+ */
+function onData(payload, participant, _kind, topic, _encryption, participantIdentity) {
+  if (topic !== RECORDING_DELETED_TOPIC || participant || participantIdentity) return;
   try {
     const { recordingName } = JSON.parse(new TextDecoder().decode(payload));
     if (typeof recordingName === 'string') recordings.remove(recordingName);

@@ -26,7 +26,7 @@ describe('what the room page trusts, in Chromium', () => {
   });
   afterEach(() => expect(cspViolations).toEqual([]));
 
-  it.failing('removes a recording from the list on a RECORDING_DELETED from the server, never on one from a participant', async () => {
+  it('removes a recording from the list on a RECORDING_DELETED from the server, never on one from a participant', async () => {
     const { roomName, name } = await completeRecording(stack, uniqueRoom('trusting'));
     const page = await openRoomPage(browser, stack);
     await joinFromPage(page, stack, roomName, 'Ivy', 'participant');
