@@ -88,6 +88,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     permissions: config.security.permissions,
     mediaUrlKey: config.security.mediaUrlKey,
     maxJoinTokenTtlMs: config.security.joinTokenMaxTtlMs,
+    participantTokenTtlMs: livekit.participantTokenTtlMs,
   });
   const admission = new AdmissionService(access, rooms, store, locks, config);
   const signMedia = (name: string, expires: number) => access.mediaSignature(name, expires);
