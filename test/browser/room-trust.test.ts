@@ -1,5 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { cspViolations, joinFromPage, launchChromium, openRoomPage } from '../support/browser';
+import { eventually } from '../support/eventually';
 import { completeRecording, uniqueRoom } from '../support/recordings';
 import { startStack, type TestStack } from '../support/stack';
 
@@ -40,6 +41,81 @@ describe('what the room page trusts, in Chromium', () => {
     // The real deletion: the service tells the room (no participant), and the list follows.
     await stack.http().delete(`/recordings/${encodeURIComponent(name)}`).expect(200);
     await page.locator('#recording-list li.recording').waitFor({ state: 'detached' });
+    await page.close();
+  });
+});
+
+describe('the room page renews its room token, in Chromium', () => {
+  let stack: TestStack;
+  let browser: Browser;
+  beforeAll(async () => {
+    // Room tokens of one second: the service refuses them once its clock tolerance (10 s) is over.
+    stack = await startStack({ env: { NODE_ENV: 'test', PARTICIPANT_TOKEN_TTL: '1s' } });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+  afterEach(() => expect(cspViolations).toEqual([]));
+
+  const heldTokens = (page: Page) => page.evaluate(() => JSON.parse(sessionStorage.getItem('rooms') || '{}')) as Promise<Record<string, { token: string }>>;
+
+  async function joinWithPasscode(page: Page, roomName: string, passcode: string) {
+    await page.fill('#room-name', roomName);
+    await page.fill('#participant-name', 'Quinn');
+    await page.fill('#passcode', passcode);
+    await page.click('#join-button');
+    await page.waitForSelector('#room:not([hidden])');
+  }
+
+  /** Until the service refuses the room token the page holds. */
+  async function untilRefused(page: Page, roomName: string) {
+    const { token } = (await heldTokens(page))[roomName];
+    await eventually(async () => (await stack.anonymous().get('/recordings').query({ roomName }).set('Authorization', `Bearer ${token}`)).status === 401,
+      { what: 'the room token refused', timeoutMs: 20_000, intervalMs: 250 });
+  }
+
+  const setPasscodes = (roomName: string, body: Record<string, string>) =>
+    stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send(body).expect(200);
+
+  it.failing('fetches a fresh room token with the passcode it was admitted with, which it keeps in memory only', async () => {
+    const roomName = uniqueRoom('renewing');
+    await setPasscodes(roomName, { passcode: 'participants-code', moderatorPasscode: 'moderators-code' });
+    const page = await openRoomPage(browser, stack);
+    await joinWithPasscode(page, roomName, 'moderators-code');
+    const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }));
+    expect(stored).not.toContain('moderators-code');
+    await untilRefused(page, roomName);
+
+    await page.click('#recording-button');
+    await page.waitForSelector('#recording-button[data-status="STARTED"]', { timeout: 15_000 });
+    expect(await page.locator('#errors .error').count()).toBe(0);
+    await page.close();
+  }, 60_000);
+
+  it.failing('says so clearly when no fresh token can be had', async () => {
+    const roomName = uniqueRoom('revoked');
+    await setPasscodes(roomName, { moderatorPasscode: 'moderators-code' });
+    const page = await openRoomPage(browser, stack);
+    await joinWithPasscode(page, roomName, 'moderators-code');
+    await setPasscodes(roomName, { moderatorPasscode: 'a-new-moderators-code' });
+    await untilRefused(page, roomName);
+
+    await page.click('#recording-button');
+    await page.locator('#errors .error', { hasText: 'Your access to this room has ended' }).waitFor();
+    expect(await page.textContent('#errors')).toMatch(/The passcode is not right for this room.*join again/);
+    await page.close();
+  }, 60_000);
+
+  it.failing('drops the room token the tab held when the person leaves', async () => {
+    const roomName = uniqueRoom('leaving');
+    const page = await openRoomPage(browser, stack);
+    await joinFromPage(page, stack, roomName, 'Rae');
+    expect(Object.keys(await heldTokens(page))).toContain(roomName);
+    await page.click('#leave-button');
+    await page.waitForSelector('#join:not([hidden])');
+    expect(Object.keys(await heldTokens(page))).not.toContain(roomName);
     await page.close();
   });
 });
