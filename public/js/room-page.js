@@ -192,17 +192,33 @@ async function join(event) {
     resetToJoinForm();
     return;
   }
-  enterRoom(admitted);
+  enterRoom(admitted, admission);
   await publishCameraAndMicrophone();
   await showRoomStatus(room.metadata);
   if (may('list')) await recordings.reload(admitted.roomName);
 }
 
+/**
+ * How to get a fresh room token once the service refuses this one: the way this person came in
+ * (join token, passcode; the moderator passcode an owner was given), kept in this page's memory only.
+ */
+function renewal(admitted, admission) {
+  const again = admitted.moderatorPasscode
+    ? { roomName: admitted.roomName, participantName: admitted.participantName, passcode: admitted.moderatorPasscode }
+    : admission;
+  return async () => {
+    const fresh = await api.token(again);
+    heldRooms.set(fresh.roomName, fresh);
+    return fresh.token;
+  };
+}
+
 /** Shows the room with only the controls this person's permissions allow. */
-function enterRoom(admitted) {
+function enterRoom(admitted, admission) {
   permissions = admitted.permissions;
-  useCredential(admitted.token);
+  useCredential(admitted.token, renewal(admitted, admission));
   heldRooms.set(admitted.roomName, admitted);
+  byId('passcode').value = '';
   recordings.allow({ play: may('play'), delete: may('delete') });
   byId('join').hidden = true;
   byId('room').hidden = false;
@@ -242,9 +258,12 @@ function resetToJoinForm() {
   joinButton.textContent = 'Join';
 }
 
+/** Leaving drops the room token this tab held (navigating away keeps it for the all-recordings page). */
 async function leave() {
+  const roomName = room?.name;
   await room?.disconnect();
   resetToJoinForm();
+  if (roomName) heldRooms.remove(roomName);
 }
 
 byId('join-form').addEventListener('submit', join);

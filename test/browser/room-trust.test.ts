@@ -79,7 +79,7 @@ describe('the room page renews its room token, in Chromium', () => {
   const setPasscodes = (roomName: string, body: Record<string, string>) =>
     stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send(body).expect(200);
 
-  it.failing('fetches a fresh room token with the passcode it was admitted with, which it keeps in memory only', async () => {
+  it('fetches a fresh room token with the passcode it was admitted with, which it keeps in memory only', async () => {
     const roomName = uniqueRoom('renewing');
     await setPasscodes(roomName, { passcode: 'participants-code', moderatorPasscode: 'moderators-code' });
     const page = await openRoomPage(browser, stack);
@@ -94,7 +94,7 @@ describe('the room page renews its room token, in Chromium', () => {
     await page.close();
   }, 60_000);
 
-  it.failing('says so clearly when no fresh token can be had', async () => {
+  it('says so clearly when no fresh token can be had', async () => {
     const roomName = uniqueRoom('revoked');
     await setPasscodes(roomName, { moderatorPasscode: 'moderators-code' });
     const page = await openRoomPage(browser, stack);
@@ -108,7 +108,7 @@ describe('the room page renews its room token, in Chromium', () => {
     await page.close();
   }, 60_000);
 
-  it.failing('drops the room token the tab held when the person leaves', async () => {
+  it('drops the room token the tab held when the person leaves', async () => {
     const roomName = uniqueRoom('leaving');
     const page = await openRoomPage(browser, stack);
     await joinFromPage(page, stack, roomName, 'Rae');
