@@ -45,6 +45,39 @@ describe('what the room page trusts, in Chromium', () => {
   });
 });
 
+describe('the room page and short passcodes, in Chromium', () => {
+  let stack: TestStack;
+  let browser: Browser;
+  beforeAll(async () => {
+    stack = await startStack({ env: { NODE_ENV: 'test' } });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+  afterEach(() => expect(cspViolations).toEqual([]));
+
+  it.failing('tells a moderator that the room\'s passcode is shorter than the rule, and a participant nothing', async () => {
+    const roomName = uniqueRoom('weak');
+    const { access } = stack.services;
+    // Set before passcodes needed 8 characters: it still admits, and its first use tells.
+    await stack.services.store.putRoom({ roomName, access: { passcodeHash: await access.hashPasscode('1234'), claimedAt: 1 }, updatedAt: 1 });
+    const guest = await openRoomPage(browser, stack);
+    await guest.fill('#room-name', roomName);
+    await guest.fill('#passcode', '1234');
+    await guest.click('#join-button');
+    await guest.waitForSelector('#room:not([hidden])');
+    expect(await guest.isVisible('#short-passcode')).toBe(false);
+
+    const moderator = await openRoomPage(browser, stack);
+    await joinFromPage(moderator, stack, roomName, 'Mo', 'moderator');
+    await moderator.locator('#short-passcode', { hasText: 'The participant passcode of this room is shorter than 8 characters' }).waitFor();
+    await guest.close();
+    await moderator.close();
+  });
+});
+
 describe('the room page renews its room token, in Chromium', () => {
   let stack: TestStack;
   let browser: Browser;
