@@ -231,7 +231,17 @@ function enterRoom(admitted, admission) {
   liveStream.enter(admitted.roomName);
   byId('moderator-passcode').hidden = !admitted.moderatorPasscode;
   byId('moderator-passcode-value').textContent = admitted.moderatorPasscode ?? '';
+  showShortPasscodes(admitted.shortPasscodes ?? []);
   videoTile(room.localParticipant);
+}
+
+/** A passcode set before the 8-character rule still admits: moderators are told, so that it gets changed. */
+function showShortPasscodes(kinds) {
+  const notice = byId('short-passcode');
+  notice.hidden = kinds.length === 0;
+  const several = kinds.length > 1;
+  notice.textContent = `The ${kinds.join(' and ')} passcode${several ? 's' : ''} of this room ${several ? 'are' : 'is'} shorter than 8 characters, `
+    + 'which is easy to guess: ask the host application to set a longer one.';
 }
 
 async function publishCameraAndMicrophone() {

@@ -7,6 +7,7 @@ import type { Recording } from '../models/recording.model';
 import { AccessService } from './access.service';
 import { AdmissionService } from './admission.service';
 import { AutoStopService } from './auto-stop.service';
+import { type FailureCounter, MemoryFailureCounter, RedisFailureCounter } from './failure-counter';
 import { NotificationService } from './notification.service';
 import { EgressService } from './egress.service';
 import type { Dependency } from './health.service';
@@ -59,6 +60,12 @@ function createLocks(config: Config, log: Logger): { locks: LockService; redis?:
   return { locks, redis };
 }
 
+/** Wrong passcodes are counted where the locks are: in Redis when instances share one, else here. */
+function passcodeFailures(config: Config, redis: Redis | undefined): FailureCounter {
+  const policy = config.security.passcodeLockout;
+  return redis && config.redis ? new RedisFailureCounter(redis, policy, { prefix: config.redis.keyPrefix }) : new MemoryFailureCounter(policy);
+}
+
 /** Builds every service from the configuration; `overrides` lets a test or benchmark swap one piece. */
 export function createServices(config: Config, log: Logger, overrides: { locks?: LockService } = {}): Services {
   const { livekit } = config;
@@ -90,7 +97,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     maxJoinTokenTtlMs: config.security.joinTokenMaxTtlMs,
     participantTokenTtlMs: livekit.participantTokenTtlMs,
   });
-  const admission = new AdmissionService(access, rooms, store, locks, config);
+  const admission = new AdmissionService(access, rooms, store, locks, passcodeFailures(config, redis), config);
   const signMedia = (name: string, expires: number) => access.mediaSignature(name, expires);
   const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia, notifications });
   const streamStore = new StreamStore(s3, config.recordings.path, log);
