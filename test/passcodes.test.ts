@@ -70,6 +70,12 @@ describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
     await failTimes(roomName, 5);
     await expectLocked(roomName, 'participants-code', '1');
     await expectLocked(roomName, 'moderators-code', '1');
+    if (redis) {
+      // Redis holds the counts under fixed-length keys that name neither the room nor the address.
+      const keys = await redis.keys(`${redisPrefix}failures:*`);
+      expect(keys.length).toBeGreaterThan(0);
+      expect(keys.filter((key) => key.includes(roomName) || key.includes('203.0.113.7'))).toEqual([]);
+    }
 
     // Someone at another address is not locked out, nor are the host application's ways in.
     expect((await attempt(roomName, 'moderators-code', '198.51.100.2')).body.role).toBe('moderator');
