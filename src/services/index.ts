@@ -60,12 +60,6 @@ function createLocks(config: Config, log: Logger): { locks: LockService; redis?:
   return { locks, redis };
 }
 
-/** Wrong passcodes are counted where the locks are: in Redis when instances share one, else here. */
-function passcodeFailures(config: Config, redis: Redis | undefined): FailureCounter {
-  const policy = config.security.passcodeLockout;
-  return redis && config.redis ? new RedisFailureCounter(redis, policy, { prefix: config.redis.keyPrefix }) : new MemoryFailureCounter(policy);
-}
-
 /** Builds every service from the configuration; `overrides` lets a test or benchmark swap one piece. */
 export function createServices(config: Config, log: Logger, overrides: { locks?: LockService } = {}): Services {
   const { livekit } = config;
@@ -152,4 +146,10 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
       await redis?.quit().catch(() => undefined);
     },
   };
+}
+
+/** Wrong passcodes are counted where the locks are: in Redis when instances share one, else here. */
+function passcodeFailures(config: Config, redis: Redis | undefined): FailureCounter {
+  const policy = config.security.passcodeLockout;
+  return redis && config.redis ? new RedisFailureCounter(redis, policy, { prefix: config.redis.keyPrefix }) : new MemoryFailureCounter(policy);
 }
