@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { PERMISSIONS, type Permission } from './models/access.model';
 import { DEFAULT_FILE_TEMPLATE, fileTemplateProblem } from './models/file-template.model';
+import type { LockoutPolicy } from './services/failure-counter';
 import type { NotificationOptions } from './services/notification.service';
 import { LAYOUTS, PRESETS } from './models/recording-options.model';
 
@@ -123,6 +124,10 @@ export const envSchema = z.object({
   ADMIN_API_KEY: secret(24),
   MEDIA_URL_SIGNING_KEY: secret(32),
   OPEN_ADMISSION: booleanFlag(false),
+  PASSCODE_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
+  PASSCODE_FAILURE_WINDOW: duration('15m'),
+  PASSCODE_LOCKOUT: duration('15m'),
+  PASSCODE_LOCKOUT_MAX: duration('1h'),
   MODERATOR_PERMISSIONS: permissionList('record,list,play,delete,stream'),
   STREAM_PRIVATE_DESTINATIONS: booleanFlag(false),
   METRICS_TOKEN: secret(16),
@@ -210,6 +215,8 @@ export interface Config {
     /** Signs media URLs; every instance must share it. */
     mediaUrlKey: string;
     openAdmission: boolean;
+    /** Wrong passcodes, per room, kind and client address: when they lock that kind out, and how long. */
+    passcodeLockout: LockoutPolicy;
     permissions: { moderator: Env['MODERATOR_PERMISSIONS']; participant: Env['PARTICIPANT_PERMISSIONS'] };
     joinTokenMaxTtlMs: number;
     corsOrigins: string[];
@@ -302,6 +309,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       adminApiKey: env.ADMIN_API_KEY,
       mediaUrlKey: env.MEDIA_URL_SIGNING_KEY!, // set, as the LiveKit keys are
       openAdmission: env.OPEN_ADMISSION,
+      passcodeLockout: {
+        maxFailures: env.PASSCODE_MAX_FAILURES,
+        windowMs: env.PASSCODE_FAILURE_WINDOW,
+        lockMs: env.PASSCODE_LOCKOUT,
+        maxLockMs: Math.max(env.PASSCODE_LOCKOUT, env.PASSCODE_LOCKOUT_MAX),
+      },
       permissions: { moderator: env.MODERATOR_PERMISSIONS, participant: env.PARTICIPANT_PERMISSIONS },
       joinTokenMaxTtlMs: env.JOIN_TOKEN_MAX_TTL,
       corsOrigins: env.CORS_ORIGINS,

@@ -11,4 +11,7 @@ export type Role = (typeof ROLES)[number];
  */
 export const roleAttribute = (appName: string) => `${appName}.role`;
 
+/** New passcodes have at least this many characters; older, shorter ones admit until changed. */
+export const PASSCODE_MIN_LENGTH = 8;
+
 export const isRole = (value: unknown): value is Role => ROLES.includes(value as Role);

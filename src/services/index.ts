@@ -7,6 +7,7 @@ import type { Recording } from '../models/recording.model';
 import { AccessService } from './access.service';
 import { AdmissionService } from './admission.service';
 import { AutoStopService } from './auto-stop.service';
+import { type FailureCounter, MemoryFailureCounter, RedisFailureCounter } from './failure-counter';
 import { NotificationService } from './notification.service';
 import { EgressService } from './egress.service';
 import type { Dependency } from './health.service';
@@ -96,8 +97,9 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     permissions: config.security.permissions,
     mediaUrlKey: config.security.mediaUrlKey,
     maxJoinTokenTtlMs: config.security.joinTokenMaxTtlMs,
+    participantTokenTtlMs: livekit.participantTokenTtlMs,
   });
-  const admission = new AdmissionService(access, rooms, store, locks, config);
+  const admission = new AdmissionService(access, rooms, store, locks, passcodeFailures(config, redis), config);
   const signMedia = (name: string, expires: number) => access.mediaSignature(name, expires);
   const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia, notifications });
   const streamStore = new StreamStore(s3, config.recordings.path, log);
@@ -154,4 +156,10 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
       await redis?.quit().catch(() => undefined);
     },
   };
+}
+
+/** Wrong passcodes are counted where the locks are: in Redis when instances share one, else here. */
+function passcodeFailures(config: Config, redis: Redis | undefined): FailureCounter {
+  const policy = config.security.passcodeLockout;
+  return redis && config.redis ? new RedisFailureCounter(redis, policy, { prefix: config.redis.keyPrefix }) : new MemoryFailureCounter(policy);
 }
