@@ -166,25 +166,29 @@ export class AdmissionService {
   }
 
   /**
-   * Wrong passcodes are counted per room, kind and client address. A wrong one was wrong for both
-   * kinds, so it counts against both; a kind locked out is not even compared (every attempt is
-   * refused, 429), and a success resets only its own kind: knowing the participant passcode does not
-   * wipe out the count of guesses at the moderator one.
+   * Wrong passcodes are counted twice: per room and kind, whoever guesses (many addresses cannot
+   * share out the guesses at one room), and per client address, whichever room (one address cannot
+   * go from room to room). A wrong one was wrong for both kinds, so it counts against both; a kind
+   * or an address locked out is not even compared (every attempt is refused, 429). A success resets
+   * only its own kind: knowing the participant passcode does not wipe out the count of guesses at
+   * the moderator one, nor the address's guesses elsewhere.
    */
   private async byPasscode(roomName: string, passcode: string, access: RoomAccess | undefined, address: string): Promise<Role> {
-    const keyOf = (kind: Role) => failureKey(roomName, kind, address);
-    const lockedFor = await Promise.all(PASSCODE_KINDS.map((kind) => this.failures.lockedFor(keyOf(kind))));
-    const open = PASSCODE_KINDS.filter((_, index) => lockedFor[index] === 0);
+    const kindKey = (kind: Role) => failureKey('room', roomName, kind);
+    const addressKey = failureKey('address', address);
+    const [addressLock, ...kindLocks] = await Promise.all([addressKey, ...PASSCODE_KINDS.map(kindKey)].map((key) => this.failures.lockedFor(key)));
+    if (addressLock > 0) throw passcodeLocked(addressLock);
+    const open = PASSCODE_KINDS.filter((_, index) => kindLocks[index] === 0);
     // The moderator passcode first, as the two can never be equal.
     for (const kind of open) {
       const hash = hashOf(access, kind);
       if (!(await this.access.passcodeMatches(passcode, hash))) continue;
-      await this.failures.reset(keyOf(kind));
+      await this.failures.reset(kindKey(kind));
       if (passcode.length < PASSCODE_MIN_LENGTH && !access?.shortPasscodes?.includes(kind)) await this.noteShort(roomName, kind, hash!);
       return kind;
     }
-    await Promise.all(open.map((kind) => this.failures.fail(keyOf(kind))));
-    const locks = lockedFor.filter((ms) => ms > 0);
+    await Promise.all([addressKey, ...open.map(kindKey)].map((key) => this.failures.fail(key)));
+    const locks = kindLocks.filter((ms) => ms > 0);
     if (locks.length > 0) throw passcodeLocked(Math.min(...locks));
     throw unauthenticated('The passcode is not right for this room', 'invalid_passcode');
   }
@@ -243,7 +247,7 @@ const hashOf = (access: RoomAccess | undefined, kind: Role) => (kind === 'modera
 
 function passcodeLocked(lockedForMs: number): AppError {
   const retryAfterSeconds = Math.ceil(lockedForMs / 1000);
-  return new AppError(429, 'passcode_locked', `Too many wrong passcodes from here: try again in ${retryAfterSeconds} s, or join with a link`, { retryAfterSeconds });
+  return new AppError(429, 'passcode_locked', `Too many wrong passcodes: try again in ${retryAfterSeconds} s, or join with a link`, { retryAfterSeconds });
 }
 
 function required(value: string | undefined, field: string): string {
