@@ -215,7 +215,7 @@ export interface Config {
     /** Signs media URLs; every instance must share it. */
     mediaUrlKey: string;
     openAdmission: boolean;
-    /** Wrong passcodes, per room, kind and client address: when they lock that kind out, and how long. */
+    /** Wrong passcodes, per room and kind and per client address: when they lock out, and for how long. */
     passcodeLockout: LockoutPolicy;
     permissions: { moderator: Env['MODERATOR_PERMISSIONS']; participant: Env['PARTICIPANT_PERMISSIONS'] };
     joinTokenMaxTtlMs: number;
