@@ -65,10 +65,10 @@ export const OPERATIONS: Operation[] = [
     body: roomSettingsSchema, bodyExample: { passcode: 'correct-horse', moderatorPasscode: 'battery-staple', owner: 'user-42' },
     answer: { description: '{roomName, owner, hasPasscode, hasModeratorPasscode}' } },
 
-  { method: 'post', path: '/recordings/start', summary: "Start the room's recording, with options", access: 'record',
+  { method: 'post', path: '/recordings/start', summary: "Start the room's recording, with options (`metadata` only with the host application's key)", access: 'record',
     body: startRequestSchema, bodyExample: { roomName: ROOM, layout: 'speaker', preset: 'H264_1080P_30', maxDuration: 3600, metadata: { meetingId: 'm-42' } },
     answer: { description: 'Recording started', ref: 'Recording', message: 'Recording started' },
-    errors: { 400: 'bad input', 404: 'no such room', 409: 'already recording', 502: 'LiveKit failed', 503: 'LiveKit unavailable' } },
+    errors: { 400: 'bad input', 403: 'not allowed in this room, or metadata from a room token', 404: 'no such room', 409: 'already recording', 502: 'LiveKit failed', 503: 'LiveKit unavailable' } },
   { method: 'post', path: '/recordings/layout', summary: "Change the running recording's layout", access: 'record',
     body: layoutRequestSchema, bodyExample: { roomName: ROOM, layout: 'grid' },
     answer: { description: 'Layout changed', ref: 'Recording', message: 'Layout changed' }, errors: { 409: 'not recording' } },

@@ -119,6 +119,8 @@ export function recordingController({ recordings, access, log }: Services): Rout
   router.post('/recordings/start', body, async (req, res) => {
     const request = parseInput(startRequestSchema, req.body);
     access.authorize(principalOf(res), 'record', request.roomName);
+    // The host application's own fields: its filters and notifications trust them.
+    if (request.metadata !== undefined) access.authorizeAdmin(principalOf(res), 'Only the host application\'s key may set metadata');
     const recording = await recordings.start(request);
     res.json({ message: 'Recording started', recording: toView(recording) });
   });

@@ -89,8 +89,8 @@ export class AccessService {
   }
 
   /** 403 for anyone but the host application. */
-  authorizeAdmin(principal: Principal): void {
-    if (principal.kind !== 'admin') throw forbidden('Only the host application\'s key may do this');
+  authorizeAdmin(principal: Principal, message = 'Only the host application\'s key may do this'): void {
+    if (principal.kind !== 'admin') throw forbidden(message);
   }
 
   /** A join token the host application hands to one person: HS256 with the admin key. */
