@@ -1,4 +1,6 @@
 import { SignJWT, decodeJwt } from 'jose';
+import type { Recording } from '../src/models/recording.model';
+import { mapConcurrent } from '../src/services/concurrency';
 import { completeRecording, FIXTURE_MP4, putObject, readObject, uniqueRoom } from './support/recordings';
 import { TEST_ADMIN_KEY } from './support/service-process';
 import { startStack, type TestStack } from './support/stack';
@@ -157,6 +159,35 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
     const member = (await stack.anonymous().post('/token').send({ roomName, participantName: 'm', passcode: 'members-only' }).expect(200)).body;
     expect(await listedFor(member.token)).toEqual([later, current, earlier]);
     await as(member.token).get(`${recordingPath(earlier)}/url`).expect(200);
+  });
+
+  it.failing('pages a walk-in through exactly the recordings of their session, at one LIST and a GET per recording a page', async () => {
+    const roomName = uniqueRoom('paged');
+    const walkIn = (await stack.anonymous().post('/token').send({ roomName, participantName: 'walk-in' }).expect(200)).body;
+    const sid = stack.livekit.getRoom(roomName)!.sid;
+    const base = Date.now();
+    const recording = (i: number, roomId: string, startedAt: number): Recording => ({
+      id: `EG_paged${String(i).padStart(6, '0')}`, name: `${roomName}-${roomId}-${i}.mp4`, roomName, roomId, status: 'COMPLETE',
+      startedAt, endedAt: startedAt + 500, duration: 0.5, size: 100, mediaKey: `recordings/${roomName}-${roomId}-${i}.mp4`, mediaVerified: true, updatedAt: 1,
+    });
+    // Many recordings of earlier sessions, newest just before this one began; a few of this one.
+    const earlier = Array.from({ length: 60 }, (_, i) => recording(i, 'RM_earlier', base - 60_000 - i * 1000));
+    const own = Array.from({ length: 25 }, (_, i) => recording(100 + i, sid, base + 1000 + i * 1000));
+    await mapConcurrent([...earlier, ...own], 16, (r) => stack.services.store.save(r, undefined));
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const before = stack.s3Proxy.requests.length;
+      const page = (await as(walkIn.token).get(`/recordings?limit=10${cursor ? `&cursor=${cursor}` : ''}`).expect(200)).body;
+      expect(stack.s3Proxy.requests.length - before).toBeLessThanOrEqual(1 + 10);
+      seen.push(...page.recordings.map((r: Recording) => r.name));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual(own.map((r) => r.name).reverse());
+    expect(pages).toBe(3);
   });
 
   it.failing('bounds a moderator admitted openly the same way: a recording of an earlier session found later is not theirs to see or delete', async () => {
