@@ -5,14 +5,15 @@ import { TokenVerifier } from 'livekit-server-sdk';
 import { AppError } from '../models/app-error';
 import { annotateContext } from '../request-context';
 
-import { isRole, PERMISSIONS, type Permission, type Role, roleAttribute } from '../models/access.model';
+import { isRole, PERMISSIONS, type Permission, type Role, roleAttribute, type SessionBound, sessionAttributes, withinSession } from '../models/access.model';
 
-export type { Permission, Role };
+export type { Permission, Role, SessionBound };
 
 /** Who is calling: the host application (admin key) or a person admitted to one room. */
 export type Principal =
   | { kind: 'admin' }
-  | { kind: 'member'; roomName: string; identity: string; role: Role };
+  /** `session`: admitted openly, so bound to that session's recordings and later ones. */
+  | { kind: 'member'; roomName: string; identity: string; role: Role; session?: SessionBound };
 
 /** The claims of a join token, once verified. */
 export interface JoinClaims {
@@ -62,10 +63,20 @@ export class AccessService {
     const claims = await this.verifier.verify(credential).catch(() => undefined);
     const room = claims?.video?.room;
     const role = claims?.attributes?.[roleAttribute(this.options.appName)];
-    if (!claims?.sub || !room || !claims.video?.roomJoin || !isRole(role)) {
+    const session = claims && this.sessionOf(claims.attributes);
+    if (!claims?.sub || !room || !claims.video?.roomJoin || !isRole(role) || session === null) {
       throw unauthenticated('The token is not one this service issued, or it has expired');
     }
-    return { kind: 'member', roomName: room, identity: claims.sub, role };
+    return { kind: 'member', roomName: room, identity: claims.sub, role, ...(session && { session }) };
+  }
+
+  /** The session bound a token carries: undefined when it has none, null when it is malformed. */
+  private sessionOf(attributes: Record<string, string> | undefined): SessionBound | undefined | null {
+    const names = sessionAttributes(this.options.appName);
+    const id = attributes?.[names.id];
+    const startedAt = attributes?.[names.startedAt];
+    if (id === undefined && startedAt === undefined) return undefined;
+    return id && startedAt && /^\d{1,15}$/.test(startedAt) ? { id, startedAt: Number(startedAt) } : null;
   }
 
   /** A bearer credential that is exactly the admin key, compared in constant time. */
@@ -85,6 +96,17 @@ export class AccessService {
     if (principal.roomName !== roomName) throw forbidden('This token is for another room');
     if (!this.options.permissions[principal.role].includes(permission)) {
       throw forbidden(`A ${principal.role} may not ${PERMISSION_VERBS[permission]} in this room`);
+    }
+  }
+
+  /**
+   * 403 unless the principal may do `permission` to this recording: in its room, and for a person
+   * admitted openly, of their session or a later one.
+   */
+  authorizeRecording(principal: Principal, permission: Permission, recording: { roomName: string; roomId: string; startedAt: number }): void {
+    this.authorize(principal, permission, recording.roomName);
+    if (principal.kind === 'member' && principal.session && !withinSession(recording, principal.session)) {
+      throw forbidden('This recording is from an earlier session of the room');
     }
   }
 

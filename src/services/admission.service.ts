@@ -1,7 +1,8 @@
 import type { Config } from '../config';
-import { AppError } from '../models/app-error';
+import type { Room } from 'livekit-server-sdk';
+import { AppError, upstreamError } from '../models/app-error';
 import { randomBytes } from 'node:crypto';
-import { type AccessService, bearer, forbidden, generatePasscode, type Permission, type Role, unauthenticated } from './access.service';
+import { type AccessService, bearer, forbidden, generatePasscode, type Permission, type Role, type SessionBound, unauthenticated } from './access.service';
 import { type LockService, roomLockKey } from './lock.service';
 import type { RoomAccess, RecordingStore } from './recording-store.service';
 import type { RoomService } from './room.service';
@@ -50,6 +51,8 @@ interface Decision {
   claim?: boolean;
   /** The host application admitted them: the room name is the host's from now on. */
   hosted?: boolean;
+  /** Nobody vouched for them: they are bound to the session they join (and later ones). */
+  open?: boolean;
 }
 
 /** The owner recorded for rooms the host application admits people to. */
@@ -74,12 +77,13 @@ export class AdmissionService {
   async admit(request: AdmissionRequest): Promise<Admission> {
     const decision = await this.decide(request);
     const identity = uniqueIdentity(decision.participantName);
-    await this.rooms.ensureRoom(decision.roomName);
+    const room = await this.rooms.ensureRoom(decision.roomName);
     // Claimed only once the room exists, so a LiveKit failure leaves the name free for the next try.
     if (decision.hosted) await this.holdForHost(decision.roomName);
     const moderatorPasscode = decision.claim ? await this.claim(decision.roomName, identity) : undefined;
     const role = moderatorPasscode ? 'moderator' : decision.role;
-    const token = await this.rooms.participantToken(decision.roomName, { identity, name: decision.participantName, role });
+    const session = decision.open ? sessionOf(room) : undefined;
+    const token = await this.rooms.participantToken(decision.roomName, { identity, name: decision.participantName, role, session });
     return {
       token,
       livekitUrl: this.config.livekit.publicUrl,
@@ -129,7 +133,7 @@ export class AdmissionService {
     if (room?.access?.passcodeHash) throw passcodeRequired();
     // Only a name with no record at all may be claimed: one the host admitted people to, or that was
     // ever recorded, already belongs to someone.
-    return { roomName, participantName, role: 'participant', claim: !room };
+    return { roomName, participantName, role: 'participant', claim: !room, open: true };
   }
 
   private byHostApplication(request: AdmissionRequest): Decision {
@@ -186,6 +190,13 @@ export class AdmissionService {
 /** Names are what people see; identities must be unique in a room, or LiveKit drops the earlier holder. */
 function uniqueIdentity(participantName: string): string {
   return `${participantName}#${randomBytes(4).toString('hex')}`;
+}
+
+/** LiveKit's session of the room: its sid and creation time (ms; older servers give seconds only). */
+function sessionOf(room: Room): SessionBound {
+  const startedAt = Number(room.creationTimeMs) || Number(room.creationTime) * 1000;
+  if (!room.sid || !startedAt) throw upstreamError('livekit', 'LiveKit answered without the room\'s session');
+  return { id: room.sid, startedAt };
 }
 
 const passcodeRequired = () => unauthenticated('This room needs its passcode', 'passcode_required');
