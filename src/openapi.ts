@@ -55,7 +55,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'post', path: '/token', summary: 'Admit a person to a room: a LiveKit token (creates the room on first use)', access: 'public',
     body: tokenRequestSchema, bodyExample: { roomName: ROOM, participantName: 'Ada', passcode: 'correct-horse' },
     answer: { description: '{token, livekitUrl, roomName, identity, participantName, role, permissions, moderatorPasscode?}' },
-    errors: { 400: 'bad input', 401: 'not admitted', 429: 'too many requests' } },
+    errors: { 400: 'bad input', 401: 'not admitted', 429: 'too many requests', 503: 'a claim waited too long for the start-up repair' } },
   { method: 'get', path: '/config', summary: 'What the browser client connects to', access: 'public', answer: { description: '{livekitUrl, openAdmission}' } },
   { method: 'post', path: '/join-tokens', summary: 'Mint a join link for a room', access: 'host',
     body: joinTokenRequestSchema, bodyExample: { roomName: ROOM, participantName: 'Ada', role: 'moderator', ttl: 3600 },

@@ -1,8 +1,10 @@
 import type { Config } from '../config';
 import type { Room } from 'livekit-server-sdk';
 import { AppError, upstreamError } from '../models/app-error';
+import { parseRoomMetadata } from '../models/room-metadata.model';
 import { randomBytes } from 'node:crypto';
 import { type AccessService, bearer, forbidden, generatePasscode, type Permission, type Role, type SessionBound, unauthenticated } from './access.service';
+import { withTimeout } from './concurrency';
 import { type LockService, roomLockKey } from './lock.service';
 import type { RoomAccess, RecordingStore } from './recording-store.service';
 import type { RoomService } from './room.service';
@@ -72,6 +74,8 @@ export class AdmissionService {
     private readonly store: RecordingStore,
     private readonly locks: LockService,
     private readonly config: Config,
+    /** Whether the start-up repair has finished (false: there is none); names are claimed only after it. */
+    private readonly startupRepair: () => Promise<boolean>,
   ) {}
 
   async admit(request: AdmissionRequest): Promise<Admission> {
@@ -80,7 +84,7 @@ export class AdmissionService {
     const room = await this.rooms.ensureRoom(decision.roomName);
     // Claimed only once the room exists, so a LiveKit failure leaves the name free for the next try.
     if (decision.hosted) await this.holdForHost(decision.roomName);
-    const moderatorPasscode = decision.claim ? await this.claim(decision.roomName, identity) : undefined;
+    const moderatorPasscode = decision.claim ? await this.claim(room, identity) : undefined;
     const role = moderatorPasscode ? 'moderator' : decision.role;
     const session = decision.open ? sessionOf(room) : undefined;
     const token = await this.rooms.participantToken(decision.roomName, { identity, name: decision.participantName, role, session });
@@ -171,14 +175,19 @@ export class AdmissionService {
 
   /**
    * Open admission: the first person into a room name nobody holds becomes its owner, and gets the
-   * moderator passcode that brings them back as moderator. Under the room's lock, so one wins.
+   * moderator passcode that brings them back as moderator. Under the room's lock, so one wins. A
+   * name is held by its record, by any recording of it, and by a live room another application made;
+   * recordings an earlier version or the reference left are known once the start-up repair is done.
    */
-  private async claim(roomName: string, owner: string): Promise<string | undefined> {
+  private async claim(liveRoom: Room, owner: string): Promise<string | undefined> {
+    const roomName = liveRoom.name;
+    if (!(await withTimeout(this.startupRepair(), CLAIM_WAIT_MS, startingUp))) return undefined;
     return this.locks.withLock(roomLockKey(roomName), async () => {
       const room = await this.store.getRoom(roomName);
       // Someone was first after all; a passcode set meanwhile still applies.
       if (room?.access?.passcodeHash) throw passcodeRequired();
-      if (room) return undefined;
+      if (room || parseRoomMetadata(liveRoom.metadata)?.createdBy !== this.config.appName) return undefined;
+      if (await this.store.roomHasRecordings(roomName)) return undefined;
       const moderatorPasscode = generatePasscode();
       const access: RoomAccess = { owner, moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode), claimedAt: Date.now() };
       await this.store.putRoom({ roomName, access, updatedAt: Date.now() });
@@ -198,6 +207,10 @@ function sessionOf(room: Room): SessionBound {
   if (!room.sid || !startedAt) throw upstreamError('livekit', 'LiveKit answered without the room\'s session');
   return { id: room.sid, startedAt };
 }
+
+/** How long a claim waits for the start-up repair before answering 503. */
+const CLAIM_WAIT_MS = 15_000;
+const startingUp = () => new AppError(503, 'starting_up', 'The service is still checking its recordings; try again in a moment');
 
 const passcodeRequired = () => unauthenticated('This room needs its passcode', 'passcode_required');
 

@@ -66,6 +66,9 @@ export class ReconcilerService extends EventEmitter {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
+  private markRepaired!: () => void;
+  /** Settles once a full pass has indexed every sidecar and adopted media without one: claims wait for it. */
+  readonly repaired = new Promise<void>((resolve) => { this.markRepaired = resolve; });
 
   constructor(
     private readonly egress: EgressService,
@@ -143,7 +146,10 @@ export class ReconcilerService extends EventEmitter {
     }));
     const unfinished = open.filter((r) => !known.has(r.id));
     await mapConcurrent(unfinished, CONCURRENCY, (r) => this.settleIfForgotten(r, report));
-    if (full) await this.adoptOrphanMedia(await this.indexMissing(report), report);
+    if (full) {
+      await this.adoptOrphanMedia(await this.indexMissing(report), report);
+      this.markRepaired();
+    }
     if (this.options.retentionMs > 0) await this.deleteExpired(report);
     this.passes++;
     this.emit('pass', report);
