@@ -135,8 +135,7 @@ export class AdmissionService {
     if (request.passcode !== undefined) return { roomName, participantName, role: await this.byPasscode(request.passcode, room?.access) };
     if (!this.config.security.openAdmission) throw admissionRequired();
     if (room?.access?.passcodeHash) throw passcodeRequired();
-    // Only a name with no record at all may be claimed: one the host admitted people to, or that was
-    // ever recorded, already belongs to someone.
+    // A name with a record already belongs to someone (the host, a claimant, its recordings); claim() checks the rest.
     return { roomName, participantName, role: 'participant', claim: !room, open: true };
   }
 
@@ -186,13 +185,17 @@ export class AdmissionService {
       const room = await this.store.getRoom(roomName);
       // Someone was first after all; a passcode set meanwhile still applies.
       if (room?.access?.passcodeHash) throw passcodeRequired();
-      if (room || parseRoomMetadata(liveRoom.metadata)?.createdBy !== this.config.appName) return undefined;
-      if (await this.store.roomHasRecordings(roomName)) return undefined;
+      if (room || !this.createdByUs(liveRoom) || (await this.store.roomHasRecordings(roomName))) return undefined;
       const moderatorPasscode = generatePasscode();
       const access: RoomAccess = { owner, moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode), claimedAt: Date.now() };
       await this.store.putRoom({ roomName, access, updatedAt: Date.now() });
       return moderatorPasscode;
     });
+  }
+
+  /** Another application's live room (on the same LiveKit) is not ours to hand out. */
+  private createdByUs(room: Room): boolean {
+    return parseRoomMetadata(room.metadata)?.createdBy === this.config.appName;
   }
 }
 
