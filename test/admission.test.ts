@@ -245,6 +245,13 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
     }
     expect(JSON.parse(stack.livekit.getRoom(foreign)!.metadata)).toEqual({ createdBy: 'another-app' });
     expect(await readObject(stack, `recordings/.rooms/${encodeURIComponent(adopted)}.json`)).toBeDefined();
+    // Indexing the reference's sidecar writes its name's room record too.
+    const unclaimed = uniqueRoom('reference-unclaimed');
+    await putObject(stack, `recordings/.metadata/${unclaimed}-RM_ref0002-2024-09-23T110000.json`, JSON.stringify({
+      id: 'EG_ref0002', name: `${unclaimed}-RM_ref0002-2024-09-23T110000.mp4`, roomName: unclaimed, roomId: 'RM_ref0002', startedAt: 1_727_089_215_000, duration: 3, size: 0,
+    }));
+    await stack.services.reconciler.runPass();
+    expect(await readObject(stack, `recordings/.rooms/${encodeURIComponent(unclaimed)}.json`)).toBeDefined();
     // A name none of that holds is claimed by the first person into it.
     expect((await firstInto(uniqueRoom('fresh'))).role).toBe('moderator');
   });
