@@ -297,4 +297,14 @@ describe('claims in open admission wait for the start-up repair', () => {
     expect([first.role, first.moderatorPasscode]).toEqual(['participant', undefined]);
     expect((await walkIn(uniqueRoom('fresh-after-start'))).role).toBe('moderator');
   });
+
+  it('claims no name when the reconciler is off (RECONCILE_INTERVAL=0): there is no start-up repair to wait for', async () => {
+    const off = await startStack({ env: { OPEN_ADMISSION: 'true', RECONCILE_INTERVAL: '0' } });
+    try {
+      const first = (await off.anonymous().post('/token').send({ roomName: uniqueRoom('unrepaired'), participantName: 'first' }).expect(200)).body;
+      expect([first.role, first.moderatorPasscode]).toEqual(['participant', undefined]);
+    } finally {
+      await off.close();
+    }
+  });
 });
