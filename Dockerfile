@@ -36,11 +36,11 @@ COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY public ./public
-# NODE_ENV is deliberately not set to production here. With NODE_ENV=production the service refuses
-# to start unless ADMIN_API_KEY and MEDIA_URL_SIGNING_KEY are set and LIVEKIT_API_SECRET is not the
-# development secret (productionProblems in src/config.ts), and an image cannot know those keys: the
-# local stack (docker-compose.yml) runs it with LiveKit's development keys. A deployment sets
-# NODE_ENV=production together with its keys, and then that check guards it.
+# No NODE_ENV, and no keys: unset NODE_ENV means production, so the image alone refuses to start and
+# names what a deployment must set (LIVEKIT_API_KEY, LIVEKIT_API_SECRET, ADMIN_API_KEY,
+# MEDIA_URL_SIGNING_KEY: productionProblems in src/config.ts). A deployment passes its keys; the S3
+# keys may stay unset there (the AWS SDK's default credential chain, an IAM role). The local stack
+# (docker-compose.yml) sets NODE_ENV=development with its development keys.
 ENV SERVER_PORT=6080
 # The files stay root's and read-only to the service, which writes nothing locally. The `node` user
 # (uid 1000) comes with the base image; a numeric USER lets Kubernetes' runAsNonRoot verify it.

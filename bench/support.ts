@@ -13,7 +13,7 @@ import { OWNER_METADATA_KEY, ROOM_METADATA_KEY } from '../src/services/egress.se
 import { LiveKitDouble } from '../test/support/livekit-double';
 import { S3FaultProxy } from '../test/support/s3-fault-proxy';
 import { S3TestServer } from '../test/support/s3-server';
-import { freePort, peerEnv, runService, type ServiceProcess, waitReady } from '../test/support/service-process';
+import { DEPLOYMENT_LIVEKIT_KEYS, deploymentEnv, freePort, runService, type ServiceProcess, waitReady } from '../test/support/service-process';
 
 export const APP_NAME = 'recording-manager';
 
@@ -27,7 +27,8 @@ export interface Peers {
 export async function startPeers(): Promise<Peers> {
   const s3 = await S3TestServer.start();
   const proxy = await S3FaultProxy.start(s3.endpoint);
-  const livekit = await LiveKitDouble.start();
+  // A deployment's key pair: the service runs in production, as deployed (startService).
+  const livekit = await LiveKitDouble.start(DEPLOYMENT_LIVEKIT_KEYS);
   return { s3, proxy, livekit };
 }
 
@@ -45,9 +46,9 @@ export async function startService(peers: Peers, options: { direct?: boolean } =
   const port = await freePort();
   const service = runService({
     SERVER_PORT: String(port),
-    ...peerEnv(peers.livekit, peers.s3, options.direct ? peers.s3.endpoint : peers.proxy.endpoint),
-    LIVEKIT_API_KEY: peers.livekit.apiKey,
-    LIVEKIT_API_SECRET: peers.livekit.apiSecret,
+    // Production with its own keys, as deployed: what is measured is what runs.
+    NODE_ENV: 'production',
+    ...deploymentEnv(peers.livekit, peers.s3, options.direct ? peers.s3.endpoint : peers.proxy.endpoint),
     EGRESS_S3_ENDPOINT: peers.s3.endpoint,
     RECONCILE_INTERVAL: '0', // its passes would mix background requests into the counts
     LOG_LEVEL: 'warn',

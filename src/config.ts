@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { PERMISSIONS, type Permission } from './models/access.model';
 import { DEFAULT_FILE_TEMPLATE, fileTemplateProblem } from './models/file-template.model';
+import type { LockoutPolicy } from './services/failure-counter';
 import type { NotificationOptions } from './services/notification.service';
 import { LAYOUTS, PRESETS } from './models/recording-options.model';
 
@@ -66,27 +67,28 @@ const secret = (minLength: number) => z.string().min(minLength, `at least ${minL
 
 /** Every setting the service reads from the environment, with its default. */
 export const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  NODE_ENV: z.string().default('production').transform(modeOf),
   SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(6080),
   APP_NAME: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('recording-manager'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   LIVEKIT_URL: url('http://localhost:7880'),
   LIVEKIT_PUBLIC_URL: optionalUrl(),
-  LIVEKIT_API_KEY: z.string().min(1).default('devkey'),
-  LIVEKIT_API_SECRET: z.string().min(1).default('secret'),
+  LIVEKIT_API_KEY: z.string().min(1).optional(),
+  LIVEKIT_API_SECRET: z.string().min(1).optional(),
   LIVEKIT_REQUEST_TIMEOUT: duration('10s'),
   PARTICIPANT_TOKEN_TTL: duration('6h'),
 
   S3_ENDPOINT: url('http://localhost:9000'),
   S3_PUBLIC_ENDPOINT: optionalUrl(),
   EGRESS_S3_ENDPOINT: optionalUrl(),
-  S3_ACCESS_KEY: z.string().min(1).default('minioadmin'),
-  S3_SECRET_KEY: z.string().min(1).default('minioadmin'),
+  S3_ACCESS_KEY: z.string().min(1).optional(),
+  S3_SECRET_KEY: z.string().min(1).optional(),
   AWS_REGION: z.string().min(1).default('us-east-1'),
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name').default('openvidu-appdata'),
   RECORDINGS_PATH: keyPrefix,
   S3_REQUEST_TIMEOUT: duration('10s'),
+  S3_MEDIA_MAX_SOCKETS: z.coerce.number().int().min(1).default(100),
 
   RECORDING_PLAYBACK_STRATEGY: z.enum(['S3', 'PROXY']).default('S3'),
   RECORDING_URL_TTL: duration('1h'),
@@ -122,6 +124,10 @@ export const envSchema = z.object({
   ADMIN_API_KEY: secret(24),
   MEDIA_URL_SIGNING_KEY: secret(32),
   OPEN_ADMISSION: booleanFlag(false),
+  PASSCODE_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
+  PASSCODE_FAILURE_WINDOW: duration('15m'),
+  PASSCODE_LOCKOUT: duration('15m'),
+  PASSCODE_LOCKOUT_MAX: duration('1h'),
   MODERATOR_PERMISSIONS: permissionList('record,list,play,delete,stream'),
   STREAM_PRIVATE_DESTINATIONS: booleanFlag(false),
   METRICS_TOKEN: secret(16),
@@ -131,10 +137,25 @@ export const envSchema = z.object({
   TRUST_PROXY: z.string().default('false'),
   RATE_LIMIT_TOKEN: z.coerce.number().int().min(1).default(120),
   RATE_LIMIT_MUTATIONS: z.coerce.number().int().min(1).default(600),
+  MEDIA_MAX_STREAMS: z.coerce.number().int().min(1).default(100),
+  MEDIA_MAX_STREAMS_PER_CLIENT: z.coerce.number().int().min(1).default(16),
 });
 
-/** LiveKit's development secret (`livekit-server --dev`): never acceptable in production. */
-const DEVELOPMENT_SECRETS = new Set(['secret', 'devkey']);
+/**
+ * Development shortcuts apply only when NODE_ENV says `development` or `test`; unset, empty or
+ * anything else is production, so a deployment that forgets NODE_ENV fails closed.
+ */
+function modeOf(nodeEnv: string): 'development' | 'test' | 'production' {
+  return nodeEnv === 'development' || nodeEnv === 'test' ? nodeEnv : 'production';
+}
+
+/** LiveKit's development key pair (`livekit-server --dev`) and MinIO's root user, as the local stack uses them. */
+const DEVELOPMENT_CREDENTIALS = {
+  LIVEKIT_API_KEY: 'devkey',
+  LIVEKIT_API_SECRET: 'secret',
+  S3_ACCESS_KEY: 'minioadmin',
+  S3_SECRET_KEY: 'minioadmin',
+};
 
 type Env = z.infer<typeof envSchema>;
 
@@ -155,11 +176,14 @@ export interface Config {
     endpoint: string;
     publicEndpoint: string;
     egressEndpoint: string;
-    accessKey: string;
-    secretKey: string;
+    /** Both unset: the AWS SDK's default credential chain (an IAM role), here and in egress. */
+    accessKey?: string;
+    secretKey?: string;
     region: string;
     bucket: string;
     requestTimeoutMs: number;
+    /** The media client's own socket pool: media streams hold a socket for as long as their reader reads. */
+    mediaMaxSockets: number;
   };
   recordings: {
     path: string;
@@ -191,13 +215,17 @@ export interface Config {
     /** Signs media URLs; every instance must share it. */
     mediaUrlKey: string;
     openAdmission: boolean;
+    /** Wrong passcodes, per room, kind and client address: when they lock that kind out, and how long. */
+    passcodeLockout: LockoutPolicy;
     permissions: { moderator: Env['MODERATOR_PERMISSIONS']; participant: Env['PARTICIPANT_PERMISSIONS'] };
     joinTokenMaxTtlMs: number;
     corsOrigins: string[];
     /** Express's `trust proxy`: how many proxies (or which) may set X-Forwarded-For, for rate limits. */
     trustProxy: boolean | number | string;
     rateLimits: { tokenPerMinute: number; mutationsPerMinute: number };
-    /** Streams may go to loopback and private addresses (an RTMP server inside your own network). */
+    /** Media responses open at once, in all and per client address (429 beyond either). */
+    mediaStreams: { max: number; maxPerClient: number };
+    /** Streams may go to any address, private or not, with no lookup (an RTMP server inside your own network). */
     streamPrivateDestinations: boolean;
     /** When set, GET /metrics wants `Authorization: Bearer <token>`. */
     metricsToken?: string;
@@ -205,8 +233,8 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
+  constructor(readonly problems: string[], note?: string) {
+    super(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}${note ? `\n${note}` : ''}`);
   }
 }
 
@@ -216,15 +244,16 @@ const toWebSocketUrl = (httpUrl: string) => httpUrl.replace(/^http(s?):/, 'ws$1:
 /** Reads and validates the whole configuration at once, reporting every bad value. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable means "use the default", as the reference did with `||`.
-  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
+  const present: Record<string, string> = Object.fromEntries(Object.entries(source).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
   if (source.RECORDINGS_PATH === '') present.RECORDINGS_PATH = '';
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  }
+  const production = modeOf(present.NODE_ENV ?? 'production') === 'production';
+  const parsed = envSchema.safeParse(production ? present : { ...developmentDefaults(present), ...present });
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)),
+    ...(production ? productionProblems(present) : []),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems, production ? PRODUCTION_NOTE : undefined);
   const env = parsed.data;
-  const problems = productionProblems(env);
-  if (problems.length > 0) throw new ConfigError(problems);
   return {
     env: env.NODE_ENV,
     port: env.SERVER_PORT,
@@ -233,8 +262,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     livekit: {
       url: env.LIVEKIT_URL,
       publicUrl: env.LIVEKIT_PUBLIC_URL ?? toWebSocketUrl(env.LIVEKIT_URL),
-      apiKey: env.LIVEKIT_API_KEY,
-      apiSecret: env.LIVEKIT_API_SECRET,
+      // Set: in production productionProblems requires them, elsewhere developmentDefaults gives them.
+      apiKey: env.LIVEKIT_API_KEY!,
+      apiSecret: env.LIVEKIT_API_SECRET!,
       requestTimeoutMs: env.LIVEKIT_REQUEST_TIMEOUT,
       participantTokenTtlMs: env.PARTICIPANT_TOKEN_TTL,
     },
@@ -247,6 +277,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       region: env.AWS_REGION,
       bucket: env.S3_BUCKET,
       requestTimeoutMs: env.S3_REQUEST_TIMEOUT,
+      mediaMaxSockets: env.S3_MEDIA_MAX_SOCKETS,
     },
     recordings: {
       path: env.RECORDINGS_PATH,
@@ -262,7 +293,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     autoStop: { enabled: env.AUTO_STOP, graceMs: env.AUTO_STOP_GRACE },
     notifications: {
       urls: env.NOTIFY_URLS,
-      signingKey: env.NOTIFY_SIGNING_KEY ?? developmentKey(env.LIVEKIT_API_SECRET, 'notifications'),
+      // Unset only in production without NOTIFY_URLS, where nothing is sent.
+      signingKey: env.NOTIFY_SIGNING_KEY ?? '',
       maxAttempts: env.NOTIFY_MAX_ATTEMPTS,
       retryBaseMs: env.NOTIFY_RETRY_BASE,
       retryMaxMs: env.NOTIFY_RETRY_MAX,
@@ -275,34 +307,68 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
     security: {
       adminApiKey: env.ADMIN_API_KEY,
-      mediaUrlKey: env.MEDIA_URL_SIGNING_KEY ?? developmentKey(env.LIVEKIT_API_SECRET, 'media URL'),
+      mediaUrlKey: env.MEDIA_URL_SIGNING_KEY!, // set, as the LiveKit keys are
       openAdmission: env.OPEN_ADMISSION,
+      passcodeLockout: {
+        maxFailures: env.PASSCODE_MAX_FAILURES,
+        windowMs: env.PASSCODE_FAILURE_WINDOW,
+        lockMs: env.PASSCODE_LOCKOUT,
+        maxLockMs: Math.max(env.PASSCODE_LOCKOUT, env.PASSCODE_LOCKOUT_MAX),
+      },
       permissions: { moderator: env.MODERATOR_PERMISSIONS, participant: env.PARTICIPANT_PERMISSIONS },
       joinTokenMaxTtlMs: env.JOIN_TOKEN_MAX_TTL,
       corsOrigins: env.CORS_ORIGINS,
       trustProxy: trustProxySetting(env.TRUST_PROXY),
       rateLimits: { tokenPerMinute: env.RATE_LIMIT_TOKEN, mutationsPerMinute: env.RATE_LIMIT_MUTATIONS },
+      mediaStreams: { max: env.MEDIA_MAX_STREAMS, maxPerClient: env.MEDIA_MAX_STREAMS_PER_CLIENT },
       streamPrivateDestinations: env.STREAM_PRIVATE_DESTINATIONS,
       metricsToken: env.METRICS_TOKEN,
     },
   };
 }
 
-/** In production the service refuses LiveKit's development secret and runs only with its own keys set. */
-function productionProblems(env: Env): string[] {
-  if (env.NODE_ENV !== 'production') return [];
+const PRODUCTION_NOTE = 'NODE_ENV is not development or test, so this is production: it needs its own keys (.env.example). '
+  + 'For local development run with NODE_ENV=development (npm run dev).';
+
+/**
+ * What production must set itself, and the well-known development credentials it refuses. It reads the
+ * raw values, so one message names these along with any value the schema refuses.
+ */
+function productionProblems(present: Record<string, string>): string[] {
   const problems: string[] = [];
-  if (DEVELOPMENT_SECRETS.has(env.LIVEKIT_API_SECRET)) problems.push('LIVEKIT_API_SECRET: the development secret is not allowed in production');
-  if (!env.ADMIN_API_KEY) problems.push('ADMIN_API_KEY: required in production');
-  if (!env.MEDIA_URL_SIGNING_KEY) problems.push('MEDIA_URL_SIGNING_KEY: required in production');
-  if (env.NOTIFY_URLS.length > 0 && !env.NOTIFY_SIGNING_KEY) problems.push('NOTIFY_SIGNING_KEY: required in production when NOTIFY_URLS is set');
+  const refuse = (name: string, why: string) => problems.push(`${name}: ${why}`);
+  const needs = (name: string, when = '') => {
+    if (!present[name]) refuse(name, `required in production${when}`);
+  };
+  for (const name of ['LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET'] as const) {
+    if (present[name] === DEVELOPMENT_CREDENTIALS[name]) refuse(name, 'LiveKit\'s development key pair is not allowed in production');
+    else needs(name);
+  }
+  if (present.S3_SECRET_KEY === DEVELOPMENT_CREDENTIALS.S3_SECRET_KEY) refuse('S3_SECRET_KEY', 'MinIO\'s default secret is not allowed in production');
+  if (Boolean(present.S3_ACCESS_KEY) !== Boolean(present.S3_SECRET_KEY)) {
+    refuse(present.S3_ACCESS_KEY ? 'S3_SECRET_KEY' : 'S3_ACCESS_KEY', 'set both S3 keys, or neither for the AWS SDK\'s default credential chain');
+  }
+  needs('ADMIN_API_KEY');
+  needs('MEDIA_URL_SIGNING_KEY');
+  const notifyUrls = envSchema.shape.NOTIFY_URLS.safeParse(present.NOTIFY_URLS);
+  if (notifyUrls.success && notifyUrls.data.length > 0) needs('NOTIFY_SIGNING_KEY', ' when NOTIFY_URLS is set');
   return problems;
 }
 
 /**
- * Outside production a missing signing key is derived from the LiveKit secret, which every instance
- * of a development stack shares, so their signatures agree without one more setting.
+ * Development and test run without keys of their own: the local stack's credentials, and signing keys
+ * derived from the LiveKit secret, which every instance of a development stack shares, so their
+ * signatures agree without one more setting.
  */
+function developmentDefaults(present: Record<string, string>): Record<string, string> {
+  const livekitSecret = present.LIVEKIT_API_SECRET ?? DEVELOPMENT_CREDENTIALS.LIVEKIT_API_SECRET;
+  return {
+    ...DEVELOPMENT_CREDENTIALS,
+    MEDIA_URL_SIGNING_KEY: developmentKey(livekitSecret, 'media URL'),
+    NOTIFY_SIGNING_KEY: developmentKey(livekitSecret, 'notifications'),
+  };
+}
+
 function developmentKey(livekitSecret: string, use: string): string {
   return createHmac('sha256', livekitSecret).update(`recording-manager ${use} key`).digest('base64url');
 }

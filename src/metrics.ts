@@ -55,6 +55,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly mediaStreams = new Gauge({
+    name: `${PREFIX}media_streams_open`,
+    help: 'Media responses (recordings and downloads) streaming now',
+    registers: [this.registry],
+  });
+
+  readonly mediaStreamsRefused = new Counter({
+    name: `${PREFIX}media_streams_refused_total`,
+    help: 'Media requests answered 429, by the cap they met (client or total)',
+    labelNames: ['cap'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }

@@ -65,7 +65,7 @@ describe('who may join: admission by the host application, join tokens and passc
     const roomName = uniqueRoom('passcoded');
     const settings = await stack.http().put(`/rooms/${encodeURIComponent(roomName)}`)
       .send({ passcode: 'open-sesame', moderatorPasscode: 'chair-person', owner: 'team-42' }).expect(200);
-    expect(settings.body).toEqual({ roomName, owner: 'team-42', hasPasscode: true, hasModeratorPasscode: true });
+    expect(settings.body).toEqual({ roomName, owner: 'team-42', hasPasscode: true, hasModeratorPasscode: true, shortPasscodes: [] });
     const join = (passcode: string) => stack.anonymous().post('/token').send({ roomName, participantName: 'p', passcode });
     expect((await join('open-sesame').expect(200)).body.role).toBe('participant');
     expect((await join('chair-person').expect(200)).body.role).toBe('moderator');

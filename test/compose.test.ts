@@ -2,7 +2,8 @@
  * The local stack (docker-compose.yml, compose/livekit.yaml, compose/egress.yaml, and
  * compose/service-on-host.yaml over it) cannot be started here: no Docker engine. These checks read
  * the files and hold them to the facts a user relies on, with every credential, port and name taken
- * from the service's own defaults (loadConfig({})). The service's image: test/dockerfile.test.ts.
+ * from the service's own development defaults (NODE_ENV=development, as `npm run dev` runs it on the
+ * host beside the stack). The service's image: test/dockerfile.test.ts.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,7 +70,7 @@ function extraHosts(service: Json, name: string): string[] {
   return Object.entries(record(raw, `${name}.extra_hosts`)).map(([host, address]) => `${host}:${text(address, host)}`);
 }
 
-const defaults = loadConfig({});
+const defaults = loadConfig({ NODE_ENV: 'development' });
 const compose = readYaml('docker-compose.yml');
 const services = record(compose.services, 'services');
 const service = (name: string) => record(services[name], `services.${name}`);
@@ -205,7 +206,7 @@ describe('the local Docker stack', () => {
 
   it('gives egress a default S3 upload to MinIO that agrees with what the service sends', () => {
     // The service sends EGRESS_S3_ENDPOINT with every request; the README runs it with http://minio:9000.
-    const asRun = loadConfig({ EGRESS_S3_ENDPOINT: 'http://minio:9000' }).s3;
+    const asRun = loadConfig({ NODE_ENV: 'development', EGRESS_S3_ENDPOINT: 'http://minio:9000' }).s3;
     expect(egressS3).toEqual({
       access_key: defaults.s3.accessKey,
       secret: defaults.s3.secretKey,
@@ -261,11 +262,13 @@ describe('the service in the local stack', () => {
     expect(existsSync(join(root, 'Dockerfile'))).toBe(true);
   });
 
-  it('sets only variables the service reads, with values it accepts, and not production', () => {
+  it('sets only variables the service reads, with values it accepts, in development with the stack\'s keys', () => {
     const known = Object.keys(envSchema.shape);
     for (const name of Object.keys(env)) expect(known).toContain(name);
-    // Production refuses LiveKit's development keys, which the whole stack uses (see Dockerfile).
-    expect(config.env).not.toBe('production');
+    // Unset would be production, which refuses the development keys the whole stack uses.
+    expect(env.NODE_ENV).toBe('development');
+    // Its own keys, stated beside the others' rather than taken from the service's defaults.
+    for (const name of ['LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'S3_ACCESS_KEY', 'S3_SECRET_KEY']) expect(Object.keys(env)).toContain(name);
   });
 
   it('reaches LiveKit, MinIO and Redis by their compose service names and container ports', () => {
@@ -297,7 +300,7 @@ describe('the service in the local stack', () => {
     expect(minioPorts).toContainEqual(expect.objectContaining({ host: Number(new URL(config.s3.publicEndpoint).port), container: 9000 }));
   });
 
-  it('uses the keys, credentials and bucket the rest of the stack has (the service\'s defaults)', () => {
+  it('uses the keys, credentials and bucket the rest of the stack has (the service\'s development defaults)', () => {
     expect(config.livekit.apiKey).toBe(defaults.livekit.apiKey);
     expect(config.livekit.apiSecret).toBe(defaults.livekit.apiSecret);
     expect(config.s3.accessKey).toBe(environment(service('minio'), 'minio').MINIO_ROOT_USER);
@@ -345,11 +348,18 @@ describe('compose/service-on-host.yaml (the service on the host instead)', () =>
     for (const [name, value] of Object.entries(services)) expect(Object.keys(dependsOn(record(value, name), name))).not.toContain(SERVICE);
   });
 
-  it('sends LiveKit\'s webhooks to the host, where `npm start` listens on the same port', () => {
+  it('sends LiveKit\'s webhooks to the host, where `npm run dev` listens on the same port', () => {
     expect(extraHosts(record(overridden.livekit, 'livekit'), 'livekit')).toContain(`${webhookHost}:host-gateway`);
     expect(webhookHost).toBe(SERVICE);
-    // The README's host command runs with the defaults, so on the port the webhook URL names.
+    // The README's host command runs with the development defaults, so on the port the webhook URL names.
     expect(defaults.port).toBe(loadConfig(environment(service(SERVICE), SERVICE)).port);
+  });
+
+  it('has `npm run dev` run the service in development, whose defaults are the stack\'s keys (checked above)', () => {
+    const scripts = record(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts, 'package.json scripts');
+    expect(text(scripts.dev, 'scripts.dev')).toMatch(/(^|\s)NODE_ENV=development node dist\/index\.js$/);
+    // `npm start` is production: it sets no NODE_ENV.
+    expect(text(scripts.start, 'scripts.start')).not.toContain('NODE_ENV');
   });
 });
 

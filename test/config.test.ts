@@ -2,7 +2,7 @@ import { ConfigError, loadConfig } from '../src/config';
 
 describe('configuration', () => {
   it('has the reference\'s names and defaults', () => {
-    const config = loadConfig({});
+    const config = loadConfig({ NODE_ENV: 'test' });
     expect(config).toMatchObject({
       port: 6080,
       livekit: { url: 'http://localhost:7880', publicUrl: 'ws://localhost:7880', apiKey: 'devkey', apiSecret: 'secret' },
@@ -12,16 +12,16 @@ describe('configuration', () => {
   });
 
   it('reads durations with units and normalises the recordings path', () => {
-    const config = loadConfig({ RECORDING_URL_TTL: '90s', WEBHOOK_TIMEOUT: '500ms', RECORDINGS_PATH: '/media/rec' });
+    const config = loadConfig({ NODE_ENV: 'test', RECORDING_URL_TTL: '90s', WEBHOOK_TIMEOUT: '500ms', RECORDINGS_PATH: '/media/rec' });
     expect(config.recordings).toMatchObject({ urlTtlMs: 90_000, path: 'media/rec/' });
     expect(config.webhookTimeoutMs).toBe(500);
-    expect(loadConfig({ RECORDINGS_PATH: '' }).recordings.path).toBe('');
+    expect(loadConfig({ NODE_ENV: 'test', RECORDINGS_PATH: '' }).recordings.path).toBe('');
   });
 
   it('fails with one clear line per bad value', () => {
     let error: unknown;
     try {
-      loadConfig({ SERVER_PORT: 'eighty', RECORDING_PLAYBACK_STRATEGY: 'FTP', LIVEKIT_URL: 'not a url', RECORDINGS_PATH: 'a/../b' });
+      loadConfig({ NODE_ENV: 'test', SERVER_PORT: 'eighty', RECORDING_PLAYBACK_STRATEGY: 'FTP', LIVEKIT_URL: 'not a url', RECORDINGS_PATH: 'a/../b' });
     } catch (caught) {
       error = caught;
     }
@@ -33,29 +33,67 @@ describe('configuration', () => {
     );
   });
 
-  it('refuses to start in production with LiveKit\'s development secret or without its own keys', () => {
-    const problemsOf = (env: Record<string, string>) => {
-      try {
-        loadConfig({ NODE_ENV: 'production', ...env });
-        return [];
-      } catch (error) {
-        return (error as ConfigError).problems.map((line) => line.split(':')[0]);
-      }
-    };
-    expect(problemsOf({})).toEqual(['LIVEKIT_API_SECRET', 'ADMIN_API_KEY', 'MEDIA_URL_SIGNING_KEY']);
-    const keys = { ADMIN_API_KEY: 'k'.repeat(32), MEDIA_URL_SIGNING_KEY: 'm'.repeat(32) };
-    expect(problemsOf({ ...keys, LIVEKIT_API_SECRET: 'secret' })).toEqual(['LIVEKIT_API_SECRET']);
-    expect(problemsOf({ ...keys, LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment' })).toEqual([]);
-    expect(problemsOf({ ...keys, ADMIN_API_KEY: 'short', LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment' })).toEqual(['ADMIN_API_KEY']);
-  });
-
   it('reads the security settings: permissions per role, origins, open admission', () => {
-    const config = loadConfig({ PARTICIPANT_PERMISSIONS: 'list, PLAY,record', MODERATOR_PERMISSIONS: 'none', CORS_ORIGINS: 'https://a.example, http://b.example:8080', OPEN_ADMISSION: 'true' });
+    const config = loadConfig({ NODE_ENV: 'test', PARTICIPANT_PERMISSIONS: 'list, PLAY,record', MODERATOR_PERMISSIONS: 'none', CORS_ORIGINS: 'https://a.example, http://b.example:8080', OPEN_ADMISSION: 'true' });
     expect(config.security.permissions).toEqual({ participant: ['list', 'play', 'record'], moderator: [] });
     expect(config.security.corsOrigins).toEqual(['https://a.example', 'http://b.example:8080']);
     expect(config.security.openAdmission).toBe(true);
-    expect(loadConfig({}).security).toMatchObject({ openAdmission: false, corsOrigins: [], permissions: { participant: ['list', 'play'] } });
-    expect(() => loadConfig({ PARTICIPANT_PERMISSIONS: 'list,fly' })).toThrow(/unknown permission fly/);
-    expect(() => loadConfig({ CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
+    expect(loadConfig({ NODE_ENV: 'test' }).security).toMatchObject({ openAdmission: false, corsOrigins: [], permissions: { participant: ['list', 'play'] } });
+    expect(() => loadConfig({ NODE_ENV: 'test', PARTICIPANT_PERMISSIONS: 'list,fly' })).toThrow(/unknown permission fly/);
+    expect(() => loadConfig({ NODE_ENV: 'test', CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
+  });
+
+  /** The settings a refusal names, in its order. */
+  const refusedSettings = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+      return [];
+    } catch (error) {
+      return (error as ConfigError).problems.map((line) => line.split(':')[0]);
+    }
+  };
+  const DEPLOYMENT_KEYS = {
+    LIVEKIT_API_KEY: 'APIdeploymentkey', LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment',
+    ADMIN_API_KEY: 'k'.repeat(32), MEDIA_URL_SIGNING_KEY: 'm'.repeat(32),
+  };
+
+  it('is production unless NODE_ENV is exactly development or test', () => {
+    const missing = ['LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'ADMIN_API_KEY', 'MEDIA_URL_SIGNING_KEY'];
+    for (const mode of [undefined, '', 'production', 'staging', 'Development', 'dev']) {
+      expect({ mode, refused: refusedSettings(mode === undefined ? {} : { NODE_ENV: mode }) }).toEqual({ mode, refused: missing });
+    }
+    expect(loadConfig({ NODE_ENV: 'staging', ...DEPLOYMENT_KEYS }).env).toBe('production');
+    expect(loadConfig({ NODE_ENV: 'development' }).env).toBe('development');
+    expect(loadConfig({ NODE_ENV: 'test' }).env).toBe('test');
+  });
+
+  it('names bad values and missing production keys in the same refusal', () => {
+    expect(refusedSettings({ SERVER_PORT: 'eighty', ADMIN_API_KEY: 'short' })).toEqual(
+      ['SERVER_PORT', 'ADMIN_API_KEY', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'MEDIA_URL_SIGNING_KEY'],
+    );
+  });
+
+  it('refuses in production LiveKit\'s development keys and MinIO\'s default secret, and S3 keys given by halves', () => {
+    expect(refusedSettings({ ...DEPLOYMENT_KEYS, LIVEKIT_API_KEY: 'devkey', LIVEKIT_API_SECRET: 'secret' })).toEqual(['LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET']);
+    expect(refusedSettings({ ...DEPLOYMENT_KEYS, S3_ACCESS_KEY: 'minioadmin', S3_SECRET_KEY: 'minioadmin' })).toEqual(['S3_SECRET_KEY']);
+    expect(refusedSettings({ ...DEPLOYMENT_KEYS, S3_ACCESS_KEY: 'AKIAEXAMPLE' })).toEqual(['S3_SECRET_KEY']);
+    expect(refusedSettings({ ...DEPLOYMENT_KEYS, NOTIFY_URLS: 'https://hooks.example.com' })).toEqual(['NOTIFY_SIGNING_KEY']);
+    expect(refusedSettings({ ...DEPLOYMENT_KEYS, NOTIFY_URLS: 'https://hooks.example.com', NOTIFY_SIGNING_KEY: 'n'.repeat(32) })).toEqual([]);
+  });
+
+  it('takes development credentials and derived signing keys only in development and test', () => {
+    const production = loadConfig(DEPLOYMENT_KEYS);
+    // No S3 key: the AWS SDK's default credential chain (an IAM role), not MinIO's.
+    expect(production.s3).toMatchObject({ accessKey: undefined, secretKey: undefined });
+    expect(production.security.mediaUrlKey).toBe(DEPLOYMENT_KEYS.MEDIA_URL_SIGNING_KEY);
+    for (const mode of ['development', 'test']) {
+      const config = loadConfig({ NODE_ENV: mode });
+      expect(config.livekit).toMatchObject({ apiKey: 'devkey', apiSecret: 'secret' });
+      expect(config.s3).toMatchObject({ accessKey: 'minioadmin', secretKey: 'minioadmin' });
+      // Derived from the LiveKit secret, so every instance of a development stack agrees without a setting.
+      expect(config.security.mediaUrlKey).toBe(loadConfig({ NODE_ENV: mode === 'test' ? 'development' : 'test' }).security.mediaUrlKey);
+      expect(config.security.mediaUrlKey).not.toBe(loadConfig({ NODE_ENV: mode, LIVEKIT_API_SECRET: 'another-secret' }).security.mediaUrlKey);
+      expect(config.notifications.signingKey).toHaveLength(43);
+    }
   });
 });

@@ -6,24 +6,26 @@
  * folder, must answer /healthz, and the HEALTHCHECK command itself must pass. The base image is stood
  * in for by this machine's node and npm (same Node major, checked).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../src/config';
+import { ConfigError, loadConfig } from '../src/config';
 import { dockerignore, parseDockerfile, type CopyStep, type Stage } from './support/dockerfile';
 import { eventually } from './support/eventually';
 import { LiveKitDouble } from './support/livekit-double';
 import { S3TestServer } from './support/s3-server';
-import { freePort, peerEnv } from './support/service-process';
+import { DEPLOYMENT_LIVEKIT_KEYS, type ServiceProcess, deploymentEnv, freePort, spawnService, startOrExit } from './support/service-process';
 
 const root = path.join(__dirname, '..');
 const stages = parseDockerfile(readFileSync(path.join(root, 'Dockerfile'), 'utf8'));
 const runtime = stages.at(-1)!;
 const ignored = dockerignore(readFileSync(path.join(root, '.dockerignore'), 'utf8'));
-const defaults = loadConfig({});
+const defaults = loadConfig({ NODE_ENV: 'test' });
+/** What a deployment must set itself: the image cannot know its keys. */
+const DEPLOYMENT_SETTINGS = ['LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'ADMIN_API_KEY', 'MEDIA_URL_SIGNING_KEY'];
 const stageNamed = (name: string) => {
   const stage = stages.find((candidate) => candidate.name === name);
   if (!stage) throw new Error(`no stage ${name}`);
@@ -73,12 +75,19 @@ describe('the Dockerfile', () => {
     if (group !== undefined) expect(['root', '0']).not.toContain(group);
   });
 
-  it('exposes the port the service listens on, and starts with its own settings alone', () => {
+  it('exposes the port the service listens on', () => {
     expect(runtime.expose).toEqual([defaults.port]);
-    // The image's ENV must not make the service refuse to start (NODE_ENV=production wants keys only a deployment has).
-    const config = loadConfig(runtime.env);
-    expect(config.port).toBe(defaults.port);
-    expect(config.env).not.toBe('production');
+    expect(loadConfig({ ...runtime.env, NODE_ENV: 'test' }).port).toBe(defaults.port);
+  });
+
+  it('is production by itself: its own settings alone are refused, naming what a deployment must set', () => {
+    let problems: string[] = [];
+    try {
+      loadConfig(runtime.env);
+    } catch (error) {
+      if (error instanceof ConfigError) problems = error.problems;
+    }
+    expect(problems.map((line) => line.split(':')[0])).toEqual(DEPLOYMENT_SETTINGS);
   });
 
   it('starts the compiled service with node, and checks its health on /healthz', () => {
@@ -132,16 +141,18 @@ describe('the Dockerfile, replayed outside Docker', () => {
   let folder: string;
   let s3: S3TestServer;
   let livekit: LiveKitDouble;
-  let service: ChildProcess | undefined;
+  let service: ServiceProcess | undefined;
+  /** The runtime stage's folder, once the build test has replayed it. */
+  let app: string | undefined;
 
   beforeAll(async () => {
     folder = await mkdtemp(path.join(tmpdir(), 'dockerfile-replay-'));
     s3 = await S3TestServer.start();
-    livekit = await LiveKitDouble.start();
+    livekit = await LiveKitDouble.start(DEPLOYMENT_LIVEKIT_KEYS);
   });
 
   afterAll(async () => {
-    service?.kill('SIGKILL');
+    service?.child.kill('SIGKILL');
     await livekit?.close();
     await s3?.close();
     await rm(folder, { recursive: true, force: true });
@@ -190,7 +201,7 @@ describe('the Dockerfile, replayed outside Docker', () => {
     });
   }
 
-  it('builds, starts, answers /healthz and passes its own HEALTHCHECK', async () => {
+  it('builds, starts with a deployment\'s keys, answers /healthz and passes its own HEALTHCHECK', async () => {
     // The base image's Node stands in for this machine's: the same major version.
     expect(process.versions.node.split('.')[0]).toBe(/^node:(\d+)/.exec(runtime.image)![1]);
     // Nothing above the replay folder may hold a node_modules that would resolve in its place.
@@ -198,7 +209,7 @@ describe('the Dockerfile, replayed outside Docker', () => {
 
     await replayBuild();
 
-    const app = inStage(runtime.name, runtime.workdir);
+    app = inStage(runtime.name, runtime.workdir);
     expect(existsSync(path.join(app, runtime.cmd![1]))).toBe(true);
     expect(existsSync(path.join(app, 'public', 'index.html'))).toBe(true);
     expect(existsSync(path.join(app, 'src'))).toBe(false);
@@ -208,24 +219,20 @@ describe('the Dockerfile, replayed outside Docker', () => {
     for (const devOnly of ['typescript', 'jest', 's3rver', 'playwright-core']) expect(modules).not.toContain(devOnly);
 
     const port = await freePort();
+    // No NODE_ENV: production, as the image runs by itself.
     const env = cleanEnv({
       ...runtime.env,
-      ...peerEnv(livekit, s3),
+      ...deploymentEnv(livekit, s3),
       SERVER_PORT: String(port),
       LOG_LEVEL: 'warn',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
-    const [command, ...args] = runtime.cmd!;
-    const started = spawn(command, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const started = spawnService(runtime.cmd!, { cwd: app, env });
     service = started;
-    let output = '';
-    started.stdout!.on('data', (chunk) => { output += chunk; });
-    started.stderr!.on('data', (chunk) => { output += chunk; });
-    const exited = once(started, 'exit').then(([code]) => code as number | null);
 
     const base = `http://127.0.0.1:${port}`;
     const answers200 = (route: string) => eventually(() => fetch(`${base}${route}`).then((res) => res.status === 200, () => false), { timeoutMs: 20_000, what: `${route} answers 200` })
-      .catch((error: Error) => { throw new Error(`${error.message}; the service said:\n${output.slice(-3000)}`); });
+      .catch((error: Error) => { throw new Error(`${error.message}; the service said:\n${started.output().slice(-3000)}`); });
     await answers200('/healthz');
     // Its peers are there too, so it is ready as well, and it serves the browser client.
     await answers200('/readyz');
@@ -239,10 +246,19 @@ describe('the Dockerfile, replayed outside Docker', () => {
     expect(Date.now() - before).toBeLessThan(timeoutMs);
 
     // SIGTERM (docker stop) reaches the CMD's process, which stops cleanly ...
-    started.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    started.child.kill('SIGTERM');
+    expect(await started.exited()).toBe(0);
     service = undefined;
     // ... and with nothing answering, the HEALTHCHECK fails.
     expect(await exitCode(healthcheck.command, { cwd: app, env })).not.toBe(0);
   }, 240_000);
+
+  it('refuses to start with the image\'s own settings alone, naming what a deployment must set', async () => {
+    expect(app).toBeDefined();
+    const alone = spawnService(runtime.cmd!, { cwd: app!, env: cleanEnv({ ...runtime.env, SERVER_PORT: String(await freePort()) }) });
+    service = alone;
+    expect(await startOrExit(alone)).toBe(1);
+    for (const name of DEPLOYMENT_SETTINGS) expect(alone.output()).toMatch(new RegExp(`^  ${name}: .+$`, 'm'));
+    service = undefined;
+  });
 });

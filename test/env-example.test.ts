@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parse as parseDotenv } from 'dotenv';
-import { envSchema, loadConfig } from '../src/config';
+import { ConfigError, envSchema, loadConfig } from '../src/config';
 
 /**
  * `.env.example` and README's configuration table against the schema in src/config.ts, so none of
@@ -104,6 +104,13 @@ const example = readExample(exampleText);
 const exampleValues = parseDotenv(exampleText);
 const readme = readReadmeTable(readmeText);
 const entryOf = new Map(example.entries.map((entry) => [entry.key, entry]));
+/** A deployment's own keys: what production refuses to start without. */
+const PRODUCTION_KEYS: [string, string][] = [
+  ['LIVEKIT_API_KEY', 'APIdeploymentkey'],
+  ['LIVEKIT_API_SECRET', 'the-livekit-secret-of-this-deployment'],
+  ['ADMIN_API_KEY', 'the-admin-key-of-this-deployment'],
+  ['MEDIA_URL_SIGNING_KEY', 'the-media-url-signing-key-of-this-deployment'],
+];
 
 describe('.env.example and the README configuration table', () => {
   it('.env.example lists every setting of envSchema exactly once, each with a comment saying what it means', () => {
@@ -174,15 +181,27 @@ describe('.env.example and the README configuration table', () => {
     expect(problems).toEqual([]);
   });
 
-  it('loadConfig takes the whole of .env.example as its environment, and it changes nothing', () => {
-    // A refusal is a ConfigError whose message names each offending setting.
+  it('is what `npm start` needs: alone it is refused, naming the settings it marks as required in production', () => {
+    let refused: string[] = [];
+    try {
+      loadConfig(exampleValues);
+    } catch (error) {
+      if (error instanceof ConfigError) refused = error.problems.map((line) => line.split(':')[0]);
+    }
+    expect(refused).toEqual(PRODUCTION_KEYS.map(([key]) => key));
+    const marked = example.entries.filter((entry) => /Required in production(?! when)/.test(entry.comment.join(' ').replace(/\s*#\s*/g, ' ')));
+    expect(marked.map((entry) => ({ key: entry.key, commented: entry.commented }))).toEqual(refused.map((key) => ({ key, commented: true })));
+  });
+
+  it('loadConfig takes the whole of .env.example, with those keys set, as its environment, and it changes nothing', () => {
+    const keys = Object.fromEntries(PRODUCTION_KEYS);
     let config: ReturnType<typeof loadConfig> | undefined;
     expect(() => {
-      config = loadConfig(exampleValues);
+      config = loadConfig({ ...exampleValues, ...keys });
     }).not.toThrow();
-    const plain = loadConfig({});
+    const plain = loadConfig(keys);
     const changes = Object.entries(exampleValues)
-      .filter(([key, value]) => !isDeepStrictEqual(loadConfig({ [key]: value }), plain))
+      .filter(([key, value]) => !isDeepStrictEqual(loadConfig({ ...keys, [key]: value }), plain))
       .map(([key, value]) => `${key}=${value}: gives a configuration other than the defaults`);
     expect(changes).toEqual([]);
     expect(config).toEqual(plain);

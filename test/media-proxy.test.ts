@@ -74,6 +74,17 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
     }
   });
 
+  // Issue 15 (6): a header this long is no range a player sends; parsing it must cost nothing.
+  it('ignores a Range header longer than 1,024 bytes and answers the whole file', async () => {
+    for (const range of [`bytes=${'0'.repeat(1100)}-99`, `bytes=0-${'0'.repeat(1100)}99`, `bytes=0-99,${' '.repeat(1100)}`]) {
+      const res = await get(stack, path, { Range: range });
+      expect([res.status, res.headers['content-range'], res.body.length]).toEqual([200, undefined, size]);
+    }
+    // Up to the limit, the same range is still served.
+    const padded = await get(stack, path, { Range: `bytes=${'0'.repeat(1000)}-99` });
+    expect([padded.status, padded.body.length]).toEqual([206, 100]);
+  });
+
   it('evaluates If-None-Match (304) and If-Range (the range while the validator holds, else the whole file)', async () => {
     const { headers } = await get(stack, path, {}, 'HEAD');
     const etag = headers.etag!;

@@ -54,4 +54,16 @@ describe('the OpenAPI description', () => {
     await stack.anonymous().get('/docs/assets/swagger-ui-bundle.js').expect(200).expect('Content-Type', /javascript/);
     await stack.anonymous().get('/docs/docs.js').expect(200);
   });
+
+  // Issue 15 (11): the dependency's whole folder (its README, package.json, demo pages) is not ours to publish.
+  it('serves nothing under /docs but the files its page uses', async () => {
+    for (const used of ['/docs', '/docs/docs.js', '/docs/assets/swagger-ui.css', '/docs/assets/swagger-ui-bundle.js']) {
+      await stack.anonymous().get(used).expect(200);
+    }
+    for (const other of ['/docs/index.html', '/docs/assets/package.json', '/docs/assets/README.md', '/docs/assets/index.html',
+      '/docs/assets/oauth2-redirect.html', '/docs/assets/swagger-initializer.js', '/docs/assets/swagger-ui-bundle.js.map', '/docs/assets/']) {
+      const res = await stack.anonymous().get(other);
+      expect(`${other} ${res.status}`).toBe(`${other} 404`);
+    }
+  });
 });

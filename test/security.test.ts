@@ -226,7 +226,7 @@ describe('security: each attack is refused and changes nothing', () => {
   it('never writes a token, key, signature or passcode to its logs, even at trace level and on failures', async () => {
     const lines: string[] = [];
     const config = { ...stack.config, logLevel: 'trace' as const, recordings: { ...stack.config.recordings, playbackStrategy: 'PROXY' as const } };
-    const services = createServices(config, createLogger('trace', 'recording-manager', { write: (line: string) => void lines.push(line) }));
+    const services = createServices(config, createLogger('trace', 'recording-manager', { write: (line: string) => void lines.push(line) }), { resolveHost: stack.resolveHost });
     const app = createApp(services);
     try {
       const admitted = (await request(app).post('/token').set('Authorization', `Bearer ${TEST_ADMIN_KEY}`)

@@ -28,6 +28,8 @@ describe('live streaming to RTMP destinations', () => {
     receiver = await NotificationReceiver.start(signingKey);
     stack = await startStack({
       env: { NOTIFY_URLS: receiver.url, NOTIFY_SIGNING_KEY: signingKey, NOTIFY_RETRY_BASE: '50ms', AUTO_STOP_GRACE: '1s' },
+      // What egress's own network resolves them to (a compose service, the loopback).
+      dns: { localhost: ['127.0.0.1', '::1'], minio: ['172.18.0.4'] },
     });
   });
   afterAll(async () => {
@@ -180,15 +182,15 @@ describe('live streaming to RTMP destinations', () => {
       [{ roomName, urls: [`rtmp://example.com/${IVS_KEY}`] }, 'rtmp(s)://'],
       [{ roomName, urls: [IVS, 'srt://ingest.example.com:9000?streamid=abc'] }, 'all RTMP(S) or all SRT'],
       [{ roomName, urls: [IVS, IVS] }, 'each URL once'],
-      [{ roomName, urls: [`rtmp://127.0.0.1/live/${IVS_KEY}`] }, 'private or loopback'],
-      [{ roomName, urls: [`rtmp://[::1]:1935/live/${IVS_KEY}`] }, 'private or loopback'],
-      [{ roomName, urls: [`rtmp://10.1.2.3/live/${IVS_KEY}`] }, 'private or loopback'],
-      [{ roomName, urls: [`rtmp://localhost/live/${IVS_KEY}`] }, 'private or loopback'],
+      [{ roomName, urls: [`rtmp://127.0.0.1/live/${IVS_KEY}`] }, 'not a public address'],
+      [{ roomName, urls: [`rtmp://[::1]:1935/live/${IVS_KEY}`] }, 'not a public address'],
+      [{ roomName, urls: [`rtmp://10.1.2.3/live/${IVS_KEY}`] }, 'not a public address'],
+      [{ roomName, urls: [`rtmp://localhost/live/${IVS_KEY}`] }, 'not a public address'],
       // Other spellings of loopback, and a name on egress's own network (a compose service).
-      [{ roomName, urls: [`rtmp://127.1/live/${IVS_KEY}`] }, 'private or loopback'],
-      [{ roomName, urls: [`rtmp://0x7f000001/live/${IVS_KEY}`] }, 'private or loopback'],
-      [{ roomName, urls: [`rtmp://localhost./live/${IVS_KEY}`] }, 'private or loopback'],
-      [{ roomName, urls: [`rtmp://minio:1935/live/${IVS_KEY}`] }, 'private or loopback'],
+      [{ roomName, urls: [`rtmp://127.1/live/${IVS_KEY}`] }, 'not a public address'],
+      [{ roomName, urls: [`rtmp://0x7f000001/live/${IVS_KEY}`] }, 'not a public address'],
+      [{ roomName, urls: [`rtmp://localhost./live/${IVS_KEY}`] }, 'not a public address'],
+      [{ roomName, urls: [`rtmp://minio:1935/live/${IVS_KEY}`] }, 'not a public address'],
       [{ roomName, urls: [IVS], layout: 'mosaic' }, 'layout'],
       [{ roomName, urls: [IVS], maxDuration: 10 }, 'maxDuration'],
     ];
@@ -204,7 +206,7 @@ describe('live streaming to RTMP destinations', () => {
   it('streams to a public address given by number, and answers 400 when LiveKit refuses a destination', async () => {
     const roomName = uniqueRoom('numeric');
     await joinRoom(stack, roomName);
-    const srt = 'srt://203.0.113.10:9000?streamid=publish:live/numeric-secret-id';
+    const srt = 'srt://93.184.215.14:9000?streamid=publish:live/numeric-secret-id';
     const started = (await stack.http().post('/streams/start').send({ roomName, urls: [srt] }).expect(200)).body.stream as Stream;
     expect(JSON.stringify(started)).not.toContain('numeric-secret-id');
     await stack.http().post('/streams/stop').send({ roomName }).expect(200);

@@ -10,18 +10,49 @@ export class ApiError extends Error {
 
 /** The bearer credential every call carries: a room token from /token, or the host application's key. */
 let credential;
-export function useCredential(value) {
+/** Gets a fresh room token when the service refuses the held one (expired); absent for the host key. */
+let renew;
+let renewing;
+export function useCredential(value, renewal) {
   credential = value || undefined;
+  renew = renewal;
+}
+
+/**
+ * One renewal at a time, however many calls were refused together. Its failure says what to do and
+ * is final: trying a stale passcode again would only count as failed attempts.
+ */
+function renewCredential() {
+  renewing ??= renew()
+    .then((token) => { credential = token; })
+    .catch((error) => {
+      const ended = error.code === 'renewal_failed' ? error
+        : new ApiError(401, `Your access to this room has ended and could not be renewed (${error.message}). Leave and join again.`, 'renewal_failed');
+      renew = () => Promise.reject(ended);
+      throw ended;
+    })
+    .finally(() => { renewing = undefined; });
+  return renewing;
+}
+
+/** fetch with the credential; a refused room token is renewed once and the call made again. */
+async function send(path, { headers = {}, ...init } = {}, authenticated = true) {
+  const attempt = () => fetch(path, { ...init, headers: credential && authenticated ? { ...headers, Authorization: `Bearer ${credential}` } : headers });
+  const used = credential;
+  const response = await attempt();
+  if (response.status !== 401 || !authenticated || !renew) return response;
+  if (credential === used) await renewCredential();
+  return attempt();
 }
 
 async function request(method, path, body, { authenticated = true } = {}) {
   const headers = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (credential && authenticated) headers.Authorization = `Bearer ${credential}`;
   let response;
   try {
-    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }, authenticated);
   } catch (error) {
+    if (error instanceof ApiError) throw error;
     throw new ApiError(0, `The recording service is unreachable (${error.message})`);
   }
   const payload = await response.json().catch(() => ({}));
@@ -35,7 +66,7 @@ const recordingPath = (name) => `/recordings/${encodeURIComponent(name)}`;
 
 /** An image the service guards: fetched with the credential (an <img> cannot send it), as an object URL. */
 async function imageUrl(path) {
-  const response = await fetch(path, { headers: credential ? { Authorization: `Bearer ${credential}` } : {} });
+  const response = await send(path);
   if (!response.ok) throw new ApiError(response.status, `${path} failed (${response.status})`);
   return URL.createObjectURL(await response.blob());
 }
@@ -92,6 +123,11 @@ export const heldRooms = {
   set(roomName, admission) {
     const rooms = this.all();
     rooms[roomName] = { token: admission.token, permissions: admission.permissions, role: admission.role };
+    sessionStorage.setItem('rooms', JSON.stringify(rooms));
+  },
+  remove(roomName) {
+    const rooms = this.all();
+    delete rooms[roomName];
     sessionStorage.setItem('rooms', JSON.stringify(rooms));
   },
 };

@@ -150,8 +150,12 @@ function removeParticipant(participant) {
   [...byId('video-grid').children].find((tile) => tile.dataset.tile === `tile-${participant.identity}`)?.remove();
 }
 
-function onData(payload, _participant, _kind, topic) {
-  if (topic !== RECORDING_DELETED_TOPIC) return;
+/**
+ * Only the service's own messages count: LiveKit relays any participant's data on any topic, and
+ * names the sender (`participantIdentity`, set even before the room knows them); the server's carry none.
+ */
+function onData(payload, participant, _kind, topic, _encryption, participantIdentity) {
+  if (topic !== RECORDING_DELETED_TOPIC || participant || participantIdentity) return;
   try {
     const { recordingName } = JSON.parse(new TextDecoder().decode(payload));
     if (typeof recordingName === 'string') recordings.remove(recordingName);
@@ -188,17 +192,33 @@ async function join(event) {
     resetToJoinForm();
     return;
   }
-  enterRoom(admitted);
+  enterRoom(admitted, admission);
   await publishCameraAndMicrophone();
   await showRoomStatus(room.metadata);
   if (may('list')) await recordings.reload(admitted.roomName);
 }
 
+/**
+ * How to get a fresh room token once the service refuses this one: the way this person came in
+ * (join token, passcode; the moderator passcode an owner was given), kept in this page's memory only.
+ */
+function renewal(admitted, admission) {
+  const again = admitted.moderatorPasscode
+    ? { roomName: admitted.roomName, participantName: admitted.participantName, passcode: admitted.moderatorPasscode }
+    : admission;
+  return async () => {
+    const fresh = await api.token(again);
+    heldRooms.set(fresh.roomName, fresh);
+    return fresh.token;
+  };
+}
+
 /** Shows the room with only the controls this person's permissions allow. */
-function enterRoom(admitted) {
+function enterRoom(admitted, admission) {
   permissions = admitted.permissions;
-  useCredential(admitted.token);
+  useCredential(admitted.token, renewal(admitted, admission));
   heldRooms.set(admitted.roomName, admitted);
+  byId('passcode').value = '';
   recordings.allow({ play: may('play'), delete: may('delete') });
   byId('join').hidden = true;
   byId('room').hidden = false;
@@ -211,7 +231,17 @@ function enterRoom(admitted) {
   liveStream.enter(admitted.roomName);
   byId('moderator-passcode').hidden = !admitted.moderatorPasscode;
   byId('moderator-passcode-value').textContent = admitted.moderatorPasscode ?? '';
+  showShortPasscodes(admitted.shortPasscodes ?? []);
   videoTile(room.localParticipant);
+}
+
+/** A passcode set before the 8-character rule still admits: moderators are told, so that it gets changed. */
+function showShortPasscodes(kinds) {
+  const notice = byId('short-passcode');
+  notice.hidden = kinds.length === 0;
+  const several = kinds.length > 1;
+  notice.textContent = `The ${kinds.join(' and ')} passcode${several ? 's' : ''} of this room ${several ? 'are' : 'is'} shorter than 8 characters, `
+    + 'which is easy to guess: ask the host application to set a longer one.';
 }
 
 async function publishCameraAndMicrophone() {
@@ -238,9 +268,12 @@ function resetToJoinForm() {
   joinButton.textContent = 'Join';
 }
 
+/** Leaving drops the room token this tab held (navigating away keeps it for the all-recordings page). */
 async function leave() {
+  const roomName = room?.name;
   await room?.disconnect();
   resetToJoinForm();
+  if (roomName) heldRooms.remove(roomName);
 }
 
 byId('join-form').addEventListener('submit', join);

@@ -4,7 +4,7 @@ import { bearer, sameSecret, unauthenticated } from '../services/access.service'
 import { checkReadiness } from '../services/health.service';
 
 /** GET /healthz (the process is alive), GET /readyz (LiveKit and S3 answer) and GET /metrics. */
-export function healthController({ dependencies, metrics, config }: Services): Router {
+export function healthController({ dependencies, metrics, config, log }: Services): Router {
   const router = Router();
   /** Prometheus text format: behind `METRICS_TOKEN` when it is set, and only with it in production. */
   router.get('/metrics', async (req, res) => {
@@ -17,7 +17,7 @@ export function healthController({ dependencies, metrics, config }: Services): R
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const { ready, checks } = await checkReadiness(dependencies);
+    const { ready, checks } = await checkReadiness(dependencies, log);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks });
   });
   return router;

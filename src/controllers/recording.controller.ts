@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { type Request, type RequestHandler, type Response, Router, json } from 'express';
 import { authenticate, principalOf } from '../middlewares/auth.middleware';
+import { mediaStreamLimit } from '../middlewares/security.middleware';
 import {
   layoutRequestSchema,
   listQuerySchema,
@@ -62,8 +63,9 @@ function signedOrAuthenticated(access: AccessService): RequestHandler {
 }
 
 /** The recordings API: the reference's paths and response shapes, plus paging and /info. */
-export function recordingController({ recordings, access, log }: Services): Router {
+export function recordingController({ recordings, access, log, mediaStreams }: Services): Router {
   const router = Router();
+  const streamSlot = mediaStreamLimit(mediaStreams);
   const body = json({ limit: '16kb' });
   const nameOf = (req: Request) => parseInput(recordingParamsSchema, req.params).name;
   const mayPlay = (res: Response): Guard => (res.locals.signed ? () => undefined : allowed(access, res, 'play'));
@@ -111,8 +113,8 @@ export function recordingController({ recordings, access, log }: Services): Rout
       res.destroy();
     }
   };
-  router.get('/recordings/:name', signedOrAuthenticated(access), serveMedia(false));
-  router.get('/recordings/:name/download', signedOrAuthenticated(access), serveMedia(true));
+  router.get('/recordings/:name', signedOrAuthenticated(access), streamSlot, serveMedia(false));
+  router.get('/recordings/:name/download', signedOrAuthenticated(access), streamSlot, serveMedia(true));
 
   router.use('/recordings', authenticate(access));
 

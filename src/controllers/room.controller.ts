@@ -1,4 +1,5 @@
 import { Router, json } from 'express';
+import { ipKeyGenerator } from 'express-rate-limit';
 import { requireAdmin } from '../middlewares/auth.middleware';
 import { joinTokenRequestSchema, parseInput, roomParamsSchema, roomSettingsSchema, tokenRequestSchema } from '../models/api.model';
 import type { Services } from '../services';
@@ -13,7 +14,8 @@ export function roomController({ admission, access, config }: Services): Router 
 
   router.post('/token', body, async (req, res) => {
     const request = parseInput(tokenRequestSchema, req.body);
-    const admitted = await admission.admit({ ...request, authorization: req.get('Authorization') });
+    const clientAddress = ipKeyGenerator(req.ip ?? '');
+    const admitted = await admission.admit({ ...request, authorization: req.get('Authorization'), clientAddress });
     res.json(admitted);
   });
 

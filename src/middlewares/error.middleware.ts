@@ -30,6 +30,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       return;
     }
     const answer = known ?? new AppError(500, 'internal', 'Internal server error');
+    const retryAfterSeconds = answer.details?.retryAfterSeconds;
+    if (typeof retryAfterSeconds === 'number') res.set('Retry-After', String(retryAfterSeconds));
     res.status(answer.status).json({ errorMessage: answer.message, code: answer.code });
   };
 }

@@ -1,8 +1,9 @@
 import cors from 'cors';
 import type { RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Config } from '../config';
+import type { MediaStreamSlots } from '../services/media-streams.service';
 
 const originOf = (url: string) => new URL(url).origin;
 
@@ -70,5 +71,26 @@ export function rateLimits(config: Config) {
     token: limiter(tokenPerMinute),
     /** Starts, stops, deletions and room settings; reads are not limited. */
     mutations: limiter(mutationsPerMinute, (method) => method === 'GET' || method === 'HEAD' || method === 'OPTIONS'),
+  };
+}
+
+/** A stream's slot frees when one of the client's streams ends: worth another try after a moment. */
+const MEDIA_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * One slot per media response, from its start until it is over ('close': finished, failed or
+ * abandoned by the client). The client address is the rate limits' one (TRUST_PROXY, IPv6 by /56).
+ */
+export function mediaStreamLimit(slots: MediaStreamSlots): RequestHandler {
+  return (req, res, next) => {
+    let release: () => void;
+    try {
+      release = slots.take(ipKeyGenerator(req.ip ?? ''));
+    } catch (error) {
+      res.set('Retry-After', String(MEDIA_RETRY_AFTER_SECONDS));
+      throw error;
+    }
+    res.once('close', release);
+    next();
   };
 }

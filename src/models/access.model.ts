@@ -11,6 +11,9 @@ export type Role = (typeof ROLES)[number];
  */
 export const roleAttribute = (appName: string) => `${appName}.role`;
 
+/** New passcodes have at least this many characters; older, shorter ones admit until changed. */
+export const PASSCODE_MIN_LENGTH = 8;
+
 /**
  * The session (LiveKit room sid and creation time, ms) a person admitted openly was admitted to,
  * signed into their token beside the role: they see only its recordings and those of later sessions.

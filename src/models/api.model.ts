@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PASSCODE_MIN_LENGTH } from './access.model';
 import { badRequest } from './app-error';
 import { ENCODING_FIELDS, encodingSchema, LAYOUTS, PRESETS, recordingMetadataSchema } from './recording-options.model';
 import { RECORDING_STATUSES, type RecordingStatus } from './recording.model';
@@ -50,7 +51,8 @@ export const recordingNameSchema = z
   .refine((name) => isOneSegment(name) && isOneSegment(name.normalize('NFKC')) && noControlCharacters(name), 'not a recording name');
 
 const roleSchema = z.enum(['moderator', 'participant'], { error: 'role must be moderator or participant' });
-const passcodeSchema = (field: string) => textField(field, 128).refine((value) => value.length >= 6, `${field} is at least 6 characters`);
+const passcodeSchema = (field: string) =>
+  textField(field, 128).refine((value) => value.length >= PASSCODE_MIN_LENGTH, `${field} is at least ${PASSCODE_MIN_LENGTH} characters`);
 
 /** POST /token: room and name, plus what admits the person (a join token or a passcode; the admin key goes in the header). */
 export const tokenRequestSchema = z.object({

@@ -18,6 +18,6 @@ export const conflict = (code: string, message: string, details?: Record<string,
   new AppError(409, code, message, details);
 export const upstreamError = (service: 'livekit' | 's3', message: string) =>
   new AppError(502, `${service}_error`, message);
-export const upstreamUnavailable = (service: 'livekit' | 's3', message: string) =>
+export const upstreamUnavailable = (service: 'livekit' | 's3' | 'dns', message: string) =>
   new AppError(503, `${service}_unavailable`, message);
 export const timedOut = (message: string) => new AppError(503, 'timeout', message);

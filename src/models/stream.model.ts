@@ -71,6 +71,22 @@ export function maskStreamUrl(url: string): string {
   return `${scheme}${maskedHost}${segments.join('/')}${maskedQuery}`;
 }
 
+/**
+ * The host a destination URL names (after any user info), as the WHATWG URL parser reads it: every
+ * numeric IPv4 spelling (`127.1`, `0x7f000001`) as dotted decimal, IPv6 compressed and without its
+ * brackets. Undefined when there is no valid host.
+ */
+export function destinationHost(url: string): string | undefined {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '';
+  try {
+    // Read as http: the parser normalises IP addresses only for special schemes, not rtmp: or srt:.
+    const { hostname } = new URL(`http://${authority.slice(authority.lastIndexOf('@') + 1)}`);
+    return hostname.replace(/^\[(.*)\]$/, '$1') || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A destination's protocol family: one stream takes one (egress refuses a mix). */
 export const streamProtocolOf = (url: string) => (url.toLowerCase().startsWith('srt:') ? 'srt' : 'rtmp');
 

@@ -30,9 +30,13 @@ export interface AccessOptions {
   permissions: Record<Role, readonly Permission[]>;
   mediaUrlKey: string;
   maxJoinTokenTtlMs: number;
+  /** The lifetime of the room tokens the service mints (PARTICIPANT_TOKEN_TTL): none may live longer. */
+  participantTokenTtlMs: number;
 }
 
 const JOIN_AUDIENCE = 'recording-manager:join';
+/** Room tokens may outlive PARTICIPANT_TOKEN_TTL by this much: clocks of instances and LiveKit differ a little. */
+const TOKEN_LIFETIME_SLACK_S = 60;
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, length: number) => Promise<Buffer>;
 
 export const unauthenticated = (message: string, code = 'unauthenticated') => new AppError(401, code, message);
@@ -64,7 +68,7 @@ export class AccessService {
     const room = claims?.video?.room;
     const role = claims?.attributes?.[roleAttribute(this.options.appName)];
     const session = claims && this.sessionOf(claims.attributes);
-    if (!claims?.sub || !room || !claims.video?.roomJoin || !isRole(role) || session === null) {
+    if (!claims?.sub || !room || !claims.video?.roomJoin || !isRole(role) || !this.lifetimeAllowed(claims) || session === null) {
       throw unauthenticated('The token is not one this service issued, or it has expired');
     }
     return { kind: 'member', roomName: room, identity: claims.sub, role, ...(session && { session }) };
@@ -77,6 +81,17 @@ export class AccessService {
     const startedAt = attributes?.[names.startedAt];
     if (id === undefined && startedAt === undefined) return undefined;
     return id && startedAt && /^\d{1,15}$/.test(startedAt) ? { id, startedAt: Number(startedAt) } : null;
+  }
+
+  /**
+   * A token that lives longer than the service's own (or forever) was not minted by it: someone holding
+   * the LiveKit secret made it. livekit-server-sdk sets `exp` and `nbf` (no `iat`); without `nbf`, the
+   * rest of its life counts.
+   */
+  private lifetimeAllowed({ exp, nbf }: { exp?: number; nbf?: number }): boolean {
+    if (typeof exp !== 'number') return false;
+    const from = typeof nbf === 'number' ? nbf : Date.now() / 1000;
+    return exp - from <= this.options.participantTokenTtlMs / 1000 + TOKEN_LIFETIME_SLACK_S;
   }
 
   /** A bearer credential that is exactly the admin key, compared in constant time. */

@@ -1,10 +1,12 @@
 import type { Config } from '../config';
 import type { Room } from 'livekit-server-sdk';
+import { PASSCODE_MIN_LENGTH } from '../models/access.model';
 import { AppError, upstreamError } from '../models/app-error';
 import { parseRoomMetadata } from '../models/room-metadata.model';
 import { randomBytes } from 'node:crypto';
 import { type AccessService, bearer, forbidden, generatePasscode, type Permission, type Role, type SessionBound, unauthenticated } from './access.service';
 import { withTimeout } from './concurrency';
+import { failureKey, type FailureCounter } from './failure-counter';
 import { type LockService, roomLockKey } from './lock.service';
 import type { RoomAccess, RecordingStore } from './recording-store.service';
 import type { RoomService } from './room.service';
@@ -17,6 +19,8 @@ export interface AdmissionRequest {
   role?: Role;
   joinToken?: string;
   passcode?: string;
+  /** Who is asking, as the rate limits see them (one IPv6 /56 is one address): wrong passcodes count per address. */
+  clientAddress?: string;
 }
 
 export interface Admission {
@@ -29,6 +33,8 @@ export interface Admission {
   permissions: Permission[];
   /** Given once, to whoever claims an unclaimed room in open admission: their way back in as moderator. */
   moderatorPasscode?: string;
+  /** To moderators: the kinds of this room's passcodes that are shorter than the rule, for the host application to change. */
+  shortPasscodes?: Role[];
 }
 
 export interface RoomSettings {
@@ -43,6 +49,8 @@ export interface RoomAccessView {
   owner: string | null;
   hasPasscode: boolean;
   hasModeratorPasscode: boolean;
+  /** Kinds whose passcode, set before the 8-character rule, is shorter (learnt when it last admitted someone). */
+  shortPasscodes: Role[];
 }
 
 interface Decision {
@@ -73,6 +81,7 @@ export class AdmissionService {
     private readonly rooms: RoomService,
     private readonly store: RecordingStore,
     private readonly locks: LockService,
+    private readonly failures: FailureCounter,
     private readonly config: Config,
     /** Whether the start-up repair has finished (false: there is none); names are claimed only after it. */
     private readonly startupRepair: () => Promise<boolean>,
@@ -88,6 +97,7 @@ export class AdmissionService {
     const role = moderatorPasscode ? 'moderator' : decision.role;
     const session = decision.open ? sessionOf(room) : undefined;
     const token = await this.rooms.participantToken(decision.roomName, { identity, name: decision.participantName, role, session });
+    const shortPasscodes = role === 'moderator' ? await this.shortPasscodesOf(decision.roomName) : [];
     return {
       token,
       livekitUrl: this.config.livekit.publicUrl,
@@ -97,6 +107,7 @@ export class AdmissionService {
       role,
       permissions: this.access.permissionsOf({ kind: 'member', roomName: decision.roomName, identity, role }),
       moderatorPasscode,
+      ...(shortPasscodes.length > 0 ? { shortPasscodes } : {}),
     };
   }
 
@@ -117,6 +128,9 @@ export class AdmissionService {
       if (settings.moderatorPasscode !== undefined) {
         access.moderatorPasscodeHash = settings.moderatorPasscode === null ? undefined : await this.access.hashPasscode(settings.moderatorPasscode);
       }
+      // A passcode set or removed is no longer the short one.
+      const stillShort = access.shortPasscodes?.filter((kind) => (kind === 'moderator' ? settings.moderatorPasscode : settings.passcode) === undefined);
+      access.shortPasscodes = stillShort?.length ? stillShort : undefined;
       await this.store.putRoom({ ...room, roomName, access, updatedAt: Date.now() });
       return viewOf(roomName, access);
     });
@@ -132,7 +146,9 @@ export class AdmissionService {
     const roomName = required(request.roomName, 'roomName');
     const participantName = required(request.participantName, 'participantName');
     const room = await this.store.getRoom(roomName);
-    if (request.passcode !== undefined) return { roomName, participantName, role: await this.byPasscode(request.passcode, room?.access) };
+    if (request.passcode !== undefined) {
+      return { roomName, participantName, role: await this.byPasscode(roomName, request.passcode, room?.access, request.clientAddress ?? '') };
+    }
     if (!this.config.security.openAdmission) throw admissionRequired();
     if (room?.access?.passcodeHash) throw passcodeRequired();
     // A name with a record already belongs to someone (the host, a claimant, its recordings); claim() checks the rest.
@@ -156,10 +172,42 @@ export class AdmissionService {
     return { roomName: claims.roomName, participantName, role: claims.role, hosted: true };
   }
 
-  private async byPasscode(passcode: string, access: RoomAccess | undefined): Promise<Role> {
-    if (await this.access.passcodeMatches(passcode, access?.moderatorPasscodeHash)) return 'moderator';
-    if (await this.access.passcodeMatches(passcode, access?.passcodeHash)) return 'participant';
+  /**
+   * Wrong passcodes are counted per room, kind and client address. A wrong one was wrong for both
+   * kinds, so it counts against both; a kind locked out is not even compared (every attempt is
+   * refused, 429), and a success resets only its own kind: knowing the participant passcode does not
+   * wipe out the count of guesses at the moderator one.
+   */
+  private async byPasscode(roomName: string, passcode: string, access: RoomAccess | undefined, address: string): Promise<Role> {
+    const keyOf = (kind: Role) => failureKey(roomName, kind, address);
+    const lockedFor = await Promise.all(PASSCODE_KINDS.map((kind) => this.failures.lockedFor(keyOf(kind))));
+    const open = PASSCODE_KINDS.filter((_, index) => lockedFor[index] === 0);
+    // The moderator passcode first, as the two can never be equal.
+    for (const kind of open) {
+      const hash = hashOf(access, kind);
+      if (!(await this.access.passcodeMatches(passcode, hash))) continue;
+      await this.failures.reset(keyOf(kind));
+      if (passcode.length < PASSCODE_MIN_LENGTH && !access?.shortPasscodes?.includes(kind)) await this.noteShort(roomName, kind, hash!);
+      return kind;
+    }
+    await Promise.all(open.map((kind) => this.failures.fail(keyOf(kind))));
+    const locks = lockedFor.filter((ms) => ms > 0);
+    if (locks.length > 0) throw passcodeLocked(Math.min(...locks));
     throw unauthenticated('The passcode is not right for this room', 'invalid_passcode');
+  }
+
+  /** Remembers that a kind's passcode is shorter than the rule (unless it changed meanwhile), so that moderators and the host application are told. */
+  private async noteShort(roomName: string, kind: Role, hash: string): Promise<void> {
+    await this.locks.withLock(roomLockKey(roomName), async () => {
+      const room = await this.store.getRoom(roomName);
+      const access = room?.access;
+      if (!access || hashOf(access, kind) !== hash || access.shortPasscodes?.includes(kind)) return;
+      await this.store.putRoom({ ...room, roomName, access: { ...access, shortPasscodes: [...(access.shortPasscodes ?? []), kind] }, updatedAt: Date.now() });
+    });
+  }
+
+  private async shortPasscodesOf(roomName: string): Promise<Role[]> {
+    return (await this.store.getRoom(roomName))?.access?.shortPasscodes ?? [];
   }
 
   /** Records that the host application holds the room name, unless someone already does. */
@@ -217,6 +265,14 @@ const startingUp = () => new AppError(503, 'starting_up', 'The service is still 
 
 const passcodeRequired = () => unauthenticated('This room needs its passcode', 'passcode_required');
 
+const PASSCODE_KINDS: readonly Role[] = ['moderator', 'participant'];
+const hashOf = (access: RoomAccess | undefined, kind: Role) => (kind === 'moderator' ? access?.moderatorPasscodeHash : access?.passcodeHash);
+
+function passcodeLocked(lockedForMs: number): AppError {
+  const retryAfterSeconds = Math.ceil(lockedForMs / 1000);
+  return new AppError(429, 'passcode_locked', `Too many wrong passcodes from here: try again in ${retryAfterSeconds} s, or join with a link`, { retryAfterSeconds });
+}
+
 function required(value: string | undefined, field: string): string {
   if (value === undefined) throw new AppError(400, 'invalid_request', `${field} is required`);
   return value;
@@ -228,5 +284,6 @@ function viewOf(roomName: string, access: RoomAccess | undefined): RoomAccessVie
     owner: access?.owner ?? null,
     hasPasscode: Boolean(access?.passcodeHash),
     hasModeratorPasscode: Boolean(access?.moderatorPasscodeHash),
+    shortPasscodes: access?.shortPasscodes ?? [],
   };
 }

@@ -1,3 +1,4 @@
+import type { Logger } from '../logger';
 import { withTimeout } from './concurrency';
 
 export interface Dependency {
@@ -7,18 +8,22 @@ export interface Dependency {
 
 export interface Readiness {
   ready: boolean;
-  checks: Record<string, string>;
+  checks: Record<string, 'ok' | 'unavailable'>;
 }
 
-/** Readiness: every dependency answers within the time limit; says which one does not. */
-export async function checkReadiness(dependencies: Dependency[], timeoutMs = 3000): Promise<Readiness> {
+/**
+ * Readiness: every dependency answers within the time limit. The answer is public, so it names the
+ * dependency that does not answer and nothing more; its error (which names hosts and ports) is logged.
+ */
+export async function checkReadiness(dependencies: Dependency[], log: Logger, timeoutMs = 3000): Promise<Readiness> {
   const results = await Promise.all(
-    dependencies.map(async (dependency) => {
+    dependencies.map(async ({ name, ping }) => {
       try {
-        await withTimeout(dependency.ping(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
-        return [dependency.name, 'ok'] as const;
+        await withTimeout(ping(), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
+        return [name, 'ok'] as const;
       } catch (error) {
-        return [dependency.name, error instanceof Error ? error.message : String(error)] as const;
+        log.warn({ err: error, dependency: name }, 'readiness check failed');
+        return [name, 'unavailable'] as const;
       }
     }),
   );

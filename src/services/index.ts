@@ -7,6 +7,7 @@ import type { Recording } from '../models/recording.model';
 import { AccessService } from './access.service';
 import { AdmissionService } from './admission.service';
 import { AutoStopService } from './auto-stop.service';
+import { type FailureCounter, MemoryFailureCounter, RedisFailureCounter } from './failure-counter';
 import { NotificationService } from './notification.service';
 import { EgressService } from './egress.service';
 import type { Dependency } from './health.service';
@@ -18,9 +19,11 @@ import { RecordingStore } from './recording-store.service';
 import { RecordingService } from './recording.service';
 import { RoomService } from './room.service';
 import { StreamEventsService } from './stream-events.service';
+import { type ResolveHost, systemResolver } from './host-resolver';
 import { StreamService } from './stream.service';
 import { StreamStore } from './stream-store.service';
 import { createS3Client, instrumentS3, S3Service } from './s3.service';
+import { MediaStreamSlots } from './media-streams.service';
 import { Metrics } from '../metrics';
 import { WebhookService } from './webhook.service';
 
@@ -38,6 +41,8 @@ export interface Services {
   webhookReceiver: WebhookReceiver;
   reconciler: ReconcilerService;
   notifications: NotificationService;
+  /** Open media responses, counted against MEDIA_MAX_STREAMS and MEDIA_MAX_STREAMS_PER_CLIENT. */
+  mediaStreams: MediaStreamSlots;
   dependencies: Dependency[];
   /** Connects what must be connected before serving (Redis, when configured). */
   connect(): Promise<void>;
@@ -59,8 +64,11 @@ function createLocks(config: Config, log: Logger): { locks: LockService; redis?:
   return { locks, redis };
 }
 
+/** How long a stream destination's name may take to resolve before the request is answered 503. */
+const DESTINATION_LOOKUP_TIMEOUT_MS = 5000;
+
 /** Builds every service from the configuration; `overrides` lets a test or benchmark swap one piece. */
-export function createServices(config: Config, log: Logger, overrides: { locks?: LockService } = {}): Services {
+export function createServices(config: Config, log: Logger, overrides: { locks?: LockService; resolveHost?: ResolveHost } = {}): Services {
   const { livekit } = config;
   const clientOptions = { requestTimeout: Math.max(1, Math.ceil(livekit.requestTimeoutMs / 1000)) };
   const metrics = new Metrics();
@@ -72,6 +80,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     config.s3.bucket,
     createS3Client(config.s3, config.s3.publicEndpoint),
     config.s3.requestTimeoutMs,
+    instrumentS3(createS3Client(config.s3, config.s3.endpoint, config.s3.mediaMaxSockets), metrics),
   );
   const store = new RecordingStore(s3, config.recordings.path, log);
   const rooms = new RoomService(roomClient, { appName: config.appName, ...livekit }, log);
@@ -88,15 +97,17 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     permissions: config.security.permissions,
     mediaUrlKey: config.security.mediaUrlKey,
     maxJoinTokenTtlMs: config.security.joinTokenMaxTtlMs,
+    participantTokenTtlMs: livekit.participantTokenTtlMs,
   });
   // Claims wait for the start-up repair; with the reconciler off there is none, and nobody claims a name.
   const startupRepair = () => (config.reconcileIntervalMs === 0 ? Promise.resolve(false) : reconciler.repaired.then(() => true));
-  const admission = new AdmissionService(access, rooms, store, locks, config, startupRepair);
+  const admission = new AdmissionService(access, rooms, store, locks, passcodeFailures(config, redis), config, startupRepair);
   const signMedia = (name: string, expires: number) => access.mediaSignature(name, expires);
   const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia, notifications });
   const streamStore = new StreamStore(s3, config.recordings.path, log);
   const streamEvents = new StreamEventsService(streamStore, egress, locks, commitDeps);
-  const streams = new StreamService({ config, egress, events: streamEvents, store: streamStore, roomRecords: store, locks, log });
+  const resolveHost = overrides.resolveHost ?? systemResolver(DESTINATION_LOOKUP_TIMEOUT_MS);
+  const streams = new StreamService({ config, egress, events: streamEvents, store: streamStore, roomRecords: store, locks, log, resolveHost });
 
   const autoStop = new AutoStopService((roomName) => rooms.participants(roomName), { recording: events, stream: streamEvents }, config.autoStop, log);
   const expire = (recording: Recording) => recordings.delete(recording.name, () => undefined);
@@ -130,6 +141,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     webhookReceiver: new WebhookReceiver(livekit.apiKey, livekit.apiSecret),
     reconciler,
     notifications,
+    mediaStreams: new MediaStreamSlots(config.security.mediaStreams, metrics),
     dependencies: [
       { name: 'livekit', ping: () => rooms.ping() },
       { name: 's3', ping: () => s3.ping() },
@@ -146,4 +158,10 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
       await redis?.quit().catch(() => undefined);
     },
   };
+}
+
+/** Wrong passcodes are counted where the locks are: in Redis when instances share one, else here. */
+function passcodeFailures(config: Config, redis: Redis | undefined): FailureCounter {
+  const policy = config.security.passcodeLockout;
+  return redis && config.redis ? new RedisFailureCounter(redis, policy, { prefix: config.redis.keyPrefix }) : new MemoryFailureCounter(policy);
 }

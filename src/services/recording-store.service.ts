@@ -1,4 +1,5 @@
 import type { Logger } from '../logger';
+import type { Role } from '../models/access.model';
 import {
   imageKeysOf,
   isFinal,
@@ -19,6 +20,8 @@ export interface RoomAccess {
   owner?: string;
   passcodeHash?: string;
   moderatorPasscodeHash?: string;
+  /** Kinds whose passcode is shorter than the rule (set before it): learnt when one admits, cleared when it changes. */
+  shortPasscodes?: Role[];
   claimedAt: number;
 }
 

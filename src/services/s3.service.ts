@@ -36,12 +36,17 @@ export interface ByteRange {
   end: number;
 }
 
-/** Settings that make one client work with AWS S3, MinIO and s3rver alike. */
-export function createS3Client(s3: Config['s3'], endpoint = s3.endpoint): S3Client {
+/** The socket pool of the client for everything but media: the SDK's own default, written down. */
+const CONTROL_MAX_SOCKETS = 50;
+
+/** Settings that make one client work with AWS S3, MinIO and s3rver alike; `maxSockets` sizes its pool. */
+export function createS3Client(s3: Config['s3'], endpoint = s3.endpoint, maxSockets = CONTROL_MAX_SOCKETS): S3Client {
   return new S3Client({
     endpoint,
+    requestHandler: { httpAgent: { maxSockets }, httpsAgent: { maxSockets } },
     region: s3.region,
-    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
+    // Without keys the SDK finds its own: AWS_* variables, shared config, an IAM role.
+    credentials: s3.accessKey && s3.secretKey ? { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey } : undefined,
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -67,6 +72,11 @@ export class S3Service {
     private readonly publicClient: S3Client = client,
     /** A small request that hangs must not hold an API call or a webhook forever. */
     private readonly requestTimeoutMs = 10_000,
+    /**
+     * Media reads' own client and socket pool: a reader that stops reading holds its socket, and
+     * enough of them must not leave webhooks, admission and listing waiting for one.
+     */
+    private readonly mediaClient: S3Client = client,
   ) {}
 
   /** For every request but media streams, whose length is the client's business. */
@@ -123,7 +133,7 @@ export class S3Service {
   }
 
   /**
-   * One GET, ranged when asked. The body streams until `signal` aborts (the client went away); only
+   * One GET, ranged when asked, through the media client. The body streams until `signal` aborts (the client went away); only
    * the wait for S3's answer has a time limit, since how long the body takes is the client's business.
    */
   async read(
@@ -138,7 +148,7 @@ export class S3Service {
     signal.addEventListener('abort', abort, { once: true });
     const deadline = setTimeout(abort, this.requestTimeoutMs);
     try {
-      const object = await this.client.send(
+      const object = await this.mediaClient.send(
         new GetObjectCommand({
           Bucket: this.bucket,
           Key: key,

@@ -1,46 +1,18 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import type { EgressInfo } from 'livekit-server-sdk';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { StreamStartRequest, StreamUpdateRequest } from '../models/api.model';
 import { AppError, badRequest, conflict, upstreamUnavailable } from '../models/app-error';
-import { isStreamEgress, type Stream, streamFromEgress } from '../models/stream.model';
+import { isPublicAddress } from '../models/public-address';
+import { destinationHost, isStreamEgress, type Stream, streamFromEgress } from '../models/stream.model';
 import { annotateContext } from '../request-context';
 import type { EgressService } from './egress.service';
+import type { ResolveHost } from './host-resolver';
 import { type LockService, roomLockKey } from './lock.service';
 import type { RecordingStore } from './recording-store.service';
 import type { StreamApplyResult, StreamEventsService } from './stream-events.service';
 import type { StreamStore } from './stream-store.service';
-
-/** Loopback, private, link-local and shared ranges: egress's own network, not a streaming service. */
-const PRIVATE_RANGES = new BlockList();
-for (const [network, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) {
-  PRIVATE_RANGES.addSubnet(network, prefix, 'ipv4');
-}
-// (IPv4-mapped IPv6 addresses are checked against the IPv4 ranges by BlockList itself.)
-for (const [network, prefix] of [['::', 127], ['fc00::', 7], ['fe80::', 10]] as const) {
-  PRIVATE_RANGES.addSubnet(network, prefix, 'ipv6');
-}
-
-/**
- * A destination egress would reach inside its own network: localhost, a name without a dot (a
- * container or host on the same network), or a loopback, private or link-local address, however it
- * is written (`127.1`, `0x7f000001` and `2130706433` are all 127.0.0.1 to the resolver).
- */
-export function isPrivateDestination(url: string): boolean {
-  const authority = /^[a-z]+:\/\/([^/?#]*)/i.exec(url)?.[1] ?? '';
-  let host: string;
-  try {
-    // The WHATWG parser writes every numeric IPv4 form as dotted decimal.
-    host = new URL(`http://${authority.slice(authority.lastIndexOf('@') + 1)}`).hostname;
-  } catch {
-    return true;
-  }
-  host = host.replace(/^\[(.*)\]$/, '$1').replace(/%.*$/, '').replace(/\.$/, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost') || !host.includes('.') && isIP(host) === 0) return true;
-  const family = isIP(host);
-  return family !== 0 && PRIVATE_RANGES.check(host, family === 4 ? 'ipv4' : 'ipv6');
-}
 
 /**
  * Live streams of a room to RTMP(S)/SRT destinations (Amazon IVS, YouTube, Twitch): one running
@@ -57,11 +29,13 @@ export class StreamService {
       roomRecords: RecordingStore;
       locks: LockService;
       log: Logger;
+      /** Resolves a destination's host name to check where egress would connect. */
+      resolveHost: ResolveHost;
     },
   ) {}
 
   async start({ roomName, urls, layout, preset }: StreamStartRequest): Promise<Stream> {
-    this.checkDestinations(urls);
+    await this.checkDestinations(urls);
     const { egress, events, locks, log } = this.deps;
     return locks.withLock(roomLockKey(roomName), async () => {
       const [running] = await this.running(roomName);
@@ -106,7 +80,7 @@ export class StreamService {
 
   /** Adds and removes destinations of the room's running stream (409 when there is none). */
   async update({ roomName, addUrls, removeUrls }: StreamUpdateRequest): Promise<Stream> {
-    this.checkDestinations(addUrls);
+    await this.checkDestinations(addUrls);
     return this.withRunning(roomName, (running) => this.deps.egress.updateStream(running.egressId, addUrls, removeUrls));
   }
 
@@ -147,10 +121,28 @@ export class StreamService {
     return (await this.deps.events.runningEgresses(roomName)).map(({ info }) => info);
   }
 
-  private checkDestinations(urls: string[]) {
+  /**
+   * Egress connects to whatever a destination names: each must be a public address, or a name whose
+   * every address is one (egress may pick any), unless private destinations are allowed. Egress
+   * resolves the name again later: SECURITY.md's network rule closes that gap.
+   */
+  private async checkDestinations(urls: string[]) {
     if (this.deps.config.security.streamPrivateDestinations) return;
-    if (urls.some(isPrivateDestination)) {
-      throw badRequest('a stream URL points to a private or loopback address (set STREAM_PRIVATE_DESTINATIONS=true to allow it)');
+    await Promise.all(urls.map((url) => this.checkDestination(url)));
+  }
+
+  private async checkDestination(url: string) {
+    const host = destinationHost(url);
+    if (!host) throw badRequest('a stream URL has no valid host');
+    const literal = isIP(host) !== 0;
+    const addresses = literal ? [host] : await this.deps.resolveHost(host).catch((error: unknown) => {
+      this.deps.log.warn({ err: error, host }, 'could not resolve a stream destination');
+      throw upstreamUnavailable('dns', `The stream destination ${host} could not be resolved now; try again`);
+    });
+    if (addresses.length === 0) throw badRequest(`the stream destination ${host} does not resolve`);
+    if (!addresses.every(isPublicAddress)) {
+      const why = literal ? '' : ' (not every address it resolves to is public)';
+      throw badRequest(`the stream destination ${host} is not a public address${why}; set STREAM_PRIVATE_DESTINATIONS=true to allow private destinations`);
     }
   }
 }

@@ -102,8 +102,16 @@ export class Room extends Emitter {
     this.metadata = metadata;
     this.emit(RoomEvent.RoomMetadataChanged, metadata);
   }
+  // As livekit-client's DataReceived: (payload, participant?, kind?, topic?, encryptionType?, participantIdentity?).
+  // From the server (RoomService.SendData) there is no participant and the identity is empty.
   receiveData(text, topic) {
-    this.emit(RoomEvent.DataReceived, new TextEncoder().encode(text), undefined, 0, topic);
+    this.emit(RoomEvent.DataReceived, new TextEncoder().encode(text), undefined, 0, topic, 0, '');
+  }
+  // From a participant: `known` when the room lists them already; otherwise only their identity
+  // comes with it (livekit-client finds no RemoteParticipant for someone it has not seen yet).
+  receiveDataFrom(identity, text, topic, { known = true } = {}) {
+    const participant = known ? { identity, name: identity } : undefined;
+    this.emit(RoomEvent.DataReceived, new TextEncoder().encode(text), participant, 0, topic, 0, identity);
   }
   addRemoteParticipant(identity, name) {
     const participant = { identity, name };

@@ -5,6 +5,8 @@ import { createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createServices, type Services } from '../../src/services';
+import type { ResolveHost } from '../../src/services/host-resolver';
+import { type DnsTable, PUBLIC_DNS, tableResolver } from './dns';
 import { LiveKitDouble, type LiveKitDoubleOptions } from './livekit-double';
 import { S3FaultProxy } from './s3-fault-proxy';
 import { S3TestServer, TEST_S3_CREDENTIALS } from './s3-server';
@@ -21,6 +23,8 @@ export interface TestStack {
   livekit: LiveKitDouble;
   config: Config;
   services: Services;
+  /** The service's DNS: PUBLIC_DNS and the stack's own `dns` entries; `asked` lists the names looked up. */
+  resolveHost: ResolveHost & { asked: string[] };
   baseUrl: string;
   http: () => Requests;
   anonymous: () => ReturnType<typeof request>;
@@ -33,11 +37,12 @@ export interface TestStack {
  * The real service on a random loopback port, against s3rver (through the fault proxy) and the LiveKit
  * double, whose signed webhooks reach the service over HTTP as LiveKit's would.
  */
-export async function startStack(options: { env?: Record<string, string>; livekit?: LiveKitDoubleOptions } = {}): Promise<TestStack> {
+export async function startStack(options: { env?: Record<string, string>; livekit?: LiveKitDoubleOptions; dns?: DnsTable } = {}): Promise<TestStack> {
   const s3 = await S3TestServer.start();
   const s3Proxy = await S3FaultProxy.start(s3.endpoint);
   const livekit = await LiveKitDouble.start({ webhookRetry: { initialDelayMs: 20, maxDelayMs: 200 }, ...options.livekit });
   const config = loadConfig({
+    NODE_ENV: 'test',
     LIVEKIT_URL: livekit.url,
     LIVEKIT_API_KEY: livekit.apiKey,
     LIVEKIT_API_SECRET: livekit.apiSecret,
@@ -52,7 +57,8 @@ export async function startStack(options: { env?: Record<string, string>; liveki
     S3_REQUEST_TIMEOUT: '2s',
     ...options.env,
   });
-  const instance = await serve(config);
+  const resolveHost = tableResolver({ ...PUBLIC_DNS, ...options.dns });
+  const instance = await serve(config, resolveHost);
   livekit.webhookUrls = [`${instance.baseUrl}/livekit/webhook`];
   return {
     s3,
@@ -60,10 +66,11 @@ export async function startStack(options: { env?: Record<string, string>; liveki
     livekit,
     config,
     services: instance.services,
+    resolveHost,
     baseUrl: instance.baseUrl,
     http: () => asHost(instance.baseUrl),
     anonymous: () => request(instance.baseUrl),
-    startPeer: () => serve(config),
+    startPeer: () => serve(config, resolveHost),
     async close() {
       await instance.close();
       await livekit.close();
@@ -81,8 +88,8 @@ export interface ServiceInstance {
 }
 
 /** One instance of the service, listening on a random loopback port. */
-async function serve(config: Config): Promise<ServiceInstance> {
-  const services = createServices(config, createLogger(config.logLevel));
+async function serve(config: Config, resolveHost: ResolveHost): Promise<ServiceInstance> {
+  const services = createServices(config, createLogger(config.logLevel), { resolveHost });
   await services.connect();
   const server: Server = await new Promise((resolve) => {
     const listening = createApp(services).listen(0, '127.0.0.1', () => resolve(listening));

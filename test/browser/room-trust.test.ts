@@ -1,0 +1,135 @@
+import type { Browser, Page } from 'playwright-core';
+import { cspViolations, joinFromPage, launchChromium, openRoomPage } from '../support/browser';
+import { eventually } from '../support/eventually';
+import { completeRecording, uniqueRoom } from '../support/recordings';
+import { startStack, type TestStack } from '../support/stack';
+
+const listed = (page: Page) => page.locator('#recording-list .recording-name').allTextContents();
+
+/** A data message as another person in the room could send it (LiveKit relays it with their identity). */
+const fromParticipant = (page: Page, identity: string, recordingName: string, known: boolean) =>
+  page.evaluate(([who, name, isKnown]) => {
+    for (const fake of (window as any).__fakeLiveKit.rooms) {
+      fake.receiveDataFrom(who, JSON.stringify({ recordingName: name }), 'RECORDING_DELETED', { known: isKnown });
+    }
+  }, [identity, recordingName, known] as const);
+
+/** The service with `env`, and Chromium, for one describe block; no page may break the content security policy. */
+function chromiumStack(env: Record<string, string>) {
+  const context = {} as { stack: TestStack; browser: Browser };
+  beforeAll(async () => {
+    context.stack = await startStack({ env: { NODE_ENV: 'test', ...env } });
+    context.browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await context.browser?.close();
+    await context.stack?.close();
+  });
+  afterEach(() => expect(cspViolations).toEqual([]));
+  return context;
+}
+
+describe('what the room page trusts, in Chromium', () => {
+  const setup = chromiumStack({});
+
+  it('removes a recording from the list on a RECORDING_DELETED from the server, never on one from a participant', async () => {
+    const { roomName, name } = await completeRecording(setup.stack, uniqueRoom('trusting'));
+    const page = await openRoomPage(setup.browser, setup.stack);
+    await joinFromPage(page, setup.stack, roomName, 'Ivy', 'participant');
+    await page.locator('#recording-list li.recording').waitFor();
+
+    // Anyone in the room may publish data on any topic: a forged deletion notice changes nothing.
+    await fromParticipant(page, 'mallory#0badc0de', name, true);
+    await fromParticipant(page, 'newcomer#12345678', name, false);
+    expect(await listed(page)).toEqual([name]);
+
+    // The real deletion: the service tells the room (no participant), and the list follows.
+    await setup.stack.http().delete(`/recordings/${encodeURIComponent(name)}`).expect(200);
+    await page.locator('#recording-list li.recording').waitFor({ state: 'detached' });
+    await page.close();
+  });
+
+  it('tells a moderator that the room\'s passcode is shorter than the rule, and a participant nothing', async () => {
+    const roomName = uniqueRoom('weak');
+    const { access } = setup.stack.services;
+    // Set before passcodes needed 8 characters: it still admits, and its first use tells.
+    await setup.stack.services.store.putRoom({ roomName, access: { passcodeHash: await access.hashPasscode('1234'), claimedAt: 1 }, updatedAt: 1 });
+    const guest = await openRoomPage(setup.browser, setup.stack);
+    await guest.fill('#room-name', roomName);
+    await guest.fill('#passcode', '1234');
+    await guest.click('#join-button');
+    await guest.waitForSelector('#room:not([hidden])');
+    expect(await guest.isVisible('#short-passcode')).toBe(false);
+
+    const moderator = await openRoomPage(setup.browser, setup.stack);
+    await joinFromPage(moderator, setup.stack, roomName, 'Mo', 'moderator');
+    await moderator.locator('#short-passcode', { hasText: 'The participant passcode of this room is shorter than 8 characters' }).waitFor();
+    await guest.close();
+    await moderator.close();
+  });
+});
+
+describe('the room page renews its room token, in Chromium', () => {
+  // Room tokens of one second: the service refuses them once its clock tolerance (10 s) is over.
+  const setup = chromiumStack({ PARTICIPANT_TOKEN_TTL: '1s' });
+
+  const heldTokens = (page: Page) => page.evaluate(() => JSON.parse(sessionStorage.getItem('rooms') || '{}')) as Promise<Record<string, { token: string }>>;
+
+  async function joinWithPasscode(page: Page, roomName: string, passcode: string) {
+    await page.fill('#room-name', roomName);
+    await page.fill('#participant-name', 'Quinn');
+    await page.fill('#passcode', passcode);
+    await page.click('#join-button');
+    await page.waitForSelector('#room:not([hidden])');
+  }
+
+  /** Until the service refuses the room token the page holds. */
+  async function untilRefused(page: Page, roomName: string) {
+    const { token } = (await heldTokens(page))[roomName];
+    await eventually(async () => (await setup.stack.anonymous().get('/recordings').query({ roomName }).set('Authorization', `Bearer ${token}`)).status === 401,
+      { what: 'the room token refused', timeoutMs: 20_000, intervalMs: 250 });
+  }
+
+  const setPasscodes = (roomName: string, body: Record<string, string>) =>
+    setup.stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send(body).expect(200);
+
+  it('fetches a fresh room token with the passcode it was admitted with, which it keeps in memory only', async () => {
+    const roomName = uniqueRoom('renewing');
+    await setPasscodes(roomName, { passcode: 'participants-code', moderatorPasscode: 'moderators-code' });
+    const page = await openRoomPage(setup.browser, setup.stack);
+    await joinWithPasscode(page, roomName, 'moderators-code');
+    const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }));
+    expect(stored).not.toContain('moderators-code');
+    await untilRefused(page, roomName);
+
+    await page.click('#recording-button');
+    await page.waitForSelector('#recording-button[data-status="STARTED"]', { timeout: 15_000 });
+    expect(await page.locator('#errors .error').count()).toBe(0);
+    await page.close();
+  }, 60_000);
+
+  it('says so clearly when no fresh token can be had', async () => {
+    const roomName = uniqueRoom('revoked');
+    await setPasscodes(roomName, { moderatorPasscode: 'moderators-code' });
+    const page = await openRoomPage(setup.browser, setup.stack);
+    await joinWithPasscode(page, roomName, 'moderators-code');
+    await setPasscodes(roomName, { moderatorPasscode: 'a-new-moderators-code' });
+    await untilRefused(page, roomName);
+
+    await page.click('#recording-button');
+    await page.locator('#errors .error', { hasText: 'Your access to this room has ended' }).waitFor();
+    expect(await page.textContent('#errors')).toMatch(/The passcode is not right for this room.*join again/);
+    await page.close();
+  }, 60_000);
+
+  it('drops the room token the tab held when the person leaves', async () => {
+    const roomName = uniqueRoom('leaving');
+    const page = await openRoomPage(setup.browser, setup.stack);
+    await joinFromPage(page, setup.stack, roomName, 'Rae');
+    expect(Object.keys(await heldTokens(page))).toContain(roomName);
+    await page.click('#leave-button');
+    await page.waitForSelector('#join:not([hidden])');
+    expect(Object.keys(await heldTokens(page))).not.toContain(roomName);
+    await page.close();
+  });
+});

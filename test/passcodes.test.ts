@@ -1,0 +1,165 @@
+import type { Redis } from 'ioredis';
+import request from 'supertest';
+import { REDIS_TEST_URL, connectRedis, deleteKeys, testPrefix } from './support/redis';
+import { uniqueRoom } from './support/recordings';
+import { startStack, type ServiceInstance, type TestStack } from './support/stack';
+
+const WRONG = 'not-the-passcode';
+/** Short locks so that a test can wait them out; failures count for three seconds. */
+// Clients are told apart by X-Forwarded-For (one proxy trusted); the /token rate limit stays out of the way.
+const LOCKOUT_ENV = {
+  NODE_ENV: 'test', TRUST_PROXY: '1', RATE_LIMIT_TOKEN: '100000',
+  PASSCODE_FAILURE_WINDOW: '3s', PASSCODE_LOCKOUT: '1s', PASSCODE_LOCKOUT_MAX: '4s',
+};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const redisPrefix = testPrefix('passcodes');
+const stores: Array<[string, Record<string, string>]> = [
+  ['in memory (one instance)', {}],
+  ['in Redis (shared by instances)', { REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: redisPrefix }],
+];
+
+describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
+  let stack: TestStack;
+  let peer: ServiceInstance | undefined;
+  let redis: Redis | undefined;
+  beforeAll(async () => {
+    stack = await startStack({ env: { ...LOCKOUT_ENV, ...storeEnv } });
+    if (storeEnv.REDIS_URL) [peer, redis] = await Promise.all([stack.startPeer(), connectRedis()]);
+  });
+  afterAll(async () => {
+    await peer?.close();
+    await stack.close();
+    if (redis) {
+      await deleteKeys(redis, redisPrefix);
+      await redis.quit();
+    }
+  });
+
+  /** With Redis, attempts alternate between two instances: they count together. */
+  let turn = 0;
+  const attempt = (roomName: string, passcode: string, address = '203.0.113.7') => {
+    const baseUrl = peer && turn++ % 2 ? peer.baseUrl : stack.baseUrl;
+    return request(baseUrl).post('/token').set('X-Forwarded-For', address).send({ roomName, participantName: 'p', passcode });
+  };
+  const failTimes = async (roomName: string, times: number, address?: string) => {
+    for (let i = 0; i < times; i++) expect((await attempt(roomName, WRONG, address)).status).toBe(401);
+  };
+  const setPasscodes = async (roomName: string, body: Record<string, string>) =>
+    stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send(body).expect(200);
+  /** The lock's answer: 429 and how long to wait. */
+  const expectLocked = async (roomName: string, passcode: string, retryAfter: string) => {
+    const res = await attempt(roomName, passcode);
+    expect({ status: res.status, code: res.body.code, retryAfter: res.headers['retry-after'] }).toEqual({ status: 429, code: 'passcode_locked', retryAfter });
+  };
+  /** Seconds to wait, from an attempt while every kind is locked (which counts nothing). */
+  const retryAfter = async (roomName: string) => {
+    const res = await attempt(roomName, WRONG);
+    expect(res.status).toBe(429);
+    return Number(res.headers['retry-after']);
+  };
+  const waitOut = async (roomName: string) => sleep((await retryAfter(roomName)) * 1000 + 100);
+  const admittedAs = async (roomName: string, passcode: string) => {
+    const res = await attempt(roomName, passcode);
+    return res.status === 200 ? (res.body.role as string) : undefined;
+  };
+
+  it('locks an address out of a room\'s passcodes after five failures, refusing even the right one; others, join links and the host key still admit', async () => {
+    const roomName = uniqueRoom('guessed');
+    await setPasscodes(roomName, { passcode: 'participants-code', moderatorPasscode: 'moderators-code' });
+    await failTimes(roomName, 5);
+    await expectLocked(roomName, 'participants-code', '1');
+    await expectLocked(roomName, 'moderators-code', '1');
+    if (redis) {
+      // Redis holds the counts under fixed-length keys that name neither the room nor the address.
+      const keys = await redis.keys(`${redisPrefix}failures:*`);
+      expect(keys.length).toBeGreaterThan(0);
+      expect(keys.filter((key) => key.includes(roomName) || key.includes('203.0.113.7'))).toEqual([]);
+    }
+
+    // Someone at another address is not locked out, nor are the host application's ways in.
+    expect((await attempt(roomName, 'moderators-code', '198.51.100.2')).body.role).toBe('moderator');
+    const { joinToken } = (await stack.http().post('/join-tokens').send({ roomName }).expect(200)).body;
+    await stack.anonymous().post('/token').set('X-Forwarded-For', '203.0.113.7').send({ joinToken, participantName: 'invited' }).expect(200);
+    await stack.http().post('/token').set('X-Forwarded-For', '203.0.113.7').send({ roomName, participantName: 'staff' }).expect(200);
+
+    // The lock ends when Retry-After said.
+    await waitOut(roomName);
+    expect(await admittedAs(roomName, 'participants-code')).toBe('participant');
+  });
+
+  it('makes each next lock twice as long, up to PASSCODE_LOCKOUT_MAX', async () => {
+    const roomName = uniqueRoom('persistent');
+    await setPasscodes(roomName, { passcode: 'participants-code' });
+    const waits: number[] = [];
+    for (let lock = 0; lock < 4; lock++) {
+      await failTimes(roomName, 5);
+      waits.push(await retryAfter(roomName));
+      if (lock < 3) await sleep(waits[lock] * 1000 + 100);
+    }
+    expect(waits).toEqual([1, 2, 4, 4]);
+  }, 30_000);
+
+  it('resets only the kind that succeeded: the participant passcode reopens, the moderator one stays counted', async () => {
+    const roomName = uniqueRoom('half-known');
+    await setPasscodes(roomName, { passcode: 'participants-code', moderatorPasscode: 'moderators-code' });
+    // Someone who knows the participant passcode guesses the moderator one.
+    await failTimes(roomName, 5);
+    await waitOut(roomName);
+    expect(await admittedAs(roomName, 'participants-code')).toBe('participant');
+    await failTimes(roomName, 5);
+    // The participant kind starts over (one second), the moderator kind's second lock is twice as long:
+    // once the participant passcode admits again, the moderator one is still refused.
+    expect(await retryAfter(roomName)).toBe(1);
+    await sleep(1100);
+    expect(await admittedAs(roomName, 'participants-code')).toBe('participant');
+    await expectLocked(roomName, 'moderators-code', '1');
+  });
+
+  it('counts only the failures of the last PASSCODE_FAILURE_WINDOW', async () => {
+    const roomName = uniqueRoom('forgetful');
+    await setPasscodes(roomName, { passcode: 'participants-code' });
+    await failTimes(roomName, 4);
+    await sleep(3100);
+    // The first four are forgotten: four more, then a fifth, before the lock.
+    await failTimes(roomName, 5);
+    await expectLocked(roomName, 'participants-code', '1');
+  });
+});
+
+describe('passcode length', () => {
+  let stack: TestStack;
+  beforeAll(async () => { stack = await startStack({ env: { NODE_ENV: 'test' } }); });
+  afterAll(async () => { await stack.close(); });
+
+  const room = (roomName: string) => `/rooms/${encodeURIComponent(roomName)}`;
+  const join = (roomName: string, passcode: string) => stack.anonymous().post('/token').send({ roomName, participantName: 'p', passcode }).expect(200);
+
+  it('refuses new passcodes shorter than 8 characters; an existing short one keeps working, and moderators and the host application are told', async () => {
+    const roomName = uniqueRoom('short');
+    for (const body of [{ passcode: 'seven-c' }, { moderatorPasscode: 'seven-c' }]) {
+      const res = await stack.http().put(room(roomName)).send(body).expect(400);
+      expect(res.body.errorMessage).toMatch(/at least 8 characters/);
+    }
+
+    // A room whose participant passcode was set before the rule.
+    const { access } = stack.services;
+    await stack.services.store.putRoom({
+      roomName,
+      access: { passcodeHash: await access.hashPasscode('1234'), moderatorPasscodeHash: await access.hashPasscode('moderators-code'), claimedAt: 1 },
+      updatedAt: 1,
+    });
+    const participant = (await join(roomName, '1234')).body;
+    expect(participant.role).toBe('participant');
+    expect(participant.shortPasscodes).toBeUndefined();
+    await stack.anonymous().get(room(roomName)).set('Authorization', `Bearer ${participant.token}`).expect(403);
+    expect((await stack.http().get(room(roomName)).expect(200)).body.shortPasscodes).toEqual(['participant']);
+    expect((await join(roomName, 'moderators-code')).body.shortPasscodes).toEqual(['participant']);
+    const hosted = (await stack.http().post('/token').send({ roomName, participantName: 'staff', role: 'moderator' }).expect(200)).body;
+    expect(hosted.shortPasscodes).toEqual(['participant']);
+
+    // Once changed, nobody is told any more.
+    expect((await stack.http().put(room(roomName)).send({ passcode: 'a-longer-passcode' }).expect(200)).body.shortPasscodes).toEqual([]);
+    expect((await join(roomName, 'moderators-code')).body.shortPasscodes).toBeUndefined();
+  });
+});
