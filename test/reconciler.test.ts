@@ -115,11 +115,18 @@ describe('the reconciler repairs what webhooks missed', () => {
     await stack.livekit.webhooks.idle();
     await stack.http().delete(`/recordings/${recording.name}`).expect(200);
     await putObject(stack, done.mediaKey, FIXTURE_MP4, 'video/mp4');
+    // The reference's media names carry egress's {time} instead.
+    const referenceOrphan = 'Test Room-RM_ref0099-2024-09-23T103015.mp4';
+    await putObject(stack, `recordings/${referenceOrphan}`, FIXTURE_MP4, 'video/mp4');
 
     await stack.services.reconciler.runPass();
     const adopted = (await stack.http().get(`/recordings/${orphanName}/info`).expect(200)).body;
     expect(adopted).toMatchObject({ roomName: 'Board meeting', roomId: 'RM_orphan12345', status: 'COMPLETE', size: FIXTURE_MP4.length, playable: true });
+    // It started when egress says in its name (the object's time is when its upload ended).
+    expect(adopted.startedAt).toBe(Date.UTC(2026, 10, 21, 12, 0, 0));
     await stack.http().get(`/recordings/${orphanName}`).expect(200);
+    expect((await stack.http().get(`/recordings/${encodeURIComponent(referenceOrphan)}/info`).expect(200)).body)
+      .toMatchObject({ roomName: 'Test Room', roomId: 'RM_ref0099', startedAt: Date.UTC(2024, 8, 23, 10, 30, 15) });
     // Still deleted, although LiveKit still lists its ended egress and its media is back.
     await stack.http().get(`/recordings/${recording.name}/info`).expect(404);
   });

@@ -48,6 +48,21 @@ describe('recording options, metadata and layout', () => {
     expect((await stack.http().get('/recordings').query({ 'metadata.attendees': '8' }).expect(200)).body.recordings).toEqual([]);
   });
 
+  it('takes metadata from the host application only: a room token that sends it gets 403 and starts nothing', async () => {
+    const roomName = uniqueRoom('metadata-host');
+    const moderator = (await stack.http().post('/token').send({ roomName, participantName: 'chair', role: 'moderator' }).expect(200)).body.token;
+    const startAs = (body: Record<string, unknown>) =>
+      stack.anonymous().post('/recordings/start').set('Authorization', `Bearer ${moderator}`).send({ roomName, ...body });
+    // The host's filter and notifications trust these fields: a person in the room may not forge them.
+    expect((await startAs({ metadata: { meetingId: 'forged' } }).expect(403)).body.code).toBe('forbidden');
+    expect(startRequestFor(stack, roomName)).toBeUndefined();
+    expect((await stack.http().get('/recordings').query({ 'metadata.meetingId': 'forged' }).expect(200)).body.recordings).toEqual([]);
+    // Without metadata the moderator records as before.
+    const { recording } = (await startAs({}).expect(200)).body;
+    expect(recording.metadata).toBeUndefined();
+    await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
+  });
+
   it('records audio only without any video setting', async () => {
     const { roomName, res } = await start({ audioOnly: true });
     expect(res.status).toBe(200);

@@ -41,9 +41,9 @@ function setMediaHeaders(res: Response, name: string, head: ObjectHead, contentL
   if (head.lastModified) res.set('Last-Modified', head.lastModified.toUTCString());
 }
 
-/** The caller may do `permission` in the recording's room (403 otherwise). */
+/** The caller may do `permission` to the recording (403 otherwise). */
 const allowed = (access: AccessService, res: Response, permission: Permission): Guard =>
-  (recording) => access.authorize(principalOf(res), permission, recording.roomName);
+  (recording) => access.authorizeRecording(principalOf(res), permission, recording);
 
 /**
  * Media for a `<video>`, which cannot send a bearer token: a URL signed for this name and not yet
@@ -121,6 +121,8 @@ export function recordingController({ recordings, access, log, mediaStreams }: S
   router.post('/recordings/start', body, async (req, res) => {
     const request = parseInput(startRequestSchema, req.body);
     access.authorize(principalOf(res), 'record', request.roomName);
+    // The host application's own fields: its filters and notifications trust them.
+    if (request.metadata !== undefined) access.authorizeAdmin(principalOf(res), 'Only the host application\'s key may set metadata');
     const recording = await recordings.start(request);
     res.json({ message: 'Recording started', recording: toView(recording) });
   });
@@ -145,7 +147,9 @@ export function recordingController({ recordings, access, log, mediaStreams }: S
     // A person sees their own room's recordings: the filter defaults to it and may not name another.
     const roomName = principal.kind === 'member' ? (query.roomName ?? principal.roomName) : query.roomName;
     if (principal.kind === 'member') access.authorize(principal, 'list', roomName!);
-    const page = await recordings.list({ ...query, roomName });
+    // Admitted openly: from their session's start on (the index is ordered by start, so this stays one LIST a page).
+    const from = principal.kind === 'member' && principal.session ? Math.max(query.from ?? 0, principal.session.startedAt) : query.from;
+    const page = await recordings.list({ ...query, roomName, from });
     res.json({ recordings: page.recordings.map(toView), nextCursor: page.nextCursor });
   });
 

@@ -14,4 +14,22 @@ export const roleAttribute = (appName: string) => `${appName}.role`;
 /** New passcodes have at least this many characters; older, shorter ones admit until changed. */
 export const PASSCODE_MIN_LENGTH = 8;
 
+/**
+ * The session (LiveKit room sid and creation time, ms) a person admitted openly was admitted to,
+ * signed into their token beside the role: they see only its recordings and those of later sessions.
+ */
+export interface SessionBound {
+  id: string;
+  startedAt: number;
+}
+export const sessionAttributes = (appName: string) => ({ id: `${appName}.session`, startedAt: `${appName}.sessionStart` });
+
+/**
+ * A recording of the bound's session, or of a later one: a recording starts while its session is
+ * live, and a room name has one live session at a time, so one that started after this session
+ * began belongs to it or to a later one. The sid also covers clocks a little apart.
+ */
+export const withinSession = (recording: { roomId: string; startedAt: number }, bound: SessionBound) =>
+  recording.roomId === bound.id || recording.startedAt >= bound.startedAt;
+
 export const isRole = (value: unknown): value is Role => ROLES.includes(value as Role);

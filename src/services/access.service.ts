@@ -5,14 +5,15 @@ import { TokenVerifier } from 'livekit-server-sdk';
 import { AppError } from '../models/app-error';
 import { annotateContext } from '../request-context';
 
-import { isRole, PERMISSIONS, type Permission, type Role, roleAttribute } from '../models/access.model';
+import { isRole, PERMISSIONS, type Permission, type Role, roleAttribute, type SessionBound, sessionAttributes, withinSession } from '../models/access.model';
 
-export type { Permission, Role };
+export type { Permission, Role, SessionBound };
 
 /** Who is calling: the host application (admin key) or a person admitted to one room. */
 export type Principal =
   | { kind: 'admin' }
-  | { kind: 'member'; roomName: string; identity: string; role: Role };
+  /** `session`: admitted openly, so bound to that session's recordings and later ones. */
+  | { kind: 'member'; roomName: string; identity: string; role: Role; session?: SessionBound };
 
 /** The claims of a join token, once verified. */
 export interface JoinClaims {
@@ -66,10 +67,20 @@ export class AccessService {
     const claims = await this.verifier.verify(credential).catch(() => undefined);
     const room = claims?.video?.room;
     const role = claims?.attributes?.[roleAttribute(this.options.appName)];
-    if (!claims?.sub || !room || !claims.video?.roomJoin || !isRole(role) || !this.lifetimeAllowed(claims)) {
+    const session = claims && this.sessionOf(claims.attributes);
+    if (!claims?.sub || !room || !claims.video?.roomJoin || !isRole(role) || !this.lifetimeAllowed(claims) || session === null) {
       throw unauthenticated('The token is not one this service issued, or it has expired');
     }
-    return { kind: 'member', roomName: room, identity: claims.sub, role };
+    return { kind: 'member', roomName: room, identity: claims.sub, role, ...(session && { session }) };
+  }
+
+  /** The session bound a token carries: undefined when it has none, null when it is malformed. */
+  private sessionOf(attributes: Record<string, string> | undefined): SessionBound | undefined | null {
+    const names = sessionAttributes(this.options.appName);
+    const id = attributes?.[names.id];
+    const startedAt = attributes?.[names.startedAt];
+    if (id === undefined && startedAt === undefined) return undefined;
+    return id && startedAt && /^\d{1,15}$/.test(startedAt) ? { id, startedAt: Number(startedAt) } : null;
   }
 
   /**
@@ -103,9 +114,20 @@ export class AccessService {
     }
   }
 
+  /**
+   * 403 unless the principal may do `permission` to this recording: in its room, and for a person
+   * admitted openly, of their session or a later one.
+   */
+  authorizeRecording(principal: Principal, permission: Permission, recording: { roomName: string; roomId: string; startedAt: number }): void {
+    this.authorize(principal, permission, recording.roomName);
+    if (principal.kind === 'member' && principal.session && !withinSession(recording, principal.session)) {
+      throw forbidden('This recording is from an earlier session of the room');
+    }
+  }
+
   /** 403 for anyone but the host application. */
-  authorizeAdmin(principal: Principal): void {
-    if (principal.kind !== 'admin') throw forbidden('Only the host application\'s key may do this');
+  authorizeAdmin(principal: Principal, message = 'Only the host application\'s key may do this'): void {
+    if (principal.kind !== 'admin') throw forbidden(message);
   }
 
   /** A join token the host application hands to one person: HS256 with the admin key. */

@@ -1,8 +1,11 @@
 import type { Config } from '../config';
+import type { Room } from 'livekit-server-sdk';
 import { PASSCODE_MIN_LENGTH } from '../models/access.model';
-import { AppError } from '../models/app-error';
+import { AppError, upstreamError } from '../models/app-error';
+import { parseRoomMetadata } from '../models/room-metadata.model';
 import { randomBytes } from 'node:crypto';
-import { type AccessService, bearer, forbidden, generatePasscode, type Permission, type Role, unauthenticated } from './access.service';
+import { type AccessService, bearer, forbidden, generatePasscode, type Permission, type Role, type SessionBound, unauthenticated } from './access.service';
+import { withTimeout } from './concurrency';
 import { failureKey, type FailureCounter } from './failure-counter';
 import { type LockService, roomLockKey } from './lock.service';
 import type { RoomAccess, RecordingStore } from './recording-store.service';
@@ -58,6 +61,8 @@ interface Decision {
   claim?: boolean;
   /** The host application admitted them: the room name is the host's from now on. */
   hosted?: boolean;
+  /** Nobody vouched for them: they are bound to the session they join (and later ones). */
+  open?: boolean;
 }
 
 /** The owner recorded for rooms the host application admits people to. */
@@ -78,17 +83,20 @@ export class AdmissionService {
     private readonly locks: LockService,
     private readonly failures: FailureCounter,
     private readonly config: Config,
+    /** Whether the start-up repair has finished (false: there is none); names are claimed only after it. */
+    private readonly startupRepair: () => Promise<boolean>,
   ) {}
 
   async admit(request: AdmissionRequest): Promise<Admission> {
     const decision = await this.decide(request);
     const identity = uniqueIdentity(decision.participantName);
-    await this.rooms.ensureRoom(decision.roomName);
+    const room = await this.rooms.ensureRoom(decision.roomName);
     // Claimed only once the room exists, so a LiveKit failure leaves the name free for the next try.
     if (decision.hosted) await this.holdForHost(decision.roomName);
-    const moderatorPasscode = decision.claim ? await this.claim(decision.roomName, identity) : undefined;
+    const moderatorPasscode = decision.claim ? await this.claim(room, identity) : undefined;
     const role = moderatorPasscode ? 'moderator' : decision.role;
-    const token = await this.rooms.participantToken(decision.roomName, { identity, name: decision.participantName, role });
+    const session = decision.open ? sessionOf(room) : undefined;
+    const token = await this.rooms.participantToken(decision.roomName, { identity, name: decision.participantName, role, session });
     const shortPasscodes = role === 'moderator' ? await this.shortPasscodesOf(decision.roomName) : [];
     return {
       token,
@@ -143,9 +151,8 @@ export class AdmissionService {
     }
     if (!this.config.security.openAdmission) throw admissionRequired();
     if (room?.access?.passcodeHash) throw passcodeRequired();
-    // Only a name with no record at all may be claimed: one the host admitted people to, or that was
-    // ever recorded, already belongs to someone.
-    return { roomName, participantName, role: 'participant', claim: !room };
+    // A name with a record already belongs to someone (the host, a claimant, its recordings); claim() checks the rest.
+    return { roomName, participantName, role: 'participant', claim: !room, open: true };
   }
 
   private byHostApplication(request: AdmissionRequest): Decision {
@@ -219,19 +226,28 @@ export class AdmissionService {
 
   /**
    * Open admission: the first person into a room name nobody holds becomes its owner, and gets the
-   * moderator passcode that brings them back as moderator. Under the room's lock, so one wins.
+   * moderator passcode that brings them back as moderator. Under the room's lock, so one wins. A
+   * name is held by its record, by any recording of it, and by a live room another application made;
+   * recordings an earlier version or the reference left are known once the start-up repair is done.
    */
-  private async claim(roomName: string, owner: string): Promise<string | undefined> {
+  private async claim(liveRoom: Room, owner: string): Promise<string | undefined> {
+    const roomName = liveRoom.name;
+    if (!(await withTimeout(this.startupRepair(), CLAIM_WAIT_MS, startingUp))) return undefined;
     return this.locks.withLock(roomLockKey(roomName), async () => {
       const room = await this.store.getRoom(roomName);
       // Someone was first after all; a passcode set meanwhile still applies.
       if (room?.access?.passcodeHash) throw passcodeRequired();
-      if (room) return undefined;
+      if (room || !this.createdByUs(liveRoom) || (await this.store.roomHasRecordings(roomName))) return undefined;
       const moderatorPasscode = generatePasscode();
       const access: RoomAccess = { owner, moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode), claimedAt: Date.now() };
       await this.store.putRoom({ roomName, access, updatedAt: Date.now() });
       return moderatorPasscode;
     });
+  }
+
+  /** Another application's live room (on the same LiveKit) is not ours to hand out. */
+  private createdByUs(room: Room): boolean {
+    return parseRoomMetadata(room.metadata)?.createdBy === this.config.appName;
   }
 }
 
@@ -239,6 +255,17 @@ export class AdmissionService {
 function uniqueIdentity(participantName: string): string {
   return `${participantName}#${randomBytes(4).toString('hex')}`;
 }
+
+/** LiveKit's session of the room: its sid and creation time (ms; older servers give seconds only). */
+function sessionOf(room: Room): SessionBound {
+  const startedAt = Number(room.creationTimeMs) || Number(room.creationTime) * 1000;
+  if (!room.sid || !startedAt) throw upstreamError('livekit', 'LiveKit answered without the room\'s session');
+  return { id: room.sid, startedAt };
+}
+
+/** How long a claim waits for the start-up repair before answering 503. */
+const CLAIM_WAIT_MS = 15_000;
+const startingUp = () => new AppError(503, 'starting_up', 'The service is still checking its recordings; try again in a moment');
 
 const passcodeRequired = () => unauthenticated('This room needs its passcode', 'passcode_required');
 

@@ -66,6 +66,9 @@ export class ReconcilerService extends EventEmitter {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
+  private markRepaired!: () => void;
+  /** Settles once a full pass has indexed every sidecar and adopted media without one: claims wait for it. */
+  readonly repaired = new Promise<void>((resolve) => { this.markRepaired = resolve; });
 
   constructor(
     private readonly egress: EgressService,
@@ -143,7 +146,10 @@ export class ReconcilerService extends EventEmitter {
     }));
     const unfinished = open.filter((r) => !known.has(r.id));
     await mapConcurrent(unfinished, CONCURRENCY, (r) => this.settleIfForgotten(r, report));
-    if (full) await this.adoptOrphanMedia(await this.indexMissing(report), report);
+    if (full) {
+      await this.adoptOrphanMedia(await this.indexMissing(report), report);
+      this.markRepaired();
+    }
     if (this.options.retentionMs > 0) await this.deleteExpired(report);
     this.passes++;
     this.emit('pass', report);
@@ -290,7 +296,11 @@ export class ReconcilerService extends EventEmitter {
     });
   }
 
-  /** What the object tells: its room (our upload metadata, else the name), its size and time. */
+  /**
+   * What the object tells: its room (our upload metadata, else the name), its size, and when it
+   * started: the time egress put in its name, else the object's (which is when the upload ended,
+   * maybe after a later session of the room began).
+   */
   private async describeOrphan(key: string): Promise<Recording | undefined> {
     const head = await this.s3.head(key);
     if (!head || head.size === 0) return undefined;
@@ -305,7 +315,7 @@ export class ReconcilerService extends EventEmitter {
       roomName,
       roomId: parsed?.[2] ?? '',
       status: 'COMPLETE',
-      startedAt: time,
+      startedAt: (parsed && timeOfStamp(parsed[3])) ?? time,
       endedAt: time,
       duration: 0,
       size: head.size,
@@ -314,4 +324,11 @@ export class ReconcilerService extends EventEmitter {
       updatedAt: Date.now(),
     };
   }
+}
+
+/** Egress's `{utc}` (`20261121120000000`) or `{time}` (`2026-11-21T120000`), both UTC, in ms. */
+function timeOfStamp(stamp: string): number | undefined {
+  const d = stamp.replace(/\D/g, '');
+  const time = Date.parse(`${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}T${d.slice(8, 10)}:${d.slice(10, 12)}:${d.slice(12, 14)}.${d.slice(14) || '000'}Z`);
+  return Number.isNaN(time) ? undefined : time;
 }

@@ -118,7 +118,9 @@ export class RecordingEventsService {
     return this.locks.withLock(roomLockKey(recording.roomName), async () => {
       if (await this.store.get(recording.name)) return { outcome: 'ignored', reason: 'name-taken' };
       if (await this.store.isDeleted(recording.name)) return { outcome: 'ignored', reason: 'deleted' };
-      return this.commit(undefined, recording);
+      const result = await this.commit(undefined, recording);
+      await this.store.keepRoomRecord(recording.roomName);
+      return result;
     });
   }
 
@@ -135,6 +137,7 @@ export class RecordingEventsService {
         return 'deleted';
       }
       await this.store.index.add(current);
+      await this.store.keepRoomRecord(current.roomName);
       return 'indexed';
     });
   }

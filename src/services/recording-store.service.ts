@@ -202,6 +202,23 @@ export class RecordingStore {
     await this.s3.putJson(this.roomKey(room.roomName), room);
   }
 
+  /** Gives a room name with recordings a record, if it has none, so that nobody can claim it. Under the room's lock. */
+  async keepRoomRecord(roomName: string): Promise<void> {
+    if (roomName && !(await this.getRoom(roomName))) await this.putRoom({ roomName, updatedAt: Date.now() });
+  }
+
+  /**
+   * Whether the room name has any recording: in its listing index, or as a sidecar the reference
+   * wrote (`<room>-<room sid>-<time>.json`) that no pass has indexed yet. Two LISTs of one key.
+   */
+  async roomHasRecordings(roomName: string): Promise<boolean> {
+    const [indexed, reference] = await Promise.all([
+      this.s3.listPage(this.index.scopePrefix({ kind: 'room', roomName }), { maxKeys: 1 }),
+      this.s3.listPage(`${this.metadataPrefix}${roomName}-RM_`, { maxKeys: 1 }),
+    ]);
+    return indexed.keys.length > 0 || reference.keys.length > 0;
+  }
+
   /**
    * A recording for reading its media: from memory when it has finished (it no longer changes), else
    * its sidecar. Another instance may have deleted it since; the media read then finds nothing and

@@ -1,7 +1,7 @@
 import { AccessToken, DataPacket_Kind, type ParticipantInfo, type Room, RoomServiceClient } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
 import { type OwnRoomMetadata, withOwnMetadata } from '../models/room-metadata.model';
-import { roleAttribute } from '../models/access.model';
+import { roleAttribute, type SessionBound, sessionAttributes } from '../models/access.model';
 import { livekitError, retryTransient, twirpCode } from './livekit-errors';
 
 export interface RoomServiceOptions {
@@ -34,13 +34,16 @@ export class RoomService {
 
   /**
    * A participant's token: join, publish and subscribe in one room; never Egress or admin rights. The
-   * role travels as a signed attribute, which the service reads back when the token is presented.
+   * role, and the session of someone admitted openly, travel as signed attributes, which the service
+   * reads back when the token is presented.
    */
-  async participantToken(roomName: string, participant: { identity: string; name: string; role: string }): Promise<string> {
+  async participantToken(roomName: string, participant: { identity: string; name: string; role: string; session?: SessionBound }): Promise<string> {
+    const names = sessionAttributes(this.options.appName);
+    const session = participant.session && { [names.id]: participant.session.id, [names.startedAt]: String(participant.session.startedAt) };
     const token = new AccessToken(this.options.apiKey, this.options.apiSecret, {
       identity: participant.identity,
       name: participant.name,
-      attributes: { [roleAttribute(this.options.appName)]: participant.role },
+      attributes: { [roleAttribute(this.options.appName)]: participant.role, ...session },
       ttl: Math.floor(this.options.participantTokenTtlMs / 1000),
     });
     token.addGrant({ room: roomName, roomJoin: true, canPublish: true, canSubscribe: true, canPublishData: true });
