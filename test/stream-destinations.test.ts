@@ -79,6 +79,19 @@ describe('stream destinations must be public addresses', () => {
     expect(egressesOf(roomName)).toEqual([]);
   });
 
+  it.failing('answers a name that does not resolve exactly as one that resolves to an internal address, so nobody maps internal DNS with it', async () => {
+    const roomName = uniqueRoom('dns-probe');
+    await joinRoom(stack, roomName);
+    const refusalOf = async (host: string) => {
+      const res = await stack.http().post('/streams/start').send({ roomName, urls: [`rtmp://${host}/live/${KEY}`] });
+      return { status: res.status, code: res.body.code, errorMessage: String(res.body.errorMessage).replaceAll(host, '<host>') };
+    };
+    const internal = await refusalOf('redis.default');
+    expect(internal.status).toBe(400);
+    expect(await refusalOf('nowhere.example.com')).toEqual(internal);
+    expect(await refusalOf('10.0.0.7')).toEqual(internal);
+  });
+
   it('goes live to a name whose every address is public, and to public addresses however they are written', async () => {
     const roomName = uniqueRoom('public');
     await joinRoom(stack, roomName);
