@@ -256,6 +256,19 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
     expect((await firstInto(uniqueRoom('fresh'))).role).toBe('moderator');
   });
 
+  it.failing('keeps a record of a name it refused to claim for its recordings, so later walk-ins cost no LIST', async () => {
+    const roomName = uniqueRoom('recorded-unclaimed');
+    await stack.services.store.save(finishedRecording(roomName, 'RM_unclaimed01', 1, Date.now() - 3_600_000), undefined);
+    const lists = async (walkIn: () => Promise<unknown>) => {
+      const before = stack.s3Proxy.requests.length;
+      await walkIn();
+      return stack.s3Proxy.requests.slice(before).filter((r) => r.method === 'GET' && /^\/[^/]+\/?$/.test(r.path)).length;
+    };
+    const walkIn = async () => expect((await stack.anonymous().post('/token').send({ roomName, participantName: 'walk-in' }).expect(200)).body.role).toBe('participant');
+    expect(await lists(walkIn)).toBeGreaterThan(0);
+    expect(await lists(walkIn)).toBe(0);
+  });
+
   it('still asks for the passcode of a room that has one', async () => {
     const roomName = uniqueRoom('locked');
     await stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send({ passcode: 'letmein1' }).expect(200);
