@@ -249,7 +249,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const production = modeOf(present.NODE_ENV ?? 'production') === 'production';
   const parsed = envSchema.safeParse(production ? present : { ...developmentDefaults(present), ...present });
   const problems = [
-    ...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)),
+    ...(parsed.success ? conflicts(parsed.data) : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)),
     ...(production ? productionProblems(present) : []),
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems, production ? PRODUCTION_NOTE : undefined);
@@ -325,6 +325,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       metricsToken: env.METRICS_TOKEN,
     },
   };
+}
+
+/** Settings valid one by one that do not go together. */
+function conflicts(env: z.infer<typeof envSchema>): string[] {
+  // A stream let in must never wait for a socket: it would hold its slot while doing nothing.
+  return env.MEDIA_MAX_STREAMS > env.S3_MEDIA_MAX_SOCKETS
+    ? [`MEDIA_MAX_STREAMS: ${env.MEDIA_MAX_STREAMS} is more than S3_MEDIA_MAX_SOCKETS (${env.S3_MEDIA_MAX_SOCKETS}); a stream let in must never wait for a socket`]
+    : [];
 }
 
 const PRODUCTION_NOTE = 'NODE_ENV is not development or test, so this is production: it needs its own keys (.env.example). '

@@ -33,6 +33,11 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses more media streams than the media client has sockets, and takes as many', () => {
+    expect(() => loadConfig({ NODE_ENV: 'test', MEDIA_MAX_STREAMS: '60', S3_MEDIA_MAX_SOCKETS: '59' })).toThrow(/MEDIA_MAX_STREAMS: 60 is more than S3_MEDIA_MAX_SOCKETS \(59\)/);
+    expect(loadConfig({ NODE_ENV: 'test', MEDIA_MAX_STREAMS: '60', S3_MEDIA_MAX_SOCKETS: '60' }).security.mediaStreams.max).toBe(60);
+  });
+
   it('reads the security settings: permissions per role, origins, open admission', () => {
     const config = loadConfig({ NODE_ENV: 'test', PARTICIPANT_PERMISSIONS: 'list, PLAY,record', MODERATOR_PERMISSIONS: 'none', CORS_ORIGINS: 'https://a.example, http://b.example:8080', OPEN_ADMISSION: 'true' });
     expect(config.security.permissions).toEqual({ participant: ['list', 'play', 'record'], moderator: [] });
