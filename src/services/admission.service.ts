@@ -237,7 +237,12 @@ export class AdmissionService {
       const room = await this.store.getRoom(roomName);
       // Someone was first after all; a passcode set meanwhile still applies.
       if (room?.access?.passcodeHash) throw passcodeRequired();
-      if (room || !this.createdByUs(liveRoom) || (await this.store.roomHasRecordings(roomName))) return undefined;
+      if (room || !this.createdByUs(liveRoom)) return undefined;
+      if (await this.store.roomHasRecordings(roomName)) {
+        // The record holds the name from now on: later walk-ins are refused without these LISTs.
+        await this.store.keepRoomRecord(roomName);
+        return undefined;
+      }
       const moderatorPasscode = generatePasscode();
       const access: RoomAccess = { owner, moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode), claimedAt: Date.now() };
       await this.store.putRoom({ roomName, access, updatedAt: Date.now() });
