@@ -90,10 +90,10 @@ async function startService(livekit: LiveKitDouble, s3: S3TestServer, env: Recor
  * Stopped, and its reads of s3rver let go, before s3rver closes: s3rver logs each read as it ends,
  * and complains loudly when that comes after its logger closed.
  */
-async function stop(service: ServiceProcess | undefined) {
+async function stop(service: ServiceProcess | undefined, s3: S3TestServer | undefined) {
   service?.child.kill('SIGKILL');
   await service?.exited();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await s3?.idle();
 }
 
 const post = (url: string, body: unknown) =>
@@ -123,7 +123,7 @@ describe('media streams beside control traffic (a service process)', () => {
 
   afterAll(async () => {
     for (const reader of readers) reader.leave();
-    await stop(service);
+    await stop(service, s3);
     await livekit?.close();
     await s3?.close();
   });
@@ -182,7 +182,7 @@ describe('caps on concurrent media streams (a service process behind one proxy)'
 
   afterAll(async () => {
     for (const reader of held) reader.leave();
-    await stop(service);
+    await stop(service, s3);
     await livekit?.close();
     await s3?.close();
   });
