@@ -55,7 +55,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'post', path: '/token', summary: 'Admit a person to a room: a LiveKit token (creates the room on first use)', access: 'public',
     body: tokenRequestSchema, bodyExample: { roomName: ROOM, participantName: 'Ada', passcode: 'correct-horse' },
     answer: { description: '{token, livekitUrl, roomName, identity, participantName, role, permissions, moderatorPasscode?, shortPasscodes?}' },
-    errors: { 400: 'bad input', 401: 'not admitted', 429: 'too many requests, or too many wrong passcodes (Retry-After)', 503: 'a claim waited too long for the start-up repair' } },
+    errors: { 400: 'bad input', 401: 'not admitted', 429: 'too many requests, or too many wrong passcodes (Retry-After)', 503: 'a claim waited too long for the start-up repair (starting_up), or Redis, which holds the room locks and passcode counts, does not answer (redis_unavailable)' } },
   { method: 'get', path: '/config', summary: 'What the browser client connects to', access: 'public', answer: { description: '{livekitUrl, openAdmission}' } },
   { method: 'post', path: '/join-tokens', summary: 'Mint a join link for a room', access: 'host',
     body: joinTokenRequestSchema, bodyExample: { roomName: ROOM, participantName: 'Ada', role: 'moderator', ttl: 3600 },
