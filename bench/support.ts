@@ -52,6 +52,9 @@ export async function startService(peers: Peers, options: { direct?: boolean } =
     EGRESS_S3_ENDPOINT: peers.s3.endpoint,
     RECONCILE_INTERVAL: '0', // its passes would mix background requests into the counts
     LOG_LEVEL: 'warn',
+    // Its 16 concurrent readers would exactly fill the default per-address cap, so a slot whose
+    // 'close' has not fired yet after an earlier read would answer 429 and abort the run.
+    MEDIA_MAX_STREAMS_PER_CLIENT: '32',
     NODE_OPTIONS: '--openssl-legacy-provider',
   });
   await waitReady(service, port);

@@ -249,7 +249,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const production = modeOf(present.NODE_ENV ?? 'production') === 'production';
   const parsed = envSchema.safeParse(production ? present : { ...developmentDefaults(present), ...present });
   const problems = [
-    ...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)),
+    ...(parsed.success ? conflicts(parsed.data) : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)),
     ...(production ? productionProblems(present) : []),
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems, production ? PRODUCTION_NOTE : undefined);
@@ -327,6 +327,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/** Settings valid one by one that do not go together. */
+function conflicts(env: z.infer<typeof envSchema>): string[] {
+  // A stream let in must never wait for a socket: it would hold its slot while doing nothing.
+  return env.MEDIA_MAX_STREAMS > env.S3_MEDIA_MAX_SOCKETS
+    ? [`MEDIA_MAX_STREAMS: ${env.MEDIA_MAX_STREAMS} is more than S3_MEDIA_MAX_SOCKETS (${env.S3_MEDIA_MAX_SOCKETS}); a stream let in must never wait for a socket`]
+    : [];
+}
+
 const PRODUCTION_NOTE = 'NODE_ENV is not development or test, so this is production: it needs its own keys (.env.example). '
   + 'For local development run with NODE_ENV=development (npm run dev).';
 
@@ -340,10 +348,10 @@ function productionProblems(present: Record<string, string>): string[] {
   const needs = (name: string, when = '') => {
     if (!present[name]) refuse(name, `required in production${when}`);
   };
-  for (const name of ['LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET'] as const) {
-    if (present[name] === DEVELOPMENT_CREDENTIALS[name]) refuse(name, 'LiveKit\'s development key pair is not allowed in production');
-    else needs(name);
-  }
+  if (present.LIVEKIT_API_KEY === DEVELOPMENT_CREDENTIALS.LIVEKIT_API_KEY) refuse('LIVEKIT_API_KEY', 'LiveKit\'s development key pair is not allowed in production');
+  else needs('LIVEKIT_API_KEY');
+  const livekitSecretProblem = trivialLivekitSecret(present.LIVEKIT_API_SECRET);
+  if (livekitSecretProblem) refuse('LIVEKIT_API_SECRET', livekitSecretProblem);
   if (present.S3_SECRET_KEY === DEVELOPMENT_CREDENTIALS.S3_SECRET_KEY) refuse('S3_SECRET_KEY', 'MinIO\'s default secret is not allowed in production');
   if (Boolean(present.S3_ACCESS_KEY) !== Boolean(present.S3_SECRET_KEY)) {
     refuse(present.S3_ACCESS_KEY ? 'S3_SECRET_KEY' : 'S3_ACCESS_KEY', 'set both S3 keys, or neither for the AWS SDK\'s default credential chain');
@@ -353,6 +361,21 @@ function productionProblems(present: Record<string, string>): string[] {
   const notifyUrls = envSchema.shape.NOTIFY_URLS.safeParse(present.NOTIFY_URLS);
   if (notifyUrls.success && notifyUrls.data.length > 0) needs('NOTIFY_SIGNING_KEY', ' when NOTIFY_URLS is set');
   return problems;
+}
+
+/**
+ * LiveKit's own server, outside development mode, logs "secret is too short, should be at least 32
+ * characters for security" for a shorter secret (livekit/livekit pkg/config/config.go, ValidateKeys:
+ * len(secret) < 32, in bytes). Either half of the development pair guesses it, whichever way round.
+ */
+const LIVEKIT_SECRET_MIN_BYTES = 32;
+function trivialLivekitSecret(secret: string | undefined): string | undefined {
+  if (!secret) return 'required in production';
+  if (secret === DEVELOPMENT_CREDENTIALS.LIVEKIT_API_SECRET || secret === DEVELOPMENT_CREDENTIALS.LIVEKIT_API_KEY) {
+    return 'LiveKit\'s development key pair is not allowed in production';
+  }
+  if (Buffer.byteLength(secret) < LIVEKIT_SECRET_MIN_BYTES) return `at least ${LIVEKIT_SECRET_MIN_BYTES} characters in production, as LiveKit's server asks`;
+  return undefined;
 }
 
 /**

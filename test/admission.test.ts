@@ -2,6 +2,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SignJWT, decodeJwt } from 'jose';
 import type { Recording } from '../src/models/recording.model';
 import { mapConcurrent } from '../src/services/concurrency';
+import { eventually } from './support/eventually';
 import { completeRecording, FIXTURE_MP4, putObject, readObject, uniqueRoom } from './support/recordings';
 import { LiveKitDouble } from './support/livekit-double';
 import { S3TestServer } from './support/s3-server';
@@ -256,6 +257,19 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
     expect((await firstInto(uniqueRoom('fresh'))).role).toBe('moderator');
   });
 
+  it('keeps a record of a name it refused to claim for its recordings, so later walk-ins cost no LIST', async () => {
+    const roomName = uniqueRoom('recorded-unclaimed');
+    await stack.services.store.save(finishedRecording(roomName, 'RM_unclaimed01', 1, Date.now() - 3_600_000), undefined);
+    const lists = async (walkIn: () => Promise<unknown>) => {
+      const before = stack.s3Proxy.requests.length;
+      await walkIn();
+      return stack.s3Proxy.requests.slice(before).filter((r) => r.method === 'GET' && /^\/[^/]+\/?$/.test(r.path)).length;
+    };
+    const walkIn = async () => expect((await stack.anonymous().post('/token').send({ roomName, participantName: 'walk-in' }).expect(200)).body.role).toBe('participant');
+    expect(await lists(walkIn)).toBeGreaterThan(0);
+    expect(await lists(walkIn)).toBe(0);
+  });
+
   it('still asks for the passcode of a room that has one', async () => {
     const roomName = uniqueRoom('locked');
     await stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send({ passcode: 'letmein1' }).expect(200);
@@ -281,20 +295,29 @@ describe('claims in open admission wait for the start-up repair', () => {
   it('does not hand a walk-in a name whose media the start-up pass is about to adopt, and claims a fresh name once it is done', async () => {
     const roomName = uniqueRoom('found-at-start');
     await s3.client().send(new PutObjectCommand({ Bucket: s3.bucket, Key: `recordings/${roomName}-RM_before0001-20200101120000000.mp4`, Body: FIXTURE_MP4 }));
-    // The start-up pass begins by listing LiveKit's egresses: slow here, so the walk-in comes first.
-    livekit.failNext('ListEgress', { delayMs: 3000 });
+    // The start-up pass begins by listing LiveKit's egresses: held there until the walk-in waits.
+    const releaseListEgress = livekit.holdNext('ListEgress');
     const port = await freePort();
     service = runService({ ...peerEnv(livekit, s3), SERVER_PORT: String(port), NODE_ENV: 'test', OPEN_ADMISSION: 'true', RECONCILE_INTERVAL: '1h', LOG_LEVEL: 'warn' });
     await waitReady(service, port);
-    const walkIn = async (name: string) => {
+    await eventually(() => livekit.calls.some((call) => call.method === 'ListEgress'), { what: 'the start-up pass under way' });
+    const token = async (name: string, headers: Record<string, string> = {}) => {
       const res = await fetch(`http://127.0.0.1:${port}/token`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ roomName: name, participantName: 'walk-in' }),
+        method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify({ roomName: name, participantName: 'walk-in' }),
       });
       expect(res.status).toBe(200);
       return (await res.json()) as { role: string; moderatorPasscode?: string };
     };
-    const first = await walkIn(roomName);
-    expect([first.role, first.moderatorPasscode]).toEqual(['participant', undefined]);
+    const walkIn = (name: string) => token(name);
+    let answered = false;
+    const first = walkIn(roomName).finally(() => { answered = true; });
+    // The service answers meanwhile (the host application admits at once); only the claim waits.
+    await token(uniqueRoom('hosted-meanwhile'), { Authorization: `Bearer ${TEST_ADMIN_KEY}` });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(answered).toBe(false);
+    releaseListEgress();
+    expect(await first).toEqual(expect.objectContaining({ role: 'participant' }));
+    expect((await first).moderatorPasscode).toBeUndefined();
     expect((await walkIn(uniqueRoom('fresh-after-start'))).role).toBe('moderator');
   });
 

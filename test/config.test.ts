@@ -33,6 +33,11 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses more media streams than the media client has sockets, and takes as many', () => {
+    expect(() => loadConfig({ NODE_ENV: 'test', MEDIA_MAX_STREAMS: '60', S3_MEDIA_MAX_SOCKETS: '59' })).toThrow(/MEDIA_MAX_STREAMS: 60 is more than S3_MEDIA_MAX_SOCKETS \(59\)/);
+    expect(loadConfig({ NODE_ENV: 'test', MEDIA_MAX_STREAMS: '60', S3_MEDIA_MAX_SOCKETS: '60' }).security.mediaStreams.max).toBe(60);
+  });
+
   it('reads the security settings: permissions per role, origins, open admission', () => {
     const config = loadConfig({ NODE_ENV: 'test', PARTICIPANT_PERMISSIONS: 'list, PLAY,record', MODERATOR_PERMISSIONS: 'none', CORS_ORIGINS: 'https://a.example, http://b.example:8080', OPEN_ADMISSION: 'true' });
     expect(config.security.permissions).toEqual({ participant: ['list', 'play', 'record'], moderator: [] });
@@ -53,7 +58,7 @@ describe('configuration', () => {
     }
   };
   const DEPLOYMENT_KEYS = {
-    LIVEKIT_API_KEY: 'APIdeploymentkey', LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment',
+    LIVEKIT_API_KEY: 'APIdeploymentkey', LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment-of-32-or-more',
     ADMIN_API_KEY: 'k'.repeat(32), MEDIA_URL_SIGNING_KEY: 'm'.repeat(32),
   };
 
@@ -75,6 +80,9 @@ describe('configuration', () => {
 
   it('refuses in production LiveKit\'s development keys and MinIO\'s default secret, and S3 keys given by halves', () => {
     expect(refusedSettings({ ...DEPLOYMENT_KEYS, LIVEKIT_API_KEY: 'devkey', LIVEKIT_API_SECRET: 'secret' })).toEqual(['LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET']);
+    for (const trivial of ['devkey', 'secret', 'x', 'x'.repeat(31)]) {
+      expect({ trivial, refused: refusedSettings({ ...DEPLOYMENT_KEYS, LIVEKIT_API_SECRET: trivial }) }).toEqual({ trivial, refused: ['LIVEKIT_API_SECRET'] });
+    }
     expect(refusedSettings({ ...DEPLOYMENT_KEYS, S3_ACCESS_KEY: 'minioadmin', S3_SECRET_KEY: 'minioadmin' })).toEqual(['S3_SECRET_KEY']);
     expect(refusedSettings({ ...DEPLOYMENT_KEYS, S3_ACCESS_KEY: 'AKIAEXAMPLE' })).toEqual(['S3_SECRET_KEY']);
     expect(refusedSettings({ ...DEPLOYMENT_KEYS, NOTIFY_URLS: 'https://hooks.example.com' })).toEqual(['NOTIFY_SIGNING_KEY']);

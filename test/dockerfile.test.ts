@@ -142,14 +142,20 @@ describe('the Dockerfile, replayed outside Docker', () => {
   let s3: S3TestServer;
   let livekit: LiveKitDouble;
   let service: ServiceProcess | undefined;
-  /** The runtime stage's folder, once the build test has replayed it. */
-  let app: string | undefined;
+  /** The runtime stage's folder, replayed once for every test here. */
+  let app: string;
 
   beforeAll(async () => {
     folder = await mkdtemp(path.join(tmpdir(), 'dockerfile-replay-'));
     s3 = await S3TestServer.start();
     livekit = await LiveKitDouble.start(DEPLOYMENT_LIVEKIT_KEYS);
-  });
+    // The base image's Node stands in for this machine's: the same major version.
+    expect(process.versions.node.split('.')[0]).toBe(/^node:(\d+)/.exec(runtime.image)![1]);
+    // Nothing above the replay folder may hold a node_modules that would resolve in its place.
+    for (let dir = folder; dir !== path.dirname(dir); dir = path.dirname(dir)) expect(existsSync(path.join(path.dirname(dir), 'node_modules'))).toBe(false);
+    await replayBuild();
+    app = inStage(runtime.name, runtime.workdir);
+  }, 240_000);
 
   afterAll(async () => {
     service?.child.kill('SIGKILL');
@@ -202,14 +208,6 @@ describe('the Dockerfile, replayed outside Docker', () => {
   }
 
   it('builds, starts with a deployment\'s keys, answers /healthz and passes its own HEALTHCHECK', async () => {
-    // The base image's Node stands in for this machine's: the same major version.
-    expect(process.versions.node.split('.')[0]).toBe(/^node:(\d+)/.exec(runtime.image)![1]);
-    // Nothing above the replay folder may hold a node_modules that would resolve in its place.
-    for (let dir = folder; dir !== path.dirname(dir); dir = path.dirname(dir)) expect(existsSync(path.join(path.dirname(dir), 'node_modules'))).toBe(false);
-
-    await replayBuild();
-
-    app = inStage(runtime.name, runtime.workdir);
     expect(existsSync(path.join(app, runtime.cmd![1]))).toBe(true);
     expect(existsSync(path.join(app, 'public', 'index.html'))).toBe(true);
     expect(existsSync(path.join(app, 'src'))).toBe(false);
@@ -251,11 +249,10 @@ describe('the Dockerfile, replayed outside Docker', () => {
     service = undefined;
     // ... and with nothing answering, the HEALTHCHECK fails.
     expect(await exitCode(healthcheck.command, { cwd: app, env })).not.toBe(0);
-  }, 240_000);
+  }, 120_000);
 
   it('refuses to start with the image\'s own settings alone, naming what a deployment must set', async () => {
-    expect(app).toBeDefined();
-    const alone = spawnService(runtime.cmd!, { cwd: app!, env: cleanEnv({ ...runtime.env, SERVER_PORT: String(await freePort()) }) });
+    const alone = spawnService(runtime.cmd!, { cwd: app, env: cleanEnv({ ...runtime.env, SERVER_PORT: String(await freePort()) }) });
     service = alone;
     expect(await startOrExit(alone)).toBe(1);
     for (const name of DEPLOYMENT_SETTINGS) expect(alone.output()).toMatch(new RegExp(`^  ${name}: .+$`, 'm'));

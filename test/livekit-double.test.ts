@@ -336,6 +336,18 @@ describe('LiveKit double', () => {
       ]);
       expect((await rooms.listRooms([name])).length).toBe(1);
     });
+
+    it('holds an answer until the test releases it', async () => {
+      const name = unique('held');
+      const release = double.holdNext('CreateRoom');
+      let answered = false;
+      const held = rooms.createRoom({ name }).finally(() => { answered = true; });
+      await double.waitFor(() => double.getRoom(name));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(answered).toBe(false);
+      release();
+      expect((await held).name).toBe(name);
+    });
   });
 
   describe('Egress through the SDK', () => {

@@ -13,8 +13,10 @@ import { startStack, type TestStack } from './support/stack';
 
 /** Far larger than every socket buffer between S3 and a reader, so a reader that stops holds its S3 GET open. */
 const BIG = randomBytes(32 * 1024 * 1024);
-/** The AWS SDK's default socket pool, which one S3 client for everything used to share. */
-const SDK_DEFAULT_SOCKETS = 50;
+/** The control client's socket pool (the AWS SDK's default), which one S3 client for everything used to share. */
+const CONTROL_SOCKETS = 50;
+/** More slow readers than the control pool has sockets: all of them would starve control traffic on one shared client. */
+const SLOW_READERS = CONTROL_SOCKETS + 10;
 
 interface Answer {
   status: number;
@@ -88,10 +90,10 @@ async function startService(livekit: LiveKitDouble, s3: S3TestServer, env: Recor
  * Stopped, and its reads of s3rver let go, before s3rver closes: s3rver logs each read as it ends,
  * and complains loudly when that comes after its logger closed.
  */
-async function stop(service: ServiceProcess | undefined) {
+async function stop(service: ServiceProcess | undefined, s3: S3TestServer | undefined) {
   service?.child.kill('SIGKILL');
   await service?.exited();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await s3?.idle();
 }
 
 const post = (url: string, body: unknown) =>
@@ -111,21 +113,22 @@ describe('media streams beside control traffic (a service process)', () => {
     livekit = await LiveKitDouble.start({ webhookRetry: { initialDelayMs: 200, maxDelayMs: 1000 } });
     bigName = await storeBigRecording(s3, 'big');
     ({ service, port, url } = await startService(livekit, s3, {
-      // The caps are raised so that readers beyond the media pool reach it; the pool is the SDK's default.
-      MEDIA_MAX_STREAMS: '1000',
-      MEDIA_MAX_STREAMS_PER_CLIENT: '1000',
-      S3_MEDIA_MAX_SOCKETS: String(SDK_DEFAULT_SOCKETS),
+      // Caps and media pool raised to the same count (a stream let in never waits for a socket), so
+      // every slow reader holds an S3 socket, more than the control pool has.
+      MEDIA_MAX_STREAMS: String(SLOW_READERS),
+      MEDIA_MAX_STREAMS_PER_CLIENT: String(SLOW_READERS),
+      S3_MEDIA_MAX_SOCKETS: String(SLOW_READERS),
     }));
   }, 60_000);
 
   afterAll(async () => {
     for (const reader of readers) reader.leave();
-    await stop(service);
+    await stop(service, s3);
     await livekit?.close();
     await s3?.close();
   });
 
-  it('applies a webhook and answers /token while more slow readers than the media pool has sockets hold their streams', async () => {
+  it('applies a webhook and answers /token while more slow readers than the control pool has sockets hold their S3 reads', async () => {
     // A recording under way, started before the media pool fills.
     const roomName = 'busy-room';
     expect((await post(`${url}/token`, { roomName, participantName: 'host' })).status).toBe(200);
@@ -136,13 +139,14 @@ describe('media streams beside control traffic (a service process)', () => {
     await eventually(async () => (await statusOf()) === 'ACTIVE', { what: 'recording ACTIVE' });
     // The big recording's sidecar is read once here, so the readers below cost one S3 GET each.
     (await openMedia(port, `/recordings/${bigName}`, { Range: 'bytes=0-0' })).leave();
+    await eventually(async () => /^recording_manager_media_streams_open 0$/m.test(await (await fetch(`${url}/metrics`)).text()), { what: 'its slot freed' });
 
-    const answers = Array.from({ length: SDK_DEFAULT_SOCKETS + 10 }, () => openMedia(port, `/recordings/${bigName}`).then((answer) => {
+    const answers = Array.from({ length: SLOW_READERS }, () => openMedia(port, `/recordings/${bigName}`).then((answer) => {
       readers.push(answer);
       return answer;
     }));
-    // Every socket of the media pool is held by a reader that no longer reads.
-    await eventually(() => readers.filter((reader) => reader.status === 200).length === SDK_DEFAULT_SOCKETS, { timeoutMs: 20_000, what: 'the media pool full' });
+    // Every reader holds its S3 read open, and no longer reads.
+    await eventually(() => readers.filter((reader) => reader.status === 200).length === SLOW_READERS, { timeoutMs: 20_000, what: 'every reader streaming' });
 
     const admitted = await post(`${url}/token`, { roomName: 'another-room', participantName: 'guest' });
     expect(admitted.status).toBe(200);
@@ -153,8 +157,8 @@ describe('media streams beside control traffic (a service process)', () => {
     expect(ended()!.attempts).toEqual([200]);
     expect(await statusOf()).toBe('COMPLETE');
 
-    // The readers beyond the pool waited for a socket; none of the held streams has finished.
-    expect((await Promise.all(answers)).filter((answer) => answer.status === 200)).toHaveLength(SDK_DEFAULT_SOCKETS);
+    // None of the held streams has finished meanwhile.
+    expect((await Promise.all(answers)).filter((answer) => answer.status === 200)).toHaveLength(SLOW_READERS);
   }, 60_000);
 });
 
@@ -178,7 +182,7 @@ describe('caps on concurrent media streams (a service process behind one proxy)'
 
   afterAll(async () => {
     for (const reader of held) reader.leave();
-    await stop(service);
+    await stop(service, s3);
     await livekit?.close();
     await s3?.close();
   });

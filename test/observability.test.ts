@@ -77,7 +77,7 @@ describe('observability: request ids, logs and metrics', () => {
   it('serves metrics in production only with METRICS_TOKEN set', async () => {
     const production = loadConfig({
       ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('TEST_'))),
-      NODE_ENV: 'production', LIVEKIT_URL: stack.config.livekit.url, LIVEKIT_API_KEY: 'APIdeploymentkey', LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment',
+      NODE_ENV: 'production', LIVEKIT_URL: stack.config.livekit.url, LIVEKIT_API_KEY: 'APIdeploymentkey', LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment-of-32-or-more',
       ADMIN_API_KEY: 'k'.repeat(32), MEDIA_URL_SIGNING_KEY: 'm'.repeat(32), LOG_LEVEL: 'silent',
     });
     const services = createServices(production, createLogger('silent'));

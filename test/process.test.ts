@@ -12,32 +12,13 @@ describe('the service process', () => {
     expect(output()).toMatch(/RECORDING_PLAYBACK_STRATEGY: .+/);
   });
 
-  it('serves, then on SIGTERM finishes the request in flight and exits cleanly', async () => {
-    const s3 = await S3TestServer.start();
-    const livekit = await LiveKitDouble.start();
-    const { child, output, exited } = runService({
-      SERVER_PORT: '0',
-      ...peerEnv(livekit, s3),
-    });
+  it('refuses more media streams than the media client has sockets, so that a stream let in never waits for one', async () => {
+    const service = runService({ NODE_ENV: 'test', SERVER_PORT: '0', MEDIA_MAX_STREAMS: '101', S3_MEDIA_MAX_SOCKETS: '100' });
     try {
-      const port = await eventually(() => /"port":(\d+)/.exec(output())?.[1], { timeoutMs: 10_000, what: 'listening' });
-      const base = `http://127.0.0.1:${port}`;
-      await eventually(() => fetch(`${base}/readyz`).then((res) => res.ok), { timeoutMs: 10_000, what: `ready (${output()})` });
-      livekit.failNext('CreateRoom', { delayMs: 500 });
-      const inFlight = fetch(`${base}/token`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', ...HOST_HEADERS },
-        body: JSON.stringify({ roomName: 'shutdown', participantName: 'p' }),
-      });
-      await eventually(() => livekit.calls.some((call) => call.method === 'CreateRoom') || undefined);
-      child.kill('SIGTERM');
-      expect((await inFlight).status).toBe(200);
-      expect(await exited()).toBe(0);
-      expect(output()).toContain('shutting down');
+      expect(await startOrExit(service)).toBe(1);
+      expect(service.output()).toMatch(/^  MEDIA_MAX_STREAMS: .*S3_MEDIA_MAX_SOCKETS.*$/m);
     } finally {
-      child.kill('SIGKILL');
-      await livekit.close();
-      await s3.close();
+      service.child.kill('SIGKILL');
     }
   });
 });
@@ -64,6 +45,21 @@ describe('the service process without NODE_ENV, which means production', () => {
       expect(output).toContain('NODE_ENV=development');
     } finally {
       service.child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses a trivial LiveKit secret: a development one, or one shorter than the 32 characters LiveKit asks for', async () => {
+    const livekit = { url: 'http://127.0.0.1:9', ...DEPLOYMENT_LIVEKIT_KEYS };
+    const s3 = { endpoint: 'http://127.0.0.1:9', bucket: 'unused' };
+    for (const secret of ['devkey', 'secret', 'x', 's'.repeat(31)]) {
+      const service = runService({ SERVER_PORT: '0', ...deploymentEnv({ ...livekit, apiSecret: secret }, s3) });
+      try {
+        expect({ secret, outcome: await startOrExit(service) }).toEqual({ secret, outcome: 1 });
+        expect(service.output()).toMatch(/^  LIVEKIT_API_SECRET: .+$/m);
+        expect(service.output().match(/^  \w+: /gm)).toHaveLength(1);
+      } finally {
+        service.child.kill('SIGKILL');
+      }
     }
   });
 

@@ -61,7 +61,7 @@ describe('stream destinations must be public addresses', () => {
     for (const host of REFUSED_HOSTS) {
       for (const url of [`rtmp://${host}/live/${KEY}`, `srt://${withPort(host)}?streamid=${KEY}`]) {
         const res = await stack.http().post('/streams/start').send({ roomName, urls: [url] });
-        const refused = res.status === 400 && /is not a public address/.test(res.body.errorMessage) && !JSON.stringify(res.body).includes(KEY);
+        const refused = res.status === 400 && /must be a public address/.test(res.body.errorMessage) && !JSON.stringify(res.body).includes(KEY);
         if (!refused) notRefused.push(`${url.slice(0, 6)}${host} → ${res.status}`);
       }
     }
@@ -73,10 +73,23 @@ describe('stream destinations must be public addresses', () => {
     const roomName = uniqueRoom('unresolved');
     await joinRoom(stack, roomName);
     const missing = await stack.http().post('/streams/start').send({ roomName, urls: [`rtmp://nowhere.example.com/live/${KEY}`] }).expect(400);
-    expect(missing.body.errorMessage).toContain('nowhere.example.com does not resolve');
+    expect(missing.body.errorMessage).toContain('nowhere.example.com must be a public address, or a name that resolves to public addresses only');
     const flaky = await stack.http().post('/streams/start').send({ roomName, urls: [`rtmp://flaky.example.com/live/${KEY}`] }).expect(503);
     expect(flaky.body.code).toBe('dns_unavailable');
     expect(egressesOf(roomName)).toEqual([]);
+  });
+
+  it('answers a name that does not resolve exactly as one that resolves to an internal address, so nobody maps internal DNS with it', async () => {
+    const roomName = uniqueRoom('dns-probe');
+    await joinRoom(stack, roomName);
+    const refusalOf = async (host: string) => {
+      const res = await stack.http().post('/streams/start').send({ roomName, urls: [`rtmp://${host}/live/${KEY}`] });
+      return { status: res.status, code: res.body.code, errorMessage: String(res.body.errorMessage).replaceAll(host, '<host>') };
+    };
+    const internal = await refusalOf('redis.default');
+    expect(internal.status).toBe(400);
+    expect(await refusalOf('nowhere.example.com')).toEqual(internal);
+    expect(await refusalOf('10.0.0.7')).toEqual(internal);
   });
 
   it('goes live to a name whose every address is public, and to public addresses however they are written', async () => {
@@ -97,7 +110,7 @@ describe('stream destinations must be public addresses', () => {
     const started = (await stack.http().post('/streams/start').send({ roomName, urls: [`rtmp://a.rtmp.youtube.com/live2/${KEY}`] }).expect(200)).body.stream;
     for (const host of ['redis.default', '[::ffff:10.0.0.1]', 'mixed.example.com', '198.18.0.1']) {
       const res = await stack.http().post('/streams/update').send({ roomName, addUrls: [`rtmp://${host}/app/${KEY}`] });
-      expect([host, res.status, res.body.errorMessage]).toEqual([host, 400, expect.stringContaining('is not a public address')]);
+      expect([host, res.status, res.body.errorMessage]).toEqual([host, 400, expect.stringContaining('must be a public address')]);
     }
     expect(stack.livekit.calls.filter((call) => call.method === 'UpdateStream' && (call.request as { egressId?: string }).egressId === started.id)).toEqual([]);
     expect(stack.livekit.getEgress(started.id)!.streamResults).toHaveLength(1);

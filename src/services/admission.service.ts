@@ -83,8 +83,8 @@ export class AdmissionService {
     private readonly locks: LockService,
     private readonly failures: FailureCounter,
     private readonly config: Config,
-    /** Whether the start-up repair has finished (false: there is none); names are claimed only after it. */
-    private readonly startupRepair: () => Promise<boolean>,
+    /** Whether the start-up repair has finished (false: there is none), or when it does; names are claimed only after it. */
+    private readonly startupRepair: () => boolean | Promise<boolean>,
   ) {}
 
   async admit(request: AdmissionRequest): Promise<Admission> {
@@ -232,17 +232,28 @@ export class AdmissionService {
    */
   private async claim(liveRoom: Room, owner: string): Promise<string | undefined> {
     const roomName = liveRoom.name;
-    if (!(await withTimeout(this.startupRepair(), CLAIM_WAIT_MS, startingUp))) return undefined;
+    if (!(await this.startupRepairDone())) return undefined;
     return this.locks.withLock(roomLockKey(roomName), async () => {
       const room = await this.store.getRoom(roomName);
       // Someone was first after all; a passcode set meanwhile still applies.
       if (room?.access?.passcodeHash) throw passcodeRequired();
-      if (room || !this.createdByUs(liveRoom) || (await this.store.roomHasRecordings(roomName))) return undefined;
+      if (room || !this.createdByUs(liveRoom)) return undefined;
+      if (await this.store.roomHasRecordings(roomName)) {
+        // The record holds the name from now on: later walk-ins are refused without these LISTs.
+        await this.store.keepRoomRecord(roomName);
+        return undefined;
+      }
       const moderatorPasscode = generatePasscode();
       const access: RoomAccess = { owner, moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode), claimedAt: Date.now() };
       await this.store.putRoom({ roomName, access, updatedAt: Date.now() });
       return moderatorPasscode;
     });
+  }
+
+  /** Whether the start-up repair has finished, waiting for it up to CLAIM_WAIT_MS (then 503 starting_up). */
+  private async startupRepairDone(): Promise<boolean> {
+    const done = this.startupRepair();
+    return typeof done === 'boolean' ? done : withTimeout(done, CLAIM_WAIT_MS, startingUp);
   }
 
   /** Another application's live room (on the same LiveKit) is not ours to hand out. */

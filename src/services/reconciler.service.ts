@@ -69,6 +69,7 @@ export class ReconcilerService extends EventEmitter {
   private markRepaired!: () => void;
   /** Settles once a full pass has indexed every sidecar and adopted media without one: claims wait for it. */
   readonly repaired = new Promise<void>((resolve) => { this.markRepaired = resolve; });
+  private repairDone = false;
 
   constructor(
     private readonly egress: EgressService,
@@ -83,6 +84,11 @@ export class ReconcilerService extends EventEmitter {
     private readonly log: Logger,
   ) {
     super();
+  }
+
+  /** Whether `repaired` has settled: claims after it need not wait on the promise. */
+  get hasRepaired(): boolean {
+    return this.repairDone;
   }
 
   /** A first pass now, then one every interval (0 turns it off); a failed pass is logged and the next tries again. */
@@ -148,6 +154,7 @@ export class ReconcilerService extends EventEmitter {
     await mapConcurrent(unfinished, CONCURRENCY, (r) => this.settleIfForgotten(r, report));
     if (full) {
       await this.adoptOrphanMedia(await this.indexMissing(report), report);
+      this.repairDone = true;
       this.markRepaired();
     }
     if (this.options.retentionMs > 0) await this.deleteExpired(report);

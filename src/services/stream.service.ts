@@ -139,10 +139,10 @@ export class StreamService {
       this.deps.log.warn({ err: error, host }, 'could not resolve a stream destination');
       throw upstreamUnavailable('dns', `The stream destination ${host} could not be resolved now; try again`);
     });
-    if (addresses.length === 0) throw badRequest(`the stream destination ${host} does not resolve`);
-    if (!addresses.every(isPublicAddress)) {
-      const why = literal ? '' : ' (not every address it resolves to is public)';
-      throw badRequest(`the stream destination ${host} is not a public address${why}; set STREAM_PRIVATE_DESTINATIONS=true to allow private destinations`);
+    // One answer whether the name does not resolve or resolves inside: else anyone who may stream
+    // could map the service's internal DNS by the difference.
+    if (addresses.length === 0 || !addresses.every(isPublicAddress)) {
+      throw badRequest(`the stream destination ${host} must be a public address, or a name that resolves to public addresses only; set STREAM_PRIVATE_DESTINATIONS=true to allow private destinations`);
     }
   }
 }

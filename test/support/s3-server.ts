@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import type { Server, ServerResponse } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { eventually } from './eventually';
 // s3rver ships no types; its constructor, run/close and its store's putObject are all we use.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require('s3rver');
@@ -13,6 +15,9 @@ export const TEST_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3
 
 /** A real S3-protocol server (s3rver) on a random loopback port, with one bucket. */
 export class S3TestServer {
+  /** Responses s3rver has not finished logging yet. */
+  private readonly open = new Set<ServerResponse>();
+
   private constructor(
     readonly endpoint: string,
     readonly bucket: string,
@@ -26,6 +31,7 @@ export class S3TestServer {
     server.store.putObject = putObjectSurvivingDeletes;
     const { port } = await server.run();
     const s3 = new S3TestServer(`http://127.0.0.1:${port}`, bucket, server, directory);
+    s3.track(server.httpServer as Server);
     await s3.client().send(new CreateBucketCommand({ Bucket: bucket }));
     return s3;
   }
@@ -39,6 +45,21 @@ export class S3TestServer {
       forcePathStyle: true,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  /**
+   * Resolves once every response has ended and s3rver has logged it (its logger logs on the response's
+   * 'close', which is why ours waits one turn more): closing before would have it log to a closed logger.
+   */
+  async idle(): Promise<void> {
+    await eventually(() => this.open.size === 0, { what: 's3rver\'s responses ended' });
+  }
+
+  private track(server: Server): void {
+    server.on('request', (_req, res: ServerResponse) => {
+      this.open.add(res);
+      res.once('close', () => setImmediate(() => this.open.delete(res)));
     });
   }
 

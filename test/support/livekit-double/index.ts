@@ -250,6 +250,13 @@ export class LiveKitDouble {
     this.faults.add(method, fault, times);
   }
 
+  /** The next call of `method` acts at once but is answered only when the returned function is called. */
+  holdNext(method: string): () => void {
+    let release!: () => void;
+    this.failNext(method, { until: new Promise<void>((resolve) => { release = resolve; }) });
+    return release;
+  }
+
   /**
    * Stream URLs matching `match` (the real URL, mux/twitch shorthands expanded, or a predicate on it)
    * fail with `error` when they would connect: when their egress goes ACTIVE, or when UpdateStream

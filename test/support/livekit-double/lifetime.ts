@@ -46,6 +46,20 @@ export class Lifetime {
     });
   }
 
+  /** Waits for `promise` to settle; resolves false instead if the double closes first. */
+  settled(promise: Promise<unknown>): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const onAbort = () => resolve(false);
+      this.signal.addEventListener('abort', onAbort, { once: true });
+      const done = () => {
+        this.signal.removeEventListener('abort', onAbort);
+        resolve(true);
+      };
+      promise.then(done, done);
+    });
+  }
+
   /** Keeps track of background work so close() can wait for it; failures are swallowed here (logged by callers). */
   track<T>(promise: Promise<T>): Promise<T> {
     const settled = promise.then(

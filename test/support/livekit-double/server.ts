@@ -78,7 +78,8 @@ export class TwirpTransport {
       return;
     }
     const { status, send } = fault?.kind === 'error' ? errorAnswer(new TwirpError(fault.code, fault.msg)) : this.answer(req, url, route, json);
-    if (fault?.kind === 'delay' && !(await this.options.lifetime.sleep(fault.delayMs))) {
+    const answerNow = fault?.kind === 'delay' ? this.options.lifetime.sleep(fault.delayMs) : fault?.kind === 'held' ? this.options.lifetime.settled(fault.until) : true;
+    if (!(await answerNow)) {
       req.socket.destroy();
       return;
     }
