@@ -249,7 +249,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const production = modeOf(present.NODE_ENV ?? 'production') === 'production';
   const parsed = envSchema.safeParse(production ? present : { ...developmentDefaults(present), ...present });
   const problems = [
-    ...(parsed.success ? conflicts(parsed.data) : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)),
+    ...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)),
     ...(production ? productionProblems(present) : []),
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems, production ? PRODUCTION_NOTE : undefined);
@@ -327,11 +327,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** Settings valid one by one that do not go together. */
-function conflicts(env: z.infer<typeof envSchema>): string[] {
-  // A stream let in must never wait for a socket: it would hold its slot while doing nothing.
-  return env.MEDIA_MAX_STREAMS > env.S3_MEDIA_MAX_SOCKETS
-    ? [`MEDIA_MAX_STREAMS: ${env.MEDIA_MAX_STREAMS} is more than S3_MEDIA_MAX_SOCKETS (${env.S3_MEDIA_MAX_SOCKETS}); a stream let in must never wait for a socket`]
+/**
+ * Settings that work but do not fit together, for a warning at start. More media streams than the
+ * media client has sockets: those beyond the pool wait for one, and fail when S3_REQUEST_TIMEOUT ends.
+ */
+export function configWarnings(config: Config): string[] {
+  const { max } = config.security.mediaStreams;
+  return max > config.s3.mediaMaxSockets
+    ? [`MEDIA_MAX_STREAMS (${max}) is more than S3_MEDIA_MAX_SOCKETS (${config.s3.mediaMaxSockets}): streams beyond the pool wait for a socket`]
     : [];
 }
 

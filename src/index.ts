@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import dotenv from 'dotenv';
 import { createApp } from './app';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, configWarnings, loadConfig } from './config';
 import { createLogger, type Logger } from './logger';
 import { runAsJob } from './request-context';
 import { createServices } from './services';
@@ -42,6 +42,7 @@ async function main() {
     throw error;
   }
   const log = createLogger(config.logLevel);
+  for (const warning of configWarnings(config)) log.warn(warning);
   // A failed call must never take the process down; it is logged and the request already answered.
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
 

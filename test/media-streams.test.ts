@@ -15,8 +15,10 @@ import { startStack, type TestStack } from './support/stack';
 const BIG = randomBytes(32 * 1024 * 1024);
 /** The control client's socket pool (the AWS SDK's default), which one S3 client for everything used to share. */
 const CONTROL_SOCKETS = 50;
-/** More slow readers than the control pool has sockets: all of them would starve control traffic on one shared client. */
-const SLOW_READERS = CONTROL_SOCKETS + 10;
+/** The media client's pool in the first test: as many sockets as the control client. */
+const MEDIA_SOCKETS = CONTROL_SOCKETS;
+/** More slow readers than either pool has sockets: on one shared client they would starve control traffic. */
+const SLOW_READERS = MEDIA_SOCKETS + 10;
 
 interface Answer {
   status: number;
@@ -113,11 +115,12 @@ describe('media streams beside control traffic (a service process)', () => {
     livekit = await LiveKitDouble.start({ webhookRetry: { initialDelayMs: 200, maxDelayMs: 1000 } });
     bigName = await storeBigRecording(s3, 'big');
     ({ service, port, url } = await startService(livekit, s3, {
-      // Caps and media pool raised to the same count (a stream let in never waits for a socket), so
-      // every slow reader holds an S3 socket, more than the control pool has.
+      // The caps let in more readers than the media pool has sockets (those beyond it wait for one,
+      // for as long as the S3 time limit allows), so the media pool is saturated.
       MEDIA_MAX_STREAMS: String(SLOW_READERS),
       MEDIA_MAX_STREAMS_PER_CLIENT: String(SLOW_READERS),
-      S3_MEDIA_MAX_SOCKETS: String(SLOW_READERS),
+      S3_MEDIA_MAX_SOCKETS: String(MEDIA_SOCKETS),
+      S3_REQUEST_TIMEOUT: '60s',
     }));
   }, 60_000);
 
@@ -128,7 +131,7 @@ describe('media streams beside control traffic (a service process)', () => {
     await s3?.close();
   });
 
-  it('applies a webhook and answers /token while more slow readers than the control pool has sockets hold their S3 reads', async () => {
+  it('applies a webhook and answers /token while more slow readers than the media pool has sockets hold or wait for its sockets', async () => {
     // A recording under way, started before the media pool fills.
     const roomName = 'busy-room';
     expect((await post(`${url}/token`, { roomName, participantName: 'host' })).status).toBe(200);
@@ -141,12 +144,10 @@ describe('media streams beside control traffic (a service process)', () => {
     (await openMedia(port, `/recordings/${bigName}`, { Range: 'bytes=0-0' })).leave();
     await eventually(async () => /^recording_manager_media_streams_open 0$/m.test(await (await fetch(`${url}/metrics`)).text()), { what: 'its slot freed' });
 
-    const answers = Array.from({ length: SLOW_READERS }, () => openMedia(port, `/recordings/${bigName}`).then((answer) => {
-      readers.push(answer);
-      return answer;
-    }));
-    // Every reader holds its S3 read open, and no longer reads.
-    await eventually(() => readers.filter((reader) => reader.status === 200).length === SLOW_READERS, { timeoutMs: 20_000, what: 'every reader streaming' });
+    // Those still waiting for a socket when the process stops get no answer at all.
+    for (let i = 0; i < SLOW_READERS; i++) void openMedia(port, `/recordings/${bigName}`).then((answer) => readers.push(answer), () => undefined);
+    // Every socket of the media pool is held by a reader that no longer reads; the others wait for one.
+    await eventually(() => readers.filter((reader) => reader.status === 200).length === MEDIA_SOCKETS, { timeoutMs: 20_000, what: 'the media pool full' });
 
     const admitted = await post(`${url}/token`, { roomName: 'another-room', participantName: 'guest' });
     expect(admitted.status).toBe(200);
@@ -157,8 +158,9 @@ describe('media streams beside control traffic (a service process)', () => {
     expect(ended()!.attempts).toEqual([200]);
     expect(await statusOf()).toBe('COMPLETE');
 
-    // None of the held streams has finished meanwhile.
-    expect((await Promise.all(answers)).filter((answer) => answer.status === 200)).toHaveLength(SLOW_READERS);
+    // The media pool stayed full meanwhile: the readers beyond it are still waiting for a socket.
+    expect(readers.filter((reader) => reader.status === 200)).toHaveLength(MEDIA_SOCKETS);
+    expect(readers).toHaveLength(MEDIA_SOCKETS);
   }, 60_000);
 });
 

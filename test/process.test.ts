@@ -12,11 +12,10 @@ describe('the service process', () => {
     expect(output()).toMatch(/RECORDING_PLAYBACK_STRATEGY: .+/);
   });
 
-  it('refuses more media streams than the media client has sockets, so that a stream let in never waits for one', async () => {
+  it('warns at start when more media streams are let in than the media client has sockets', async () => {
     const service = runService({ NODE_ENV: 'test', SERVER_PORT: '0', MEDIA_MAX_STREAMS: '101', S3_MEDIA_MAX_SOCKETS: '100' });
     try {
-      expect(await startOrExit(service)).toBe(1);
-      expect(service.output()).toMatch(/^  MEDIA_MAX_STREAMS: .*S3_MEDIA_MAX_SOCKETS.*$/m);
+      await eventually(() => service.output().includes('MEDIA_MAX_STREAMS (101) is more than S3_MEDIA_MAX_SOCKETS (100)'), { what: `the warning (${service.output()})` });
     } finally {
       service.child.kill('SIGKILL');
     }
