@@ -63,6 +63,8 @@ interface Decision {
   hosted?: boolean;
   /** Nobody vouched for them: they are bound to the session they join (and later ones). */
   open?: boolean;
+  /** Nobody vouched for them either: they are bound to the session they claimed the name in (and later ones). */
+  claimSession?: SessionBound;
 }
 
 /** The owner recorded for rooms the host application admits people to. */
@@ -95,7 +97,7 @@ export class AdmissionService {
     if (decision.hosted) await this.holdForHost(decision.roomName);
     const moderatorPasscode = decision.claim ? await this.claim(room, identity) : undefined;
     const role = moderatorPasscode ? 'moderator' : decision.role;
-    const session = decision.open ? sessionOf(room) : undefined;
+    const session = decision.open ? sessionOf(room) : decision.claimSession;
     const token = await this.rooms.participantToken(decision.roomName, { identity, name: decision.participantName, role, session });
     const shortPasscodes = role === 'moderator' ? await this.shortPasscodesOf(decision.roomName) : [];
     return {
@@ -127,6 +129,8 @@ export class AdmissionService {
       if (settings.passcode !== undefined) access.passcodeHash = settings.passcode === null ? undefined : await this.access.hashPasscode(settings.passcode);
       if (settings.moderatorPasscode !== undefined) {
         access.moderatorPasscodeHash = settings.moderatorPasscode === null ? undefined : await this.access.hashPasscode(settings.moderatorPasscode);
+        // No longer the claimant's own passcode: who holds it now, the host application vouched for.
+        delete access.claimSession;
       }
       // A passcode set or removed is no longer the short one.
       const stillShort = access.shortPasscodes?.filter((kind) => (kind === 'moderator' ? settings.moderatorPasscode : settings.passcode) === undefined);
@@ -147,7 +151,9 @@ export class AdmissionService {
     const participantName = required(request.participantName, 'participantName');
     const room = await this.store.getRoom(roomName);
     if (request.passcode !== undefined) {
-      return { roomName, participantName, role: await this.byPasscode(roomName, request.passcode, room?.access, request.clientAddress ?? '') };
+      const role = await this.byPasscode(roomName, request.passcode, room?.access, request.clientAddress ?? '');
+      // The moderator passcode a claim generated vouches for nobody but the claimant: their bound stays.
+      return { roomName, participantName, role, claimSession: role === 'moderator' ? room?.access?.claimSession : undefined };
     }
     if (!this.config.security.openAdmission) throw admissionRequired();
     if (room?.access?.passcodeHash) throw passcodeRequired();
@@ -239,7 +245,9 @@ export class AdmissionService {
       if (room?.access?.passcodeHash) throw passcodeRequired();
       if (room || !this.createdByUs(liveRoom) || (await this.store.roomHasRecordings(roomName))) return undefined;
       const moderatorPasscode = generatePasscode();
-      const access: RoomAccess = { owner, moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode), claimedAt: Date.now() };
+      const access: RoomAccess = {
+        owner, moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode), claimSession: sessionOf(liveRoom), claimedAt: Date.now(),
+      };
       await this.store.putRoom({ roomName, access, updatedAt: Date.now() });
       return moderatorPasscode;
     });
