@@ -181,27 +181,33 @@ export class AdmissionService {
   /**
    * Wrong passcodes are counted twice: per room and kind, whoever guesses (many addresses cannot
    * share out the guesses at one room), and per client address, whichever room (one address cannot
-   * go from room to room). A wrong one was wrong for both kinds, so it counts against both; a kind
-   * or an address locked out is not even compared (every attempt is refused, 429). A success resets
-   * only its own kind: knowing the participant passcode does not wipe out the count of guesses at
-   * the moderator one, nor the address's guesses elsewhere.
+   * go from room to room). An attempt is reserved on the address and each kind before any compare,
+   * so a burst at once gets no more compares than the limit; a kind that is locked out or fully
+   * reserved is not even compared (every attempt is refused, 429), nor is anything while the address
+   * is. A wrong one was wrong for both kinds, so it counts against both. A success resets only its
+   * own kind and gives the rest back: knowing the participant passcode does not wipe out the count
+   * of guesses at the moderator one, nor the address's guesses elsewhere.
    */
   private async byPasscode(roomName: string, passcode: string, access: RoomAccess | undefined, address: string): Promise<Role> {
     const kindKey = (kind: Role) => failureKey('room', roomName, kind);
     const addressKey = failureKey('address', address);
-    const [addressLock, ...kindLocks] = await Promise.all([addressKey, ...PASSCODE_KINDS.map(kindKey)].map((key) => this.failures.lockedFor(key)));
-    if (addressLock > 0) throw passcodeLocked(addressLock);
-    const open = PASSCODE_KINDS.filter((_, index) => kindLocks[index] === 0);
+    const [addressWait, ...kindWaits] = await this.failures.reserve([addressKey, ...PASSCODE_KINDS.map(kindKey)]);
+    const open = PASSCODE_KINDS.filter((_, index) => kindWaits[index] === 0);
+    const giveBack = (keys: string[]) => Promise.all(keys.map((key) => this.failures.release(key)));
+    if (addressWait > 0 || open.length === 0) {
+      await giveBack([...(addressWait > 0 ? [] : [addressKey]), ...open.map(kindKey)]);
+      throw passcodeLocked(addressWait > 0 ? addressWait : Math.min(...kindWaits));
+    }
     // The moderator passcode first, as the two can never be equal.
     for (const kind of open) {
       const hash = hashOf(access, kind);
       if (!(await this.access.passcodeMatches(passcode, hash))) continue;
-      await this.failures.reset(kindKey(kind));
+      await Promise.all([this.failures.reset(kindKey(kind)), giveBack([addressKey, ...open.filter((other) => other !== kind).map(kindKey)])]);
       if (passcode.length < PASSCODE_MIN_LENGTH && !access?.shortPasscodes?.includes(kind)) await this.noteShort(roomName, kind, hash!);
       return kind;
     }
     await Promise.all([addressKey, ...open.map(kindKey)].map((key) => this.failures.fail(key)));
-    const locks = kindLocks.filter((ms) => ms > 0);
+    const locks = kindWaits.filter((ms) => ms > 0);
     if (locks.length > 0) throw passcodeLocked(Math.min(...locks));
     throw unauthenticated('The passcode is not right for this room', 'invalid_passcode');
   }
