@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import type { Logger } from '../logger';
 import type { Room } from 'livekit-server-sdk';
 import { PASSCODE_MIN_LENGTH } from '../models/access.model';
 import { AppError, upstreamError } from '../models/app-error';
@@ -65,6 +66,8 @@ interface Decision {
   open?: boolean;
   /** Nobody vouched for them either: they are bound to the session they claimed the name in (and later ones). */
   claimSession?: SessionBound;
+  /** The room's passcodes shorter than the rule, as the room record read to decide says (unread: undefined). */
+  shortPasscodes?: Role[];
 }
 
 /** The owner recorded for rooms the host application admits people to. */
@@ -87,6 +90,7 @@ export class AdmissionService {
     private readonly config: Config,
     /** Whether the start-up repair has finished (false: there is none); names are claimed only after it. */
     private readonly startupRepair: () => Promise<boolean>,
+    private readonly log: Logger,
   ) {}
 
   async admit(request: AdmissionRequest): Promise<Admission> {
@@ -94,12 +98,12 @@ export class AdmissionService {
     const identity = uniqueIdentity(decision.participantName);
     const room = await this.rooms.ensureRoom(decision.roomName);
     // Claimed only once the room exists, so a LiveKit failure leaves the name free for the next try.
-    if (decision.hosted) await this.holdForHost(decision.roomName);
+    const hostAccess = decision.hosted ? await this.holdForHost(decision.roomName) : undefined;
     const moderatorPasscode = decision.claim ? await this.claim(room, identity) : undefined;
     const role = moderatorPasscode ? 'moderator' : decision.role;
     const session = decision.open ? sessionOf(room) : decision.claimSession;
     const token = await this.rooms.participantToken(decision.roomName, { identity, name: decision.participantName, role, session });
-    const shortPasscodes = role === 'moderator' ? await this.shortPasscodesOf(decision.roomName) : [];
+    const shortPasscodes = role === 'moderator' ? (decision.shortPasscodes ?? hostAccess?.shortPasscodes ?? []) : [];
     return {
       token,
       livekitUrl: this.config.livekit.publicUrl,
@@ -152,13 +156,14 @@ export class AdmissionService {
     const room = await this.store.getRoom(roomName);
     if (request.passcode !== undefined) {
       const role = await this.byPasscode(roomName, request.passcode, room?.access, request.clientAddress ?? '');
+      const shortPasscodes = await this.shortPasscodesAfter(roomName, room?.access, role, request.passcode);
       // The moderator passcode a claim generated vouches for nobody but the claimant: their bound stays.
-      return { roomName, participantName, role, claimSession: role === 'moderator' ? room?.access?.claimSession : undefined };
+      return { roomName, participantName, role, shortPasscodes, claimSession: role === 'moderator' ? room?.access?.claimSession : undefined };
     }
     if (!this.config.security.openAdmission) throw admissionRequired();
     if (room?.access?.passcodeHash) throw passcodeRequired();
     // A name with a record already belongs to someone (the host, a claimant, its recordings); claim() checks the rest.
-    return { roomName, participantName, role: 'participant', claim: !room, open: true };
+    return { roomName, participantName, role: 'participant', claim: !room, open: true, shortPasscodes: room?.access?.shortPasscodes ?? [] };
   }
 
   private byHostApplication(request: AdmissionRequest): Decision {
@@ -203,7 +208,6 @@ export class AdmissionService {
       const hash = hashOf(access, kind);
       if (!(await this.access.passcodeMatches(passcode, hash))) continue;
       await Promise.all([this.failures.reset(kindKey(kind)), giveBack([addressKey, ...open.filter((other) => other !== kind).map(kindKey)])]);
-      if (passcode.length < PASSCODE_MIN_LENGTH && !access?.shortPasscodes?.includes(kind)) await this.noteShort(roomName, kind, hash!);
       return kind;
     }
     await Promise.all([addressKey, ...open.map(kindKey)].map((key) => this.failures.fail(key)));
@@ -212,27 +216,42 @@ export class AdmissionService {
     throw unauthenticated('The passcode is not right for this room', 'invalid_passcode');
   }
 
-  /** Remembers that a kind's passcode is shorter than the rule (unless it changed meanwhile), so that moderators and the host application are told. */
+  /** The room's short passcodes once this admission is counted: a passcode set before the rule is noted the first time it admits. */
+  private async shortPasscodesAfter(roomName: string, access: RoomAccess | undefined, kind: Role, passcode: string): Promise<Role[]> {
+    const known = access?.shortPasscodes ?? [];
+    if (passcode.length >= PASSCODE_MIN_LENGTH || known.includes(kind)) return known;
+    await this.noteShort(roomName, kind, hashOf(access, kind)!);
+    return [...known, kind];
+  }
+
+  /**
+   * Remembers that a kind's passcode is shorter than the rule (unless it changed meanwhile), so that
+   * moderators and the host application are told. Best effort: the passcode was right, and a failed
+   * note is tried again at its next use.
+   */
   private async noteShort(roomName: string, kind: Role, hash: string): Promise<void> {
-    await this.locks.withLock(roomLockKey(roomName), async () => {
-      const room = await this.store.getRoom(roomName);
-      const access = room?.access;
-      if (!access || hashOf(access, kind) !== hash || access.shortPasscodes?.includes(kind)) return;
-      await this.store.putRoom({ ...room, roomName, access: { ...access, shortPasscodes: [...(access.shortPasscodes ?? []), kind] }, updatedAt: Date.now() });
-    });
+    try {
+      await this.locks.withLock(roomLockKey(roomName), async () => {
+        const room = await this.store.getRoom(roomName);
+        const access = room?.access;
+        if (!access || hashOf(access, kind) !== hash || access.shortPasscodes?.includes(kind)) return;
+        await this.store.putRoom({ ...room, roomName, access: { ...access, shortPasscodes: [...(access.shortPasscodes ?? []), kind] }, updatedAt: Date.now() });
+      });
+    } catch (error) {
+      this.log.warn({ err: error, roomName, kind }, 'could not note a short passcode; it is tried again when the passcode next admits');
+    }
   }
 
-  private async shortPasscodesOf(roomName: string): Promise<Role[]> {
-    return (await this.store.getRoom(roomName))?.access?.shortPasscodes ?? [];
-  }
-
-  /** Records that the host application holds the room name, unless someone already does. */
-  private async holdForHost(roomName: string): Promise<void> {
-    if ((await this.store.getRoom(roomName))?.access) return;
-    await this.locks.withLock(roomLockKey(roomName), async () => {
+  /** Records that the host application holds the room name, unless someone already does; returns the name's access. */
+  private async holdForHost(roomName: string): Promise<RoomAccess> {
+    const known = (await this.store.getRoom(roomName))?.access;
+    if (known) return known;
+    return this.locks.withLock(roomLockKey(roomName), async () => {
       const room = await this.store.getRoom(roomName);
-      if (room?.access) return;
-      await this.store.putRoom({ ...room, roomName, access: { owner: HOST_OWNER, claimedAt: Date.now() }, updatedAt: Date.now() });
+      if (room?.access) return room.access;
+      const access: RoomAccess = { owner: HOST_OWNER, claimedAt: Date.now() };
+      await this.store.putRoom({ ...room, roomName, access, updatedAt: Date.now() });
+      return access;
     });
   }
 
