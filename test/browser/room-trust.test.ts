@@ -93,34 +93,44 @@ describe('the room page renews its room token, in Chromium', () => {
   const setPasscodes = (roomName: string, body: Record<string, string>) =>
     setup.stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send(body).expect(200);
 
+  /** A page per test below, each in its own room as a moderator by passcode, whose room token the service already refuses. */
+  const refused = {} as Record<'renewing' | 'revoked', { page: Page; roomName: string }>;
+  beforeAll(async () => {
+    const joined = async (name: keyof typeof refused, prepare: (roomName: string) => Promise<unknown> = async () => undefined) => {
+      const roomName = uniqueRoom(name);
+      await setPasscodes(roomName, { passcode: 'participants-code', moderatorPasscode: 'moderators-code' });
+      const page = await openRoomPage(setup.browser, setup.stack);
+      await joinWithPasscode(page, roomName, 'moderators-code');
+      await prepare(roomName);
+      refused[name] = { page, roomName };
+    };
+    await Promise.all([
+      joined('renewing'),
+      joined('revoked', (roomName) => setPasscodes(roomName, { moderatorPasscode: 'a-new-moderators-code' })),
+    ]);
+    // One wait for all of them: the slow part.
+    await Promise.all(Object.values(refused).map(({ page, roomName }) => untilRefused(page, roomName)));
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(Object.values(refused).map(({ page }) => page.close()));
+  });
+
   it('fetches a fresh room token with the passcode it was admitted with, which it keeps in memory only', async () => {
-    const roomName = uniqueRoom('renewing');
-    await setPasscodes(roomName, { passcode: 'participants-code', moderatorPasscode: 'moderators-code' });
-    const page = await openRoomPage(setup.browser, setup.stack);
-    await joinWithPasscode(page, roomName, 'moderators-code');
+    const { page } = refused.renewing;
     const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }));
     expect(stored).not.toContain('moderators-code');
-    await untilRefused(page, roomName);
 
     await page.click('#recording-button');
     await page.waitForSelector('#recording-button[data-status="STARTED"]', { timeout: 15_000 });
     expect(await page.locator('#errors .error').count()).toBe(0);
-    await page.close();
-  }, 60_000);
+  });
 
   it('says so clearly when no fresh token can be had', async () => {
-    const roomName = uniqueRoom('revoked');
-    await setPasscodes(roomName, { moderatorPasscode: 'moderators-code' });
-    const page = await openRoomPage(setup.browser, setup.stack);
-    await joinWithPasscode(page, roomName, 'moderators-code');
-    await setPasscodes(roomName, { moderatorPasscode: 'a-new-moderators-code' });
-    await untilRefused(page, roomName);
-
+    const { page } = refused.revoked;
     await page.click('#recording-button');
     await page.locator('#errors .error', { hasText: 'Your access to this room has ended' }).waitFor();
     expect(await page.textContent('#errors')).toMatch(/The passcode is not right for this room.*join again/);
-    await page.close();
-  }, 60_000);
+  });
 
   it('drops the room token the tab held when the person leaves', async () => {
     const roomName = uniqueRoom('leaving');
