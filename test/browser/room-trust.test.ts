@@ -94,7 +94,7 @@ describe('the room page renews its room token, in Chromium', () => {
     setup.stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send(body).expect(200);
 
   /** A page per test below, each in its own room as a moderator by passcode, whose room token the service already refuses. */
-  const refused = {} as Record<'renewing' | 'revoked', { page: Page; roomName: string }>;
+  const refused = {} as Record<'renewing' | 'revoked' | 'left', { page: Page; roomName: string }>;
   beforeAll(async () => {
     const joined = async (name: keyof typeof refused, prepare: (roomName: string) => Promise<unknown> = async () => undefined) => {
       const roomName = uniqueRoom(name);
@@ -107,6 +107,7 @@ describe('the room page renews its room token, in Chromium', () => {
     await Promise.all([
       joined('renewing'),
       joined('revoked', (roomName) => setPasscodes(roomName, { moderatorPasscode: 'a-new-moderators-code' })),
+      joined('left'),
     ]);
     // One wait for all of them: the slow part.
     await Promise.all(Object.values(refused).map(({ page, roomName }) => untilRefused(page, roomName)));
@@ -130,6 +131,32 @@ describe('the room page renews its room token, in Chromium', () => {
     await page.click('#recording-button');
     await page.locator('#errors .error', { hasText: 'Your access to this room has ended' }).waitFor();
     expect(await page.textContent('#errors')).toMatch(/The passcode is not right for this room.*join again/);
+  });
+
+  it.failing('keeps the person out once they leave while the page renews its room token: no token comes back, nothing is started', async () => {
+    const { page, roomName } = refused.left;
+    // The service's answer to the renewal is held back until the person has left.
+    let asked!: () => void;
+    const renewalAsked = new Promise<void>((resolve) => { asked = resolve; });
+    let answer!: () => void;
+    const answerAllowed = new Promise<void>((resolve) => { answer = resolve; });
+    await page.route('**/token', async (route) => {
+      asked();
+      await answerAllowed;
+      await route.continue();
+    });
+    await page.click('#recording-button');
+    await renewalAsked;
+    await page.click('#leave-button');
+    await page.waitForSelector('#join:not([hidden])');
+    answer();
+
+    // The start either gives up (and says why) or goes through with the fresh token.
+    const started = page.waitForResponse((res) => res.url().endsWith('/recordings/start') && res.status() === 200).then(() => 'started', () => 'neither');
+    const gaveUp = page.locator('#errors .error', { hasText: 'Cannot start the recording' }).waitFor().then(() => 'gave up', () => 'neither');
+    expect(await Promise.race([started, gaveUp])).toBe('gave up');
+    expect(Object.keys(await heldTokens(page))).not.toContain(roomName);
+    expect(setup.stack.livekit.listEgresses().filter((egress) => egress.roomName === roomName)).toEqual([]);
   });
 
   it('drops the room token the tab held when the person leaves', async () => {
