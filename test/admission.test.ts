@@ -203,7 +203,7 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
     expect(pages).toBe(3);
   });
 
-  it('bounds a moderator admitted openly the same way: a recording of an earlier session found later is not theirs to see or delete', async () => {
+  it('bounds a moderator admitted openly the same way, also back with their claim\'s moderator passcode: a recording of an earlier session found later is not theirs to see or delete', async () => {
     const roomName = uniqueRoom('claimed-bound');
     const owner = (await stack.anonymous().post('/token').send({ roomName, participantName: 'owner' }).expect(200)).body;
     expect(owner.role).toBe('moderator');
@@ -216,9 +216,17 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
     expect(await listedFor(owner.token)).toEqual([]);
     await as(owner.token).get(`${recordingPath(orphan)}/info`).expect(403);
     await as(owner.token).delete(recordingPath(orphan)).expect(403);
-    // Back with the moderator passcode, the owner sees every session of the name.
-    const back = (await stack.anonymous().post('/token').send({ roomName, participantName: 'owner', passcode: owner.moderatorPasscode }).expect(200)).body;
-    expect(await listedFor(back.token)).toEqual([orphan]);
+    // Back with the moderator passcode their claim gave them (as the page renews its token), still
+    // bound to the session they claimed: nobody vouched for them.
+    const backWith = async (passcode: string) => (await stack.anonymous().post('/token').send({ roomName, participantName: 'owner', passcode }).expect(200)).body;
+    const back = await backWith(owner.moderatorPasscode);
+    expect(back.role).toBe('moderator');
+    expect(await listedFor(back.token)).toEqual([]);
+    await as(back.token).get(`${recordingPath(orphan)}/info`).expect(403);
+    await as(back.token).delete(recordingPath(orphan)).expect(403);
+    // A moderator passcode the host application set is its word: every session of the name.
+    await stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send({ moderatorPasscode: 'the-hosts-choice' }).expect(200);
+    expect(await listedFor((await backWith('the-hosts-choice')).token)).toEqual([orphan]);
   });
 
   it('claims only a name with no recordings, no sidecars and no live room another application made', async () => {

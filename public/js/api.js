@@ -10,29 +10,43 @@ export class ApiError extends Error {
 
 /** The bearer credential every call carries: a room token from /token, or the host application's key. */
 let credential;
-/** Gets a fresh room token when the service refuses the held one (expired); absent for the host key. */
+/** Gets a fresh admission (POST /token's answer) when the service refuses the held room token; absent for the host key. */
 let renew;
 let renewing;
+/** Bumped at every change of credential (Leave, a new join): a renewal begun before answers for nobody. */
+let generation = 0;
 export function useCredential(value, renewal) {
   credential = value || undefined;
   renew = renewal;
+  renewing = undefined;
+  generation += 1;
 }
 
 /**
  * One renewal at a time, however many calls were refused together. Its failure says what to do and
- * is final: trying a stale passcode again would only count as failed attempts.
+ * is final: trying a stale passcode again would only count as failed attempts. One that answers
+ * after the person left changes nothing: the token would let them back in unseen.
  */
 function renewCredential() {
-  renewing ??= renew()
-    .then((token) => { credential = token; })
-    .catch((error) => {
+  if (renewing) return renewing;
+  const started = generation;
+  const current = () => generation === started;
+  const renewal = renew()
+    .then((fresh) => {
+      if (!current()) throw new ApiError(401, 'You left the room before its access was renewed', 'left');
+      credential = fresh.token;
+      heldRooms.set(fresh.roomName, fresh);
+    }, (error) => {
       const ended = error.code === 'renewal_failed' ? error
         : new ApiError(401, `Your access to this room has ended and could not be renewed (${error.message}). Leave and join again.`, 'renewal_failed');
-      renew = () => Promise.reject(ended);
+      if (current()) renew = () => Promise.reject(ended);
       throw ended;
     })
-    .finally(() => { renewing = undefined; });
-  return renewing;
+    .finally(() => {
+      if (renewing === renewal) renewing = undefined;
+    });
+  renewing = renewal;
+  return renewal;
 }
 
 /** fetch with the credential; a refused room token is renewed once and the call made again. */

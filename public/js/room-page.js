@@ -199,18 +199,15 @@ async function join(event) {
 }
 
 /**
- * How to get a fresh room token once the service refuses this one: the way this person came in
+ * How to be admitted afresh once the service refuses this room token: the way this person came in
  * (join token, passcode; the moderator passcode an owner was given), kept in this page's memory only.
+ * The api takes the fresh token (unless the person left meanwhile).
  */
 function renewal(admitted, admission) {
   const again = admitted.moderatorPasscode
     ? { roomName: admitted.roomName, participantName: admitted.participantName, passcode: admitted.moderatorPasscode }
     : admission;
-  return async () => {
-    const fresh = await api.token(again);
-    heldRooms.set(fresh.roomName, fresh);
-    return fresh.token;
-  };
+  return () => api.token(again);
 }
 
 /** Shows the room with only the controls this person's permissions allow. */

@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import type { Logger } from '../logger';
 import type { Room } from 'livekit-server-sdk';
 import { PASSCODE_MIN_LENGTH } from '../models/access.model';
 import { AppError, upstreamError } from '../models/app-error';
@@ -63,6 +64,10 @@ interface Decision {
   hosted?: boolean;
   /** Nobody vouched for them: they are bound to the session they join (and later ones). */
   open?: boolean;
+  /** Nobody vouched for them either: they are bound to the session they claimed the name in (and later ones). */
+  claimSession?: SessionBound;
+  /** The room's passcodes shorter than the rule, as the room record read to decide says (unread: undefined). */
+  shortPasscodes?: Role[];
 }
 
 /** The owner recorded for rooms the host application admits people to. */
@@ -85,6 +90,7 @@ export class AdmissionService {
     private readonly config: Config,
     /** Whether the start-up repair has finished (false: there is none), or when it does; names are claimed only after it. */
     private readonly startupRepair: () => boolean | Promise<boolean>,
+    private readonly log: Logger,
   ) {}
 
   async admit(request: AdmissionRequest): Promise<Admission> {
@@ -92,12 +98,12 @@ export class AdmissionService {
     const identity = uniqueIdentity(decision.participantName);
     const room = await this.rooms.ensureRoom(decision.roomName);
     // Claimed only once the room exists, so a LiveKit failure leaves the name free for the next try.
-    if (decision.hosted) await this.holdForHost(decision.roomName);
+    const hostAccess = decision.hosted ? await this.holdForHost(decision.roomName) : undefined;
     const moderatorPasscode = decision.claim ? await this.claim(room, identity) : undefined;
     const role = moderatorPasscode ? 'moderator' : decision.role;
-    const session = decision.open ? sessionOf(room) : undefined;
+    const session = decision.open ? sessionOf(room) : decision.claimSession;
     const token = await this.rooms.participantToken(decision.roomName, { identity, name: decision.participantName, role, session });
-    const shortPasscodes = role === 'moderator' ? await this.shortPasscodesOf(decision.roomName) : [];
+    const shortPasscodes = role === 'moderator' ? (decision.shortPasscodes ?? hostAccess?.shortPasscodes ?? []) : [];
     return {
       token,
       livekitUrl: this.config.livekit.publicUrl,
@@ -127,6 +133,8 @@ export class AdmissionService {
       if (settings.passcode !== undefined) access.passcodeHash = settings.passcode === null ? undefined : await this.access.hashPasscode(settings.passcode);
       if (settings.moderatorPasscode !== undefined) {
         access.moderatorPasscodeHash = settings.moderatorPasscode === null ? undefined : await this.access.hashPasscode(settings.moderatorPasscode);
+        // No longer the claimant's own passcode: who holds it now, the host application vouched for.
+        delete access.claimSession;
       }
       // A passcode set or removed is no longer the short one.
       const stillShort = access.shortPasscodes?.filter((kind) => (kind === 'moderator' ? settings.moderatorPasscode : settings.passcode) === undefined);
@@ -147,12 +155,15 @@ export class AdmissionService {
     const participantName = required(request.participantName, 'participantName');
     const room = await this.store.getRoom(roomName);
     if (request.passcode !== undefined) {
-      return { roomName, participantName, role: await this.byPasscode(roomName, request.passcode, room?.access, request.clientAddress ?? '') };
+      const role = await this.byPasscode(roomName, request.passcode, room?.access, request.clientAddress ?? '');
+      const shortPasscodes = await this.shortPasscodesAfter(roomName, room?.access, role, request.passcode);
+      // The moderator passcode a claim generated vouches for nobody but the claimant: their bound stays.
+      return { roomName, participantName, role, shortPasscodes, claimSession: role === 'moderator' ? room?.access?.claimSession : undefined };
     }
     if (!this.config.security.openAdmission) throw admissionRequired();
     if (room?.access?.passcodeHash) throw passcodeRequired();
     // A name with a record already belongs to someone (the host, a claimant, its recordings); claim() checks the rest.
-    return { roomName, participantName, role: 'participant', claim: !room, open: true };
+    return { roomName, participantName, role: 'participant', claim: !room, open: true, shortPasscodes: room?.access?.shortPasscodes ?? [] };
   }
 
   private byHostApplication(request: AdmissionRequest): Decision {
@@ -175,52 +186,72 @@ export class AdmissionService {
   /**
    * Wrong passcodes are counted twice: per room and kind, whoever guesses (many addresses cannot
    * share out the guesses at one room), and per client address, whichever room (one address cannot
-   * go from room to room). A wrong one was wrong for both kinds, so it counts against both; a kind
-   * or an address locked out is not even compared (every attempt is refused, 429). A success resets
-   * only its own kind: knowing the participant passcode does not wipe out the count of guesses at
-   * the moderator one, nor the address's guesses elsewhere.
+   * go from room to room). An attempt is reserved on the address and each kind before any compare,
+   * so a burst at once gets no more compares than the limit; a kind that is locked out or fully
+   * reserved is not even compared (every attempt is refused, 429), nor is anything while the address
+   * is. A wrong one was wrong for both kinds, so it counts against both. A success resets only its
+   * own kind and gives the rest back: knowing the participant passcode does not wipe out the count
+   * of guesses at the moderator one, nor the address's guesses elsewhere.
    */
   private async byPasscode(roomName: string, passcode: string, access: RoomAccess | undefined, address: string): Promise<Role> {
     const kindKey = (kind: Role) => failureKey('room', roomName, kind);
     const addressKey = failureKey('address', address);
-    const [addressLock, ...kindLocks] = await Promise.all([addressKey, ...PASSCODE_KINDS.map(kindKey)].map((key) => this.failures.lockedFor(key)));
-    if (addressLock > 0) throw passcodeLocked(addressLock);
-    const open = PASSCODE_KINDS.filter((_, index) => kindLocks[index] === 0);
+    const [addressWait, ...kindWaits] = await this.failures.reserve([addressKey, ...PASSCODE_KINDS.map(kindKey)]);
+    const open = PASSCODE_KINDS.filter((_, index) => kindWaits[index] === 0);
+    const giveBack = (keys: string[]) => Promise.all(keys.map((key) => this.failures.release(key)));
+    if (addressWait > 0 || open.length === 0) {
+      await giveBack([...(addressWait > 0 ? [] : [addressKey]), ...open.map(kindKey)]);
+      throw passcodeLocked(addressWait > 0 ? addressWait : Math.min(...kindWaits));
+    }
     // The moderator passcode first, as the two can never be equal.
     for (const kind of open) {
       const hash = hashOf(access, kind);
       if (!(await this.access.passcodeMatches(passcode, hash))) continue;
-      await this.failures.reset(kindKey(kind));
-      if (passcode.length < PASSCODE_MIN_LENGTH && !access?.shortPasscodes?.includes(kind)) await this.noteShort(roomName, kind, hash!);
+      await Promise.all([this.failures.reset(kindKey(kind)), giveBack([addressKey, ...open.filter((other) => other !== kind).map(kindKey)])]);
       return kind;
     }
     await Promise.all([addressKey, ...open.map(kindKey)].map((key) => this.failures.fail(key)));
-    const locks = kindLocks.filter((ms) => ms > 0);
+    const locks = kindWaits.filter((ms) => ms > 0);
     if (locks.length > 0) throw passcodeLocked(Math.min(...locks));
     throw unauthenticated('The passcode is not right for this room', 'invalid_passcode');
   }
 
-  /** Remembers that a kind's passcode is shorter than the rule (unless it changed meanwhile), so that moderators and the host application are told. */
+  /** The room's short passcodes once this admission is counted: a passcode set before the rule is noted the first time it admits. */
+  private async shortPasscodesAfter(roomName: string, access: RoomAccess | undefined, kind: Role, passcode: string): Promise<Role[]> {
+    const known = access?.shortPasscodes ?? [];
+    if (passcode.length >= PASSCODE_MIN_LENGTH || known.includes(kind)) return known;
+    await this.noteShort(roomName, kind, hashOf(access, kind)!);
+    return [...known, kind];
+  }
+
+  /**
+   * Remembers that a kind's passcode is shorter than the rule (unless it changed meanwhile), so that
+   * moderators and the host application are told. Best effort: the passcode was right, and a failed
+   * note is tried again at its next use.
+   */
   private async noteShort(roomName: string, kind: Role, hash: string): Promise<void> {
-    await this.locks.withLock(roomLockKey(roomName), async () => {
-      const room = await this.store.getRoom(roomName);
-      const access = room?.access;
-      if (!access || hashOf(access, kind) !== hash || access.shortPasscodes?.includes(kind)) return;
-      await this.store.putRoom({ ...room, roomName, access: { ...access, shortPasscodes: [...(access.shortPasscodes ?? []), kind] }, updatedAt: Date.now() });
-    });
+    try {
+      await this.locks.withLock(roomLockKey(roomName), async () => {
+        const room = await this.store.getRoom(roomName);
+        const access = room?.access;
+        if (!access || hashOf(access, kind) !== hash || access.shortPasscodes?.includes(kind)) return;
+        await this.store.putRoom({ ...room, roomName, access: { ...access, shortPasscodes: [...(access.shortPasscodes ?? []), kind] }, updatedAt: Date.now() });
+      });
+    } catch (error) {
+      this.log.warn({ err: error, roomName, kind }, 'could not note a short passcode; it is tried again when the passcode next admits');
+    }
   }
 
-  private async shortPasscodesOf(roomName: string): Promise<Role[]> {
-    return (await this.store.getRoom(roomName))?.access?.shortPasscodes ?? [];
-  }
-
-  /** Records that the host application holds the room name, unless someone already does. */
-  private async holdForHost(roomName: string): Promise<void> {
-    if ((await this.store.getRoom(roomName))?.access) return;
-    await this.locks.withLock(roomLockKey(roomName), async () => {
+  /** Records that the host application holds the room name, unless someone already does; returns the name's access. */
+  private async holdForHost(roomName: string): Promise<RoomAccess> {
+    const known = (await this.store.getRoom(roomName))?.access;
+    if (known) return known;
+    return this.locks.withLock(roomLockKey(roomName), async () => {
       const room = await this.store.getRoom(roomName);
-      if (room?.access) return;
-      await this.store.putRoom({ ...room, roomName, access: { owner: HOST_OWNER, claimedAt: Date.now() }, updatedAt: Date.now() });
+      if (room?.access) return room.access;
+      const access: RoomAccess = { owner: HOST_OWNER, claimedAt: Date.now() };
+      await this.store.putRoom({ ...room, roomName, access, updatedAt: Date.now() });
+      return access;
     });
   }
 
@@ -244,7 +275,9 @@ export class AdmissionService {
         return undefined;
       }
       const moderatorPasscode = generatePasscode();
-      const access: RoomAccess = { owner, moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode), claimedAt: Date.now() };
+      const access: RoomAccess = {
+        owner, moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode), claimSession: sessionOf(liveRoom), claimedAt: Date.now(),
+      };
       await this.store.putRoom({ roomName, access, updatedAt: Date.now() });
       return moderatorPasscode;
     });

@@ -101,7 +101,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   });
   // Claims wait for the start-up repair; with the reconciler off there is none, and nobody claims a name.
   const startupRepair = () => (config.reconcileIntervalMs === 0 ? false : reconciler.hasRepaired || reconciler.repaired.then(() => true));
-  const admission = new AdmissionService(access, rooms, store, locks, passcodeFailures(config, redis), config, startupRepair);
+  const admission = new AdmissionService(access, rooms, store, locks, passcodeFailures(config, redis), config, startupRepair, log);
   const signMedia = (name: string, expires: number) => access.mediaSignature(name, expires);
   const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia, notifications });
   const streamStore = new StreamStore(s3, config.recordings.path, log);

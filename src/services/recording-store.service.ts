@@ -1,5 +1,5 @@
 import type { Logger } from '../logger';
-import type { Role } from '../models/access.model';
+import type { Role, SessionBound } from '../models/access.model';
 import {
   imageKeysOf,
   isFinal,
@@ -22,6 +22,11 @@ export interface RoomAccess {
   moderatorPasscodeHash?: string;
   /** Kinds whose passcode is shorter than the rule (set before it): learnt when one admits, cleared when it changes. */
   shortPasscodes?: Role[];
+  /**
+   * The session of whoever claimed the name in open admission, while their generated moderator
+   * passcode is the room's: admitted by it, they stay bound to it. The host setting one clears it.
+   */
+  claimSession?: SessionBound;
   claimedAt: number;
 }
 

@@ -93,34 +93,71 @@ describe('the room page renews its room token, in Chromium', () => {
   const setPasscodes = (roomName: string, body: Record<string, string>) =>
     setup.stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send(body).expect(200);
 
+  /** A page per test below, each in its own room as a moderator by passcode, whose room token the service already refuses. */
+  const refused = {} as Record<'renewing' | 'revoked' | 'left', { page: Page; roomName: string }>;
+  beforeAll(async () => {
+    const joined = async (name: keyof typeof refused, prepare: (roomName: string) => Promise<unknown> = async () => undefined) => {
+      const roomName = uniqueRoom(name);
+      await setPasscodes(roomName, { passcode: 'participants-code', moderatorPasscode: 'moderators-code' });
+      const page = await openRoomPage(setup.browser, setup.stack);
+      await joinWithPasscode(page, roomName, 'moderators-code');
+      await prepare(roomName);
+      refused[name] = { page, roomName };
+    };
+    await Promise.all([
+      joined('renewing'),
+      joined('revoked', (roomName) => setPasscodes(roomName, { moderatorPasscode: 'a-new-moderators-code' })),
+      joined('left'),
+    ]);
+    // One wait for all of them: the slow part.
+    await Promise.all(Object.values(refused).map(({ page, roomName }) => untilRefused(page, roomName)));
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(Object.values(refused).map(({ page }) => page.close()));
+  });
+
   it('fetches a fresh room token with the passcode it was admitted with, which it keeps in memory only', async () => {
-    const roomName = uniqueRoom('renewing');
-    await setPasscodes(roomName, { passcode: 'participants-code', moderatorPasscode: 'moderators-code' });
-    const page = await openRoomPage(setup.browser, setup.stack);
-    await joinWithPasscode(page, roomName, 'moderators-code');
+    const { page } = refused.renewing;
     const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }));
     expect(stored).not.toContain('moderators-code');
-    await untilRefused(page, roomName);
 
     await page.click('#recording-button');
     await page.waitForSelector('#recording-button[data-status="STARTED"]', { timeout: 15_000 });
     expect(await page.locator('#errors .error').count()).toBe(0);
-    await page.close();
-  }, 60_000);
+  });
 
   it('says so clearly when no fresh token can be had', async () => {
-    const roomName = uniqueRoom('revoked');
-    await setPasscodes(roomName, { moderatorPasscode: 'moderators-code' });
-    const page = await openRoomPage(setup.browser, setup.stack);
-    await joinWithPasscode(page, roomName, 'moderators-code');
-    await setPasscodes(roomName, { moderatorPasscode: 'a-new-moderators-code' });
-    await untilRefused(page, roomName);
-
+    const { page } = refused.revoked;
     await page.click('#recording-button');
     await page.locator('#errors .error', { hasText: 'Your access to this room has ended' }).waitFor();
     expect(await page.textContent('#errors')).toMatch(/The passcode is not right for this room.*join again/);
-    await page.close();
-  }, 60_000);
+  });
+
+  it('keeps the person out once they leave while the page renews its room token: no token comes back, nothing is started', async () => {
+    const { page, roomName } = refused.left;
+    // The service's answer to the renewal is held back until the person has left.
+    let asked!: () => void;
+    const renewalAsked = new Promise<void>((resolve) => { asked = resolve; });
+    let answer!: () => void;
+    const answerAllowed = new Promise<void>((resolve) => { answer = resolve; });
+    await page.route('**/token', async (route) => {
+      asked();
+      await answerAllowed;
+      await route.continue();
+    });
+    await page.click('#recording-button');
+    await renewalAsked;
+    await page.click('#leave-button');
+    await page.waitForSelector('#join:not([hidden])');
+    answer();
+
+    // The start either gives up (and says why) or goes through with the fresh token.
+    const started = page.waitForResponse((res) => res.url().endsWith('/recordings/start') && res.status() === 200).then(() => 'started', () => 'neither');
+    const gaveUp = page.locator('#errors .error', { hasText: 'Cannot start the recording' }).waitFor().then(() => 'gave up', () => 'neither');
+    expect(await Promise.race([started, gaveUp])).toBe('gave up');
+    expect(Object.keys(await heldTokens(page))).not.toContain(roomName);
+    expect(setup.stack.livekit.listEgresses().filter((egress) => egress.roomName === roomName)).toEqual([]);
+  });
 
   it('drops the room token the tab held when the person leaves', async () => {
     const roomName = uniqueRoom('leaving');
