@@ -6,11 +6,12 @@
 #
 # Base: Debian slim rather than Alpine. Node's own builds are glibc ones (Alpine's musl builds are
 # an "experimental" tier), and the tests and CI run on Debian bookworm, so the image runs what was
-# tested; the price is a larger base image (Alpine's is about 40 MB smaller). Pinned to the Node
-# release CI runs; bump the three FROM lines together.
+# tested; the price is a larger base image (Alpine's is about 40 MB smaller). Node 24 LTS (supported
+# until April 2028), pinned: .ci/run reads the release from the first FROM and runs the tests on it,
+# so bump the three FROM lines together.
 
 # Compiles TypeScript (tsconfig.build.json: src/ to dist/) with every dependency, dev ones included.
-FROM node:20.20.2-bookworm-slim AS build
+FROM node:24.22.3-bookworm-slim AS build
 WORKDIR /app
 # The lock file alone first, so the dependency layer is reused until it changes.
 COPY package.json package-lock.json ./
@@ -23,14 +24,14 @@ RUN npm run build
 
 # Production dependencies only, installed apart so no dev dependency ever reaches the runtime image
 # (nor npm's cache: only node_modules leaves this stage, so there is nothing to clean up).
-FROM node:20.20.2-bookworm-slim AS deps
+FROM node:24.22.3-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # What runs: node, production node_modules, the compiled service and the browser client (public/,
 # which the service serves from ../public relative to dist/; livekit-client comes from node_modules).
-FROM node:20.20.2-bookworm-slim AS runtime
+FROM node:24.22.3-bookworm-slim AS runtime
 WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
