@@ -65,7 +65,9 @@ export class S3TestServer {
 
   async close(): Promise<void> {
     await this.server.close();
-    await rm(this.directory, { recursive: true, force: true });
+    // A write still landing (a request the service sent just before it closed) can refill a folder
+    // being removed (ENOTEMPTY): fs retries that itself.
+    await rm(this.directory, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   }
 }
 
