@@ -50,6 +50,8 @@ export interface LiveKitDoubleOptions {
   webhookQueue?: { maxDepth?: number; maxAgeMs?: number };
   /** Egress's own storage config, used when a file output carries no s3 block. */
   defaultStorage?: DefaultStorage;
+  /** Not simulated yet (issue 16): how long StopEgress/UpdateStream look for an egress handler. */
+  handlerSearch?: { unclaimedMs?: number; unansweredMs?: number };
 }
 
 /** The knobs on outgoing webhooks. */
@@ -228,6 +230,9 @@ export class LiveKitDouble {
   endEgress(id: string, outcome: EndOutcome): Promise<void> {
     return this.egress.end(id, outcome);
   }
+
+  /** Not simulated yet (issue 16): the egress's handler claims StopEgress/UpdateStream and never answers. */
+  hangEgressHandler(_id: string): void {}
 
   /** Forgets an egress as LiveKit does 24 h after it ended: ListEgress/StopEgress then answer 404. */
   forgetEgress(id: string): boolean {
