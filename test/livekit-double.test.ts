@@ -521,7 +521,7 @@ describe('LiveKit double', () => {
       return egressId;
     }
 
-    it.failing('answers 412 for an ended egress and 404 for an unknown one only after no handler claimed the call; UpdateLayout at once', async () => {
+    it('answers 412 for an ended egress and 404 for an unknown one only after no handler claimed the call; UpdateLayout at once', async () => {
       const id = await activeEgress(slowEgress, slowRooms, slow);
       await slow.endEgress(id, { status: 'COMPLETE', skipEnding: true });
       const [stopEnded, stopUnknown, updateEnded, updateUnknown, layoutEnded] = await Promise.all([
@@ -540,7 +540,7 @@ describe('LiveKit double', () => {
       expect(layoutEnded.ms).toBeLessThan(search.unclaimedMs);
     });
 
-    it.failing('a handler that claims and never answers: 408 "request timed out" after all attempts, the egress untouched; 412 if it ended meanwhile', async () => {
+    it('a handler that claims and never answers: 408 "request timed out" after all attempts, the egress untouched; 412 if it ended meanwhile', async () => {
       const stuck = await activeEgress(slowEgress, slowRooms, slow);
       slow.hangEgressHandler(stuck);
       const stop = await timed(slowEgress.stopEgress(stuck));
@@ -555,7 +555,7 @@ describe('LiveKit double', () => {
       expect(late.ms).toBeGreaterThanOrEqual(search.unansweredMs - 5);
     });
 
-    it.failing("LiveKit's own timings by default: about 3 s without a handler, about 15 s with one that never answers", async () => {
+    it("LiveKit's own timings by default: about 3 s without a handler, about 15 s with one that never answers", async () => {
       const real = await LiveKitDouble.start({ lifecycle: 'manual' });
       try {
         // The SDK gives up after 10 s by default (TwirpRPC defaultTimeoutSeconds).
