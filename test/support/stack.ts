@@ -58,6 +58,8 @@ export async function startStack(options: { env?: Record<string, string>; liveki
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     // A stalled S3 request fails fast enough for a test's poll to try again.
     S3_REQUEST_TIMEOUT: '2s',
+    // Above the scaled handler search (STACK_HANDLER_SEARCH), as the 20 s default is above LiveKit's 15 s.
+    LIVEKIT_EGRESS_TIMEOUT: '1s',
     ...options.env,
   });
   const resolveHost = tableResolver({ ...PUBLIC_DNS, ...options.dns });
