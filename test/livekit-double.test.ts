@@ -11,6 +11,7 @@ import {
   EgressStatus,
   EncodedFileOutput,
   EncodedFileType,
+  ImageOutput,
   RoomServiceClient,
   S3Upload,
   ServerError,
@@ -574,6 +575,44 @@ describe('LiveKit double', () => {
         await real.close();
       }
     }, 25_000);
+  });
+
+  describe('image outputs (issue 16)', () => {
+    function imageOutput() {
+      const upload = fileOutput('unused').output.value as S3Upload;
+      return new ImageOutput({ captureInterval: 5, filenamePrefix: 'frames/shot', output: { case: 's3', value: upload.clone() } });
+    }
+
+    it.failing('redacts the image output\'s credentials and every assume_role_external_id in the echoed request', async () => {
+      const roomName = unique('image-echo');
+      await rooms.createRoom({ name: roomName });
+      const file = fileOutput('recordings/echo');
+      (file.output.value as S3Upload).assumeRoleExternalId = 'external-id-secret';
+      const info = await egress.startRoomCompositeEgress(roomName, { file, images: imageOutput() });
+      const request = info.request.case === 'roomComposite' ? info.request.value : undefined;
+      const imageUpload = request?.imageOutputs[0]?.output.value as S3Upload | undefined;
+      expect(imageUpload).toMatchObject({ accessKey: '{access_key}', secret: '{secret}' });
+      expect((request?.fileOutputs[0]?.output.value as S3Upload).assumeRoleExternalId).toBe('{external_id}');
+      expect(JSON.stringify(info.toJson())).not.toContain(TEST_S3_CREDENTIALS.secretAccessKey);
+      expect(JSON.stringify(info.toJson())).not.toContain('external-id-secret');
+      await egress.stopEgress(info.egressId);
+    });
+
+    it.failing('sets no deprecated result.file when images are requested too', async () => {
+      const roomName = unique('image-result');
+      await rooms.createRoom({ name: roomName });
+      const info = await egress.startRoomCompositeEgress(roomName, { file: fileOutput('recordings/with-images'), images: imageOutput() });
+      expect(info.fileResults).toHaveLength(1);
+      expect(info.result.case).toBeUndefined();
+      await egress.stopEgress(info.egressId);
+    });
+
+    it.failing('refuses images with audio_only, as egress does', async () => {
+      const roomName = unique('image-audio');
+      await rooms.createRoom({ name: roomName });
+      const refused = await serverError(egress.startRoomCompositeEgress(roomName, { file: fileOutput('recordings/audio'), images: imageOutput() }, { audioOnly: true }));
+      expect(refused).toMatchObject({ status: 400, code: 'invalid_argument', message: 'request has missing or invalid field: audio_only images' });
+    });
   });
 
   describe('egress endings driven by the test', () => {
