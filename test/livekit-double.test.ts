@@ -583,7 +583,7 @@ describe('LiveKit double', () => {
       return new ImageOutput({ captureInterval: 5, filenamePrefix: 'frames/shot', output: { case: 's3', value: upload.clone() } });
     }
 
-    it.failing('redacts the image output\'s credentials and every assume_role_external_id in the echoed request', async () => {
+    it('redacts the image output\'s credentials and every assume_role_external_id in the echoed request', async () => {
       const roomName = unique('image-echo');
       await rooms.createRoom({ name: roomName });
       const file = fileOutput('recordings/echo');
@@ -598,7 +598,7 @@ describe('LiveKit double', () => {
       await egress.stopEgress(info.egressId);
     });
 
-    it.failing('sets no deprecated result.file when images are requested too', async () => {
+    it('sets no deprecated result.file when images are requested too', async () => {
       const roomName = unique('image-result');
       await rooms.createRoom({ name: roomName });
       const info = await egress.startRoomCompositeEgress(roomName, { file: fileOutput('recordings/with-images'), images: imageOutput() });
@@ -607,7 +607,7 @@ describe('LiveKit double', () => {
       await egress.stopEgress(info.egressId);
     });
 
-    it.failing('refuses images with audio_only, as egress does', async () => {
+    it('refuses images with audio_only, as egress does', async () => {
       const roomName = unique('image-audio');
       await rooms.createRoom({ name: roomName });
       const refused = await serverError(egress.startRoomCompositeEgress(roomName, { file: fileOutput('recordings/audio'), images: imageOutput() }, { audioOnly: true }));

@@ -616,13 +616,14 @@ export function withComment(jpeg: Buffer, text: string): Buffer {
 }
 
 /**
- * The deprecated `result` member: `file` next to `fileResults[0]` (kept with images too, as the
- * double always did), `stream` for a stream-only egress; egress sets none for file + stream.
+ * The deprecated `result` member, set only for a single kind of output: `file` for a file alone,
+ * `stream` for streams alone; none with images or for file + stream (livekit/egress@e948d1eba056eab21f2a24e32fbc5a245f972eeb
+ * pkg/config/output.go:72-73, :384-392).
  */
 function syncLegacyResult(record: EgressRecord): void {
   const { info } = record;
   const [file] = info.fileResults;
-  if (file && !record.streams) info.result = { case: 'file', value: file.clone() };
+  if (file && !record.streams && info.imageResults.length === 0) info.result = { case: 'file', value: file.clone() };
   else if (!file && info.imageResults.length === 0) info.result = { case: 'stream', value: new StreamInfoList({ info: info.streamResults.map((s) => s.clone()) }) };
 }
 
