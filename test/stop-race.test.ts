@@ -120,6 +120,31 @@ describe('stopping and updating while the egress ends', () => {
     expect(stopCalls(stack, recording.id)).toEqual([]);
   });
 
+  it.failing('a start timeout on an egress that went on and completed after the reconciler looked: recorded as LiveKit reports it, not FAILED', async () => {
+    const slowStart = await startStack({ env: { RECORDING_START_TIMEOUT: '300ms' }, livekit: { lifecycle: 'manual', handlerSearch: HANDLER_SEARCH } });
+    try {
+      const roomName = uniqueRoom('start-timeout');
+      slowStart.livekit.addParticipant(roomName, { identity: 'alice', name: 'Alice' });
+      const recording: Body = (await slowStart.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
+      await eventually(() => Date.now() - Number(slowStart.livekit.getEgress(recording.id)!.startedAt / 1_000_000n) > 400, { what: 'the start timeout' });
+      // The pass sees it STARTING; it goes on and completes before the pass acts on the timeout.
+      const release = slowStart.livekit.holdNext('ListEgress');
+      const pass = slowStart.services.reconciler.runPass({ full: false });
+      await eventually(() => slowStart.livekit.calls.some((c) => c.method === 'ListEgress' && c.status === 0), { what: 'the held ListEgress' });
+      slowStart.livekit.webhooks.drop((e) => e.egressInfo?.egressId === recording.id);
+      await slowStart.livekit.activateEgress(recording.id);
+      await slowStart.livekit.endEgress(recording.id, { status: 'COMPLETE', skipEnding: true });
+      release();
+      await pass;
+      const after = (await slowStart.http().get(`/recordings/${recording.name}/info`).expect(200)).body as Body;
+      expect(after.status).toBe('COMPLETE');
+      expect(after.endReason).not.toBe('startTimeout');
+      expect(stopCalls(slowStart, recording.id)).toEqual([]);
+    } finally {
+      await slowStart.close();
+    }
+  });
+
   it('a stream update LiveKit holds while the stream ends answers 409, and the room can stream again meanwhile', async () => {
     const roomName = uniqueRoom('stream-race');
     stack.livekit.addParticipant(roomName, { identity: 'host', name: 'Host' });
