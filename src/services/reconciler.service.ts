@@ -237,12 +237,20 @@ export class ReconcilerService extends EventEmitter {
     });
   }
 
-  /** Stopped, and FAILED with `startTimeout` whatever LiveKit reports afterwards (it answers ABORTED). */
+  /**
+   * Stopped, and FAILED with `startTimeout` whatever LiveKit reports afterwards (it answers ABORTED).
+   * One that ended by itself since the listing is recorded as LiveKit reports it instead.
+   */
   private async timeOut(info: EgressInfo) {
     const result = await this.events.apply(info);
-    await this.egress.stop(info.egressId).catch((error: unknown) => {
+    const outcome = await this.egress.stopUnlessEnded(info.egressId, 'recording').catch((error: unknown) => {
       this.log.warn({ err: error, egressId: info.egressId }, 'could not stop an egress that never started');
+      return undefined;
     });
+    if (outcome && !outcome.stopped) {
+      await this.events.apply(outcome.info);
+      return;
+    }
     if (result.outcome === 'ignored') return;
     const seconds = Math.round(this.options.startTimeoutMs / 1000);
     await this.events.amend(result.recording, {
