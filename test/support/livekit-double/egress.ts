@@ -52,8 +52,8 @@ export interface EgressSimulatorOptions {
  * pkg/service/egress.go:340 and :384, then GetEgress at :343/:387). The call is a psrpc
  * RequestSingle on the egress id's topic with require_claim (livekit/protocol@d74e7cdb9835928ffa9c6bc6b3e4c7f07de61c43
  * rpc/egress.psrpc.go:227-228), retried by DefaultPSRPCConfig: 3 attempts, 3 s timeout + 2 s more
- * per retry (rpc/typed_api.go:39-43, livekit/psrpc@220fe5f93ac5d843ea72dd08de1efc1ada2ef176
- * pkg/middleware/retry.go:66-77, :91-119).
+ * per retry (rpc/typed_api.go:39-43, :82-87; livekit/psrpc@220fe5f93ac5d843ea72dd08de1efc1ada2ef176
+ * pkg/middleware/retry.go:57-77, :91-119: Unavailable and DeadlineExceeded are retried).
  */
 export interface HandlerSearch {
   /** No handler claims (ended or unknown egress): 3 attempts × the 1 s selection timeout, each ErrNoResponse (psrpc pkg/client/options.go:35, rpc.go:180-206). */
