@@ -51,7 +51,8 @@ export interface EgressSimulatorOptions {
  * answers from the stored egress (livekit/livekit@788d4c354474383956067e3a22ffba88dd4803e4
  * pkg/service/egress.go:340 and :384, then GetEgress at :343/:387). The call is a psrpc
  * RequestSingle on the egress id's topic with require_claim (livekit/protocol@d74e7cdb9835928ffa9c6bc6b3e4c7f07de61c43
- * rpc/egress.psrpc.go:227-228), retried by DefaultPSRPCConfig: 3 attempts, 3 s timeout + 2 s more
+ * rpc/egress.psrpc.go:227-228) through the handler client, retried by the server's default
+ * psrpc config (livekit pkg/config/config.go:595; protocol rpc/egress_client.go:91): 3 attempts, 3 s timeout + 2 s more
  * per retry (rpc/typed_api.go:39-43, :82-87; livekit/psrpc@220fe5f93ac5d843ea72dd08de1efc1ada2ef176
  * pkg/middleware/retry.go:57-77, :91-119: Unavailable and DeadlineExceeded are retried).
  */
