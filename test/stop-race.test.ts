@@ -145,6 +145,31 @@ describe('stopping and updating while the egress ends', () => {
     }
   });
 
+  it.failing('a start timeout on a stream that went on and completed after the reconciler looked: recorded as LiveKit reports it, not FAILED', async () => {
+    const slowStart = await startStack({ env: { RECORDING_START_TIMEOUT: '300ms' }, livekit: { lifecycle: 'manual', handlerSearch: HANDLER_SEARCH } });
+    try {
+      const roomName = uniqueRoom('stream-start-timeout');
+      slowStart.livekit.addParticipant(roomName, { identity: 'host', name: 'Host' });
+      const started = await slowStart.http().post('/streams/start').send({ roomName, urls: ['rtmp://a.rtmp.youtube.com/live2/key-late'] }).expect(200);
+      const streamId: string = started.body.stream.id;
+      await eventually(() => Date.now() - Number(slowStart.livekit.getEgress(streamId)!.startedAt / 1_000_000n) > 400, { what: 'the start timeout' });
+      const release = slowStart.livekit.holdNext('ListEgress');
+      const pass = slowStart.services.reconciler.runPass({ full: false });
+      await eventually(() => slowStart.livekit.calls.some((c) => c.method === 'ListEgress' && c.status === 0), { what: 'the held ListEgress' });
+      slowStart.livekit.webhooks.drop((e) => e.egressInfo?.egressId === streamId);
+      await slowStart.livekit.activateEgress(streamId);
+      await slowStart.livekit.endEgress(streamId, { status: 'COMPLETE', skipEnding: true });
+      release();
+      await pass;
+      const after = (await slowStart.http().get(`/streams/${roomName}`).expect(200)).body.stream as Body;
+      expect(after.status).toBe('COMPLETE');
+      expect(after.endReason).not.toBe('startTimeout');
+      expect(stopCalls(slowStart, streamId)).toEqual([]);
+    } finally {
+      await slowStart.close();
+    }
+  });
+
   it('a stream update LiveKit holds while the stream ends answers 409, and the room can stream again meanwhile', async () => {
     const roomName = uniqueRoom('stream-race');
     stack.livekit.addParticipant(roomName, { identity: 'host', name: 'Host' });
