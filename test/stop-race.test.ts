@@ -27,6 +27,23 @@ function pending<T>(promise: Promise<T>) {
   return state;
 }
 
+/** The egress goes ACTIVE and completes, and the service is told nothing of it. */
+async function startsAndCompletesUnseen(stack: TestStack, egressId: string) {
+  stack.livekit.webhooks.drop((e) => e.egressInfo?.egressId === egressId);
+  await stack.livekit.activateEgress(egressId);
+  await stack.livekit.endEgress(egressId, { status: 'COMPLETE', skipEnding: true });
+}
+
+/** A reconcile pass whose ListEgress is answered as things were, while `meanwhile` changes them. */
+async function passThatLooksEarly(stack: TestStack, meanwhile: () => Promise<void>) {
+  const release = stack.livekit.holdNext('ListEgress');
+  const pass = stack.services.reconciler.runPass({ full: false });
+  await eventually(() => stack.livekit.calls.some((c) => c.method === 'ListEgress' && c.status === 0), { what: 'the held ListEgress' });
+  await meanwhile();
+  release();
+  await pass;
+}
+
 describe('stopping and updating while the egress ends', () => {
   let stack: TestStack;
   beforeAll(async () => {
@@ -108,12 +125,7 @@ describe('stopping and updating while the egress ends', () => {
     expect(deadline).toBeDefined();
     await eventually(() => Date.now() > deadline!, { what: 'the deadline' });
     // The pass's ListEgress sees it ACTIVE; it ends before the pass acts on the deadline.
-    const release = stack.livekit.holdNext('ListEgress');
-    const pass = stack.services.reconciler.runPass({ full: false });
-    await eventually(() => stack.livekit.calls.some((c) => c.method === 'ListEgress' && c.status === 0), { what: 'the held ListEgress' });
-    await endsUnseen(recording.id);
-    release();
-    await pass;
+    await passThatLooksEarly(stack, () => endsUnseen(recording.id));
     const after = (await stack.http().get(`/recordings/${recording.name}/info`).expect(200)).body as Body;
     expect(after.status).toBe('COMPLETE');
     expect(after.endReason).not.toBe('maxDuration');
@@ -128,14 +140,7 @@ describe('stopping and updating while the egress ends', () => {
       const recording: Body = (await slowStart.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
       await eventually(() => Date.now() - Number(slowStart.livekit.getEgress(recording.id)!.startedAt / 1_000_000n) > 400, { what: 'the start timeout' });
       // The pass sees it STARTING; it goes on and completes before the pass acts on the timeout.
-      const release = slowStart.livekit.holdNext('ListEgress');
-      const pass = slowStart.services.reconciler.runPass({ full: false });
-      await eventually(() => slowStart.livekit.calls.some((c) => c.method === 'ListEgress' && c.status === 0), { what: 'the held ListEgress' });
-      slowStart.livekit.webhooks.drop((e) => e.egressInfo?.egressId === recording.id);
-      await slowStart.livekit.activateEgress(recording.id);
-      await slowStart.livekit.endEgress(recording.id, { status: 'COMPLETE', skipEnding: true });
-      release();
-      await pass;
+      await passThatLooksEarly(slowStart, () => startsAndCompletesUnseen(slowStart, recording.id));
       const after = (await slowStart.http().get(`/recordings/${recording.name}/info`).expect(200)).body as Body;
       expect(after.status).toBe('COMPLETE');
       expect(after.endReason).not.toBe('startTimeout');
@@ -153,14 +158,7 @@ describe('stopping and updating while the egress ends', () => {
       const started = await slowStart.http().post('/streams/start').send({ roomName, urls: ['rtmp://a.rtmp.youtube.com/live2/key-late'] }).expect(200);
       const streamId: string = started.body.stream.id;
       await eventually(() => Date.now() - Number(slowStart.livekit.getEgress(streamId)!.startedAt / 1_000_000n) > 400, { what: 'the start timeout' });
-      const release = slowStart.livekit.holdNext('ListEgress');
-      const pass = slowStart.services.reconciler.runPass({ full: false });
-      await eventually(() => slowStart.livekit.calls.some((c) => c.method === 'ListEgress' && c.status === 0), { what: 'the held ListEgress' });
-      slowStart.livekit.webhooks.drop((e) => e.egressInfo?.egressId === streamId);
-      await slowStart.livekit.activateEgress(streamId);
-      await slowStart.livekit.endEgress(streamId, { status: 'COMPLETE', skipEnding: true });
-      release();
-      await pass;
+      await passThatLooksEarly(slowStart, () => startsAndCompletesUnseen(slowStart, streamId));
       const after = (await slowStart.http().get(`/streams/${roomName}`).expect(200)).body.stream as Body;
       expect(after.status).toBe('COMPLETE');
       expect(after.endReason).not.toBe('startTimeout');
