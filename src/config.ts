@@ -77,6 +77,7 @@ export const envSchema = z.object({
   LIVEKIT_API_KEY: z.string().min(1).optional(),
   LIVEKIT_API_SECRET: z.string().min(1).optional(),
   LIVEKIT_REQUEST_TIMEOUT: duration('10s'),
+  LIVEKIT_EGRESS_TIMEOUT: duration('20s'),
   PARTICIPANT_TOKEN_TTL: duration('6h'),
 
   S3_ENDPOINT: url('http://localhost:9000'),
@@ -170,6 +171,8 @@ export interface Config {
     apiKey: string;
     apiSecret: string;
     requestTimeoutMs: number;
+    /** StopEgress/UpdateStream: LiveKit may take 15 s to give up on an egress's handler. */
+    egressTimeoutMs: number;
     participantTokenTtlMs: number;
   };
   s3: {
@@ -266,6 +269,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       apiKey: env.LIVEKIT_API_KEY!,
       apiSecret: env.LIVEKIT_API_SECRET!,
       requestTimeoutMs: env.LIVEKIT_REQUEST_TIMEOUT,
+      egressTimeoutMs: env.LIVEKIT_EGRESS_TIMEOUT,
       participantTokenTtlMs: env.PARTICIPANT_TOKEN_TTL,
     },
     s3: {

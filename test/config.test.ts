@@ -1,4 +1,5 @@
 import { ConfigError, configWarnings, loadConfig } from '../src/config';
+import { LIVEKIT_HANDLER_SEARCH } from './support/livekit-double';
 
 describe('configuration', () => {
   it('has the reference\'s names and defaults', () => {
@@ -9,6 +10,13 @@ describe('configuration', () => {
       s3: { endpoint: 'http://localhost:9000', egressEndpoint: 'http://localhost:9000', bucket: 'openvidu-appdata', region: 'us-east-1' },
       recordings: { path: 'recordings/', playbackStrategy: 'S3', urlTtlMs: 3_600_000 },
     });
+  });
+
+  it('waits on StopEgress and UpdateStream longer than LiveKit may take to give up on an egress handler', () => {
+    const { egressTimeoutMs } = loadConfig({ NODE_ENV: 'test' }).livekit;
+    expect(egressTimeoutMs).toBe(20_000);
+    expect(egressTimeoutMs).toBeGreaterThan(LIVEKIT_HANDLER_SEARCH.unansweredMs);
+    expect(loadConfig({ NODE_ENV: 'test', LIVEKIT_EGRESS_TIMEOUT: '30s' }).livekit.egressTimeoutMs).toBe(30_000);
   });
 
   it('reads durations with units and normalises the recordings path', () => {

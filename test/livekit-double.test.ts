@@ -11,6 +11,7 @@ import {
   EgressStatus,
   EncodedFileOutput,
   EncodedFileType,
+  ImageOutput,
   RoomServiceClient,
   S3Upload,
   ServerError,
@@ -82,6 +83,7 @@ describe('LiveKit double', () => {
       lifecycle: 'manual',
       webhookUrls: [receiver.url],
       webhookRetry: { initialDelayMs: 5, maxDelayMs: 40 },
+      handlerSearch: { unclaimedMs: 30, unansweredMs: 100 },
     });
     rooms = new RoomServiceClient(double.url, double.apiKey, double.apiSecret);
     egress = new EgressClient(double.url, double.apiKey, double.apiSecret);
@@ -489,6 +491,127 @@ describe('LiveKit double', () => {
       expect(updated.status).toBe(EgressStatus.EGRESS_ACTIVE);
       const recorder = (await rooms.listParticipants(roomName)).find((p) => p.identity === info.egressId);
       expect(recorder?.metadata).toBe('{"layout":"speaker"}');
+    });
+  });
+
+  // LiveKit looks for the egress's handler before it answers from its store (HandlerSearch in
+  // support/livekit-double/egress.ts cites livekit/livekit, protocol and psrpc).
+  describe('StopEgress and UpdateStream wait for an egress handler', () => {
+    const search = { unclaimedMs: 400, unansweredMs: 1200 };
+    let slow: LiveKitDouble;
+    let slowEgress: EgressClient;
+    let slowRooms: RoomServiceClient;
+    beforeAll(async () => {
+      slow = await LiveKitDouble.start({ lifecycle: 'manual', handlerSearch: search });
+      slowEgress = new EgressClient(slow.url, slow.apiKey, slow.apiSecret);
+      slowRooms = new RoomServiceClient(slow.url, slow.apiKey, slow.apiSecret);
+    });
+    afterAll(() => slow.close());
+
+    async function timed(call: Promise<unknown>): Promise<{ error: ServerError; ms: number }> {
+      const started = Date.now();
+      const error = await serverError(call);
+      return { error, ms: Date.now() - started };
+    }
+
+    async function activeEgress(client: EgressClient, roomClient: RoomServiceClient, double: LiveKitDouble): Promise<string> {
+      const roomName = unique('handler-search');
+      await roomClient.createRoom({ name: roomName });
+      const { egressId } = await client.startRoomCompositeEgress(roomName, fileOutput('recordings/handler-search'));
+      await double.activateEgress(egressId);
+      return egressId;
+    }
+
+    it('answers 412 for an ended egress and 404 for an unknown one only after no handler claimed the call; UpdateLayout at once', async () => {
+      const id = await activeEgress(slowEgress, slowRooms, slow);
+      await slow.endEgress(id, { status: 'COMPLETE', skipEnding: true });
+      const [stopEnded, stopUnknown, updateEnded, updateUnknown, layoutEnded] = await Promise.all([
+        timed(slowEgress.stopEgress(id)),
+        timed(slowEgress.stopEgress('EG_unknownunkno')),
+        timed(slowEgress.updateStream(id, ['rtmp://a.example.com/live/key'])),
+        timed(slowEgress.updateStream('EG_unknownunkno', ['rtmp://a.example.com/live/key'])),
+        timed(slowEgress.updateLayout(id, 'speaker')),
+      ]);
+      expect(stopEnded.error).toMatchObject({ status: 412, message: 'egress with status EGRESS_COMPLETE cannot be stopped' });
+      expect(updateEnded.error).toMatchObject({ status: 412, message: 'egress with status EGRESS_COMPLETE cannot be updated' });
+      for (const unknown of [stopUnknown, updateUnknown]) expect(unknown.error).toMatchObject({ status: 404, message: 'egress does not exist' });
+      for (const slowAnswer of [stopEnded, stopUnknown, updateEnded, updateUnknown]) expect(slowAnswer.ms).toBeGreaterThanOrEqual(search.unclaimedMs - 5);
+      // The recorder has left: UpdateLayout's participant lookup fails at once.
+      expect(layoutEnded.error).toMatchObject({ status: 404 });
+      expect(layoutEnded.ms).toBeLessThan(search.unclaimedMs);
+    });
+
+    it('a handler that claims and never answers: 408 "request timed out" after all attempts, the egress untouched; 412 if it ended meanwhile', async () => {
+      const stuck = await activeEgress(slowEgress, slowRooms, slow);
+      slow.hangEgressHandler(stuck);
+      const stop = await timed(slowEgress.stopEgress(stuck));
+      expect(stop.error).toMatchObject({ status: 408, code: 'deadline_exceeded', message: 'request timed out' });
+      expect(stop.ms).toBeGreaterThanOrEqual(search.unansweredMs - 5);
+      expect(slow.getEgress(stuck)?.status).toBe(EgressStatus.EGRESS_ACTIVE);
+
+      const endsMeanwhile = timed(slowEgress.stopEgress(stuck));
+      await slow.endEgress(stuck, { status: 'COMPLETE', skipEnding: true });
+      const late = await endsMeanwhile;
+      expect(late.error).toMatchObject({ status: 412, message: 'egress with status EGRESS_COMPLETE cannot be stopped' });
+      expect(late.ms).toBeGreaterThanOrEqual(search.unansweredMs - 5);
+    });
+
+    it("LiveKit's own timings by default: about 3 s without a handler, about 15 s with one that never answers", async () => {
+      const real = await LiveKitDouble.start({ lifecycle: 'manual' });
+      try {
+        // The SDK gives up after 10 s by default (TwirpRPC defaultTimeoutSeconds).
+        const client = new EgressClient(real.url, real.apiKey, real.apiSecret, { requestTimeout: 30 });
+        const roomClient = new RoomServiceClient(real.url, real.apiKey, real.apiSecret);
+        const stuck = await activeEgress(client, roomClient, real);
+        real.hangEgressHandler(stuck);
+        const [unknown, hung] = await Promise.all([timed(client.stopEgress('EG_unknownunkno')), timed(client.stopEgress(stuck))]);
+        expect(unknown.error.status).toBe(404);
+        expect(unknown.ms).toBeGreaterThanOrEqual(2995);
+        expect(unknown.ms).toBeLessThan(4000);
+        expect(hung.error.status).toBe(408);
+        expect(hung.ms).toBeGreaterThanOrEqual(14_995);
+        expect(hung.ms).toBeLessThan(16_500);
+      } finally {
+        await real.close();
+      }
+    }, 25_000);
+  });
+
+  describe('image outputs (issue 16)', () => {
+    function imageOutput() {
+      const upload = fileOutput('unused').output.value as S3Upload;
+      return new ImageOutput({ captureInterval: 5, filenamePrefix: 'frames/shot', output: { case: 's3', value: upload.clone() } });
+    }
+
+    it('redacts the image output\'s credentials and every assume_role_external_id in the echoed request', async () => {
+      const roomName = unique('image-echo');
+      await rooms.createRoom({ name: roomName });
+      const file = fileOutput('recordings/echo');
+      (file.output.value as S3Upload).assumeRoleExternalId = 'external-id-secret';
+      const info = await egress.startRoomCompositeEgress(roomName, { file, images: imageOutput() });
+      const request = info.request.case === 'roomComposite' ? info.request.value : undefined;
+      const imageUpload = request?.imageOutputs[0]?.output.value as S3Upload | undefined;
+      expect(imageUpload).toMatchObject({ accessKey: '{access_key}', secret: '{secret}' });
+      expect((request?.fileOutputs[0]?.output.value as S3Upload).assumeRoleExternalId).toBe('{external_id}');
+      expect(JSON.stringify(info.toJson())).not.toContain(TEST_S3_CREDENTIALS.secretAccessKey);
+      expect(JSON.stringify(info.toJson())).not.toContain('external-id-secret');
+      await egress.stopEgress(info.egressId);
+    });
+
+    it('sets no deprecated result.file when images are requested too', async () => {
+      const roomName = unique('image-result');
+      await rooms.createRoom({ name: roomName });
+      const info = await egress.startRoomCompositeEgress(roomName, { file: fileOutput('recordings/with-images'), images: imageOutput() });
+      expect(info.fileResults).toHaveLength(1);
+      expect(info.result.case).toBeUndefined();
+      await egress.stopEgress(info.egressId);
+    });
+
+    it('refuses images with audio_only, as egress does', async () => {
+      const roomName = unique('image-audio');
+      await rooms.createRoom({ name: roomName });
+      const refused = await serverError(egress.startRoomCompositeEgress(roomName, { file: fileOutput('recordings/audio'), images: imageOutput() }, { audioOnly: true }));
+      expect(refused).toMatchObject({ status: 400, code: 'invalid_argument', message: 'request has missing or invalid field: audio_only images' });
     });
   });
 

@@ -3,6 +3,7 @@ import {
   type EgressInfo,
   EncodedFileOutput,
   EncodedFileType,
+  EgressStatus,
   EncodingOptionsPreset,
   ImageFileSuffix,
   ImageOutput,
@@ -34,12 +35,28 @@ function destinationError(error: unknown): AppError | undefined {
   return masked(badRequest(`LiveKit refused a destination: ${(error as Error).message}`));
 }
 
+/** COMPLETE, FAILED, ABORTED or LIMIT_REACHED: nothing left to stop or update. */
+const hasEnded = (info: EgressInfo) => info.status >= EgressStatus.EGRESS_COMPLETE;
+
+/** A stop's outcome: `stopped` when LiveKit took it, else the egress had already ended (its final info). */
+export interface StopOutcome {
+  info: EgressInfo;
+  stopped: boolean;
+}
+
+const notActive = (kind: 'recording' | 'stream') => conflict(`${kind}_not_active`, `The ${kind} has already ended`);
+
 /** LiveKit Egress: room-composite MP4 recordings uploaded straight to our bucket. */
 export class EgressService {
+  /**
+   * @param waitingClient for StopEgress and UpdateStream, with LIVEKIT_EGRESS_TIMEOUT: LiveKit answers
+   * them only once it has looked for the egress's handler (3 s for an ended one, 15 s for a stuck one).
+   */
   constructor(
     private readonly client: EgressClient,
     private readonly s3: Config['s3'],
     private readonly appName: string,
+    private readonly waitingClient: EgressClient = client,
   ) {}
 
   /**
@@ -90,22 +107,35 @@ export class EgressService {
     }
   }
 
+  /** Stops it; 409 `<kind>_not_active` when it has already ended or LiveKit no longer knows it. */
   async stop(egressId: string, kind: 'recording' | 'stream' = 'recording'): Promise<EgressInfo> {
+    const outcome = await this.stopUnlessEnded(egressId, kind);
+    if (!outcome?.stopped) throw notActive(kind);
+    return outcome.info;
+  }
+
+  /**
+   * Stops it unless ListEgress says it has ended (LiveKit would take seconds to refuse that); undefined
+   * when LiveKit no longer knows it. A stop that fails or times out is checked the same way, so an
+   * egress that ended meanwhile is an outcome, not an error.
+   */
+  async stopUnlessEnded(egressId: string, kind: 'recording' | 'stream'): Promise<StopOutcome | undefined> {
+    const before = await this.find(egressId);
+    if (!before || hasEnded(before)) return before && { info: before, stopped: false };
     try {
-      return await this.client.stopEgress(egressId);
+      return { info: await this.waitingClient.stopEgress(egressId), stopped: true };
     } catch (error) {
-      // It ended by itself between our look and the stop call.
-      if (twirpCode(error) === 'failed_precondition') throw conflict(`${kind}_not_active`, `The ${kind} has already ended`);
-      throw livekitError(error, `stop the ${kind}`);
+      const after = await this.endedSince(error, egressId);
+      if (after === 'running') throw livekitError(error, `stop the ${kind}`);
+      return after && { info: after, stopped: false };
     }
   }
 
-  /** Stops it, or undefined when it had already ended or LiveKit no longer knows it. */
-  async stopIfRunning(egressId: string, kind: 'recording' | 'stream'): Promise<EgressInfo | undefined> {
-    return this.stop(egressId, kind).catch((error: unknown) => {
-      if (error instanceof AppError && (error.code === `${kind}_not_active` || error.status === 404)) return undefined;
-      throw error;
-    });
+  /** After a failed stop or update: its final info, undefined when LiveKit no longer knows it, or 'running'. */
+  private async endedSince(error: unknown, egressId: string): Promise<EgressInfo | undefined | 'running'> {
+    if (error instanceof AppError) throw error;
+    const info = await this.find(egressId);
+    return !info || hasEnded(info) ? info : 'running';
   }
 
   /**
@@ -124,17 +154,19 @@ export class EgressService {
     }
   }
 
-  /** Adds and removes destinations of a running stream (removals name the original URL). */
+  /** Adds and removes destinations of a running stream (removals name the original URL); 409 once it has ended. */
   async updateStream(egressId: string, addUrls: string[], removeUrls: string[]): Promise<EgressInfo> {
     try {
-      return await this.client.updateStream(egressId, addUrls, removeUrls);
+      return await this.waitingClient.updateStream(egressId, addUrls, removeUrls);
     } catch (error) {
       const code = twirpCode(error);
-      if (code === 'failed_precondition' || (code === 'not_found' && /egress does not exist/.test(String((error as Error).message)))) {
-        throw conflict('stream_not_active', 'The stream has already ended');
-      }
+      const streamGone = code === 'failed_precondition' || (code === 'not_found' && /egress does not exist/.test(String((error as Error).message)));
+      if (streamGone) throw notActive('stream');
       if (code === 'not_found') throw masked(notFound(`Not a destination of this stream: ${(error as Error).message}`));
-      throw destinationError(error) ?? masked(livekitError(error, 'update the stream'));
+      const refused = destinationError(error);
+      if (refused) throw refused;
+      if ((await this.endedSince(error, egressId)) !== 'running') throw notActive('stream');
+      throw masked(livekitError(error, 'update the stream'));
     }
   }
 

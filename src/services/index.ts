@@ -74,6 +74,8 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const metrics = new Metrics();
   const roomClient = metrics.instrument('livekit', new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions));
   const egressClient = metrics.instrument('livekit', new EgressClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions));
+  // StopEgress and UpdateStream may wait on LiveKit's search for the egress's handler (up to ~15 s).
+  const waitingEgressClient = metrics.instrument('livekit', new EgressClient(livekit.url, livekit.apiKey, livekit.apiSecret, { requestTimeout: livekit.egressTimeoutMs / 1000 }));
 
   const s3 = new S3Service(
     instrumentS3(createS3Client(config.s3), metrics),
@@ -84,7 +86,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   );
   const store = new RecordingStore(s3, config.recordings.path, log);
   const rooms = new RoomService(roomClient, { appName: config.appName, ...livekit }, log);
-  const egress = new EgressService(egressClient, config.s3, config.appName);
+  const egress = new EgressService(egressClient, config.s3, config.appName, waitingEgressClient);
   const { locks, redis } = overrides.locks ? { locks: overrides.locks } : createLocks(config, log);
   const notifications = new NotificationService(s3, config.recordings.path, locks, config.notifications, log, metrics);
   const commitDeps = { notifications, metrics, rooms, roomRecords: store, log };

@@ -172,9 +172,11 @@ export class ReconcilerService extends EventEmitter {
     await mapConcurrent(egresses, CONCURRENCY, (info) => this.alone({ id: info.egressId, roomName: info.roomName }, async () => {
       if (info.status === EgressStatus.EGRESS_STARTING && this.startTimedOut(info)) {
         if (!(await store.get(info.egressId))) return;
-        await this.egress.stop(info.egressId, 'stream').catch(() => undefined);
-        const result = await events.apply(info);
-        if (result.outcome !== 'ignored') await events.amend(result.stream, { status: 'FAILED', endReason: 'startTimeout', error: 'The stream did not start in time', endedAt: Date.now() });
+        const outcome = await this.egress.stopUnlessEnded(info.egressId, 'stream').catch(() => undefined);
+        // Ended by itself since the listing: recorded as LiveKit reports it.
+        const ended = outcome && !outcome.stopped ? outcome.info : undefined;
+        const result = await events.apply(ended ?? info);
+        if (!ended && result.outcome !== 'ignored') await events.amend(result.stream, { status: 'FAILED', endReason: 'startTimeout', error: 'The stream did not start in time', endedAt: Date.now() });
         report.streamsRepaired++;
       } else if ((await events.apply(info)).outcome === 'updated') {
         report.streamsRepaired++;
@@ -237,12 +239,20 @@ export class ReconcilerService extends EventEmitter {
     });
   }
 
-  /** Stopped, and FAILED with `startTimeout` whatever LiveKit reports afterwards (it answers ABORTED). */
+  /**
+   * Stopped, and FAILED with `startTimeout` whatever LiveKit reports afterwards (it answers ABORTED).
+   * One that ended by itself since the listing is recorded as LiveKit reports it instead.
+   */
   private async timeOut(info: EgressInfo) {
     const result = await this.events.apply(info);
-    await this.egress.stop(info.egressId).catch((error: unknown) => {
+    const outcome = await this.egress.stopUnlessEnded(info.egressId, 'recording').catch((error: unknown) => {
       this.log.warn({ err: error, egressId: info.egressId }, 'could not stop an egress that never started');
+      return undefined;
     });
+    if (outcome && !outcome.stopped) {
+      await this.events.apply(outcome.info);
+      return;
+    }
     if (result.outcome === 'ignored') return;
     const seconds = Math.round(this.options.startTimeoutMs / 1000);
     await this.events.amend(result.recording, {

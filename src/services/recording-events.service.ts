@@ -73,14 +73,18 @@ export class RecordingEventsService {
 
   /**
    * Stops an egress for a reason of ours (its maximum duration, an empty room), under the room's lock
-   * so that no event about it comes between the stop and the reason. Undefined when it had already
-   * ended: the webhooks or the reconciler record how.
+   * so that no event about it comes between the stop and the reason (a stop checks ListEgress first,
+   * and LIVEKIT_EGRESS_TIMEOUT bounds it). Undefined when it had already ended: its end, as LiveKit
+   * reports it, is recorded now, once, without our reason.
    */
   async stopFor(recording: Recording, endReason: EndReason): Promise<ApplyResult | undefined> {
     return this.locks.withLock(roomLockKey(recording.roomName), async () => {
-      // Ended already, or LiveKit no longer knows it: the reconciler settles it from S3.
-      const info = await this.egress.stopIfRunning(recording.id, 'recording');
-      return info && this.applyLocked(info, { endReason });
+      // LiveKit no longer knows it: the reconciler settles it from S3.
+      const outcome = await this.egress.stopUnlessEnded(recording.id, 'recording');
+      if (!outcome) return undefined;
+      if (outcome.stopped) return this.applyLocked(outcome.info, { endReason });
+      await this.applyLocked(outcome.info);
+      return undefined;
     });
   }
 

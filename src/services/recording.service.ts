@@ -137,22 +137,22 @@ export class RecordingService {
    * record the rest even if our own write fails now.
    */
   async stop(roomName: string): Promise<Recording> {
-    const { egress, locks, events, log } = this.deps;
-    return locks.withLock(roomLockKey(roomName), async () => {
-      const active = await egress.activeRecordings(roomName);
-      if (active.length === 0) throw conflict('recording_not_active', 'The room has no active recording');
-      const stopped: Recording[] = [];
-      for (const recording of active) {
-        const info = await egress.stop(recording.egressId);
-        annotateContext({ egressId: info.egressId });
-        const result = await events.applyLocked(info).catch((error: unknown) => {
-          log.warn({ err: error, egressId: info.egressId, roomName }, 'stopped, but not yet recorded; webhooks will catch up');
-          return undefined;
-        });
-        stopped.push((result && recordingOf(result)) ?? recordingFromEgressOrFail(info));
-      }
-      return stopped[0];
-    });
+    const { egress, events, log } = this.deps;
+    // Not under the room's lock: a stop racing the egress's end may wait seconds for LiveKit, and a
+    // new recording in the room need not wait for that. A second stop meanwhile is harmless.
+    const active = await egress.activeRecordings(roomName);
+    if (active.length === 0) throw conflict('recording_not_active', 'The room has no active recording');
+    const stopped: Recording[] = [];
+    for (const recording of active) {
+      const info = await egress.stop(recording.egressId);
+      annotateContext({ egressId: info.egressId });
+      const result = await events.apply(info).catch((error: unknown) => {
+        log.warn({ err: error, egressId: info.egressId, roomName }, 'stopped, but not yet recorded; webhooks will catch up');
+        return undefined;
+      });
+      stopped.push((result && recordingOf(result)) ?? recordingFromEgressOrFail(info));
+    }
+    return stopped[0];
   }
 
   /** A page of recordings, newest first; `nextCursor` continues exactly after its last one. */

@@ -47,11 +47,14 @@ export class StreamEventsService {
     });
   }
 
-  /** Stops it for a reason of ours; undefined when it had already ended (the webhooks tell how). */
+  /** Stops it for a reason of ours; undefined when it had already ended (its end, as LiveKit reports it, recorded now). */
   async stopFor(stream: Stream, endReason: EndReason): Promise<StreamApplyResult | undefined> {
     return this.locks.withLock(roomLockKey(stream.roomName), async () => {
-      const info = await this.egress.stopIfRunning(stream.id, 'stream');
-      return info && this.commit(await this.store.get(stream.id), { ...streamFromEgress(info), endReason });
+      const outcome = await this.egress.stopUnlessEnded(stream.id, 'stream');
+      if (!outcome) return undefined;
+      if (outcome.stopped) return this.commit(await this.store.get(stream.id), { ...streamFromEgress(outcome.info), endReason });
+      await this.applyLocked(outcome.info);
+      return undefined;
     });
   }
 

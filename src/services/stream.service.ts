@@ -99,22 +99,22 @@ export class StreamService {
   }
 
   /**
-   * Acts on the running stream under the room's lock and records what LiveKit answered. Once LiveKit
+   * Acts on the running stream and records what LiveKit answered. Once LiveKit
    * has accepted, the answer is a success: the webhooks record the rest if our own write fails now.
    */
   private async withRunning(roomName: string, act: (running: EgressInfo, others: EgressInfo[]) => Promise<EgressInfo>): Promise<Stream> {
-    const { events, locks, log } = this.deps;
-    return locks.withLock(roomLockKey(roomName), async () => {
-      const [running, ...others] = await this.running(roomName);
-      if (!running) throw conflict('stream_not_active', 'The room is not streaming');
-      const info = await act(running, others);
-      annotateContext({ egressId: info.egressId });
-      const result = await events.applyLocked(info).catch((error: unknown) => {
-        log.warn({ err: error, egressId: info.egressId, roomName }, 'stream changed, but not yet recorded; webhooks will catch up');
-        return undefined;
-      });
-      return result ? streamOf(result, info) : streamFromEgress(info);
+    const { events, log } = this.deps;
+    // Not under the room's lock: LiveKit may take seconds to answer a call racing the stream's end,
+    // and a new stream in the room need not wait for that.
+    const [running, ...others] = await this.running(roomName);
+    if (!running) throw conflict('stream_not_active', 'The room is not streaming');
+    const info = await act(running, others);
+    annotateContext({ egressId: info.egressId });
+    const result = await events.apply(info).catch((error: unknown) => {
+      log.warn({ err: error, egressId: info.egressId, roomName }, 'stream changed, but not yet recorded; webhooks will catch up');
+      return undefined;
     });
+    return result ? streamOf(result, info) : streamFromEgress(info);
   }
 
   private async running(roomName: string): Promise<EgressInfo[]> {

@@ -33,6 +33,9 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
+/** LiveKit's 3 s / 15 s handler search (LIVEKIT_HANDLER_SEARCH) scaled down 1:50 so the suite stays fast. */
+export const STACK_HANDLER_SEARCH = { unclaimedMs: 60, unansweredMs: 300 };
+
 /**
  * The real service on a random loopback port, against s3rver (through the fault proxy) and the LiveKit
  * double, whose signed webhooks reach the service over HTTP as LiveKit's would.
@@ -40,7 +43,7 @@ export interface TestStack {
 export async function startStack(options: { env?: Record<string, string>; livekit?: LiveKitDoubleOptions; dns?: DnsTable } = {}): Promise<TestStack> {
   const s3 = await S3TestServer.start();
   const s3Proxy = await S3FaultProxy.start(s3.endpoint);
-  const livekit = await LiveKitDouble.start({ webhookRetry: { initialDelayMs: 20, maxDelayMs: 200 }, ...options.livekit });
+  const livekit = await LiveKitDouble.start({ webhookRetry: { initialDelayMs: 20, maxDelayMs: 200 }, handlerSearch: STACK_HANDLER_SEARCH, ...options.livekit });
   const config = loadConfig({
     NODE_ENV: 'test',
     LIVEKIT_URL: livekit.url,
@@ -55,6 +58,8 @@ export async function startStack(options: { env?: Record<string, string>; liveki
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     // A stalled S3 request fails fast enough for a test's poll to try again.
     S3_REQUEST_TIMEOUT: '2s',
+    // Above the scaled handler search (STACK_HANDLER_SEARCH), as the 20 s default is above LiveKit's 15 s.
+    LIVEKIT_EGRESS_TIMEOUT: '1s',
     ...options.env,
   });
   const resolveHost = tableResolver({ ...PUBLIC_DNS, ...options.dns });

@@ -46,6 +46,8 @@ export function chooseOutputs(req: RoomCompositeEgressRequest): ChosenOutputs {
   if (req.segmentOutputs.length > 0 || req.output.case === 'segments') {
     throw new TwirpError('unimplemented', 'the LiveKit double simulates file, stream and image outputs only (no segments)');
   }
+  // Images need video (livekit/egress@e948d1eba056eab21f2a24e32fbc5a245f972eeb pkg/config/output.go:187-189; audio_only leaves video off, pipeline.go:257).
+  if (req.audioOnly && req.imageOutputs.length > 0) throw invalidField('audio_only images');
   if (req.imageOutputs.length > 1) throw invalidField('multiple image outputs');
   // Images alone are not simulated: they ride along a file or a stream output.
   if (!file && !stream) throw invalidField('output');
@@ -89,22 +91,28 @@ export function resolveFilepath(filepath: string, ext: string, values: TemplateV
   return wrong ? resolved.slice(0, -wrong.ext.length) + ext : resolved + ext;
 }
 
-/** Credentials and stream keys never leave egress: the echoed request shows placeholders (protocol `egress/redact.go`). */
+/**
+ * Credentials and stream keys never leave egress: the echoed request shows placeholders, for the
+ * file and the image outputs alike (livekit/protocol@d74e7cdb9835928ffa9c6bc6b3e4c7f07de61c43
+ * egress/redact.go:69-87).
+ */
 export function redactRequest(req: RoomCompositeEgressRequest): RoomCompositeEgressRequest {
   const copy = req.clone();
-  const files = [...copy.fileOutputs, ...(copy.output.case === 'file' ? [copy.output.value] : [])];
-  for (const file of files) {
-    if (file.output.case === 's3') file.output.value = redactS3(file.output.value);
+  const uploads = [...copy.fileOutputs, ...copy.imageOutputs, ...(copy.output.case === 'file' ? [copy.output.value] : [])];
+  for (const upload of uploads) {
+    if (upload.output.case === 's3') upload.output.value = redactS3(upload.output.value);
   }
   const streams = [...copy.streamOutputs, ...(copy.output.case === 'stream' ? [copy.output.value] : [])];
   for (const stream of streams) stream.urls = stream.urls.map(redactEchoUrl);
   return copy;
 }
 
+/** Each set secret of an S3 upload replaced by its name (protocol egress/redact.go:33-38). */
 function redactS3(s3: S3Upload): S3Upload {
   const copy = s3.clone();
   if (copy.accessKey) copy.accessKey = '{access_key}';
   if (copy.secret) copy.secret = '{secret}';
+  if (copy.assumeRoleExternalId) copy.assumeRoleExternalId = '{external_id}';
   if (copy.sessionToken) copy.sessionToken = '{session_token}';
   return copy;
 }

@@ -43,7 +43,28 @@ export interface EgressSimulatorOptions {
   /** What image outputs capture: a black frame first (before any video), then real frames. */
   frames: { blank: Buffer; picture: Buffer };
   defaultStorage?: DefaultStorage;
+  handlerSearch: HandlerSearch;
 }
+
+/**
+ * How long LiveKit looks for the egress handler of a StopEgress/UpdateStream before it gives up and
+ * answers from the stored egress (livekit/livekit@788d4c354474383956067e3a22ffba88dd4803e4
+ * pkg/service/egress.go:340 and :384, then GetEgress at :343/:387). The call is a psrpc
+ * RequestSingle on the egress id's topic with require_claim (livekit/protocol@d74e7cdb9835928ffa9c6bc6b3e4c7f07de61c43
+ * rpc/egress.psrpc.go:227-228) through the handler client, retried by the server's default
+ * psrpc config (livekit pkg/config/config.go:595; protocol rpc/egress_client.go:91): 3 attempts, 3 s timeout + 2 s more
+ * per retry (rpc/typed_api.go:39-43, :82-87; livekit/psrpc@220fe5f93ac5d843ea72dd08de1efc1ada2ef176
+ * pkg/middleware/retry.go:57-77, :91-119: Unavailable and DeadlineExceeded are retried).
+ */
+export interface HandlerSearch {
+  /** No handler claims (ended or unknown egress): 3 attempts × the 1 s selection timeout, each ErrNoResponse (psrpc pkg/client/options.go:35, rpc.go:180-206). */
+  unclaimedMs: number;
+  /** A handler claims and never answers: 3 + 5 + 7 s, each ErrRequestTimedOut (psrpc pkg/client/rpc.go:128, :157-163). */
+  unansweredMs: number;
+}
+
+/** What LiveKit does by default (see HandlerSearch). */
+export const LIVEKIT_HANDLER_SEARCH: HandlerSearch = { unclaimedMs: 3 * 1000, unansweredMs: 3000 + 5000 + 7000 };
 
 /** How many images an image output has captured by the end (the blank one included). */
 export const CAPTURED_IMAGES = 3;
@@ -101,6 +122,8 @@ export class EgressSimulator {
   private readonly records = new Map<string, EgressRecord>();
   private readonly work = new Set<Promise<void>>();
   private streamFaults: StreamFault[] = [];
+  /** Egresses whose handler claims StopEgress/UpdateStream and never answers (`hangHandler`). */
+  private readonly hung = new Set<string>();
 
   constructor(
     private readonly rooms: RoomStore,
@@ -170,6 +193,7 @@ export class EgressSimulator {
   /** LiveKit forgets ended egresses 24 h after they end; tests can do it at once. */
   forget(id: string): boolean {
     this.records.get(id)?.cancelPending?.();
+    this.hung.delete(id);
     return this.records.delete(id);
   }
 
@@ -191,23 +215,58 @@ export class EgressSimulator {
     if (connected.changed) void this.reportStreams(record, connected.error);
   }
 
-  /** StopEgress (§4.4): ACTIVE → ENDING then completes shortly after; STARTING → ABORTED; ended → 412. */
-  stop(id: string): EgressInfo {
-    const record = this.records.get(id);
-    if (!record) throw egressNotFound();
-    const { status } = record.info;
-    if (isEnded(status)) throw new TwirpError('failed_precondition', `egress with status ${statusName(status)} cannot be stopped`);
+  /**
+   * StopEgress (§4.4): ACTIVE → ENDING then completes shortly after; STARTING → ABORTED. Ended
+   * (412) or unknown (404) only once LiveKit has looked for a handler and given up (HandlerSearch).
+   */
+  async stop(id: string): Promise<EgressInfo> {
+    const record = await this.reachHandler(id, 'stopped');
     this.sendEos(record, END_API);
     return record.info.clone();
+  }
+
+  /** Test knob: the egress's handler claims StopEgress/UpdateStream and never answers (a stuck egress process). */
+  hangHandler(id: string): void {
+    this.require(id);
+    this.hung.add(id);
+  }
+
+  /**
+   * The record whose handler answers the call, or LiveKit's answer once the psrpc call failed: it
+   * then loads the egress (404 "egress does not exist", pkg/service/errors.go:22) and answers 412 for
+   * any status but STARTING/ACTIVE, else the psrpc error (livekit/livekit@788d4c354474383956067e3a22ffba88dd4803e4
+   * pkg/service/egress.go:341-356, :385-400).
+   */
+  private async reachHandler(id: string, verb: 'stopped' | 'updated'): Promise<EgressRecord> {
+    const record = this.records.get(id);
+    if (record && this.hasHandler(record)) return record;
+    const hung = record !== undefined && this.hung.has(id);
+    const { unclaimedMs, unansweredMs } = this.options.handlerSearch;
+    if (!(await this.lifetime.sleep(hung ? unansweredMs : unclaimedMs))) throw new TwirpError('unavailable', 'LiveKit double closed');
+    const stored = this.records.get(id);
+    if (!stored) throw egressNotFound();
+    const { status } = stored.info;
+    if (status === EgressStatus.EGRESS_STARTING || status === EgressStatus.EGRESS_ACTIVE) {
+      // Claimed and never answered: ErrRequestTimedOut (psrpc pkg/client/rpc.go:157-163), passed through.
+      throw new TwirpError('deadline_exceeded', 'request timed out');
+    }
+    throw new TwirpError('failed_precondition', `egress with status ${statusName(status)} cannot be ${verb}`);
+  }
+
+  /**
+   * Egress serves the egress id's topic from launch until its process ends (livekit/egress@e948d1eba056eab21f2a24e32fbc5a245f972eeb
+   * pkg/service/handler_proxy.go:49-63, process.go:355); the double's process ends with the egress.
+   */
+  private hasHandler(record: EgressRecord): boolean {
+    return !isEnded(record.info.status) && !this.hung.has(record.info.egressId);
   }
 
   /**
    * UpdateStream (§8.2): additions validated like at Start and appended, then removals by real URL;
    * valid parts apply even when others fail; the errors come back joined, with the first one's code.
    */
-  updateStream(id: string, add: string[], remove: string[]): EgressInfo {
-    const record = this.records.get(id);
-    if (!record) throw egressNotFound();
+  async updateStream(id: string, add: string[], remove: string[]): Promise<EgressInfo> {
+    const record = await this.reachHandler(id, 'updated');
     if (!isUpdatable(record)) throw new TwirpError('failed_precondition', `egress with status ${statusName(record.info.status)} cannot be updated`);
     const { streams } = record;
     if (!streams) throw new TwirpError('invalid_argument', 'UpdateStream called on non-streaming egress');
@@ -558,13 +617,14 @@ export function withComment(jpeg: Buffer, text: string): Buffer {
 }
 
 /**
- * The deprecated `result` member: `file` next to `fileResults[0]` (kept with images too, as the
- * double always did), `stream` for a stream-only egress; egress sets none for file + stream.
+ * The deprecated `result` member, set only for a single kind of output: `file` for a file alone,
+ * `stream` for streams alone; none with images or for file + stream (livekit/egress@e948d1eba056eab21f2a24e32fbc5a245f972eeb
+ * pkg/config/output.go:72-73, :384-392).
  */
 function syncLegacyResult(record: EgressRecord): void {
   const { info } = record;
   const [file] = info.fileResults;
-  if (file && !record.streams) info.result = { case: 'file', value: file.clone() };
+  if (file && !record.streams && info.imageResults.length === 0) info.result = { case: 'file', value: file.clone() };
   else if (!file && info.imageResults.length === 0) info.result = { case: 'stream', value: new StreamInfoList({ info: info.streamResults.map((s) => s.clone()) }) };
 }
 

@@ -55,9 +55,9 @@ interface ProtoRequestType<Req> {
 }
 
 /** A method: decode (malformed → 400), check the grant (→ 401 JSON), act. */
-export type TwirpMethod = (json: unknown, video: VideoGrant | undefined) => ProtoResponse;
+export type TwirpMethod = (json: unknown, video: VideoGrant | undefined) => ProtoResponse | Promise<ProtoResponse>;
 
-function method<Req>(type: ProtoRequestType<Req>, allowed: GrantCheck<Req>, run: (req: Req) => ProtoResponse): TwirpMethod {
+function method<Req>(type: ProtoRequestType<Req>, allowed: GrantCheck<Req>, run: (req: Req) => ProtoResponse | Promise<ProtoResponse>): TwirpMethod {
   return (json, video) => {
     let request: Req;
     try {

@@ -9,7 +9,7 @@ import {
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type EndOutcome, EgressSimulator, type StreamUrlMatch } from './egress';
+import { type EndOutcome, EgressSimulator, type HandlerSearch, LIVEKIT_HANDLER_SEARCH, type StreamUrlMatch } from './egress';
 import { type Fault, FaultRegistry } from './faults';
 import { type DataPacketRecord, type TwirpBackend, twirpServices } from './handlers';
 import { Lifetime } from './lifetime';
@@ -22,7 +22,8 @@ import { type SignOptions, type WebhookDelivery, WebhookSender } from './webhook
 export type { CallRecord } from './server';
 export type { DataPacketRecord } from './handlers';
 export type { DefaultStorage } from './storage';
-export type { EndOutcome, StreamUrlMatch } from './egress';
+export type { EndOutcome, HandlerSearch, StreamUrlMatch } from './egress';
+export { LIVEKIT_HANDLER_SEARCH } from './egress';
 export type { Fault } from './faults';
 export type { ParticipantSpec } from './rooms';
 export type { SignOptions, WebhookDelivery } from './webhooks';
@@ -50,6 +51,8 @@ export interface LiveKitDoubleOptions {
   webhookQueue?: { maxDepth?: number; maxAgeMs?: number };
   /** Egress's own storage config, used when a file output carries no s3 block. */
   defaultStorage?: DefaultStorage;
+  /** How long StopEgress/UpdateStream look for an egress handler before LiveKit answers from its store; default LiveKit's 3 s / 15 s. */
+  handlerSearch?: Partial<HandlerSearch>;
 }
 
 /** The knobs on outgoing webhooks. */
@@ -136,6 +139,7 @@ export class LiveKitDouble {
       media,
       frames,
       defaultStorage: options.defaultStorage,
+      handlerSearch: { ...LIVEKIT_HANDLER_SEARCH, ...options.handlerSearch },
     });
     this.webhooks = this.knobs();
   }
@@ -227,6 +231,11 @@ export class LiveKitDouble {
   /** Ends an egress as the test says; resolves once egress_ended is queued (after the upload, if any). */
   endEgress(id: string, outcome: EndOutcome): Promise<void> {
     return this.egress.end(id, outcome);
+  }
+
+  /** The egress's handler claims StopEgress/UpdateStream and never answers: LiveKit answers after `handlerSearch.unansweredMs`. */
+  hangEgressHandler(id: string): void {
+    this.egress.hangHandler(id);
   }
 
   /** Forgets an egress as LiveKit does 24 h after it ended: ListEgress/StopEgress then answer 404. */

@@ -77,7 +77,7 @@ export class TwirpTransport {
       req.socket.destroy();
       return;
     }
-    const { status, send } = fault?.kind === 'error' ? errorAnswer(new TwirpError(fault.code, fault.msg)) : this.answer(req, url, route, json);
+    const { status, send } = fault?.kind === 'error' ? errorAnswer(new TwirpError(fault.code, fault.msg)) : await this.answer(req, url, route, json);
     const answerNow = fault?.kind === 'delay' ? this.options.lifetime.sleep(fault.delayMs) : fault?.kind === 'held' ? this.options.lifetime.settled(fault.until) : true;
     if (!(await answerNow)) {
       req.socket.destroy();
@@ -87,14 +87,14 @@ export class TwirpTransport {
     send(res);
   }
 
-  /** Acts on the request now and returns how to answer it (so a delay fault can answer later). */
-  private answer(req: IncomingMessage, url: URL, route: Route | undefined, json: unknown): Answer {
+  /** Acts on the request (as long as LiveKit takes) and returns how to answer it (so a delay fault can answer later). */
+  private async answer(req: IncomingMessage, url: URL, route: Route | undefined, json: unknown): Promise<Answer> {
     const auth = verifyRequest(req.headers.authorization, url.searchParams.get('access_token'), this.options.keys);
     if (auth.kind === 'rejected') return { status: 401, send: (res) => writePlain(res, 401, auth.message) };
     try {
       const handler = this.checkRoute(req, url, route);
       if (json === undefined) throw new TwirpError('malformed', 'the json request could not be decoded');
-      const response = handler(json, auth.kind === 'verified' ? auth.claims.video : undefined);
+      const response = await handler(json, auth.kind === 'verified' ? auth.claims.video : undefined);
       const payload = response.toJson({ useProtoFieldName: true, emitDefaultValues: true });
       return { status: 200, send: (res) => writeJson(res, 200, payload) };
     } catch (error) {
