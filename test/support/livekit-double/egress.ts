@@ -44,6 +44,8 @@ export interface EgressSimulatorOptions {
   frames: { blank: Buffer; picture: Buffer };
   defaultStorage?: DefaultStorage;
   handlerSearch: HandlerSearch;
+  /** The egress's cores: undefined admits every request (no CPU budget). */
+  cores?: number;
 }
 
 /**
@@ -61,10 +63,18 @@ export interface HandlerSearch {
   unclaimedMs: number;
   /** A handler claims and never answers: 3 + 5 + 7 s, each ErrRequestTimedOut (psrpc pkg/client/rpc.go:128, :157-163). */
   unansweredMs: number;
+  /**
+   * No egress claims a StartEgress (each is short of CPU): each attempt ends at StartEgress's 1 s
+   * affinity window with ErrNoResponse (livekit/protocol@d74e7cdb9835928ffa9c6bc6b3e4c7f07de61c43
+   * rpc/egress_client.go:102-110; livekit/psrpc@220fe5f93ac5d843ea72dd08de1efc1ada2ef176 pkg/client/rpc.go:180-206,
+   * errors.go:34), retried as recoverable (egress_client.go:44-52) 3 times with 1 s x 2^(attempt-1) x rand[1,2)
+   * between (:30-31, :66-83; retry loop psrpc pkg/middleware/retry.go:80-119): 6 to 9 s in all.
+   */
+  startUnclaimedMs: number;
 }
 
 /** What LiveKit does by default (see HandlerSearch). */
-export const LIVEKIT_HANDLER_SEARCH: HandlerSearch = { unclaimedMs: 3 * 1000, unansweredMs: 3000 + 5000 + 7000 };
+export const LIVEKIT_HANDLER_SEARCH: HandlerSearch = { unclaimedMs: 3 * 1000, unansweredMs: 3000 + 5000 + 7000, startUnclaimedMs: 3 * 1000 + 1500 + 3000 };
 
 /** How many images an image output has captured by the end (the blank one included). */
 export const CAPTURED_IMAGES = 3;
