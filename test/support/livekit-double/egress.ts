@@ -14,6 +14,7 @@ import {
   type StreamProtocol,
   WebhookEvent,
 } from '@livekit/protocol';
+import { EGRESS_DEFAULT_MAX_CPU_UTILIZATION, egressAdmits, roomCompositeCost } from '../egress-admission';
 import { chooseOutputs, fileFormat, redactRequest, resolveFilepath, validateRequest } from './egress-request';
 import { newId, nowNs } from './ids';
 import type { Lifetime } from './lifetime';
@@ -142,11 +143,12 @@ export class EgressSimulator {
     private readonly options: EgressSimulatorOptions,
   ) {}
 
-  /** StartRoomCompositeEgress: validates like egress, then returns the STARTING info (egress_started sent). */
-  start(req: RoomCompositeEgressRequest): EgressInfo {
+  /** StartRoomCompositeEgress: validates like egress, waits for an egress with CPU to spare, then returns the STARTING info (egress_started sent). */
+  async start(req: RoomCompositeEgressRequest): Promise<EgressInfo> {
     const room = this.rooms.get(req.roomName);
     if (!room) throw roomNotFound();
     validateRequest(req);
+    if (!this.admits(req)) await this.giveUpUnclaimed();
     const { file: output, stream } = chooseOutputs(req);
     const format = output && fileFormat(output, req.audioOnly);
     const values = { roomName: room.name, roomId: room.sid, at: new Date() };
@@ -180,6 +182,21 @@ export class EgressSimulator {
       });
     }
     return info.clone();
+  }
+
+  /** Whether an egress with `cores` claims the request: egress's costs and admission (../egress-admission.ts). */
+  private admits(req: RoomCompositeEgressRequest): boolean {
+    const { cores } = this.options;
+    if (cores === undefined) return true;
+    const running = [...this.records.values()].filter(({ info }) => !isEnded(info.status));
+    const costs = running.map(({ info }) => roomCompositeCost(info.request.case === 'roomComposite' && info.request.value.audioOnly));
+    return egressAdmits(cores, EGRESS_DEFAULT_MAX_CPU_UTILIZATION, costs, roomCompositeCost(req.audioOnly));
+  }
+
+  /** No egress claimed the StartEgress: LiveKit answers psrpc's ErrNoResponse after its retries (HandlerSearch.startUnclaimedMs). */
+  private async giveUpUnclaimed(): Promise<never> {
+    if (!(await this.lifetime.sleep(this.options.handlerSearch.startUnclaimedMs))) throw new TwirpError('unavailable', 'LiveKit double closed');
+    throw new TwirpError('unavailable', 'no response from servers');
   }
 
   get(id: string): EgressInfo | undefined {
