@@ -1,0 +1,47 @@
+import { joinRoom, listAll, roomMetadata, uniqueRoom, waitForRecording } from './support/recordings';
+import { startStack, type TestStack } from './support/stack';
+
+/**
+ * A start that no egress takes: the double's egress has 4 cores, room for one recording (cost 4; beside
+ * it 4 x 0.8 - 4 is left, support/egress-admission.ts), and LiveKit gives up on an unclaimed start
+ * after its retries (6-9 s, scaled here to 300 ms).
+ */
+describe('a start that no recorder takes', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startStack({ livekit: { cores: 4, handlerSearch: { startUnclaimedMs: 300 } } });
+  });
+  afterAll(async () => { await stack.close(); });
+
+  async function startedRecording() {
+    const roomName = uniqueRoom('capacity');
+    await joinRoom(stack, roomName);
+    const { name } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
+    await waitForRecording(stack, name, (r) => r.status === 'ACTIVE');
+    return { roomName, name };
+  }
+
+  async function expectNoRecorder(path: string, body: Record<string, unknown>) {
+    const res = await stack.http().post(path).send(body);
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ code: 'recorder_unavailable', errorMessage: 'no recorder available (egress busy or not running)' });
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+  }
+
+  it.failing('answers 503 with Retry-After for a recording and a stream, leaves nothing STARTING, and starts once the recorder is free', async () => {
+    const first = await startedRecording();
+    const busyRoom = uniqueRoom('capacity-busy');
+    await joinRoom(stack, busyRoom);
+    const before = (await roomMetadata(stack, busyRoom)).recordingStatus;
+
+    await expectNoRecorder('/recordings/start', { roomName: busyRoom });
+    await expectNoRecorder('/streams/start', { roomName: busyRoom, urls: ['rtmp://a.rtmp.youtube.com/live2/key-busy'] });
+
+    expect((await roomMetadata(stack, busyRoom)).recordingStatus).toBe(before);
+    expect((await listAll(stack)).filter((r) => r.roomName === busyRoom)).toEqual([]);
+
+    await stack.http().post('/recordings/stop').send({ roomName: first.roomName }).expect(200);
+    await waitForRecording(stack, first.name, (r) => r.playable);
+    await stack.http().post('/recordings/start').send({ roomName: busyRoom }).expect(200);
+  });
+});
