@@ -42,6 +42,20 @@ describe('a start that no recorder takes', () => {
 
     await stack.http().post('/recordings/stop').send({ roomName: first.roomName }).expect(200);
     await waitForRecording(stack, first.name, (r) => r.playable);
-    await stack.http().post('/recordings/start').send({ roomName: busyRoom }).expect(200);
+    const { name } = (await stack.http().post('/recordings/start').send({ roomName: busyRoom }).expect(200)).body.recording;
+    await waitForRecording(stack, name, (r) => r.status === 'ACTIVE');
+    await stack.http().post('/recordings/stop').send({ roomName: busyRoom }).expect(200);
+    await waitForRecording(stack, name, (r) => r.playable);
+  });
+
+  // Egress stops the busiest egress under sustained load with "CPU exhausted: %.2f cores used"
+  // (livekit/egress@805884c3e65e1583277f93ae616d3bf0dfd35564 pkg/stats/monitor.go:816, pkg/errors/errors.go:169-170;
+  // the handler is killed with that error, pkg/service/process.go:315-329, :432-441).
+  it('a recording egress ended for want of CPU is FAILED with egress\'s reason, like any other end', async () => {
+    const { name } = await startedRecording();
+    const [recording] = (await listAll(stack)).filter((r) => r.name === name);
+    await stack.livekit.endEgress(recording.id, { status: 'FAILED', error: 'CPU exhausted: 3.90 cores used' });
+    const ended = await waitForRecording(stack, name, (r) => r.status === 'FAILED');
+    expect(ended.error).toBe('CPU exhausted: 3.90 cores used');
   });
 });

@@ -18,8 +18,9 @@ export const EGRESS_DEFAULT_COSTS: Record<string, number> = {
 export const EGRESS_DEFAULT_MAX_CPU_UTILIZATION = 0.8;
 
 /**
- * The cost of a room composite request (livekit/egress@805884c pkg/stats/monitor.go costsForRequest):
- * audio-only 1, else 4, whatever its outputs (a stream costs the same as a file).
+ * The cost of a room composite request (livekit/egress@805884c pkg/stats/monitor.go:256-296, costsForRequest):
+ * audio-only 1 (on the web source; the SDK source's own cost, sdk_audio_room_composite_cpu_cost, is not
+ * modelled), else 4, whatever its outputs (a stream costs the same as a file).
  */
 export const roomCompositeCost = (audioOnly: boolean) =>
   EGRESS_DEFAULT_COSTS[audioOnly ? 'audio_room_composite_cpu_cost' : 'room_composite_cpu_cost'];
