@@ -12,6 +12,7 @@ import { envSchema, loadConfig } from '../src/config';
 import { webhookController } from '../src/controllers/webhook.controller';
 import type { Services } from '../src/services';
 import { parseDockerfile } from './support/dockerfile';
+import { EGRESS_DEFAULT_COSTS, EGRESS_DEFAULT_MAX_CPU_UTILIZATION, egressAdmits } from './support/egress-admission';
 
 type Json = Record<string, unknown>;
 
@@ -376,23 +377,8 @@ function durationMs(value: string): number {
   return parts.reduce((total, [, amount, unit]) => total + Number(amount) * units[unit], 0);
 }
 
-/*
- * Egress's admission, as livekit/egress v1.14.1 decides it (805884c = 805884c3e65e1583277f93ae616d3bf0dfd35564,
- * the image docker-compose.yml pins). Unverified on an engine: no Docker engine runs here.
- */
+/* Egress's admission (cited there): test/support/egress-admission.ts. Unverified on an engine: no Docker engine runs here. */
 
-/** The cost table's defaults, used for any cost unset or <= 0: livekit/egress@805884c pkg/config/service.go:32-39, :162-192. */
-const EGRESS_DEFAULT_COSTS: Record<string, number> = {
-  room_composite_cpu_cost: 4,
-  audio_room_composite_cpu_cost: 1,
-  web_cpu_cost: 4,
-  audio_web_cpu_cost: 1,
-  participant_cpu_cost: 2,
-  track_composite_cpu_cost: 1,
-  track_cpu_cost: 0.5,
-};
-/** livekit/egress@805884c pkg/config/service.go:39; a value <= 0 or > 1 means this default (:163-165). */
-const EGRESS_DEFAULT_MAX_CPU_UTILIZATION = 0.8;
 /** The keys of `cpu_cost` egress reads (CPUCostConfig): livekit/egress@805884c pkg/config/service.go:88-107. */
 const EGRESS_CPU_COST_KEYS = [
   'max_cpu_utilization', 'max_memory', 'memory_cost', 'room_composite_cpu_cost', 'audio_room_composite_cpu_cost',
@@ -411,17 +397,9 @@ function egressCosts(cpuCost: Json): EgressCosts {
   return { costs, maxCpuUtilization: utilization > 0 && utilization <= 1 ? utilization : EGRESS_DEFAULT_MAX_CPU_UTILIZATION };
 }
 
-/**
- * Whether egress claims a request of cost `required` beside egresses already running with `running` costs
- * (livekit/egress@805884c pkg/stats/monitor.go:230-235 and :557-583): with none running, all cores are available;
- * otherwise cores x max_cpu_utilization minus what each running egress holds, its cost for the first 15 s
- * (:39, :397-404) or its measured use if higher. Taken here at its cost: what egress allows it before it
- * stops the busiest egress above its cost under sustained load, "CPU exhausted" (:618-621, :769-807).
- */
-function egressAdmits(cores: number, { maxCpuUtilization }: EgressCosts, running: number[], required: number): boolean {
-  const available = running.length === 0 ? cores : cores * maxCpuUtilization - running.reduce((sum, cost) => sum + cost, 0);
-  return available >= required;
-}
+/** Whether egress admits a request of cost `required` beside `running` (egressAdmits) with these costs. */
+const admits = (cores: number, { maxCpuUtilization }: EgressCosts, running: number[], required: number) =>
+  egressAdmits(cores, maxCpuUtilization, running, required);
 
 describe('egress\'s admission on the local stack (egress\'s cost table and rule; unverified on an engine)', () => {
   const cpuCost = record(egressConfig.cpu_cost ?? {}, 'egress cpu_cost');
@@ -437,21 +415,21 @@ describe('egress\'s admission on the local stack (egress\'s cost table and rule;
   });
 
   it('admits a recording and a stream at once on 4 cores, and not a third room composite', () => {
-    expect(egressAdmits(4, configured, [], roomComposite)).toBe(true);
-    expect(egressAdmits(4, configured, [roomComposite], roomComposite)).toBe(true);
+    expect(admits(4, configured, [], roomComposite)).toBe(true);
+    expect(admits(4, configured, [roomComposite], roomComposite)).toBe(true);
     // What is left stays LiveKit's, Redis's, MinIO's and the service's.
-    expect(egressAdmits(4, configured, [roomComposite, roomComposite], roomComposite)).toBe(false);
+    expect(admits(4, configured, [roomComposite, roomComposite], roomComposite)).toBe(false);
   });
 
   it('records one at a time on 2 cores', () => {
-    expect(egressAdmits(2, configured, [], roomComposite)).toBe(true);
-    expect(egressAdmits(2, configured, [roomComposite], roomComposite)).toBe(false);
+    expect(admits(2, configured, [], roomComposite)).toBe(true);
+    expect(admits(2, configured, [roomComposite], roomComposite)).toBe(false);
   });
 
   it('holds egress\'s stock table, which would record one at a time on 4 cores and not at all on 2', () => {
     const stock = egressCosts({});
-    expect(egressAdmits(4, stock, [], stock.costs.room_composite_cpu_cost)).toBe(true);
-    expect(egressAdmits(4, stock, [stock.costs.room_composite_cpu_cost], stock.costs.room_composite_cpu_cost)).toBe(false);
-    expect(egressAdmits(2, stock, [], stock.costs.room_composite_cpu_cost)).toBe(false);
+    expect(admits(4, stock, [], stock.costs.room_composite_cpu_cost)).toBe(true);
+    expect(admits(4, stock, [stock.costs.room_composite_cpu_cost], stock.costs.room_composite_cpu_cost)).toBe(false);
+    expect(admits(2, stock, [], stock.costs.room_composite_cpu_cost)).toBe(false);
   });
 });

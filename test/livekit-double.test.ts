@@ -494,6 +494,47 @@ describe('LiveKit double', () => {
     });
   });
 
+  // An egress short of CPU does not claim StartEgress; LiveKit gives up after its selection window and
+  // retries (HandlerSearch.startUnclaimedMs in support/livekit-double/egress.ts cites protocol and psrpc).
+  describe('StartEgress with a CPU budget (egress\'s costs and admission)', () => {
+    const startUnclaimedMs = 300;
+    let busy: LiveKitDouble;
+    let busyEgress: EgressClient;
+    let busyRooms: RoomServiceClient;
+    beforeAll(async () => {
+      busy = await LiveKitDouble.start({ cores: 8, stopCompletion: 'manual', handlerSearch: { startUnclaimedMs } });
+      busyEgress = new EgressClient(busy.url, busy.apiKey, busy.apiSecret);
+      busyRooms = new RoomServiceClient(busy.url, busy.apiKey, busy.apiSecret);
+    });
+    afterAll(() => busy.close());
+
+    async function startIn(prefix: string, options?: { audioOnly: boolean }) {
+      const roomName = unique(prefix);
+      await busyRooms.createRoom({ name: roomName });
+      return busyEgress.startRoomCompositeEgress(roomName, fileOutput(`recordings/${prefix}`), options);
+    }
+
+    it('a request the running egresses leave no CPU for: 503 "no response from servers" after the selection window, nothing started', async () => {
+      // 8 cores: a first recording (cost 4) takes all it likes; beside it 8 x 0.8 - 4 = 2.4 are left.
+      const first = await startIn('cpu-first');
+      const started = Date.now();
+      const refused = await serverError(startIn('cpu-second'));
+      expect(refused).toMatchObject({ status: 503, code: 'unavailable', message: 'no response from servers' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(startUnclaimedMs - 5);
+      const listed = await busyEgress.listEgress({});
+      expect(listed.filter((info) => info.status < EgressStatus.EGRESS_COMPLETE).map((info) => info.egressId)).toEqual([first.egressId]);
+
+      // An audio-only recording costs 1: it fits.
+      const audio = await startIn('cpu-audio', { audioOnly: true });
+      expect(audio.status).toBe(EgressStatus.EGRESS_STARTING);
+
+      // Once the first has ended its CPU is free again (6.4 - 1 >= 4).
+      await busyEgress.stopEgress(first.egressId);
+      await busy.endEgress(first.egressId, { status: 'COMPLETE' });
+      expect((await startIn('cpu-after')).status).toBe(EgressStatus.EGRESS_STARTING);
+    });
+  });
+
   // LiveKit looks for the egress's handler before it answers from its store (HandlerSearch in
   // support/livekit-double/egress.ts cites livekit/livekit, protocol and psrpc).
   describe('StopEgress and UpdateStream wait for an egress handler', () => {

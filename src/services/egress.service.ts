@@ -35,6 +35,19 @@ function destinationError(error: unknown): AppError | undefined {
   return masked(badRequest(`LiveKit refused a destination: ${(error as Error).message}`));
 }
 
+/** How long a caller refused for want of a recorder is told to wait (Retry-After): about one more LiveKit search. */
+export const RECORDER_RETRY_AFTER_SECONDS = 10;
+
+/**
+ * No egress claimed the start (each short of CPU, or none running): LiveKit answers Twirp `unavailable`
+ * with psrpc's "no response from servers", or "no servers available" when egresses answered but none
+ * could take it (livekit/psrpc@220fe5f93ac5d843ea72dd08de1efc1ada2ef176 pkg/client/rpc.go:196-206).
+ */
+function recorderUnavailable(error: unknown): AppError | undefined {
+  if (twirpCode(error) !== 'unavailable' || !/no response from servers|no servers available/.test((error as Error).message)) return undefined;
+  return new AppError(503, 'recorder_unavailable', 'no recorder available (egress busy or not running)', { retryAfterSeconds: RECORDER_RETRY_AFTER_SECONDS });
+}
+
 /** COMPLETE, FAILED, ABORTED or LIMIT_REACHED: nothing left to stop or update. */
 const hasEnded = (info: EgressInfo) => info.status >= EgressStatus.EGRESS_COMPLETE;
 
@@ -80,7 +93,7 @@ export class EgressService {
     try {
       return await this.client.startRoomCompositeEgress(roomName, images ? { file, images } : file, roomCompositeOptions(options));
     } catch (error) {
-      throw livekitError(error, 'start the recording', `Room "${roomName}" does not exist`);
+      throw recorderUnavailable(error) ?? livekitError(error, 'start the recording', `Room "${roomName}" does not exist`);
     }
   }
 
@@ -150,7 +163,7 @@ export class EgressService {
         encodingOptions: options.preset ? EncodingOptionsPreset[options.preset] : undefined,
       });
     } catch (error) {
-      throw destinationError(error) ?? masked(livekitError(error, 'start the stream', `Room "${roomName}" does not exist`));
+      throw recorderUnavailable(error) ?? destinationError(error) ?? masked(livekitError(error, 'start the stream', `Room "${roomName}" does not exist`));
     }
   }
 

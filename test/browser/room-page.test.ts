@@ -183,6 +183,24 @@ describe('the room page in Chromium', () => {
     await page.close();
   });
 
+  it('tells the person when no recorder is free, for a recording and a live stream, and the buttons stay ready to try again', async () => {
+    const page = await openRoomPage(browser, stack);
+    await joinFromPage(page, stack, uniqueRoom('no-recorder'), 'Erin');
+    // What LiveKit answers when no egress claims the start (see support/livekit-double/egress.ts HandlerSearch).
+    stack.livekit.failNext('StartRoomCompositeEgress', { code: 'unavailable', msg: 'no response from servers' });
+    await button(page).click();
+    await page.locator('#errors .error', { hasText: 'Cannot start the recording: no recorder available (egress busy or not running)' }).waitFor();
+    await expectButton(page, 'STOPPED', 'Start recording', true);
+
+    await page.fill('#stream-url', 'rtmp://a.rtmp.youtube.com/live2/key-busy');
+    await page.click('#stream-add');
+    stack.livekit.failNext('StartRoomCompositeEgress', { code: 'unavailable', msg: 'no response from servers' });
+    await page.locator('#stream-button').click();
+    await page.locator('#errors .error', { hasText: 'Cannot start the live stream: no recorder available (egress busy or not running)' }).waitFor();
+    expect(await page.locator('#stream-button').isEnabled()).toBe(true);
+    await page.close();
+  });
+
   it('shows names carrying HTML and script as text, and runs none of it', async () => {
     const hostileRoom = `<img src=x onerror="window.__pwned='room'">${uniqueRoom()}`;
     const hostileName = '<script>window.__pwned="name"</script>';

@@ -14,6 +14,7 @@ import {
   type StreamProtocol,
   WebhookEvent,
 } from '@livekit/protocol';
+import { EGRESS_DEFAULT_MAX_CPU_UTILIZATION, egressAdmits, roomCompositeCost } from '../egress-admission';
 import { chooseOutputs, fileFormat, redactRequest, resolveFilepath, validateRequest } from './egress-request';
 import { newId, nowNs } from './ids';
 import type { Lifetime } from './lifetime';
@@ -44,6 +45,8 @@ export interface EgressSimulatorOptions {
   frames: { blank: Buffer; picture: Buffer };
   defaultStorage?: DefaultStorage;
   handlerSearch: HandlerSearch;
+  /** The egress's cores: undefined admits every request (no CPU budget). */
+  cores?: number;
 }
 
 /**
@@ -61,10 +64,18 @@ export interface HandlerSearch {
   unclaimedMs: number;
   /** A handler claims and never answers: 3 + 5 + 7 s, each ErrRequestTimedOut (psrpc pkg/client/rpc.go:128, :157-163). */
   unansweredMs: number;
+  /**
+   * No egress claims a StartEgress (each is short of CPU): each attempt ends at StartEgress's 1 s
+   * affinity window with ErrNoResponse (livekit/protocol@d74e7cdb9835928ffa9c6bc6b3e4c7f07de61c43
+   * rpc/egress_client.go:102-110; livekit/psrpc@220fe5f93ac5d843ea72dd08de1efc1ada2ef176 pkg/client/rpc.go:180-206,
+   * errors.go:34), retried as recoverable (egress_client.go:44-52) 3 times with 1 s x 2^(attempt-1) x rand[1,2)
+   * between (:30-31, :66-83; retry loop psrpc pkg/middleware/retry.go:80-119): 6 to 9 s in all.
+   */
+  startUnclaimedMs: number;
 }
 
 /** What LiveKit does by default (see HandlerSearch). */
-export const LIVEKIT_HANDLER_SEARCH: HandlerSearch = { unclaimedMs: 3 * 1000, unansweredMs: 3000 + 5000 + 7000 };
+export const LIVEKIT_HANDLER_SEARCH: HandlerSearch = { unclaimedMs: 3 * 1000, unansweredMs: 3000 + 5000 + 7000, startUnclaimedMs: 3 * 1000 + 1500 + 3000 };
 
 /** How many images an image output has captured by the end (the blank one included). */
 export const CAPTURED_IMAGES = 3;
@@ -132,11 +143,12 @@ export class EgressSimulator {
     private readonly options: EgressSimulatorOptions,
   ) {}
 
-  /** StartRoomCompositeEgress: validates like egress, then returns the STARTING info (egress_started sent). */
-  start(req: RoomCompositeEgressRequest): EgressInfo {
+  /** StartRoomCompositeEgress: validates like egress, waits for an egress with CPU to spare, then returns the STARTING info (egress_started sent). */
+  async start(req: RoomCompositeEgressRequest): Promise<EgressInfo> {
     const room = this.rooms.get(req.roomName);
     if (!room) throw roomNotFound();
     validateRequest(req);
+    if (!this.admits(req)) await this.giveUpUnclaimed();
     const { file: output, stream } = chooseOutputs(req);
     const format = output && fileFormat(output, req.audioOnly);
     const values = { roomName: room.name, roomId: room.sid, at: new Date() };
@@ -170,6 +182,21 @@ export class EgressSimulator {
       });
     }
     return info.clone();
+  }
+
+  /** Whether an egress with `cores` claims the request: egress's costs and admission (../egress-admission.ts). */
+  private admits(req: RoomCompositeEgressRequest): boolean {
+    const { cores } = this.options;
+    if (cores === undefined) return true;
+    const running = [...this.records.values()].filter(({ info }) => !isEnded(info.status));
+    const costs = running.map(({ info }) => roomCompositeCost(info.request.case === 'roomComposite' && info.request.value.audioOnly));
+    return egressAdmits(cores, EGRESS_DEFAULT_MAX_CPU_UTILIZATION, costs, roomCompositeCost(req.audioOnly));
+  }
+
+  /** No egress claimed the StartEgress: LiveKit answers psrpc's ErrNoResponse after its retries (HandlerSearch.startUnclaimedMs). */
+  private async giveUpUnclaimed(): Promise<never> {
+    if (!(await this.lifetime.sleep(this.options.handlerSearch.startUnclaimedMs))) throw new TwirpError('unavailable', 'LiveKit double closed');
+    throw new TwirpError('unavailable', 'no response from servers');
   }
 
   get(id: string): EgressInfo | undefined {

@@ -53,6 +53,8 @@ export interface LiveKitDoubleOptions {
   defaultStorage?: DefaultStorage;
   /** How long StopEgress/UpdateStream look for an egress handler before LiveKit answers from its store; default LiveKit's 3 s / 15 s. */
   handlerSearch?: Partial<HandlerSearch>;
+  /** The egress's cores, admitting by egress's costs (see egress-admission.ts); default: no budget, every start admitted. */
+  cores?: number;
 }
 
 /** The knobs on outgoing webhooks. */
@@ -140,6 +142,7 @@ export class LiveKitDouble {
       frames,
       defaultStorage: options.defaultStorage,
       handlerSearch: { ...LIVEKIT_HANDLER_SEARCH, ...options.handlerSearch },
+      cores: options.cores,
     });
     this.webhooks = this.knobs();
   }
