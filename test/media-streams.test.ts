@@ -98,6 +98,14 @@ async function stop(service: ServiceProcess | undefined, s3: S3TestServer | unde
   await s3?.idle();
 }
 
+/** Each describe's teardown: its readers leave, then the service, the LiveKit double and s3rver stop. */
+async function tearDown(readers: Answer[], service: ServiceProcess | undefined, livekit: LiveKitDouble | undefined, s3: S3TestServer | undefined) {
+  for (const reader of readers) reader.leave();
+  await stop(service, s3);
+  await livekit?.close();
+  await s3?.close();
+}
+
 const post = (url: string, body: unknown) =>
   fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...HOST_HEADERS }, body: JSON.stringify(body) });
 
@@ -124,12 +132,7 @@ describe('media streams beside control traffic (a service process)', () => {
     }));
   }, 60_000);
 
-  afterAll(async () => {
-    for (const reader of readers) reader.leave();
-    await stop(service, s3);
-    await livekit?.close();
-    await s3?.close();
-  });
+  afterAll(() => tearDown(readers, service, livekit, s3));
 
   it('applies a webhook and answers /token while more slow readers than the media pool has sockets hold or wait for its sockets', async () => {
     // A recording under way, started before the media pool fills.
@@ -182,12 +185,7 @@ describe('caps on concurrent media streams (a service process behind one proxy)'
     ({ service, port, url } = await startService(livekit, s3, { MEDIA_MAX_STREAMS: '20', TRUST_PROXY: '1', RECORDING_PLAYBACK_STRATEGY: 'PROXY' }));
   }, 60_000);
 
-  afterAll(async () => {
-    for (const reader of held) reader.leave();
-    await stop(service, s3);
-    await livekit?.close();
-    await s3?.close();
-  });
+  afterAll(() => tearDown(held, service, livekit, s3));
 
   const hold = async (address: string, path = `/recordings/${bigName}`) => {
     const answer = await openMedia(port, path, from(address));
