@@ -142,7 +142,7 @@ describe('media streams beside control traffic (a service process)', () => {
     expect(started.status).toBe(200);
     const { id, name } = (await started.json()).recording as Recording;
     const statusOf = async () => ((await (await fetch(`${url}/recordings/${name}/info`, { headers: HOST_HEADERS })).json()) as Recording).status;
-    await eventually(async () => (await statusOf()) === 'ACTIVE', { what: 'recording ACTIVE' });
+    await eventually(async () => (await statusOf()) === 'ACTIVE', { what: 'recording ACTIVE', timeoutMs: 15_000 });
     // The big recording's sidecar is read once here, so the readers below cost one S3 GET each.
     (await openMedia(port, `/recordings/${bigName}`, { Range: 'bytes=0-0' })).leave();
     await eventually(async () => /^recording_manager_media_streams_open 0$/m.test(await (await fetch(`${url}/metrics`)).text()), { what: 'its slot freed' });
