@@ -9,7 +9,7 @@ describe('auto-stop when everyone has left', () => {
   /** A room with people in it and a recording running (its recorder joined). */
   async function recordingWith(people: string[]) {
     const roomName = uniqueRoom('meeting');
-    for (const identity of people) stack.livekit.addParticipant(roomName, { identity, name: identity });
+    for (const identity of people) stack.livekit.addParticipant(roomName, { identity, name: identity, tracks: ['audio', 'video'] });
     const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body;
     await waitForRecording(stack, recording.name, (r) => r.status === 'ACTIVE');
     expect(stack.livekit.listParticipants(roomName).some((p) => p.identity === recording.id)).toBe(true);
@@ -48,7 +48,7 @@ describe('auto-stop when everyone has left', () => {
     const manual = await startStack({ env: { AUTO_STOP: 'false', AUTO_STOP_GRACE: '200ms' } });
     try {
       const roomName = uniqueRoom('manual');
-      manual.livekit.addParticipant(roomName, { identity: 'dan' });
+      manual.livekit.addParticipant(roomName, { identity: 'dan', tracks: ['video'] });
       const { recording } = (await manual.http().post('/recordings/start').send({ roomName }).expect(200)).body;
       await waitForRecording(manual, recording.name, (r) => r.status === 'ACTIVE');
       manual.livekit.removeParticipant(roomName, 'dan');

@@ -22,7 +22,8 @@ import {
   WebhookEvent as SdkWebhookEvent,
   WebhookReceiver,
 } from 'livekit-server-sdk';
-import { ParticipantInfo_Kind, StreamInfo_Status, WebhookEvent } from '@livekit/protocol';
+import { ParticipantInfo_Kind, StreamInfo_Status, TrackSource, TrackType, WebhookEvent } from '@livekit/protocol';
+import { eventually } from './support/eventually';
 import { LiveKitDouble } from './support/livekit-double';
 import { resolveFilepath } from './support/livekit-double/egress-request';
 import { S3TestServer, TEST_S3_CREDENTIALS } from './support/s3-server';
@@ -511,6 +512,7 @@ describe('LiveKit double', () => {
     async function startIn(prefix: string, options?: { audioOnly: boolean }) {
       const roomName = unique(prefix);
       await busyRooms.createRoom({ name: roomName });
+      busy.addParticipant(roomName, { identity: 'host', tracks: ['audio', 'video'] }); // so that it goes ACTIVE
       return busyEgress.startRoomCompositeEgress(roomName, fileOutput(`recordings/${prefix}`), options);
     }
 
@@ -1248,7 +1250,7 @@ describe('LiveKit double', () => {
       try {
         const client = new EgressClient(auto.url, auto.apiKey, auto.apiSecret);
         const roomName = unique('auto');
-        auto.createRoom(roomName);
+        auto.addParticipant(roomName, { identity: 'host', tracks: ['video'] });
         // No s3 block: egress's own storage config is used.
         const info = await client.startRoomCompositeEgress(roomName, new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'recordings/{room_name}' }));
         await auto.waitFor(() => auto.getEgress(info.egressId)?.status === EgressStatus.EGRESS_ACTIVE);
@@ -1263,6 +1265,105 @@ describe('LiveKit double', () => {
       } finally {
         await auto.close();
       }
+    });
+  });
+
+  // A room composite goes ACTIVE on its page's start signal, which needs a published track
+  // (EgressSimulator.awaitStartSignal in support/livekit-double/egress.ts cites livekit/egress).
+  describe('a room composite starts once someone publishes', () => {
+    let waiting: LiveKitDouble;
+    let waitingEgress: EgressClient;
+    let waitingRooms: RoomServiceClient;
+    beforeAll(async () => {
+      waiting = await LiveKitDouble.start({ activateAfterMs: 5 });
+      waitingEgress = new EgressClient(waiting.url, waiting.apiKey, waiting.apiSecret);
+      waitingRooms = new RoomServiceClient(waiting.url, waiting.apiKey, waiting.apiSecret);
+    });
+    afterAll(() => waiting.close());
+
+    const statusOf = async (id: string) => (await waitingEgress.listEgress({ egressId: id }))[0]?.status;
+    const recorderIn = async (roomName: string, id: string) =>
+      (await waitingRooms.listParticipants(roomName)).find((p) => p.identity === id)?.kind === ParticipantInfo_Kind.EGRESS;
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+    /** A recording started in a room where `tracks` are published by alice (nobody when empty). */
+    async function startWith(label: string, tracks: Array<'audio' | 'video'>, options?: { audioOnly: boolean }) {
+      const roomName = unique(label);
+      await waitingRooms.createRoom({ name: roomName });
+      waiting.addParticipant(roomName, { identity: 'alice', tracks });
+      const info = await waitingEgress.startRoomCompositeEgress(roomName, fileOutput(`recordings/${roomName}`), options);
+      await eventually(() => recorderIn(roomName, info.egressId), { what: 'the recorder in the room' });
+      return { roomName, id: info.egressId };
+    }
+
+    it('stays STARTING with its recorder in the room while nobody publishes, and goes ACTIVE once a track is published', async () => {
+      const { roomName, id } = await startWith('nobody-publishes', []);
+      await settle();
+      expect(await statusOf(id)).toBe(EgressStatus.EGRESS_STARTING);
+      // The recorder is there: UpdateLayout finds it and answers with the egress, still STARTING.
+      expect((await waitingEgress.updateLayout(id, 'speaker')).status).toBe(EgressStatus.EGRESS_STARTING);
+
+      waiting.publishTrack(roomName, 'alice', 'video');
+      await eventually(async () => (await statusOf(id)) === EgressStatus.EGRESS_ACTIVE, { what: 'ACTIVE' });
+      const alice = (await waitingRooms.listParticipants(roomName)).find((p) => p.identity === 'alice');
+      expect(alice?.tracks.map((t) => t.source)).toEqual([TrackSource.CAMERA]);
+    });
+
+    it('starts at once when someone already publishes', async () => {
+      const { id } = await startWith('already-publishing', ['audio', 'video']);
+      await eventually(async () => (await statusOf(id)) === EgressStatus.EGRESS_ACTIVE, { what: 'ACTIVE' });
+    });
+
+    it('records audio only once someone publishes audio: a camera alone does not start it', async () => {
+      const { roomName, id } = await startWith('camera-only', ['video'], { audioOnly: true });
+      await settle();
+      expect(await statusOf(id)).toBe(EgressStatus.EGRESS_STARTING);
+      waiting.publishTrack(roomName, 'alice', 'audio');
+      await eventually(async () => (await statusOf(id)) === EgressStatus.EGRESS_ACTIVE, { what: 'ACTIVE' });
+    });
+
+    it('ends ABORTED "Start signal not received" when stopped while it waits, or when its room closes', async () => {
+      const stopped = await startWith('stopped-waiting', []);
+      expect((await waitingEgress.stopEgress(stopped.id)).status).toBe(EgressStatus.EGRESS_ABORTED);
+      const closed = await startWith('closed-waiting', []);
+      await waitingRooms.deleteRoom(closed.roomName);
+      await eventually(async () => (await statusOf(closed.id)) === EgressStatus.EGRESS_ABORTED, { what: 'ABORTED' });
+      for (const { id } of [stopped, closed]) {
+        expect((await waitingEgress.listEgress({ egressId: id }))[0]).toMatchObject({ error: 'Start signal not received' });
+      }
+    });
+
+    it('announces each published track (track_published) with the room, the publisher and the track', async () => {
+      const seen = await Receiver.start();
+      try {
+        waiting.webhookUrls = [seen.url];
+        const roomName = unique('announced');
+        await waitingRooms.createRoom({ name: roomName });
+        waiting.addParticipant(roomName, { identity: 'bob' });
+        waiting.publishTrack(roomName, 'bob', 'audio');
+        await waiting.webhooks.idle();
+        const checker = new WebhookReceiver(waiting.apiKey, waiting.apiSecret);
+        const events = await Promise.all(seen.received.map(({ body, authorization }) => checker.receive(body, authorization)));
+        const published = events.filter((e) => e.event === 'track_published');
+        expect(published).toHaveLength(1);
+        expect(published[0].room?.name).toBe(roomName);
+        expect(published[0].participant?.identity).toBe('bob');
+        expect(published[0].track).toMatchObject({ type: TrackType.AUDIO, source: TrackSource.MICROPHONE });
+        expect(published[0].track?.sid).toMatch(/^TR_/);
+      } finally {
+        waiting.webhookUrls = [];
+        await seen.close();
+      }
+    });
+  });
+
+  describe('UpdateLayout while STARTING (manual lifecycle)', () => {
+    it('answers 404 "participant does not exist" before the recorder joins and 200 after, the egress still STARTING', async () => {
+      const { info } = await startRecording('layout-starting');
+      expect(await serverError(egress.updateLayout(info.egressId, 'speaker'))).toMatchObject({ status: 404, message: 'participant does not exist' });
+      double.recorderJoins(info.egressId);
+      expect((await egress.updateLayout(info.egressId, 'speaker')).status).toBe(EgressStatus.EGRESS_STARTING);
+      await egress.stopEgress(info.egressId);
     });
   });
 });

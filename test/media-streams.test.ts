@@ -138,6 +138,7 @@ describe('media streams beside control traffic (a service process)', () => {
     // A recording under way, started before the media pool fills.
     const roomName = 'busy-room';
     expect((await post(`${url}/token`, { roomName, participantName: 'host' })).status).toBe(200);
+    livekit.addParticipant(roomName, { identity: 'host', tracks: ['video'] });
     const started = await post(`${url}/recordings/start`, { roomName });
     expect(started.status).toBe(200);
     const { id, name } = (await started.json()).recording as Recording;

@@ -118,6 +118,7 @@ describe('notifications across a restart', () => {
       const roomName = 'restart-notified';
       receiver.failWhen((n) => n.type === 'recording.started', 503);
       await post('/token', { roomName, participantName: 'p' });
+      livekit.addParticipant(roomName, { identity: 'p', tracks: ['video'] });
       const { recording } = await (await post('/recordings/start', { roomName })).json();
       await eventually(() => receiver.received.some((r) => r.id === `${recording.id}:started`), { what: 'first attempt' });
       // Refused once; its retry is 3 s away. The service goes down before then, so only the next one can send it.

@@ -51,10 +51,9 @@ describe('live streaming to RTMP destinations', () => {
 
   async function streamingRoom(urls = [IVS, YOUTUBE], label = 'live') {
     const roomName = uniqueRoom(label);
-    await joinRoom(stack, roomName);
-    stack.livekit.addParticipant(roomName, { identity: 'host', name: 'Host' });
+    const { identity: host } = await joinRoom(stack, roomName);
     const res = await stack.http().post('/streams/start').send({ roomName, urls, layout: 'speaker' }).expect(200);
-    return { roomName, started: res.body.stream as Stream, body: res.body };
+    return { roomName, host, started: res.body.stream as Stream, body: res.body };
   }
 
   it('goes live to Amazon IVS and YouTube at once, showing STARTED beside the recording status, and stops', async () => {
@@ -163,9 +162,9 @@ describe('live streaming to RTMP destinations', () => {
   });
 
   it('stops the stream with roomEmpty once everyone has left and the grace period is over', async () => {
-    const { roomName } = await streamingRoom([YOUTUBE]);
+    const { roomName, host } = await streamingRoom([YOUTUBE]);
     await waitForStream(roomName, (s) => s.status === 'ACTIVE');
-    stack.livekit.removeParticipant(roomName, 'host');
+    stack.livekit.removeParticipant(roomName, host);
     const marked = await waitForStream(roomName, (s) => (s.autoStopAt ?? 0) > 0);
     expect(marked.status).toBe('ACTIVE');
     const done = await waitForStream(roomName, (s) => s.status === 'COMPLETE');

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import type { TestStack } from './stack';
+import type { TrackKind } from './livekit-double';
 
 /** Debian's Chromium, headless, with the flags this machine needs and autoplay allowed. */
 export function launchChromium(): Promise<Browser> {
@@ -48,6 +49,9 @@ export async function openRoomPage(browser: Browser, stack: TestStack): Promise<
   await page.exposeFunction('__fakeLiveKitJoin', (roomName: string, identity: string, name: string) => {
     stack.livekit.addParticipant(roomName, { identity, name });
     return stack.livekit.getRoom(roomName)?.metadata ?? '';
+  });
+  await page.exposeFunction('__fakeLiveKitPublish', (roomName: string, identity: string, kinds: TrackKind[]) => {
+    for (const kind of kinds) stack.livekit.publishTrack(roomName, identity, kind);
   });
   const forward = (script: (args: [string, string, string?]) => void, args: [string, string, string?]) =>
     page.evaluate(script, args).catch(() => undefined); // the page may have closed

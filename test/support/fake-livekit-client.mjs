@@ -56,13 +56,17 @@ class FakeTrack {
 }
 
 class FakeLocalParticipant {
-  constructor(identity, name) {
+  constructor(roomName, identity, name) {
+    this.roomName = roomName;
     this.identity = identity;
     this.name = name;
     this.publications = new Map();
   }
+  // The double's room gets both tracks (track_published), as LiveKit would see them published.
   async enableCameraAndMicrophone() {
     this.publications.set(Track.Source.Camera, { track: new FakeTrack('video', Track.Source.Camera) });
+    this.publications.set(Track.Source.Microphone, { track: new FakeTrack('audio', Track.Source.Microphone) });
+    await window.__fakeLiveKitPublish(this.roomName, this.identity, ['audio', 'video']);
   }
   getTrackPublication(source) {
     return this.publications.get(source);
@@ -84,7 +88,7 @@ export class Room extends Emitter {
     const claims = claimsOf(token);
     this.url = url;
     this.name = claims.video.room;
-    this.localParticipant = new FakeLocalParticipant(claims.sub, claims.name);
+    this.localParticipant = new FakeLocalParticipant(this.name, claims.sub, claims.name);
     // The test answers with the double's room metadata and seats the participant there.
     this.metadata = await window.__fakeLiveKitJoin(this.name, claims.sub, claims.name ?? '');
     this.state = 'connected';

@@ -12,10 +12,15 @@ let roomCounter = 0;
 /** A room name no other test uses. */
 export const uniqueRoom = (label = 'room') => `${label}-${process.pid}-${++roomCounter}`;
 
-/** Admits a participant, which creates the room. */
+/**
+ * Admits a participant, which creates the room, and connects it to LiveKit with camera and
+ * microphone, as the browser client does (a recording starts only once someone publishes).
+ */
 export async function joinRoom(stack: TestStack, roomName: string, participantName = 'alice') {
   const res = await stack.http().post('/token').send({ roomName, participantName }).expect(200);
-  return res.body as { token: string; livekitUrl: string };
+  const admitted = res.body as { token: string; livekitUrl: string; identity: string };
+  stack.livekit.addParticipant(roomName, { identity: admitted.identity, name: participantName, tracks: ['audio', 'video'] });
+  return admitted;
 }
 
 export async function roomMetadata(stack: TestStack, roomName: string): Promise<Record<string, unknown>> {

@@ -80,6 +80,10 @@ export const LIVEKIT_HANDLER_SEARCH: HandlerSearch = { unclaimedMs: 3 * 1000, un
 /** How many images an image output has captured by the end (the blank one included). */
 export const CAPTURED_IMAGES = 3;
 
+// ABORTED errors (livekit/protocol@d74e7cdb9835928ffa9c6bc6b3e4c7f07de61c43 livekit/livekit_egress.go:13-16).
+const MSG_START_NOT_RECEIVED = 'Start signal not received';
+const MSG_STOPPED_BEFORE_STARTED = 'Stop called before pipeline could start';
+
 // End reasons egress writes into `details` (protocol `livekit_egress.go` `SetEndReason`).
 const END_API = 'StopEgress API';
 const END_SOURCE_CLOSED = 'Source closed';
@@ -117,6 +121,10 @@ interface EgressRecord {
   cancelPending?: () => void;
   /** Set while the final upload/egress_ended step runs: nothing else may end it then. */
   finishing?: Promise<void>;
+  /** The recorder (identity = egress id) is in the room: its page waits for a track to start on. */
+  recorderJoined?: boolean;
+  /** A track is there: the page's start signal comes activateAfterMs later. */
+  startSignalDue?: boolean;
 }
 
 const isEnded = (status: EgressStatus) => status >= EgressStatus.EGRESS_COMPLETE;
@@ -176,12 +184,58 @@ export class EgressSimulator {
     this.records.set(info.egressId, record);
     this.emit(record, 'egress_started');
     if (this.options.lifecycle === 'auto') {
-      // Checked again when the timer fires: a stop or a room close may have come first.
+      // Egress launches its source (Chrome on the template page, or the SDK client): the recorder joins.
       record.cancelPending = this.lifetime.timer(this.options.activateAfterMs, () => {
-        if (record.info.status === EgressStatus.EGRESS_STARTING && this.records.has(info.egressId)) this.activate(info.egressId);
+        if (!this.isWaiting(record)) return;
+        this.joinRecorder(record);
+        this.awaitStartSignal(record);
       });
     }
     return info.clone();
+  }
+
+  /** Still STARTING and not forgotten: a stop or a room close may have come before a timer fired. */
+  private isWaiting(record: EgressRecord): boolean {
+    return record.info.status === EgressStatus.EGRESS_STARTING && this.records.get(record.info.egressId) === record;
+  }
+
+  /** The recorder joins while the egress is still STARTING (both sources join before they wait for the start signal). */
+  private joinRecorder(record: EgressRecord): void {
+    if (record.recorderJoined) return;
+    record.recorderJoined = true;
+    if (this.rooms.get(record.info.roomName)) this.rooms.join(record.info.roomName, { identity: record.info.egressId, kind: 'EGRESS' });
+  }
+
+  /**
+   * A room composite goes ACTIVE only on its source's start signal (AwaitStartSignal,
+   * livekit/egress@e948d1eba056eab21f2a24e32fbc5a245f972eeb pkg/config/pipeline.go:239; the controller
+   * waits for it with no timeout of its own, pkg/pipeline/controller.go:285-296). The stock template
+   * sends START_RECORDING once it has subscribed to a track (template-default/src/Room.tsx:66-111;
+   * pkg/pipeline/source/web.go:323-325); the audio-only SDK source starts when audio flows
+   * (pkg/pipeline/source/sdk.go:94-101). Nobody publishing: it stays STARTING.
+   */
+  private awaitStartSignal(record: EgressRecord): void {
+    if (!this.isWaiting(record) || !record.recorderJoined || record.startSignalDue) return;
+    const { roomName, request } = record.info;
+    const audioOnly = request.case === 'roomComposite' && request.value.audioOnly;
+    if (!this.rooms.hasPublisher(roomName, audioOnly ? 'audio' : undefined)) return;
+    record.startSignalDue = true;
+    record.cancelPending = this.lifetime.timer(this.options.activateAfterMs, () => {
+      if (this.isWaiting(record)) this.activate(record.info.egressId);
+    });
+  }
+
+  /** A track was published in the room: the egresses waiting there may get their start signal. */
+  trackPublished(roomName: string): void {
+    if (this.options.lifecycle !== 'auto') return;
+    for (const record of this.records.values()) if (record.info.roomName === roomName) this.awaitStartSignal(record);
+  }
+
+  /** Test knob (manual lifecycle): the recorder joins the room; the egress stays STARTING. */
+  recorderJoins(id: string): void {
+    const record = this.require(id);
+    if (record.info.status !== EgressStatus.EGRESS_STARTING) throw new Error(`egress ${id} is ${statusName(record.info.status)}: its recorder joined when it started`);
+    this.joinRecorder(record);
   }
 
   /** Whether an egress with `cores` claims the request: egress's costs and admission (../egress-admission.ts). */
@@ -224,7 +278,7 @@ export class EgressSimulator {
     return this.records.delete(id);
   }
 
-  /** STARTING → ACTIVE: media started, the recorder joins the room. Already ACTIVE: nothing to do. */
+  /** STARTING → ACTIVE: the start signal came and media started (the recorder joins first if it has not). Already ACTIVE: nothing to do. */
   activate(id: string): void {
     const record = this.require(id);
     const { info } = record;
@@ -235,7 +289,7 @@ export class EgressSimulator {
     const file = this.file(record);
     if (file) file.startedAt = nowNs();
     this.touch(record);
-    if (this.rooms.get(info.roomName)) this.rooms.join(info.roomName, { identity: id, kind: 'EGRESS' });
+    this.joinRecorder(record);
     this.emit(record, 'egress_updated');
     // The pipeline plays: the stream connections come up (or fail) right after (§8.1 rows 2–3).
     const connected = this.connectStreams(record);
@@ -362,7 +416,7 @@ export class EgressSimulator {
     record.cancelPending?.();
     switch (outcome.status) {
       case 'ABORTED':
-        return this.abort(record, outcome.error ?? 'Stop called before pipeline could start', END_API);
+        return this.abort(record, outcome.error ?? MSG_STOPPED_BEFORE_STARTED, END_API);
       case 'LIMIT_REACHED':
         if (starting) return this.abort(record, outcome.error ?? 'Session limit reached before start signal', END_LIMIT);
         record.endReason = END_LIMIT;
@@ -385,7 +439,7 @@ export class EgressSimulator {
       .filter((r) => r.info.roomName === roomName && !isEnded(r.info.status) && !r.finishing)
       .map((record) => {
         record.cancelPending?.();
-        if (record.info.status === EgressStatus.EGRESS_STARTING) return this.abort(record, 'Start signal not received', END_SOURCE_CLOSED);
+        if (record.info.status === EgressStatus.EGRESS_STARTING) return this.abort(record, MSG_START_NOT_RECEIVED, END_SOURCE_CLOSED);
         if (record.info.status === EgressStatus.EGRESS_ACTIVE) this.beginEnding(record, END_SOURCE_CLOSED);
         return this.finish(record, EgressStatus.EGRESS_COMPLETE, {});
       });
@@ -416,11 +470,16 @@ export class EgressSimulator {
     syncLegacyResult(record);
   }
 
-  /** EOS (StopEgress, or UpdateStream removing the last output): ACTIVE → ENDING then completion; STARTING → ABORTED. */
+  /**
+   * EOS (StopEgress, or UpdateStream removing the last output): ACTIVE → ENDING then completion;
+   * STARTING → ABORTED. One already waiting for its start signal ends with "Start signal not
+   * received": the stop breaks that wait, which overwrites the error SendEOS set
+   * (livekit/egress@e948d1eba056eab21f2a24e32fbc5a245f972eeb pkg/pipeline/controller.go:286-293, :519-522).
+   */
   private sendEos(record: EgressRecord, reason: string): void {
     const { status } = record.info;
     if (status === EgressStatus.EGRESS_STARTING) {
-      this.abort(record, 'Stop called before pipeline could start', reason);
+      this.abort(record, record.recorderJoined ? MSG_START_NOT_RECEIVED : MSG_STOPPED_BEFORE_STARTED, reason);
     } else if (status === EgressStatus.EGRESS_ACTIVE) {
       this.beginEnding(record, reason);
       if (this.options.stopCompletion === 'auto') this.scheduleCompletion(record);

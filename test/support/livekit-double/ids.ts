@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 const BASE57 = '23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 
 /** `RM_`, `EG_`, `EV_`, `PA_` + 12 base57 characters, like `guid.New(prefix)`. */
-export function newId(prefix: 'RM_' | 'EG_' | 'EV_' | 'PA_'): string {
+export function newId(prefix: 'RM_' | 'EG_' | 'EV_' | 'PA_' | 'TR_'): string {
   let id = prefix;
   for (let i = 0; i < 12; i++) id += BASE57[randomInt(BASE57.length)];
   return id;

@@ -13,7 +13,7 @@ import { type EndOutcome, EgressSimulator, type HandlerSearch, LIVEKIT_HANDLER_S
 import { type Fault, FaultRegistry } from './faults';
 import { type DataPacketRecord, type TwirpBackend, twirpServices } from './handlers';
 import { Lifetime } from './lifetime';
-import { type ParticipantSpec, RoomStore } from './rooms';
+import { type ParticipantSpec, RoomStore, type TrackKind } from './rooms';
 import { type CallRecord, TwirpTransport } from './server';
 import type { DefaultStorage } from './storage';
 import { roomNotFound } from './twirp';
@@ -25,7 +25,7 @@ export type { DefaultStorage } from './storage';
 export type { EndOutcome, HandlerSearch, StreamUrlMatch } from './egress';
 export { LIVEKIT_HANDLER_SEARCH } from './egress';
 export type { Fault } from './faults';
-export type { ParticipantSpec } from './rooms';
+export type { ParticipantSpec, TrackKind } from './rooms';
 export type { SignOptions, WebhookDelivery } from './webhooks';
 
 export interface LiveKitDoubleOptions {
@@ -37,7 +37,11 @@ export interface LiveKitDoubleOptions {
   webhookUrls?: string[];
   /** The file uploaded as every recording; default test/fixtures/sample.mp4. */
   mediaFile?: string;
-  /** 'auto' (default): a started egress goes ACTIVE after activateAfterMs; 'manual': it stays STARTING until activateEgress(). */
+  /**
+   * 'auto' (default): a started egress's recorder joins the room after activateAfterMs, and it goes
+   * ACTIVE activateAfterMs after someone publishes a track (at once if someone already does); with
+   * nobody publishing it stays STARTING. 'manual': it stays STARTING until recorderJoins()/activateEgress().
+   */
   lifecycle?: 'auto' | 'manual';
   /** Default 20. */
   activateAfterMs?: number;
@@ -200,9 +204,20 @@ export class LiveKitDouble {
     await this.egress.roomClosed(name);
   }
 
-  /** A participant reaches the room (participant_joined); an unknown room is created, as LiveKit's auto_create does. */
+  /**
+   * A participant reaches the room (participant_joined) and publishes its `tracks` (track_published
+   * each); an unknown room is created, as LiveKit's auto_create does.
+   */
   addParticipant(roomName: string, participant: ParticipantSpec): ParticipantInfo {
-    return this.rooms.join(roomName, participant).clone();
+    const joined = this.rooms.join(roomName, participant).clone();
+    if (participant.tracks?.length) this.egress.trackPublished(roomName);
+    return this.rooms.participant(roomName, participant.identity)?.clone() ?? joined;
+  }
+
+  /** The participant publishes a camera or microphone track (track_published); egresses waiting in the room may start. */
+  publishTrack(roomName: string, identity: string, kind: TrackKind = 'video'): void {
+    this.rooms.publish(roomName, identity, kind);
+    this.egress.trackPublished(roomName);
   }
 
   /** The participant leaves by itself (participant_left, CLIENT_INITIATED). */
@@ -226,7 +241,12 @@ export class LiveKitDouble {
     return this.egress.list();
   }
 
-  /** STARTING → ACTIVE (egress_updated); a no-op for an egress that is already ACTIVE. */
+  /** Manual lifecycle: the egress's recorder joins the room (participant_joined, kind EGRESS); it stays STARTING. */
+  recorderJoins(id: string): void {
+    this.egress.recorderJoins(id);
+  }
+
+  /** STARTING → ACTIVE (egress_updated), whoever publishes; a no-op for an egress that is already ACTIVE. */
   async activateEgress(id: string): Promise<void> {
     this.egress.activate(id);
   }
@@ -303,12 +323,15 @@ export class LiveKitDouble {
     const deadline = Date.now() + timeoutMs;
     let lastError: unknown;
     for (;;) {
+      let value: T | undefined | false;
       try {
-        const value = check();
-        if (value !== undefined && value !== false) return value;
+        value = check();
       } catch (error) {
         lastError = error;
       }
+      // A promise is always truthy: the check would pass at once.
+      if (value instanceof Promise) throw new TypeError('waitFor checks synchronously: use eventually() for an async check');
+      if (value !== undefined && value !== false) return value;
       if (Date.now() >= deadline) {
         throw new Error(`LiveKitDouble.waitFor: not met within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`);
       }

@@ -8,6 +8,9 @@ import {
   Room,
   RoomEndReason,
   TimedVersion,
+  TrackInfo,
+  TrackSource,
+  TrackType,
   WebhookEvent,
 } from '@livekit/protocol';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +25,8 @@ export const MAX_METADATA_BYTES = 512 * 1024;
 const ENABLED_CODECS = ['audio/opus', 'audio/red', 'video/VP8', 'video/H264', 'video/VP9', 'video/AV1'];
 
 export type ParticipantKind = 'STANDARD' | 'EGRESS' | 'AGENT';
+/** A published track: a camera or a microphone. */
+export type TrackKind = 'video' | 'audio';
 
 export interface ParticipantSpec {
   identity: string;
@@ -29,6 +34,8 @@ export interface ParticipantSpec {
   kind?: ParticipantKind;
   metadata?: string;
   attributes?: Record<string, string>;
+  /** What it publishes right after joining (track_published each), as a browser with camera and microphone does. */
+  tracks?: TrackKind[];
 }
 
 export interface RoomSpec {
@@ -129,7 +136,43 @@ export class RoomStore {
     live.participants.set(spec.identity, participant);
     this.refresh(live);
     this.notify(new WebhookEvent({ event: 'participant_joined', room: live.room.clone(), participant: participant.clone() }));
+    for (const track of spec.tracks ?? []) this.publish(roomName, spec.identity, track);
     return participant;
+  }
+
+  /**
+   * The participant publishes a track: it is listed in its `tracks`, and track_published carries only
+   * the room's and participant's sid and name/identity beside the track (livekit/livekit@788d4c354474383956067e3a22ffba88dd4803e4
+   * pkg/rtc/room.go:2043-2059, pkg/telemetry/events.go:249-273).
+   */
+  publish(roomName: string, identity: string, kind: TrackKind): TrackInfo {
+    const live = this.require(roomName);
+    const participant = live.participants.get(identity);
+    if (!participant) throw new Error(`participant "${identity}" is not in room "${roomName}"`);
+    const video = kind === 'video';
+    const track = new TrackInfo({
+      sid: newId('TR_'),
+      type: video ? TrackType.VIDEO : TrackType.AUDIO,
+      source: video ? TrackSource.CAMERA : TrackSource.MICROPHONE,
+      name: video ? 'camera' : 'microphone',
+      mimeType: video ? 'video/VP8' : 'audio/opus',
+      ...(video ? { width: 1280, height: 720 } : {}),
+    });
+    participant.tracks.push(track);
+    participant.version += 1;
+    this.notify(new WebhookEvent({
+      event: 'track_published',
+      room: new Room({ sid: live.room.sid, name: live.room.name }),
+      participant: new ParticipantInfo({ sid: participant.sid, identity }),
+      track: track.clone(),
+    }));
+    return track;
+  }
+
+  /** Whether someone other than a recorder or agent publishes a track of `kind` (any kind when omitted). */
+  hasPublisher(roomName: string, kind?: TrackKind): boolean {
+    const type = kind && (kind === 'video' ? TrackType.VIDEO : TrackType.AUDIO);
+    return this.participants(roomName).some((p) => !isDependent(p) && p.tracks.some((t) => type === undefined || t.type === type));
   }
 
   /** Removes a participant (participant_left); undefined when it is not there. */
