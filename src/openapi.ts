@@ -71,7 +71,7 @@ export const OPERATIONS: Operation[] = [
     errors: { 400: 'bad input', 403: 'not allowed in this room, or metadata from a room token', 404: 'no such room', 409: 'already recording', 502: 'LiveKit failed', 503: 'LiveKit unavailable, or no recorder took the start (recorder_unavailable, Retry-After: egress busy or not running)' } },
   { method: 'post', path: '/recordings/layout', summary: "Change the running recording's layout", access: 'record',
     body: layoutRequestSchema, bodyExample: { roomName: ROOM, layout: 'grid' },
-    answer: { description: 'Layout changed', ref: 'Recording', message: 'Layout changed' }, errors: { 409: 'not recording' } },
+    answer: { description: "Layout changed, also while STARTING. LiveKit's stock egress template reads the layout once: the recording keeps the new layout in its record, and the picture changes from the next recording on", ref: 'Recording', message: 'Layout changed' }, errors: { 409: 'not recording' } },
   { method: 'post', path: '/recordings/stop', summary: "Stop the room's recording", access: 'record',
     body: roomRequestSchema, bodyExample: { roomName: ROOM },
     answer: { description: 'Recording stopped', ref: 'Recording', message: 'Recording stopped' }, errors: { 409: 'not recording' } },

@@ -108,6 +108,27 @@ describe('recording options, metadata and layout', () => {
   });
 });
 
+describe('a layout change while the recording is STARTING', () => {
+  let stack: TestStack;
+  beforeAll(async () => { stack = await startStack({ livekit: { lifecycle: 'manual' } }); });
+  afterAll(async () => { await stack.close(); });
+
+  it('keeps the layout before the recorder has joined (LiveKit: 404) and tells the recorder once it has', async () => {
+    const roomName = uniqueRoom('layout-starting');
+    await joinRoom(stack, roomName);
+    const { id, name } = (await stack.http().post('/recordings/start').send({ roomName, layout: 'grid' }).expect(200)).body.recording;
+    const early = await stack.http().post('/recordings/layout').send({ roomName, layout: 'speaker' }).expect(200);
+    expect(early.body.recording).toMatchObject({ status: 'STARTING', options: { layout: 'speaker' } });
+    expect((await stack.http().get(`/recordings/${name}/info`).expect(200)).body.options.layout).toBe('speaker');
+
+    stack.livekit.recorderJoins(id);
+    const joined = await stack.http().post('/recordings/layout').send({ roomName, layout: 'single-speaker' }).expect(200);
+    expect(joined.body.recording).toMatchObject({ status: 'STARTING', options: { layout: 'single-speaker' } });
+    const recorder = stack.livekit.listParticipants(roomName).find((p) => p.identity === id);
+    expect(JSON.parse(recorder!.metadata)).toEqual({ layout: 'single-speaker' });
+  });
+});
+
 describe('maximum duration', () => {
   let stack: TestStack;
   beforeAll(async () => {

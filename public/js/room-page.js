@@ -102,10 +102,13 @@ function chosenOptions() {
   };
 }
 
-/** While recording, a new layout applies to the running recording at once. */
+/**
+ * While recording (or starting to), a new layout is saved with the running recording; LiveKit's
+ * stock recorder page reads the layout once, so its picture keeps the one it started with.
+ */
 async function changeLayout() {
   const layout = byId('recording-layout').value;
-  if (status !== 'STARTED' || !layout) return;
+  if ((status !== 'STARTED' && status !== 'STARTING') || !layout) return;
   try {
     await api.changeLayout(room.name, layout);
   } catch (error) {

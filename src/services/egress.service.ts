@@ -110,13 +110,17 @@ export class EgressService {
     });
   }
 
-  /** The recorder page's layout (LiveKit tells the recorder through its participant metadata). */
-  async updateLayout(egressId: string, layout: Layout): Promise<void> {
+  /**
+   * The recorder page's layout (LiveKit tells the recorder through its participant metadata). A
+   * STARTING egress whose recorder has not joined yet answers 404 "participant does not exist"
+   * (livekit/livekit pkg/service/egress.go UpdateLayout): nothing to tell yet, the caller keeps the layout.
+   */
+  async updateLayout(egress: EgressInfo, layout: Layout): Promise<void> {
     try {
-      await this.client.updateLayout(egressId, layout);
+      await this.client.updateLayout(egress.egressId, layout);
     } catch (error) {
-      if (twirpCode(error) === 'not_found') throw conflict('recording_not_active', 'The recording is not running (yet or any more)');
-      throw livekitError(error, 'change the layout');
+      if (twirpCode(error) !== 'not_found') throw livekitError(error, 'change the layout');
+      if (egress.status !== EgressStatus.EGRESS_STARTING) throw conflict('recording_not_active', 'The recording is not running (yet or any more)');
     }
   }
 

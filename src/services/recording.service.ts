@@ -107,7 +107,7 @@ export class RecordingService {
     return locks.withLock(roomLockKey(roomName), async () => {
       const [active] = await egress.activeRecordings(roomName);
       if (!active) throw conflict('recording_not_active', 'The room has no active recording');
-      await egress.updateLayout(active.egressId, layout);
+      await egress.updateLayout(active, layout);
       const recording = recordingFromEgressOrFail(active);
       const current = (await store.get(recording.name)) ?? recording;
       const result = await events.amendLocked(current, { options: { ...(current.options ?? this.optionsFor({})), layout } });
