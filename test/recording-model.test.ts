@@ -44,6 +44,23 @@ describe('the recording model', () => {
     expect(mergeRecording(timedOut, at('ABORTED', { endReason: 'stopped' })).endReason).toBe('startTimeout');
   });
 
+  it('keeps the service\'s words for an end it decided, with LiveKit\'s error reported later beside them', () => {
+    // The stop of a recording nobody published in may answer before egress has ended it.
+    const waiting = mergeRecording(base, at('STARTING', { waitingForPublisher: true }));
+    const stopping = mergeRecording(waiting, at('STARTING', { endReason: 'noPublisher', error: 'Nobody published within 30 s' }));
+    const aborted = mergeRecording(stopping, at('ABORTED', { endReason: 'roomClosed', error: 'Start signal not received', updatedAt: 3 }));
+    expect(aborted).toMatchObject({ status: 'ABORTED', endReason: 'noPublisher', error: 'Nobody published within 30 s', livekitError: 'Start signal not received' });
+    expect(aborted.waitingForPublisher).toBeUndefined();
+    // Any other end keeps LiveKit's error as its own.
+    expect(mergeRecording(waiting, at('FAILED', { error: 'encoder crashed' }))).toMatchObject({ error: 'encoder crashed', livekitError: undefined });
+  });
+
+  it('forgets waiting for a publisher once the recording has started', () => {
+    const waiting = mergeRecording(base, at('STARTING', { waitingForPublisher: true }));
+    expect(mergeRecording(waiting, at('STARTING', { updatedAt: 3 })).waitingForPublisher).toBe(true);
+    expect(mergeRecording(waiting, at('ACTIVE')).waitingForPublisher).toBeUndefined();
+  });
+
   it('reads an EgressInfo in the model\'s units (ms, seconds, bytes)', () => {
     const info = new EgressInfo({
       egressId: 'EG_bbbbbbbbbbbb',

@@ -42,7 +42,7 @@ describe('a recording in a room where nobody publishes', () => {
   const listed = async (roomName: string) =>
     (await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings as Array<Record<string, unknown>>;
 
-  it.failing('says it waits for a publisher in the room metadata, the listing and its info, until someone publishes', async () => {
+  it('says it waits for a publisher in the room metadata, the listing and its info, until someone publishes', async () => {
     const roomName = uniqueRoom('silent');
     const identity = await joinSilently(roomName);
     const recording = await startIn(roomName);
@@ -72,7 +72,7 @@ describe('a recording in a room where nobody publishes', () => {
     expect(await roomMetadata(stack, roomName)).not.toHaveProperty('recordingWaitingForPublisher');
   });
 
-  it.failing('an audio-only recording keeps waiting for a microphone when only a camera is published', async () => {
+  it('an audio-only recording keeps waiting for a microphone when only a camera is published', async () => {
     const roomName = uniqueRoom('camera only');
     const identity = await joinSilently(roomName);
     const recording = await startIn(roomName, { audioOnly: true });
@@ -85,21 +85,24 @@ describe('a recording in a room where nobody publishes', () => {
     await waitForRecording(stack, recording.name, (r) => !r.waitingForPublisher);
   });
 
-  it.failing('a recorder or an agent publishing does not count', async () => {
+  it('a recorder or an agent publishing does not count', async () => {
     const roomName = uniqueRoom('agent only');
     await joinSilently(roomName);
     stack.livekit.addParticipant(roomName, { identity: 'agent-1', kind: 'AGENT', tracks: ['audio'] });
     const recording = await startIn(roomName);
     expect(recording.waitingForPublisher).toBe(true);
+    // track_published does not say who published: the service asks who publishes now.
+    stack.livekit.publishTrack(roomName, 'agent-1', 'video');
+    await stack.livekit.webhooks.idle();
+    expect((await stack.http().get(`/recordings/${recording.name}/info`).expect(200)).body).toMatchObject({ status: 'STARTING', waitingForPublisher: true });
   });
 
-  it.failing('ends at the start timeout with noPublisher, the service\'s reason and LiveKit\'s error beside it', async () => {
+  it('ends at the start timeout with noPublisher, the service\'s reason and LiveKit\'s error beside it', async () => {
     const roomName = uniqueRoom('nobody came');
     await joinSilently(roomName);
     const recording = await startIn(roomName);
     await new Promise((resolve) => setTimeout(resolve, START_TIMEOUT_MS + 100));
-    const report = await stack.services.reconciler.runPass({ full: false });
-    expect(report.timedOut).toBe(1);
+    await stack.services.reconciler.runPass({ full: false });
 
     const ended = await waitForRecording(stack, recording.name, (r) => r.status === 'ABORTED');
     expect(ended).toMatchObject({

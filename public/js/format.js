@@ -30,6 +30,16 @@ export const STATUS_LABELS = {
   ABORTED: 'Aborted',
 };
 
+/**
+ * Why a recording went wrong: its error (the service's words when it ended it, with LiveKit's own
+ * beside them), else why it ended, for one that failed.
+ */
+export function problemOf(recording) {
+  if (!recording) return undefined;
+  if (recording.error) return recording.livekitError ? `${recording.error} (LiveKit: ${recording.livekitError})` : recording.error;
+  return recording.status === 'ABORTED' || recording.status === 'FAILED' ? recording.endReason : undefined;
+}
+
 /** Words for a destination's state. */
 export const DESTINATION_LABELS = { ACTIVE: 'Live', FINISHED: 'Ended', FAILED: 'Failed' };
 

@@ -1,7 +1,7 @@
 // A paged list of recordings with play and delete, shared by the room page and the all-recordings page.
 import { api } from './api.js';
 import { byId, el, showError } from './dom.js';
-import { STATUS_LABELS, formatDate, formatDuration, formatSize } from './format.js';
+import { STATUS_LABELS, formatDate, formatDuration, formatSize, problemOf } from './format.js';
 
 const FINAL = new Set(['COMPLETE', 'FAILED', 'ABORTED', 'LIMIT_REACHED']);
 
@@ -153,7 +153,7 @@ export class RecordingList {
   }
 
   render(recording) {
-    const problem = recording.error || (recording.status === 'ABORTED' ? recording.endReason : undefined);
+    const problem = problemOf(recording);
     return el('li', { class: `recording status-${recording.status.toLowerCase()}`, dataset: { name: recording.name } },
       recording.thumbnailKey ? this.thumbnail(recording) : el('div', { class: 'thumb' }),
       el('div', { class: 'recording-text' },
@@ -164,6 +164,7 @@ export class RecordingList {
           el('span', {}, formatDuration(recording.duration)),
           el('span', {}, formatSize(recording.size)),
           el('span', {}, formatDate(recording.startedAt))),
+        recording.waitingForPublisher ? el('div', { class: 'recording-waiting' }, 'Waiting for someone to publish') : null,
         problem ? el('div', { class: 'recording-error' }, problem) : null),
       el('div', { class: 'recording-actions' },
         this.allowed.delete && this.view.selectable && el('input', {

@@ -3,6 +3,7 @@ import { Room, RoomEvent, Track } from '/vendor/livekit-client/livekit-client.es
 import { api, heldRooms, jwtClaims, useCredential } from './api.js';
 import { byId, clearErrors, el, showError } from './dom.js';
 import { LiveStreamPanel } from './live-stream.js';
+import { problemOf } from './format.js';
 import { RecordingList } from './recording-list.js';
 
 const RECORDING_DELETED_TOPIC = 'RECORDING_DELETED';
@@ -42,14 +43,19 @@ function invitation(token) {
   return { roomName: typeof claims.room === 'string' ? claims.room : '', name: typeof claims.name === 'string' ? claims.name : '' };
 }
 
-/** Room metadata may be empty or belong to another application: anything unreadable means "not recording" (or streaming). */
-function roomStatusOf(metadata, key) {
+/** One of our keys in the room's metadata, which may be empty or belong to another application. */
+function metadataValue(metadata, key) {
   try {
-    const value = JSON.parse(metadata || '{}')?.[key];
-    return ROOM_STATUSES.includes(value) ? value : 'STOPPED';
+    return JSON.parse(metadata || '{}')?.[key];
   } catch {
-    return 'STOPPED';
+    return undefined;
   }
+}
+
+/** Anything unreadable means "not recording" (or streaming). */
+function roomStatusOf(metadata, key) {
+  const value = metadataValue(metadata, key);
+  return ROOM_STATUSES.includes(value) ? value : 'STOPPED';
 }
 
 /** The room's recording and streaming status, side by side; the panels follow. */
@@ -58,12 +64,17 @@ async function showRoomStatus(metadata) {
   byId('streaming-status').textContent = STATUS_WORDS[streaming];
   byId('live-badge').hidden = streaming !== 'STARTED';
   if (may('stream')) await liveStream.show(streaming);
-  await showRecordingStatus(roomStatusOf(metadata, 'recordingStatus'));
+  await showRecordingStatus(roomStatusOf(metadata, 'recordingStatus'), metadataValue(metadata, 'recordingWaitingForPublisher') === true);
 }
 
-async function showRecordingStatus(next) {
+/** `waiting`: STARTING in a room where nobody publishes yet (egress starts on the first track). */
+async function showRecordingStatus(next, waiting) {
   const previous = status;
   status = next;
+  const waits = next === 'STARTING' && waiting;
+  const notice = byId('recording-waiting');
+  const waitingChanged = notice.hidden === waits;
+  notice.hidden = !waits;
   const look = BUTTON[next];
   const button = byId('recording-button');
   button.textContent = look.label;
@@ -75,7 +86,7 @@ async function showRecordingStatus(next) {
   byId('recording-failure').hidden = next !== 'FAILED';
   if (next === 'FAILED') await showFailureReason();
   // The list shows recordings in progress too, so it follows every change.
-  if (previous !== next && may('list')) await recordings.reload(room.name);
+  if ((previous !== next || waitingChanged) && may('list')) await recordings.reload(room.name);
 }
 
 /** The reason of the room's latest recording, which is the one that failed. */
@@ -85,7 +96,7 @@ async function showFailureReason() {
   if (!may('list')) return;
   try {
     const { recordings: [latest] } = await api.listRecordings({ roomName: room.name, limit: 1 });
-    const why = latest?.error || latest?.endReason;
+    const why = problemOf(latest);
     if (why) reason.textContent = `The last recording failed: ${why}`;
   } catch {
     // The generic sentence stays.

@@ -8,7 +8,7 @@ export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
 export const ROOM_RECORDING_STATUSES = ['STARTING', 'STARTED', 'STOPPING', 'STOPPED', 'FAILED'] as const;
 export type RoomRecordingStatus = (typeof ROOM_RECORDING_STATUSES)[number];
 
-export const END_REASONS = ['stopped', 'roomClosed', 'maxDuration', 'startTimeout', 'roomEmpty', 'limit'] as const;
+export const END_REASONS = ['stopped', 'roomClosed', 'maxDuration', 'startTimeout', 'roomEmpty', 'limit', 'noPublisher'] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
 /** What the sidecar holds: one JSON object per recording, beside the media. */
@@ -28,8 +28,13 @@ export const recordingSchema = z.object({
   /** The media's validators as S3 reported them then (the media never changes afterwards). */
   etag: z.string().optional(),
   lastModified: z.number().optional(),
+  /** What went wrong: LiveKit's error, or ours when we ended it for a reason of ours that we word (noPublisher). */
   error: z.string().optional(),
+  /** LiveKit's own error, kept beside ours when `error` is the service's. */
+  livekitError: z.string().optional(),
   endReason: z.enum(END_REASONS).optional(),
+  /** While STARTING: nobody in the room publishes what it needs, so egress waits for its start signal. */
+  waitingForPublisher: z.boolean().optional(),
   /** How it was asked for (recordings this service started with options). */
   options: recordingOptionsSchema.optional(),
   /** The host application's own fields (meeting id, who started it). */
@@ -64,6 +69,9 @@ export type ReferenceSidecar = z.infer<typeof referenceSidecarSchema>;
 export type RecordingView = Omit<Recording, 'mediaVerified' | 'etag' | 'lastModified'> & { playable: boolean };
 
 const FINAL_STATUSES: ReadonlySet<RecordingStatus> = new Set(['COMPLETE', 'FAILED', 'ABORTED', 'LIMIT_REACHED']);
+
+/** End reasons whose `error` is the service's words, not LiveKit's. */
+const WORDED_BY_US: ReadonlySet<EndReason> = new Set(['noPublisher']);
 
 export const isFinal = (status: RecordingStatus) => FINAL_STATUSES.has(status);
 
@@ -170,8 +178,14 @@ export const imageKeysOf = (recording: Recording) =>
 export function mergeRecording(current: Recording | undefined, incoming: Recording): Recording {
   if (!current) return incoming;
   if (statusRank(incoming.status) < statusRank(current.status) || isFinal(current.status)) return current;
+  // Once we said why it ended in our own words, LiveKit's error goes beside ours.
+  const ourError = current.endReason !== undefined && WORDED_BY_US.has(current.endReason);
   const merged: Recording = {
     ...incoming,
+    error: ourError ? current.error : incoming.error,
+    livekitError: incoming.livekitError ?? (ourError ? incoming.error : undefined) ?? current.livekitError,
+    // Only a recording that has not started waits for a publisher.
+    waitingForPublisher: incoming.status === 'STARTING' ? (incoming.waitingForPublisher ?? current.waitingForPublisher) : undefined,
     // Set once and kept: the handle, where its media lives, and why it ended when we decided it.
     name: current.name,
     mediaKey: current.mediaKey,

@@ -4,6 +4,8 @@ import type { RoomRecordingStatus } from './recording.model';
 export interface OwnRoomMetadata {
   createdBy?: string;
   recordingStatus?: RoomRecordingStatus;
+  /** True while the recording is STARTING and nobody publishes what it needs; absent otherwise. */
+  recordingWaitingForPublisher?: true;
   /** The room's live stream, with the same five values. */
   streamingStatus?: RoomRecordingStatus;
 }

@@ -2,20 +2,11 @@ import type { ParticipantInfo, WebhookEvent } from 'livekit-server-sdk';
 import type { Logger } from '../logger';
 import { runAsJob } from '../request-context';
 import type { EndReason } from '../models/recording.model';
+import { isPerson } from '../models/participant.model';
 
 export interface AutoStopOptions {
   enabled: boolean;
   graceMs: number;
-}
-
-/** `ParticipantInfo.Kind` values (livekit_models.proto; the server SDK does not re-export the enum). */
-const EGRESS_KIND = 2;
-const AGENT_KIND = 4;
-
-/** A person, as opposed to a recorder (kind EGRESS) or an agent, which LiveKit also lists. */
-export function isPerson(participant: ParticipantInfo): boolean {
-  const dependent = participant.kind === EGRESS_KIND || participant.kind === AGENT_KIND;
-  return !dependent && !participant.permission?.recorder && !participant.permission?.agent;
 }
 
 /** What runs in a room and stops when it empties: a recording or a live stream. */

@@ -241,7 +241,8 @@ export class ReconcilerService extends EventEmitter {
 
   /**
    * Stopped, and FAILED with `startTimeout` whatever LiveKit reports afterwards (it answers ABORTED).
-   * One that ended by itself since the listing is recorded as LiveKit reports it instead.
+   * One that waited for a publisher ends as LiveKit reports the stop, with `noPublisher` and our words
+   * beside LiveKit's error. One that ended by itself since the listing is recorded as LiveKit reports it.
    */
   private async timeOut(info: EgressInfo) {
     const result = await this.events.apply(info);
@@ -255,6 +256,15 @@ export class ReconcilerService extends EventEmitter {
     }
     if (result.outcome === 'ignored') return;
     const seconds = Math.round(this.options.startTimeoutMs / 1000);
+    if (outcome && result.recording.waitingForPublisher) {
+      // Egress waits for a start signal with no timeout of its own: the stop ends it as LiveKit reports it.
+      await this.events.apply(outcome.info, {
+        endReason: 'noPublisher',
+        error: `Nobody published within ${seconds} s`,
+        livekitError: outcome.info.error || undefined,
+      });
+      return;
+    }
     await this.events.amend(result.recording, {
       status: 'FAILED',
       endReason: 'startTimeout',

@@ -7,6 +7,7 @@ import {
   type Recording,
   recordingFromEgress,
 } from '../models/recording.model';
+import { someonePublishes } from '../models/participant.model';
 import type { EgressService } from './egress.service';
 import { type LockService, roomLockKey } from './lock.service';
 import { type CommitDeps, commitChange } from './commit';
@@ -86,6 +87,21 @@ export class RecordingEventsService {
       await this.applyLocked(outcome.info);
       return undefined;
     });
+  }
+
+  /**
+   * A track was published in the room (track_published, which does not say whether a person or an
+   * agent published it): the room's current recording, if it waits for a publisher, is checked
+   * against who publishes now. One S3 read when nothing waits.
+   */
+  async trackPublished(roomName: string): Promise<'applied' | 'ignored'> {
+    const pointer = (await this.store.getRoom(roomName))?.currentRecording;
+    const waiting = pointer?.name ? await this.store.get(pointer.name) : undefined;
+    if (!waiting || waiting.id !== pointer?.id || waiting.status !== 'STARTING' || !waiting.waitingForPublisher) return 'ignored';
+    if (!someonePublishes(await this.commitDeps.rooms.participants(roomName), waiting.options?.audioOnly ?? false)) return 'ignored';
+    const result = await this.amend(waiting, { waitingForPublisher: false });
+    if (result.outcome !== 'ignored' && result.roomStatusError) throw result.roomStatusError;
+    return 'applied';
   }
 
   /** Our recordings running in the room, as recorded (for auto-stop). */

@@ -8,6 +8,7 @@ import { parseRange } from '../models/byte-range';
 import { expandFileTemplate } from '../models/file-template.model';
 import { ENCODING_FIELDS, type Layout, type RecordingOptions } from '../models/recording-options.model';
 import { attachment, downloadName, isFinal, isPlayable, type Recording, recordingFromEgress } from '../models/recording.model';
+import { someonePublishes } from '../models/participant.model';
 import { annotateContext } from '../request-context';
 import { mapConcurrent } from './concurrency';
 import type { EgressService } from './egress.service';
@@ -96,9 +97,23 @@ export class RecordingService {
         options,
         thumbnailPrefix,
         metadata: request.metadata,
+        waitingForPublisher: await this.waitsForPublisher(roomName, options.audioOnly),
         ...(maxDurationMs > 0 ? { maxDuration: maxDurationMs / 1000, deadline: Date.now() + maxDurationMs } : {}),
       });
     });
+  }
+
+  /**
+   * True when nobody in the room publishes what the recording needs: egress then waits for its start
+   * signal (track_published clears it). Unknown, and left out, when LiveKit cannot say.
+   */
+  private async waitsForPublisher(roomName: string, audioOnly: boolean): Promise<true | undefined> {
+    try {
+      return someonePublishes(await this.deps.rooms.participants(roomName), audioOnly) ? undefined : true;
+    } catch (error) {
+      this.deps.log.warn({ err: error, roomName }, 'could not tell whether anyone publishes in the room');
+      return undefined;
+    }
   }
 
   /** Changes the layout of the room's active recording (409 when none is active). */

@@ -5,9 +5,9 @@ import type { RoomService } from './room.service';
 
 /** What the room shows: its recording's status as `recordingStatus`, its stream's as `streamingStatus`. */
 const ACTIVITIES = {
-  recording: { pointer: 'currentRecording', metadataKey: 'recordingStatus' },
-  stream: { pointer: 'currentStream', metadataKey: 'streamingStatus' },
-} as const satisfies Record<string, { pointer: keyof RoomRecord; metadataKey: keyof OwnRoomMetadata }>;
+  recording: { pointer: 'currentRecording', metadataKey: 'recordingStatus', waitingKey: 'recordingWaitingForPublisher' },
+  stream: { pointer: 'currentStream', metadataKey: 'streamingStatus', waitingKey: undefined },
+} as const satisfies Record<string, { pointer: keyof RoomRecord; metadataKey: keyof OwnRoomMetadata; waitingKey?: keyof OwnRoomMetadata }>;
 export type RoomActivity = keyof typeof ACTIVITIES;
 
 export interface RoomActivitySubject {
@@ -16,6 +16,7 @@ export interface RoomActivitySubject {
   startedAt: number;
   status: RecordingStatus;
   name?: string;
+  waitingForPublisher?: boolean;
 }
 
 /**
@@ -27,7 +28,7 @@ export async function publishRoomStatus(rooms: RoomService, store: RecordingStor
   // A room that is gone shows nothing; its next session starts with a status of its own.
   const liveRoom = await rooms.getRoom(subject.roomName);
   if (!liveRoom) return;
-  const { pointer, metadataKey } = ACTIVITIES[kind];
+  const { pointer, metadataKey, waitingKey } = ACTIVITIES[kind];
   const room = await store.getRoom(subject.roomName);
   const current = room?.[pointer];
   if (current && current.id !== subject.id) {
@@ -38,5 +39,6 @@ export async function publishRoomStatus(rooms: RoomService, store: RecordingStor
     const { id, startedAt, name } = subject;
     await store.putRoom({ ...room, roomName: subject.roomName, [pointer]: { id, startedAt, name }, updatedAt: Date.now() });
   }
-  await rooms.setStatus(subject.roomName, { [metadataKey]: roomStatusOf(subject.status) }, liveRoom);
+  const waiting = waitingKey && { [waitingKey]: (subject.status === 'STARTING' && subject.waitingForPublisher) || undefined };
+  await rooms.setStatus(subject.roomName, { [metadataKey]: roomStatusOf(subject.status), ...waiting }, liveRoom);
 }

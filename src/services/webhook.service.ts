@@ -25,6 +25,7 @@ export class WebhookService {
       await this.autoStop.onEvent(event);
       return 'applied';
     }
+    if (event.event === 'track_published' && event.room) return this.events.trackPublished(event.room.name);
     const info = event.egressInfo;
     if (!event.event.startsWith('egress_') || !info) return 'ignored';
     const result = isStreamEgress(info) ? await this.streams.apply(info) : await this.events.apply(info);

@@ -21,7 +21,8 @@ describe('the room page in Chromium', () => {
   let stack: TestStack;
   let browser: Browser;
   beforeAll(async () => {
-    stack = await startStack({ livekit: { lifecycle: 'manual' }, env: { RECORDING_PLAYBACK_STRATEGY: 'PROXY' } });
+    // The reconciler runs only when a test asks for a pass.
+    stack = await startStack({ livekit: { lifecycle: 'manual' }, env: { RECORDING_PLAYBACK_STRATEGY: 'PROXY', RECORDING_START_TIMEOUT: '1s' } });
     browser = await launchChromium();
   });
   afterAll(async () => {
@@ -162,6 +163,44 @@ describe('the room page in Chromium', () => {
     await page.locator('#recording-failure', { hasText: 'The last recording failed: encoder crashed' }).waitFor();
     await page.locator('#recording-list .recording-error', { hasText: 'encoder crashed' }).waitFor();
     await page.close();
+  });
+
+  it('says a recording waits for someone to publish, until someone does, and why one ended when nobody did', async () => {
+    const roomName = uniqueRoom('camera shy');
+    const alice = await openRoomPage(browser, stack);
+    await alice.addInitScript(() => { (window as any).__fakeLiveKitMediaDenied = true; });
+    await joinFromPage(alice, stack, roomName, 'Alice');
+    await alice.locator('#errors .error', { hasText: 'Camera or microphone unavailable' }).waitFor();
+
+    await button(alice).click();
+    await expectButton(alice, 'STARTING', 'Starting…', false);
+    await alice.locator('#recording-waiting', { hasText: 'waits for someone to turn on a camera or microphone' }).waitFor();
+    await alice.locator('#recording-list .recording-waiting', { hasText: 'Waiting for someone to publish' }).waitFor();
+    const first = await egressOf(stack, roomName);
+    stack.livekit.recorderJoins(first.egressId);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await stack.services.reconciler.runPass({ full: false });
+    await expectButton(alice, 'FAILED', 'Start recording', true);
+    expect(await alice.isVisible('#recording-waiting')).toBe(false);
+    const reason = 'Nobody published within 1 s (LiveKit: Start signal not received)';
+    await alice.locator('#recording-failure', { hasText: `The last recording failed: ${reason}` }).waitFor();
+    await alice.locator('#recording-list .recording-error', { hasText: reason }).waitFor();
+
+    // Someone who turns their camera on ends the wait, in every page.
+    await button(alice).click();
+    await alice.locator('#recording-waiting:not([hidden])').waitFor();
+    const bob = await openRoomPage(browser, stack);
+    await joinFromPage(bob, stack, roomName, 'Bob');
+    await alice.locator('#recording-waiting').waitFor({ state: 'hidden' });
+    await expectButton(alice, 'STARTING', 'Starting…', false);
+    expect(await alice.locator('#recording-list .recording-waiting').count()).toBe(0);
+    expect(await bob.isVisible('#recording-waiting')).toBe(false);
+    await stack.livekit.activateEgress((await egressOf(stack, roomName)).egressId);
+    await expectButton(alice, 'STARTED', 'Stop recording', true);
+    await button(alice).click();
+    await expectButton(alice, 'STOPPED', 'Start recording', true);
+    await alice.close();
+    await bob.close();
   });
 
   it('tells the person when LiveKit is unreachable or a start is refused', async () => {

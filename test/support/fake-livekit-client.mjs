@@ -64,6 +64,8 @@ class FakeLocalParticipant {
   }
   // The double's room gets both tracks (track_published), as LiveKit would see them published.
   async enableCameraAndMicrophone() {
+    // A test's stand-in for a person who refused the browser's camera and microphone prompt.
+    if (window.__fakeLiveKitMediaDenied) throw new DOMException('Permission denied', 'NotAllowedError');
     this.publications.set(Track.Source.Camera, { track: new FakeTrack('video', Track.Source.Camera) });
     this.publications.set(Track.Source.Microphone, { track: new FakeTrack('audio', Track.Source.Microphone) });
     await window.__fakeLiveKitPublish(this.roomName, this.identity, ['audio', 'video']);
