@@ -67,7 +67,7 @@ export const OPERATIONS: Operation[] = [
 
   { method: 'post', path: '/recordings/start', summary: "Start the room's recording, with options (`metadata` only with the host application's key)", access: 'record',
     body: startRequestSchema, bodyExample: { roomName: ROOM, layout: 'speaker', preset: 'H264_1080P_30', maxDuration: 3600, metadata: { meetingId: 'm-42' } },
-    answer: { description: 'Recording started', ref: 'Recording', message: 'Recording started' },
+    answer: { description: 'Recording started: STARTING, with `waitingForPublisher` when nobody in the room publishes yet (it starts once someone does, else the start timeout ends it ABORTED with `noPublisher`)', ref: 'Recording', message: 'Recording started' },
     errors: { 400: 'bad input', 403: 'not allowed in this room, or metadata from a room token', 404: 'no such room', 409: 'already recording', 502: 'LiveKit failed', 503: 'LiveKit unavailable, or no recorder took the start (recorder_unavailable, Retry-After: egress busy or not running)' } },
   { method: 'post', path: '/recordings/layout', summary: "Change the running recording's layout", access: 'record',
     body: layoutRequestSchema, bodyExample: { roomName: ROOM, layout: 'grid' },
