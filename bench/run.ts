@@ -55,7 +55,7 @@ async function send(peers: Peers, event: ReturnType<typeof egressEvent>) {
 
 /** Recording i: rooms of 100 consecutive recordings (or one room each), start times spread over the past year. */
 function recordingAt(peers: Peers, i: number, status: EgressStatus, roomName = `room-${Math.floor(i / 100)}`) {
-  const spread = (i * 7_919) % 1_000_003 / 1_000_003;
+  const spread = ((i * 7_919) % 1_000_003) / 1_000_003;
   return egressInfo({ index: i, roomName, startedAt: NOW - Math.floor(spread * YEAR_MS), status, bucket: peers.s3.bucket });
 }
 
@@ -77,7 +77,9 @@ async function seed(peers: Peers, from: number, to: number) {
 async function measurePage(peers: Peers, service: RunningService, query: string) {
   const count = async () => {
     const before = peers.proxy.requests.length;
-    const { ms, value } = await timed(() => fetch(`${service.url}/recordings${query}`, { headers: HOST_HEADERS }).then((res) => res.json() as Promise<{ recordings: unknown[] }>));
+    const { ms, value } = await timed(() =>
+      fetch(`${service.url}/recordings${query}`, { headers: HOST_HEADERS }).then((res) => res.json() as Promise<{ recordings: unknown[] }>),
+    );
     return { ms, requests: peers.proxy.requests.length - before, shown: value.recordings.length };
   };
   const cold = await count();
@@ -102,7 +104,9 @@ async function benchList(peers: Peers) {
   report(`through signed \`egress_ended\` webhooks, start times spread over a year, rooms of 100. Each size is measured on a`);
   report(`freshly started service: "cold" is its first request, then ${LIST_RUNS} runs.`);
   report();
-  report('| recordings | page | cold ms | cold S3 requests | median ms | p95 ms | S3 requests per page (warm) | s3rver LIST of the same index folder alone, median ms |');
+  report(
+    '| recordings | page | cold ms | cold S3 requests | median ms | p95 ms | S3 requests per page (warm) | s3rver LIST of the same index folder alone, median ms |',
+  );
   report('|---:|---|---:|---:|---:|---:|---:|---:|');
   let seeded = 0;
   for (const size of LIST_SIZES) {
@@ -112,13 +116,18 @@ async function benchList(peers: Peers) {
     seeded = size;
     await seeding.stop();
     const service = await startService(peers);
-    const pages = [['first', '', { kind: 'all' }], ['room', '?roomName=room-0', { kind: 'room', roomName: 'room-0' }]] as const;
+    const pages = [
+      ['first', '', { kind: 'all' }],
+      ['room', '?roomName=room-0', { kind: 'room', roomName: 'room-0' }],
+    ] as const;
     for (const [label, query, scope] of pages) {
       const rawList = median(await s3rverListMs(peers, indexScopePrefix('recordings/', scope)));
       const { cold, warm } = await measurePage(peers, service, query);
       const times = warm.map((w) => w.ms);
       const requests = [...new Set(warm.map((w) => w.requests))].join('/');
-      report(`| ${size.toLocaleString('en')} | ${label} (${cold.shown} shown) | ${fixed(cold.ms)} | ${cold.requests} | ${fixed(median(times))} | ${fixed(quantile(times, 0.95))} | ${requests} | ${fixed(rawList)} |`);
+      report(
+        `| ${size.toLocaleString('en')} | ${label} (${cold.shown} shown) | ${fixed(cold.ms)} | ${cold.requests} | ${fixed(median(times))} | ${fixed(quantile(times, 0.95))} | ${requests} | ${fixed(rawList)} |`,
+      );
     }
     await service.stop();
   }
@@ -135,7 +144,8 @@ async function benchWebhooks(peers: Peers) {
   for (let round = 0; round < WEBHOOK_ROUNDS; round++) {
     // A burst as LiveKit sends it: one event per egress, each in its own room.
     const first = 100_000 + round * WEBHOOK_EVENTS;
-    const infos = (status: EgressStatus) => Array.from({ length: WEBHOOK_EVENTS }, (_, i) => recordingAt(peers, first + i, status, `hook-${first + i}`));
+    const infos = (status: EgressStatus) =>
+      Array.from({ length: WEBHOOK_EVENTS }, (_, i) => recordingAt(peers, first + i, status, `hook-${first + i}`));
     const starting = infos(EgressStatus.EGRESS_STARTING);
     await pool(WEBHOOK_EVENTS, 16, (i) => send(peers, egressEvent('egress_started', starting[i])));
     const ended = infos(EgressStatus.EGRESS_COMPLETE);
@@ -148,13 +158,18 @@ async function benchWebhooks(peers: Peers) {
     const cpuMsPerEvent = (cpuMs(service.process.child.pid!) - cpuBefore) / WEBHOOK_EVENTS;
     await pool(WEBHOOK_EVENTS, 16, async (i) => {
       const name = path.basename(ended[i].fileResults[0].filename);
-      const info = (await (await fetch(`${service.url}/recordings/${name}/info`, { headers: HOST_HEADERS })).json()) as { status?: string; playable?: boolean };
+      const info = (await (await fetch(`${service.url}/recordings/${name}/info`, { headers: HOST_HEADERS })).json()) as {
+        status?: string;
+        playable?: boolean;
+      };
       if (info.status === 'COMPLETE' && info.playable) persisted++;
     });
     const body = JSON.stringify(ended[0].toJson());
-    const { ms: putMs } = await timed(() => pool(WEBHOOK_EVENTS, 16, async (i) => {
-      await client.send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: `raw-put/${round}/${i}.json`, Body: body }));
-    }));
+    const { ms: putMs } = await timed(() =>
+      pool(WEBHOOK_EVENTS, 16, async (i) => {
+        await client.send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: `raw-put/${round}/${i}.json`, Body: body }));
+      }),
+    );
     rounds.push({ rate: WEBHOOK_EVENTS / (ms / 1000), rawRate: WEBHOOK_EVENTS / (putMs / 1000), cpuMsPerEvent });
   }
   await service.stop();
@@ -164,19 +179,39 @@ async function benchWebhooks(peers: Peers) {
   const sample = Array.from({ length: 100 }, (_, i) => recordingAt(peers, 900_000 + i, EgressStatus.EGRESS_STARTING, `count-${i}`));
   await pool(sample.length, 16, (i) => send(peers, egressEvent('egress_started', sample[i])));
   const before = peers.proxy.requests.length;
-  await pool(sample.length, 16, (i) => send(peers, egressEvent('egress_ended', recordingAt(peers, 900_000 + i, EgressStatus.EGRESS_COMPLETE, `count-${i}`))));
+  await pool(sample.length, 16, (i) =>
+    send(peers, egressEvent('egress_ended', recordingAt(peers, 900_000 + i, EgressStatus.EGRESS_COMPLETE, `count-${i}`))),
+  );
   const perEvent = (peers.proxy.requests.length - before) / sample.length;
   await counted.stop();
 
   const ratios = rounds.map((r) => r.rate / r.rawRate);
   const total = WEBHOOK_EVENTS * WEBHOOK_ROUNDS;
-  report(`${WEBHOOK_ROUNDS} rounds, interleaved: ${WEBHOOK_EVENTS} signed \`egress_ended\` events for recordings already started (concurrency 16,`);
-  report('each read back through `/info`), then as many raw PUTs of the same size straight to s3rver (concurrency 16). Median of the rounds, [min–max].');
+  report(
+    `${WEBHOOK_ROUNDS} rounds, interleaved: ${WEBHOOK_EVENTS} signed \`egress_ended\` events for recordings already started (concurrency 16,`,
+  );
+  report(
+    'each read back through `/info`), then as many raw PUTs of the same size straight to s3rver (concurrency 16). Median of the rounds, [min–max].',
+  );
   report();
-  report('| webhooks persisted/s | read back COMPLETE and playable | s3rver raw PUT/s | ratio | S3 requests per event | service CPU ms per event |');
+  report(
+    '| webhooks persisted/s | read back COMPLETE and playable | s3rver raw PUT/s | ratio | S3 requests per event | service CPU ms per event |',
+  );
   report('|---:|---:|---:|---:|---:|---:|');
-  const spread = (values: number[], digits: number) => `${fixed(median(values), digits)} [${fixed(Math.min(...values), digits)}–${fixed(Math.max(...values), digits)}]`;
-  report(`| ${spread(rounds.map((r) => r.rate), 0)} | ${persisted}/${total} | ${spread(rounds.map((r) => r.rawRate), 0)} | ${spread(ratios, 2)} | ${fixed(perEvent, 1)} | ${spread(rounds.map((r) => r.cpuMsPerEvent), 1)} |`);
+  const spread = (values: number[], digits: number) =>
+    `${fixed(median(values), digits)} [${fixed(Math.min(...values), digits)}–${fixed(Math.max(...values), digits)}]`;
+  report(
+    `| ${spread(
+      rounds.map((r) => r.rate),
+      0,
+    )} | ${persisted}/${total} | ${spread(
+      rounds.map((r) => r.rawRate),
+      0,
+    )} | ${spread(ratios, 2)} | ${fixed(perEvent, 1)} | ${spread(
+      rounds.map((r) => r.cpuMsPerEvent),
+      1,
+    )} |`,
+  );
   report();
 }
 
@@ -192,8 +227,18 @@ async function readAll(url: string, headers: Record<string, string> = {}): Promi
 async function benchStreamAndUrl(peers: Peers) {
   const name = 'stream-RM_stream-1.mp4';
   const key = `recordings/${name}`;
-  await peers.s3.client().send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: key, Body: randomBytes(STREAM_BYTES), ContentType: 'video/mp4' }));
-  const info = egressInfo({ index: 900_000, roomName: 'stream', startedAt: NOW, status: EgressStatus.EGRESS_COMPLETE, bucket: peers.s3.bucket, size: STREAM_BYTES, filename: key });
+  await peers.s3
+    .client()
+    .send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: key, Body: randomBytes(STREAM_BYTES), ContentType: 'video/mp4' }));
+  const info = egressInfo({
+    index: 900_000,
+    roomName: 'stream',
+    startedAt: NOW,
+    status: EgressStatus.EGRESS_COMPLETE,
+    bucket: peers.s3.bucket,
+    size: STREAM_BYTES,
+    filename: key,
+  });
 
   const service = await startService(peers, { direct: true });
   await send(peers, egressEvent('egress_ended', info));
@@ -204,7 +249,10 @@ async function benchStreamAndUrl(peers: Peers) {
   await readAll(proxied, HOST_HEADERS);
   const ratios: number[] = [];
   const cpu = { service: [] as number[], peersDirect: [] as number[], peersProxied: [] as number[] };
-  const peersCpuMs = () => { const used = process.cpuUsage(); return (used.user + used.system) / 1000; };
+  const peersCpuMs = () => {
+    const used = process.cpuUsage();
+    return (used.user + used.system) / 1000;
+  };
   for (let run = 0; run < STREAM_RUNS; run++) {
     let peersBefore = peersCpuMs();
     const straight = await timed(() => readAll(direct));
@@ -223,27 +271,37 @@ async function benchStreamAndUrl(peers: Peers) {
 
   report('## Stream');
   report();
-  report(`A ${STREAM_BYTES / 2 ** 20} MiB object read whole with \`Range: bytes=0-\` (as a media element starts), straight from s3rver and through`);
+  report(
+    `A ${STREAM_BYTES / 2 ** 20} MiB object read whole with \`Range: bytes=0-\` (as a media element starts), straight from s3rver and through`,
+  );
   report(`\`GET /recordings/:name\`, interleaved, ${STREAM_RUNS} pairs after one to warm up. Ratio = proxy speed / direct speed.`);
   report();
-  report('CPU per read (medians): the service, and this process (s3rver and the reader share its one thread) for a direct and a proxied read.');
+  report(
+    'CPU per read (medians): the service, and this process (s3rver and the reader share its one thread) for a direct and a proxied read.',
+  );
   report();
-  report('| median ratio | min | max | service CPU ms | s3rver + reader CPU ms, direct / proxied | 16 concurrent readers through the proxy, total MiB/s | service peak RSS MiB |');
+  report(
+    '| median ratio | min | max | service CPU ms | s3rver + reader CPU ms, direct / proxied | 16 concurrent readers through the proxy, total MiB/s | service peak RSS MiB |',
+  );
   report('|---:|---:|---:|---:|---:|---:|---:|');
-  report(`| ${fixed(median(ratios), 2)} | ${fixed(Math.min(...ratios), 2)} | ${fixed(Math.max(...ratios), 2)} | ${fixed(median(cpu.service), 0)} | ${fixed(median(cpu.peersDirect), 0)} / ${fixed(median(cpu.peersProxied), 0)} | ${fixed((READERS * STREAM_BYTES) / 2 ** 20 / (manyMs / 1000), 0)} | ${fixed(peak, 0)} |`);
+  report(
+    `| ${fixed(median(ratios), 2)} | ${fixed(Math.min(...ratios), 2)} | ${fixed(Math.max(...ratios), 2)} | ${fixed(median(cpu.service), 0)} | ${fixed(median(cpu.peersDirect), 0)} / ${fixed(median(cpu.peersProxied), 0)} | ${fixed((READERS * STREAM_BYTES) / 2 ** 20 / (manyMs / 1000), 0)} | ${fixed(peak, 0)} |`,
+  );
   report();
 
   const counted = await startService(peers);
   const before = peers.proxy.requests.length;
   let answered = 0;
   const until = Date.now() + 3000;
-  const { ms } = await timed(() => pool(READERS, READERS, async () => {
-    while (Date.now() < until) {
-      const res = await fetch(`${counted.url}/recordings/${name}/url`, { headers: HOST_HEADERS });
-      if (res.ok) answered++;
-      await res.arrayBuffer();
-    }
-  }));
+  const { ms } = await timed(() =>
+    pool(READERS, READERS, async () => {
+      while (Date.now() < until) {
+        const res = await fetch(`${counted.url}/recordings/${name}/url`, { headers: HOST_HEADERS });
+        if (res.ok) answered++;
+        await res.arrayBuffer();
+      }
+    }),
+  );
   const requests = peers.proxy.requests.length - before;
   await counted.stop();
   report('## URL');

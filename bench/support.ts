@@ -13,7 +13,14 @@ import { OWNER_METADATA_KEY, ROOM_METADATA_KEY } from '../src/services/egress.se
 import { LiveKitDouble } from '../test/support/livekit-double';
 import { S3FaultProxy } from '../test/support/s3-fault-proxy';
 import { S3TestServer } from '../test/support/s3-server';
-import { DEPLOYMENT_LIVEKIT_KEYS, deploymentEnv, freePort, runService, type ServiceProcess, waitReady } from '../test/support/service-process';
+import {
+  DEPLOYMENT_LIVEKIT_KEYS,
+  deploymentEnv,
+  freePort,
+  runService,
+  type ServiceProcess,
+  waitReady,
+} from '../test/support/service-process';
 
 export const APP_NAME = 'recording-manager';
 

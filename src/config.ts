@@ -44,24 +44,41 @@ const permissionList = (fallback: string) =>
     .string()
     .default(fallback)
     .transform((text, ctx) => {
-      const names = text.split(',').map((name) => name.trim().toLowerCase()).filter((name) => name && name !== 'none');
+      const names = text
+        .split(',')
+        .map((name) => name.trim().toLowerCase())
+        .filter((name) => name && name !== 'none');
       const unknown = names.filter((name) => !(PERMISSIONS as readonly string[]).includes(name));
       if (unknown.length > 0) {
-        ctx.addIssue({ code: 'custom', message: `unknown permission ${unknown.join(', ')}; expected some of ${PERMISSIONS.join(', ')} or none` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown permission ${unknown.join(', ')}; expected some of ${PERMISSIONS.join(', ')} or none`,
+        });
         return z.NEVER;
       }
       return [...new Set(names)] as Permission[];
     });
 
 const booleanFlag = (fallback: boolean) =>
-  z.enum(['true', 'false', '1', '0']).default(fallback ? 'true' : 'false').transform((value) => value === 'true' || value === '1');
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === '1');
 
 /** Origins (scheme://host[:port]) allowed to call the API from a browser; comma-separated. */
 const originList = z
   .string()
   .default('')
-  .transform((text) => text.split(',').map((origin) => origin.trim()).filter(Boolean))
-  .refine((origins) => origins.every((origin) => /^https?:\/\/[^/\s]+$/.test(origin)), 'expected origins like https://app.example.com, comma-separated');
+  .transform((text) =>
+    text
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+  )
+  .refine(
+    (origins) => origins.every((origin) => /^https?:\/\/[^/\s]+$/.test(origin)),
+    'expected origins like https://app.example.com, comma-separated',
+  );
 
 const secret = (minLength: number) => z.string().min(minLength, `at least ${minLength} characters`).optional();
 
@@ -69,7 +86,12 @@ const secret = (minLength: number) => z.string().min(minLength, `at least ${minL
 export const envSchema = z.object({
   NODE_ENV: z.string().default('production').transform(modeOf),
   SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(6080),
-  APP_NAME: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('recording-manager'),
+  APP_NAME: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only')
+    .default('recording-manager'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   LIVEKIT_URL: url('http://localhost:7880'),
@@ -86,7 +108,10 @@ export const envSchema = z.object({
   S3_ACCESS_KEY: z.string().min(1).optional(),
   S3_SECRET_KEY: z.string().min(1).optional(),
   AWS_REGION: z.string().min(1).default('us-east-1'),
-  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name').default('openvidu-appdata'),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name')
+    .default('openvidu-appdata'),
   RECORDINGS_PATH: keyPrefix,
   S3_REQUEST_TIMEOUT: duration('10s'),
   S3_MEDIA_MAX_SOCKETS: z.coerce.number().int().min(1).default(100),
@@ -100,15 +125,26 @@ export const envSchema = z.object({
   WEBHOOK_TIMEOUT: duration('10s'),
   RECONCILE_INTERVAL: duration('30s'),
   RECORDING_START_TIMEOUT: duration('30s'),
-  RECORDING_FILE_TEMPLATE: z.string().default(DEFAULT_FILE_TEMPLATE).superRefine((template, ctx) => {
-    const problem = fileTemplateProblem(template);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }),
+  RECORDING_FILE_TEMPLATE: z
+    .string()
+    .default(DEFAULT_FILE_TEMPLATE)
+    .superRefine((template, ctx) => {
+      const problem = fileTemplateProblem(template);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   RECORDING_LAYOUT: z.enum(LAYOUTS).default('grid'),
   RECORDING_PRESET: z.enum(PRESETS).optional(),
   RECORDING_MAX_DURATION: duration('0'),
   RETENTION_DAYS: z.coerce.number({ error: 'expected a number of days' }).min(0).default(0),
-  NOTIFY_URLS: z.string().default('').transform((text) => text.split(',').map((url) => url.trim()).filter(Boolean))
+  NOTIFY_URLS: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((url) => url.trim())
+        .filter(Boolean),
+    )
     .refine((urls) => urls.every((url) => /^https?:\/\/\S+$/.test(url)), 'expected http(s) URLs, comma-separated'),
   NOTIFY_SIGNING_KEY: secret(32),
   NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
@@ -236,7 +272,10 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[], note?: string) {
+  constructor(
+    readonly problems: string[],
+    note?: string,
+  ) {
     super(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}${note ? `\n${note}` : ''}`);
   }
 }
@@ -247,7 +286,9 @@ const toWebSocketUrl = (httpUrl: string) => httpUrl.replace(/^http(s?):/, 'ws$1:
 /** Reads and validates the whole configuration at once, reporting every bad value. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable means "use the default", as the reference did with `||`.
-  const present: Record<string, string> = Object.fromEntries(Object.entries(source).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+  const present: Record<string, string> = Object.fromEntries(
+    Object.entries(source).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
+  );
   if (source.RECORDINGS_PATH === '') present.RECORDINGS_PATH = '';
   const production = modeOf(present.NODE_ENV ?? 'production') === 'production';
   const parsed = envSchema.safeParse(production ? present : { ...developmentDefaults(present), ...present });
@@ -338,12 +379,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
 export function configWarnings(config: Config): string[] {
   const { max } = config.security.mediaStreams;
   return max > config.s3.mediaMaxSockets
-    ? [`MEDIA_MAX_STREAMS (${max}) is more than S3_MEDIA_MAX_SOCKETS (${config.s3.mediaMaxSockets}): streams beyond the pool wait for a socket`]
+    ? [
+        `MEDIA_MAX_STREAMS (${max}) is more than S3_MEDIA_MAX_SOCKETS (${config.s3.mediaMaxSockets}): streams beyond the pool wait for a socket`,
+      ]
     : [];
 }
 
-const PRODUCTION_NOTE = 'NODE_ENV is not development or test, so this is production: it needs its own keys (.env.example). '
-  + 'For local development run with NODE_ENV=development (npm run dev).';
+const PRODUCTION_NOTE =
+  'NODE_ENV is not development or test, so this is production: it needs its own keys (.env.example). ' +
+  'For local development run with NODE_ENV=development (npm run dev).';
 
 /**
  * What production must set itself, and the well-known development credentials it refuses. It reads the
@@ -355,13 +399,18 @@ function productionProblems(present: Record<string, string>): string[] {
   const needs = (name: string, when = '') => {
     if (!present[name]) refuse(name, `required in production${when}`);
   };
-  if (present.LIVEKIT_API_KEY === DEVELOPMENT_CREDENTIALS.LIVEKIT_API_KEY) refuse('LIVEKIT_API_KEY', 'LiveKit\'s development key pair is not allowed in production');
+  if (present.LIVEKIT_API_KEY === DEVELOPMENT_CREDENTIALS.LIVEKIT_API_KEY)
+    refuse('LIVEKIT_API_KEY', "LiveKit's development key pair is not allowed in production");
   else needs('LIVEKIT_API_KEY');
   const livekitSecretProblem = trivialLivekitSecret(present.LIVEKIT_API_SECRET);
   if (livekitSecretProblem) refuse('LIVEKIT_API_SECRET', livekitSecretProblem);
-  if (present.S3_SECRET_KEY === DEVELOPMENT_CREDENTIALS.S3_SECRET_KEY) refuse('S3_SECRET_KEY', 'MinIO\'s default secret is not allowed in production');
+  if (present.S3_SECRET_KEY === DEVELOPMENT_CREDENTIALS.S3_SECRET_KEY)
+    refuse('S3_SECRET_KEY', "MinIO's default secret is not allowed in production");
   if (Boolean(present.S3_ACCESS_KEY) !== Boolean(present.S3_SECRET_KEY)) {
-    refuse(present.S3_ACCESS_KEY ? 'S3_SECRET_KEY' : 'S3_ACCESS_KEY', 'set both S3 keys, or neither for the AWS SDK\'s default credential chain');
+    refuse(
+      present.S3_ACCESS_KEY ? 'S3_SECRET_KEY' : 'S3_ACCESS_KEY',
+      "set both S3 keys, or neither for the AWS SDK's default credential chain",
+    );
   }
   needs('ADMIN_API_KEY');
   needs('MEDIA_URL_SIGNING_KEY');
@@ -379,9 +428,10 @@ const LIVEKIT_SECRET_MIN_BYTES = 32;
 function trivialLivekitSecret(secret: string | undefined): string | undefined {
   if (!secret) return 'required in production';
   if (secret === DEVELOPMENT_CREDENTIALS.LIVEKIT_API_SECRET || secret === DEVELOPMENT_CREDENTIALS.LIVEKIT_API_KEY) {
-    return 'LiveKit\'s development key pair is not allowed in production';
+    return "LiveKit's development key pair is not allowed in production";
   }
-  if (Buffer.byteLength(secret) < LIVEKIT_SECRET_MIN_BYTES) return `at least ${LIVEKIT_SECRET_MIN_BYTES} characters in production, as LiveKit's server asks`;
+  if (Buffer.byteLength(secret) < LIVEKIT_SECRET_MIN_BYTES)
+    return `at least ${LIVEKIT_SECRET_MIN_BYTES} characters in production, as LiveKit's server asks`;
   return undefined;
 }
 

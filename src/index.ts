@@ -10,23 +10,24 @@ import { createServices } from './services';
 /** Stops taking connections, lets in-flight requests finish, and gives up after the time limit. */
 function shutDownGracefully(server: Server, log: Logger, timeoutMs: number, stopWork: () => Promise<void>) {
   let stopping = false;
-  return (signal: NodeJS.Signals) => runAsJob('shutdown', () => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down: finishing in-flight requests');
-    const force = setTimeout(() => {
-      log.warn('in-flight requests did not finish in time; exiting');
-      process.exit(1);
-    }, timeoutMs);
-    force.unref();
-    server.close(() => {
-      stopWork().finally(() => {
-        log.info('stopped');
-        process.exit(0);
+  return (signal: NodeJS.Signals) =>
+    runAsJob('shutdown', () => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down: finishing in-flight requests');
+      const force = setTimeout(() => {
+        log.warn('in-flight requests did not finish in time; exiting');
+        process.exit(1);
+      }, timeoutMs);
+      force.unref();
+      server.close(() => {
+        stopWork().finally(() => {
+          log.info('stopped');
+          process.exit(0);
+        });
       });
+      server.closeIdleConnections();
     });
-    server.closeIdleConnections();
-  });
 }
 
 async function main() {

@@ -25,5 +25,4 @@ export function annotateContext(fields: { roomName?: string; egressId?: string }
 }
 
 /** A caller's `X-Request-Id` is kept when it is a plain token; anything else gets a fresh id. */
-export const requestIdFrom = (header: string | undefined): string =>
-  header && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID();
+export const requestIdFrom = (header: string | undefined): string => (header && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID());

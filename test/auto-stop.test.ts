@@ -3,8 +3,12 @@ import { startStack, type TestStack } from './support/stack';
 
 describe('auto-stop when everyone has left', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack({ env: { AUTO_STOP_GRACE: '1s' } }); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack({ env: { AUTO_STOP_GRACE: '1s' } });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   /** A room with people in it and a recording running (its recorder joined). */
   async function recordingWith(people: string[]) {

@@ -43,7 +43,10 @@ describe('parseRange answers as the pattern it replaced, in one scan', () => {
   it('gives the same answer for every short header built from the characters that matter', () => {
     const alphabet = ['b', 'y', 't', 'e', 's', 'B', '=', '-', '0', '7', ' ', '\t', ',', '.', 'x'];
     let seed = 7;
-    const random = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const headers = ['bytes=0-9', ' bytes = 5 - 6 ', 'bytes=-', 'bytes==1-2', 'bytes=1-2-3', 'bytes=\u00a01-2'];
     for (let i = 0; i < 20_000; i++) {
       const length = 1 + Math.floor(random() * 14);

@@ -37,16 +37,23 @@ function environment(service: Json, name: string): Record<string, string> {
   const raw = service.environment;
   if (raw === undefined) return {};
   if (Array.isArray(raw)) {
-    return Object.fromEntries(raw.map((entry) => {
-      const [key, ...rest] = text(entry, `${name}.environment[]`).split('=');
-      return [key, rest.join('=')];
-    }));
+    return Object.fromEntries(
+      raw.map((entry) => {
+        const [key, ...rest] = text(entry, `${name}.environment[]`).split('=');
+        return [key, rest.join('=')];
+      }),
+    );
   }
   return Object.fromEntries(Object.entries(record(raw, `${name}.environment`)).map(([key, value]) => [key, text(value, key)]));
 }
 
 /** Compose short port syntax: [host_ip:]host_port:container_port[/protocol]. */
-interface PublishedPort { hostIp: string | undefined; host: number; container: number; protocol: string }
+interface PublishedPort {
+  hostIp: string | undefined;
+  host: number;
+  container: number;
+  protocol: string;
+}
 function publishedPorts(service: Json, name: string): PublishedPort[] {
   return list(service.ports ?? [], `${name}.ports`).map((entry) => {
     const [mapping, protocol = 'tcp'] = text(entry, `${name}.ports[]`).split('/');
@@ -60,9 +67,12 @@ function publishedPorts(service: Json, name: string): PublishedPort[] {
 /** Compose `depends_on` in its long form: service name to condition. */
 function dependsOn(service: Json, name: string): Record<string, string> {
   const raw = record(service.depends_on ?? {}, `${name}.depends_on`);
-  return Object.fromEntries(Object.entries(raw).map(([dependency, options]) => (
-    [dependency, text(record(options, `${name}.depends_on.${dependency}`).condition, `${name}.depends_on.${dependency}.condition`)]
-  )));
+  return Object.fromEntries(
+    Object.entries(raw).map(([dependency, options]) => [
+      dependency,
+      text(record(options, `${name}.depends_on.${dependency}`).condition, `${name}.depends_on.${dependency}.condition`),
+    ]),
+  );
 }
 
 function extraHosts(service: Json, name: string): string[] {
@@ -137,7 +147,7 @@ describe('the local Docker stack', () => {
     }
   });
 
-  it('publishes the MinIO S3 API on the port of the service\'s S3_ENDPOINT, and the console on 9001', () => {
+  it("publishes the MinIO S3 API on the port of the service's S3_ENDPOINT, and the console on 9001", () => {
     const ports = publishedPorts(service('minio'), 'minio');
     const s3Port = Number(new URL(defaults.s3.endpoint).port);
     expect(s3Port).toBe(9000);
@@ -170,11 +180,12 @@ describe('the local Docker stack', () => {
 
   it('binds every published port to 127.0.0.1', () => {
     for (const [name, value] of Object.entries(services)) {
-      for (const port of publishedPorts(record(value, name), name)) expect({ name, hostIp: port.hostIp }).toEqual({ name, hostIp: '127.0.0.1' });
+      for (const port of publishedPorts(record(value, name), name))
+        expect({ name, hostIp: port.hostIp }).toEqual({ name, hostIp: '127.0.0.1' });
     }
   });
 
-  it('sends webhooks to the service\'s container, on the port and path it serves them, signed with the key it verifies with', () => {
+  it("sends webhooks to the service's container, on the port and path it serves them, signed with the key it verifies with", () => {
     const webhook = record(livekitConfig.webhook, 'webhook');
     const urls = list(webhook.urls, 'webhook.urls').map((url) => new URL(text(url, 'webhook.urls[]')));
     expect(urls).toHaveLength(1);
@@ -190,7 +201,7 @@ describe('the local Docker stack', () => {
     expect(extraHosts(service('livekit'), 'livekit').filter((entry) => entry.startsWith(`${SERVICE}:`))).toEqual([]);
   });
 
-  it('gives livekit-server the service\'s API key and secret', () => {
+  it("gives livekit-server the service's API key and secret", () => {
     expect(record(livekitConfig.keys, 'keys')).toEqual({ [defaults.livekit.apiKey]: defaults.livekit.apiSecret });
   });
 
@@ -203,7 +214,7 @@ describe('the local Docker stack', () => {
     expect(Number(wsUrl.port)).toBe(livekitConfig.port);
   });
 
-  it('runs MinIO with the service\'s S3 credentials, healthchecked', () => {
+  it("runs MinIO with the service's S3 credentials, healthchecked", () => {
     const env = environment(service('minio'), 'minio');
     expect(env.MINIO_ROOT_USER).toBe(defaults.s3.accessKey);
     expect(env.MINIO_ROOT_PASSWORD).toBe(defaults.s3.secretKey);
@@ -223,10 +234,12 @@ describe('the local Docker stack', () => {
     });
     const endpoint = new URL(asRun.egressEndpoint);
     expect(Object.keys(services)).toContain(endpoint.hostname);
-    expect(publishedPorts(service(endpoint.hostname), endpoint.hostname).map(({ container }) => container)).toContain(Number(endpoint.port));
+    expect(publishedPorts(service(endpoint.hostname), endpoint.hostname).map(({ container }) => container)).toContain(
+      Number(endpoint.port),
+    );
   });
 
-  it('creates the service\'s bucket once MinIO is healthy, idempotently, before egress starts', () => {
+  it("creates the service's bucket once MinIO is healthy, idempotently, before egress starts", () => {
     const init = service('minio-init');
     expect(dependsOn(init, 'minio-init').minio).toBe('service_healthy');
     expect(dependsOn(service('egress'), 'egress')['minio-init']).toBe('service_completed_successfully');
@@ -252,7 +265,9 @@ const SERVICE = 'recording-manager';
 /** The paths and methods the service's webhook controller serves (Express's route table). */
 function webhookRoutes(): { path: string; method: string }[] {
   // Building the router only registers routes; services are used when a request arrives.
-  const router = webhookController({} as Services) as unknown as { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
+  const router = webhookController({} as Services) as unknown as {
+    stack: { route?: { path: string; methods: Record<string, boolean> } }[];
+  };
   return router.stack.flatMap(({ route }) => (route ? Object.keys(route.methods).map((method) => ({ path: route.path, method })) : []));
 }
 
@@ -263,18 +278,19 @@ describe('the service in the local stack', () => {
   const livekitPorts = publishedPorts(service('livekit'), 'livekit');
   const minioPorts = publishedPorts(service('minio'), 'minio');
 
-  it('is built from the repository\'s Dockerfile', () => {
+  it("is built from the repository's Dockerfile", () => {
     expect(manager.build).toBe('.');
     expect(existsSync(join(root, 'Dockerfile'))).toBe(true);
   });
 
-  it('sets only variables the service reads, with values it accepts, in development with the stack\'s keys', () => {
+  it("sets only variables the service reads, with values it accepts, in development with the stack's keys", () => {
     const known = Object.keys(envSchema.shape);
     for (const name of Object.keys(env)) expect(known).toContain(name);
     // Unset would be production, which refuses the development keys the whole stack uses.
     expect(env.NODE_ENV).toBe('development');
     // Its own keys, stated beside the others' rather than taken from the service's defaults.
-    for (const name of ['LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'S3_ACCESS_KEY', 'S3_SECRET_KEY']) expect(Object.keys(env)).toContain(name);
+    for (const name of ['LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'])
+      expect(Object.keys(env)).toContain(name);
   });
 
   it('reaches LiveKit, MinIO and Redis by their compose service names and container ports', () => {
@@ -306,7 +322,7 @@ describe('the service in the local stack', () => {
     expect(minioPorts).toContainEqual(expect.objectContaining({ host: Number(new URL(config.s3.publicEndpoint).port), container: 9000 }));
   });
 
-  it('uses the keys, credentials and bucket the rest of the stack has (the service\'s development defaults)', () => {
+  it("uses the keys, credentials and bucket the rest of the stack has (the service's development defaults)", () => {
     expect(config.livekit.apiKey).toBe(defaults.livekit.apiKey);
     expect(config.livekit.apiSecret).toBe(defaults.livekit.apiSecret);
     expect(config.s3.accessKey).toBe(environment(service('minio'), 'minio').MINIO_ROOT_USER);
@@ -327,7 +343,7 @@ describe('the service in the local stack', () => {
     expect(publishedPorts(manager, SERVICE)).toEqual([{ hostIp: '127.0.0.1', host: config.port, container: config.port, protocol: 'tcp' }]);
   });
 
-  it('keeps the image\'s HEALTHCHECK (GET /healthz) and stops within its shutdown time', () => {
+  it("keeps the image's HEALTHCHECK (GET /healthz) and stops within its shutdown time", () => {
     // No healthcheck here means the image's; one that is disabled or replaced would hide it.
     expect(manager.healthcheck).toBeUndefined();
     const runtime = parseDockerfile(readFileSync(join(root, 'Dockerfile'), 'utf8')).at(-1)!;
@@ -347,21 +363,21 @@ describe('compose/service-on-host.yaml (the service on the host instead)', () =>
     for (const name of Object.keys(overridden)) expect(Object.keys(services)).toContain(name);
   });
 
-  it('leaves the service\'s container out of a plain `up`, which nothing else waits for', () => {
+  it("leaves the service's container out of a plain `up`, which nothing else waits for", () => {
     const profiles = list(record(overridden[SERVICE], SERVICE).profiles, `${SERVICE}.profiles`);
     expect(profiles.length).toBeGreaterThan(0);
     expect(record(services[SERVICE], SERVICE).profiles).toBeUndefined();
     for (const [name, value] of Object.entries(services)) expect(Object.keys(dependsOn(record(value, name), name))).not.toContain(SERVICE);
   });
 
-  it('sends LiveKit\'s webhooks to the host, where `npm run dev` listens on the same port', () => {
+  it("sends LiveKit's webhooks to the host, where `npm run dev` listens on the same port", () => {
     expect(extraHosts(record(overridden.livekit, 'livekit'), 'livekit')).toContain(`${webhookHost}:host-gateway`);
     expect(webhookHost).toBe(SERVICE);
     // The README's host command runs with the development defaults, so on the port the webhook URL names.
     expect(defaults.port).toBe(loadConfig(environment(service(SERVICE), SERVICE)).port);
   });
 
-  it('has `npm run dev` run the service in development, whose defaults are the stack\'s keys (checked above)', () => {
+  it("has `npm run dev` run the service in development, whose defaults are the stack's keys (checked above)", () => {
     const scripts = record(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts, 'package.json scripts');
     expect(text(scripts.dev, 'scripts.dev')).toMatch(/(^|\s)NODE_ENV=development node dist\/index\.js$/);
     // `npm start` is production: it sets no NODE_ENV.
@@ -381,18 +397,35 @@ function durationMs(value: string): number {
 
 /** The keys of `cpu_cost` egress reads (CPUCostConfig): livekit/egress@805884c pkg/config/service.go:88-107. */
 const EGRESS_CPU_COST_KEYS = [
-  'max_cpu_utilization', 'max_memory', 'memory_cost', 'room_composite_cpu_cost', 'audio_room_composite_cpu_cost',
-  'sdk_audio_room_composite_cpu_cost', 'sdk_audio_room_composite_memory_cost', 'web_cpu_cost', 'audio_web_cpu_cost',
-  'participant_cpu_cost', 'track_composite_cpu_cost', 'track_cpu_cost', 'max_pulse_clients', 'memory_source',
-  'memory_kill_grace_sec', 'cpu_kill_grace_sec',
+  'max_cpu_utilization',
+  'max_memory',
+  'memory_cost',
+  'room_composite_cpu_cost',
+  'audio_room_composite_cpu_cost',
+  'sdk_audio_room_composite_cpu_cost',
+  'sdk_audio_room_composite_memory_cost',
+  'web_cpu_cost',
+  'audio_web_cpu_cost',
+  'participant_cpu_cost',
+  'track_composite_cpu_cost',
+  'track_cpu_cost',
+  'max_pulse_clients',
+  'memory_source',
+  'memory_kill_grace_sec',
+  'cpu_kill_grace_sec',
 ];
 
-interface EgressCosts { costs: Record<string, number>; maxCpuUtilization: number }
+interface EgressCosts {
+  costs: Record<string, number>;
+  maxCpuUtilization: number;
+}
 
 /** The costs egress runs with, given compose/egress.yaml's `cpu_cost`. */
 function egressCosts(cpuCost: Json): EgressCosts {
   const value = (key: string) => Number(cpuCost[key] ?? 0);
-  const costs = Object.fromEntries(Object.entries(EGRESS_DEFAULT_COSTS).map(([key, fallback]) => [key, value(key) > 0 ? value(key) : fallback]));
+  const costs = Object.fromEntries(
+    Object.entries(EGRESS_DEFAULT_COSTS).map(([key, fallback]) => [key, value(key) > 0 ? value(key) : fallback]),
+  );
   const utilization = value('max_cpu_utilization');
   return { costs, maxCpuUtilization: utilization > 0 && utilization <= 1 ? utilization : EGRESS_DEFAULT_MAX_CPU_UTILIZATION };
 }
@@ -401,7 +434,7 @@ function egressCosts(cpuCost: Json): EgressCosts {
 const admits = (cores: number, { maxCpuUtilization }: EgressCosts, running: number[], required: number) =>
   egressAdmits(cores, maxCpuUtilization, running, required);
 
-describe('egress\'s admission on the local stack (egress\'s cost table and rule; unverified on an engine)', () => {
+describe("egress's admission on the local stack (egress's cost table and rule; unverified on an engine)", () => {
   const cpuCost = record(egressConfig.cpu_cost ?? {}, 'egress cpu_cost');
   const configured = egressCosts(cpuCost);
   // The service's recordings and its streams are both room composites with video (src/services/egress.service.ts).
@@ -426,7 +459,7 @@ describe('egress\'s admission on the local stack (egress\'s cost table and rule;
     expect(admits(2, configured, [roomComposite], roomComposite)).toBe(false);
   });
 
-  it('holds egress\'s stock table, which would record one at a time on 4 cores and not at all on 2', () => {
+  it("holds egress's stock table, which would record one at a time on 4 cores and not at all on 2", () => {
     const stock = egressCosts({});
     expect(admits(4, stock, [], stock.costs.room_composite_cpu_cost)).toBe(true);
     expect(admits(4, stock, [stock.costs.room_composite_cpu_cost], stock.costs.room_composite_cpu_cost)).toBe(false);

@@ -2,7 +2,7 @@ import { ConfigError, configWarnings, loadConfig } from '../src/config';
 import { LIVEKIT_HANDLER_SEARCH } from './support/livekit-double';
 
 describe('configuration', () => {
-  it('has the reference\'s names and defaults', () => {
+  it("has the reference's names and defaults", () => {
     const config = loadConfig({ NODE_ENV: 'test' });
     expect(config).toMatchObject({
       port: 6080,
@@ -29,16 +29,25 @@ describe('configuration', () => {
   it('fails with one clear line per bad value', () => {
     let error: unknown;
     try {
-      loadConfig({ NODE_ENV: 'test', SERVER_PORT: 'eighty', RECORDING_PLAYBACK_STRATEGY: 'FTP', LIVEKIT_URL: 'not a url', RECORDINGS_PATH: 'a/../b' });
+      loadConfig({
+        NODE_ENV: 'test',
+        SERVER_PORT: 'eighty',
+        RECORDING_PLAYBACK_STRATEGY: 'FTP',
+        LIVEKIT_URL: 'not a url',
+        RECORDINGS_PATH: 'a/../b',
+      });
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems;
     expect(problems).toHaveLength(4);
-    expect(problems.map((line) => line.split(':')[0]).sort()).toEqual(
-      ['LIVEKIT_URL', 'RECORDINGS_PATH', 'RECORDING_PLAYBACK_STRATEGY', 'SERVER_PORT'],
-    );
+    expect(problems.map((line) => line.split(':')[0]).sort()).toEqual([
+      'LIVEKIT_URL',
+      'RECORDINGS_PATH',
+      'RECORDING_PLAYBACK_STRATEGY',
+      'SERVER_PORT',
+    ]);
   });
 
   it('warns of more media streams than the media client has sockets, and not of as many', () => {
@@ -49,11 +58,21 @@ describe('configuration', () => {
   });
 
   it('reads the security settings: permissions per role, origins, open admission', () => {
-    const config = loadConfig({ NODE_ENV: 'test', PARTICIPANT_PERMISSIONS: 'list, PLAY,record', MODERATOR_PERMISSIONS: 'none', CORS_ORIGINS: 'https://a.example, http://b.example:8080', OPEN_ADMISSION: 'true' });
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      PARTICIPANT_PERMISSIONS: 'list, PLAY,record',
+      MODERATOR_PERMISSIONS: 'none',
+      CORS_ORIGINS: 'https://a.example, http://b.example:8080',
+      OPEN_ADMISSION: 'true',
+    });
     expect(config.security.permissions).toEqual({ participant: ['list', 'play', 'record'], moderator: [] });
     expect(config.security.corsOrigins).toEqual(['https://a.example', 'http://b.example:8080']);
     expect(config.security.openAdmission).toBe(true);
-    expect(loadConfig({ NODE_ENV: 'test' }).security).toMatchObject({ openAdmission: false, corsOrigins: [], permissions: { participant: ['list', 'play'] } });
+    expect(loadConfig({ NODE_ENV: 'test' }).security).toMatchObject({
+      openAdmission: false,
+      corsOrigins: [],
+      permissions: { participant: ['list', 'play'] },
+    });
     expect(() => loadConfig({ NODE_ENV: 'test', PARTICIPANT_PERMISSIONS: 'list,fly' })).toThrow(/unknown permission fly/);
     expect(() => loadConfig({ NODE_ENV: 'test', CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
   });
@@ -68,8 +87,10 @@ describe('configuration', () => {
     }
   };
   const DEPLOYMENT_KEYS = {
-    LIVEKIT_API_KEY: 'APIdeploymentkey', LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment-of-32-or-more',
-    ADMIN_API_KEY: 'k'.repeat(32), MEDIA_URL_SIGNING_KEY: 'm'.repeat(32),
+    LIVEKIT_API_KEY: 'APIdeploymentkey',
+    LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment-of-32-or-more',
+    ADMIN_API_KEY: 'k'.repeat(32),
+    MEDIA_URL_SIGNING_KEY: 'm'.repeat(32),
   };
 
   it('is production unless NODE_ENV is exactly development or test', () => {
@@ -83,20 +104,32 @@ describe('configuration', () => {
   });
 
   it('names bad values and missing production keys in the same refusal', () => {
-    expect(refusedSettings({ SERVER_PORT: 'eighty', ADMIN_API_KEY: 'short' })).toEqual(
-      ['SERVER_PORT', 'ADMIN_API_KEY', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'MEDIA_URL_SIGNING_KEY'],
-    );
+    expect(refusedSettings({ SERVER_PORT: 'eighty', ADMIN_API_KEY: 'short' })).toEqual([
+      'SERVER_PORT',
+      'ADMIN_API_KEY',
+      'LIVEKIT_API_KEY',
+      'LIVEKIT_API_SECRET',
+      'MEDIA_URL_SIGNING_KEY',
+    ]);
   });
 
-  it('refuses in production LiveKit\'s development keys and MinIO\'s default secret, and S3 keys given by halves', () => {
-    expect(refusedSettings({ ...DEPLOYMENT_KEYS, LIVEKIT_API_KEY: 'devkey', LIVEKIT_API_SECRET: 'secret' })).toEqual(['LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET']);
+  it("refuses in production LiveKit's development keys and MinIO's default secret, and S3 keys given by halves", () => {
+    expect(refusedSettings({ ...DEPLOYMENT_KEYS, LIVEKIT_API_KEY: 'devkey', LIVEKIT_API_SECRET: 'secret' })).toEqual([
+      'LIVEKIT_API_KEY',
+      'LIVEKIT_API_SECRET',
+    ]);
     for (const trivial of ['devkey', 'secret', 'x', 'x'.repeat(31)]) {
-      expect({ trivial, refused: refusedSettings({ ...DEPLOYMENT_KEYS, LIVEKIT_API_SECRET: trivial }) }).toEqual({ trivial, refused: ['LIVEKIT_API_SECRET'] });
+      expect({ trivial, refused: refusedSettings({ ...DEPLOYMENT_KEYS, LIVEKIT_API_SECRET: trivial }) }).toEqual({
+        trivial,
+        refused: ['LIVEKIT_API_SECRET'],
+      });
     }
     expect(refusedSettings({ ...DEPLOYMENT_KEYS, S3_ACCESS_KEY: 'minioadmin', S3_SECRET_KEY: 'minioadmin' })).toEqual(['S3_SECRET_KEY']);
     expect(refusedSettings({ ...DEPLOYMENT_KEYS, S3_ACCESS_KEY: 'AKIAEXAMPLE' })).toEqual(['S3_SECRET_KEY']);
     expect(refusedSettings({ ...DEPLOYMENT_KEYS, NOTIFY_URLS: 'https://hooks.example.com' })).toEqual(['NOTIFY_SIGNING_KEY']);
-    expect(refusedSettings({ ...DEPLOYMENT_KEYS, NOTIFY_URLS: 'https://hooks.example.com', NOTIFY_SIGNING_KEY: 'n'.repeat(32) })).toEqual([]);
+    expect(refusedSettings({ ...DEPLOYMENT_KEYS, NOTIFY_URLS: 'https://hooks.example.com', NOTIFY_SIGNING_KEY: 'n'.repeat(32) })).toEqual(
+      [],
+    );
   });
 
   it('takes development credentials and derived signing keys only in development and test', () => {
@@ -110,7 +143,9 @@ describe('configuration', () => {
       expect(config.s3).toMatchObject({ accessKey: 'minioadmin', secretKey: 'minioadmin' });
       // Derived from the LiveKit secret, so every instance of a development stack agrees without a setting.
       expect(config.security.mediaUrlKey).toBe(loadConfig({ NODE_ENV: mode === 'test' ? 'development' : 'test' }).security.mediaUrlKey);
-      expect(config.security.mediaUrlKey).not.toBe(loadConfig({ NODE_ENV: mode, LIVEKIT_API_SECRET: 'another-secret' }).security.mediaUrlKey);
+      expect(config.security.mediaUrlKey).not.toBe(
+        loadConfig({ NODE_ENV: mode, LIVEKIT_API_SECRET: 'another-secret' }).security.mediaUrlKey,
+      );
       expect(config.notifications.signingKey).toHaveLength(43);
     }
   });

@@ -62,10 +62,14 @@ describe('a service killed mid-recording', () => {
   }
 
   /** The recording once the (restarted) service reports it COMPLETE. */
-  const completed = (name: string) => eventually(async () => {
-    const info = await (await api(`/recordings/${name}/info`)).json();
-    return info.status === 'COMPLETE' ? info : undefined;
-  }, { timeoutMs: 20_000, what: 'recording complete after restart' });
+  const completed = (name: string) =>
+    eventually(
+      async () => {
+        const info = await (await api(`/recordings/${name}/info`)).json();
+        return info.status === 'COMPLETE' ? info : undefined;
+      },
+      { timeoutMs: 20_000, what: 'recording complete after restart' },
+    );
 
   async function expectConverged(recording: { name: string }, roomName: string) {
     const done = await completed(recording.name);
@@ -74,7 +78,7 @@ describe('a service killed mid-recording', () => {
     await eventually(() => livekit.getRoom(roomName)?.metadata.includes('"recordingStatus":"STOPPED"'), { what: 'room STOPPED' });
   }
 
-  it('converges when LiveKit\'s retried webhooks reach the new process', async () => {
+  it("converges when LiveKit's retried webhooks reach the new process", async () => {
     const roomName = 'crash-retried';
     const recording = await recordThenKill(roomName);
     await livekit.endEgress(recording.id, { status: 'COMPLETE' });
@@ -100,7 +104,7 @@ describe('a service killed mid-recording', () => {
 
   it('ends a recording at its maximum duration although the service was down when the deadline passed', async () => {
     const roomName = 'crash-deadline';
-    const recording = await recordThenKill(roomName, { maxDuration: 2 }) as { id: string; name: string; deadline: number };
+    const recording = (await recordThenKill(roomName, { maxDuration: 2 })) as { id: string; name: string; deadline: number };
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, recording.deadline - Date.now()) + 200));
     expect(livekit.getEgress(recording.id)!.status).toBe(1); // still ACTIVE: nobody stopped it
     await startService();
@@ -121,11 +125,14 @@ describe('a service killed mid-recording', () => {
     livekit.removeParticipant(roomName, 'last-one');
     // Read from S3 itself: the mark must be durable before the process dies.
     const sidecarKey = `recordings/.metadata/${recording.name.replace(/\.mp4$/, '')}.json`;
-    const marked = await eventually(async () => {
-      const object = await s3.client().send(new GetObjectCommand({ Bucket: s3.bucket, Key: sidecarKey }));
-      const sidecar = JSON.parse(await object.Body!.transformToString());
-      return sidecar.autoStopAt > 0 ? sidecar : undefined;
-    }, { timeoutMs: 10_000, what: 'the room marked empty' });
+    const marked = await eventually(
+      async () => {
+        const object = await s3.client().send(new GetObjectCommand({ Bucket: s3.bucket, Key: sidecarKey }));
+        const sidecar = JSON.parse(await object.Body!.transformToString());
+        return sidecar.autoStopAt > 0 ? sidecar : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the room marked empty' },
+    );
     service!.child.kill('SIGKILL');
     await service!.exited();
     livekit.clearFaults();

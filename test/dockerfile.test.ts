@@ -17,7 +17,14 @@ import { dockerignore, parseDockerfile, type CopyStep, type Stage } from './supp
 import { eventually } from './support/eventually';
 import { LiveKitDouble } from './support/livekit-double';
 import { S3TestServer } from './support/s3-server';
-import { DEPLOYMENT_LIVEKIT_KEYS, type ServiceProcess, deploymentEnv, freePort, spawnService, startOrExit } from './support/service-process';
+import {
+  DEPLOYMENT_LIVEKIT_KEYS,
+  type ServiceProcess,
+  deploymentEnv,
+  freePort,
+  spawnService,
+  startOrExit,
+} from './support/service-process';
 
 const root = path.join(__dirname, '..');
 const stages = parseDockerfile(readFileSync(path.join(root, 'Dockerfile'), 'utf8'));
@@ -51,7 +58,10 @@ describe('the Dockerfile', () => {
   });
 
   it('is type-checked against the Node it runs, which package.json admits, and Node 20 (end of life) is not promised', () => {
-    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { engines: { node: string }; devDependencies: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      engines: { node: string };
+      devDependencies: Record<string, string>;
+    };
     const minimum = Number(/^>=(\d+)$/.exec(manifest.engines.node)?.[1]);
     expect(minimum).toBeGreaterThanOrEqual(22);
     expect(minimum).toBeLessThanOrEqual(imageNodeMajor);
@@ -70,7 +80,11 @@ describe('the Dockerfile', () => {
   it('copies from the context only what .dockerignore lets in, which keeps secrets and local builds out', () => {
     for (const step of stages.flatMap(copies).filter((copy) => copy.from === undefined)) {
       for (const source of step.sources) {
-        expect({ source, exists: existsSync(path.join(root, source)), ignored: ignored(source) }).toEqual({ source, exists: true, ignored: false });
+        expect({ source, exists: existsSync(path.join(root, source)), ignored: ignored(source) }).toEqual({
+          source,
+          exists: true,
+          ignored: false,
+        });
       }
     }
     for (const kept of ['.env', 'node_modules/x', 'dist/index.js', '.git/HEAD', 'test/health.test.ts', 'docs/screenshots/room.png']) {
@@ -105,14 +119,19 @@ describe('the Dockerfile', () => {
     expect(runtime.healthcheck?.command[0]).toBe('node');
     expect(runtime.healthcheck?.command.join(' ')).toContain('/healthz');
     expect(runtime.healthcheck?.command.join(' ')).toContain(String(defaults.port));
-    expect(Object.keys(runtime.healthcheck?.options ?? {})).toEqual(expect.arrayContaining(['interval', 'timeout', 'start-period', 'retries']));
+    expect(Object.keys(runtime.healthcheck?.options ?? {})).toEqual(
+      expect.arrayContaining(['interval', 'timeout', 'start-period', 'retries']),
+    );
   });
 });
 
 /** Commands run with this machine's node and npm, but nothing of the repository's node_modules. */
 function cleanEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: (process.env.PATH ?? '').split(path.delimiter).filter((dir) => !path.resolve(dir).startsWith(root)).join(path.delimiter),
+    PATH: (process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter((dir) => !path.resolve(dir).startsWith(root))
+      .join(path.delimiter),
   };
   // HOME: npm's cache and user config (~/.npm, ~/.npmrc); proxies, if this machine needs them.
   for (const name of ['HOME', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy']) {
@@ -125,10 +144,15 @@ function cleanEnv(extra: Record<string, string>): Record<string, string> {
 async function run(command: string, args: string[], options: { cwd: string; env: Record<string, string> }): Promise<number> {
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (chunk) => { output += chunk; });
-  child.stderr.on('data', (chunk) => { output += chunk; });
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+  });
   const [code] = await once(child, 'exit');
-  if (code !== 0) throw Object.assign(new Error(`${command} ${args.join(' ')} exited ${code} in ${options.cwd}:\n${output.slice(-3000)}`), { code });
+  if (code !== 0)
+    throw Object.assign(new Error(`${command} ${args.join(' ')} exited ${code} in ${options.cwd}:\n${output.slice(-3000)}`), { code });
   return code;
 }
 
@@ -163,7 +187,8 @@ describe('the Dockerfile, replayed outside Docker', () => {
     const replayNode = execFileSync('node', ['-p', 'process.versions.node'], { env: cleanEnv({}), encoding: 'utf8' }).trim();
     expect(replayNode.split('.')[0]).toBe(String(imageNodeMajor));
     // Nothing above the replay folder may hold a node_modules that would resolve in its place.
-    for (let dir = folder; dir !== path.dirname(dir); dir = path.dirname(dir)) expect(existsSync(path.join(path.dirname(dir), 'node_modules'))).toBe(false);
+    for (let dir = folder; dir !== path.dirname(dir); dir = path.dirname(dir))
+      expect(existsSync(path.join(path.dirname(dir), 'node_modules'))).toBe(false);
     await replayBuild();
     app = inStage(runtime.name, runtime.workdir);
   }, 240_000);
@@ -197,19 +222,22 @@ describe('the Dockerfile, replayed outside Docker', () => {
     for (const stage of stages) {
       const dependencies = copies(stage).flatMap((step) => (step.from ? [done.get(step.from)] : []));
       if (dependencies.includes(undefined)) throw new Error(`${stage.name} copies from a stage that is not before it`);
-      done.set(stage.name, (async () => {
-        await Promise.all(dependencies);
-        await mkdir(inStage(stage.name, stage.workdir), { recursive: true });
-        for (const step of stage.steps) {
-          if (step.kind === 'copy') await replayCopy(stage, step);
-          else {
-            const cwd = inStage(stage.name, step.workdir);
-            await mkdir(cwd, { recursive: true });
-            // prefer-offline: npm takes what its cache has without asking the registry again (same lock file, same packages).
-            await run('sh', ['-c', step.command], { cwd, env: cleanEnv({ ...step.env, npm_config_prefer_offline: 'true' }) });
+      done.set(
+        stage.name,
+        (async () => {
+          await Promise.all(dependencies);
+          await mkdir(inStage(stage.name, stage.workdir), { recursive: true });
+          for (const step of stage.steps) {
+            if (step.kind === 'copy') await replayCopy(stage, step);
+            else {
+              const cwd = inStage(stage.name, step.workdir);
+              await mkdir(cwd, { recursive: true });
+              // prefer-offline: npm takes what its cache has without asking the registry again (same lock file, same packages).
+              await run('sh', ['-c', step.command], { cwd, env: cleanEnv({ ...step.env, npm_config_prefer_offline: 'true' }) });
+            }
           }
-        }
-      })());
+        })(),
+      );
     }
     // Every stage settles before a failure is reported, so no npm is left running in the folder.
     return Promise.allSettled(done.values()).then((results) => {
@@ -218,7 +246,7 @@ describe('the Dockerfile, replayed outside Docker', () => {
     });
   }
 
-  it('builds, starts with a deployment\'s keys, answers /healthz and passes its own HEALTHCHECK', async () => {
+  it("builds, starts with a deployment's keys, answers /healthz and passes its own HEALTHCHECK", async () => {
     expect(existsSync(path.join(app, runtime.cmd![1]))).toBe(true);
     expect(existsSync(path.join(app, 'public', 'index.html'))).toBe(true);
     expect(existsSync(path.join(app, 'src'))).toBe(false);
@@ -239,8 +267,17 @@ describe('the Dockerfile, replayed outside Docker', () => {
     service = started;
 
     const base = `http://127.0.0.1:${port}`;
-    const answers200 = (route: string) => eventually(() => fetch(`${base}${route}`).then((res) => res.status === 200, () => false), { timeoutMs: 20_000, what: `${route} answers 200` })
-      .catch((error: Error) => { throw new Error(`${error.message}; the service said:\n${started.output().slice(-3000)}`); });
+    const answers200 = (route: string) =>
+      eventually(
+        () =>
+          fetch(`${base}${route}`).then(
+            (res) => res.status === 200,
+            () => false,
+          ),
+        { timeoutMs: 20_000, what: `${route} answers 200` },
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}; the service said:\n${started.output().slice(-3000)}`);
+      });
     await answers200('/healthz');
     // Its peers are there too, so it is ready as well, and it serves the browser client.
     await answers200('/readyz');
@@ -263,7 +300,7 @@ describe('the Dockerfile, replayed outside Docker', () => {
     expect(await exitCode(healthcheck.command, { cwd: app, env })).not.toBe(0);
   }, 120_000);
 
-  it('refuses to start with the image\'s own settings alone, naming what a deployment must set', async () => {
+  it("refuses to start with the image's own settings alone, naming what a deployment must set", async () => {
     const alone = spawnService(runtime.cmd!, { cwd: app, env: cleanEnv({ ...runtime.env, SERVER_PORT: String(await freePort()) }) });
     service = alone;
     expect(await startOrExit(alone)).toBe(1);

@@ -3,25 +3,44 @@ import { startStack, type TestStack } from './support/stack';
 
 describe('downloads and bulk deletion', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack({ env: { RECORDING_PLAYBACK_STRATEGY: 'PROXY' } }); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack({ env: { RECORDING_PLAYBACK_STRATEGY: 'PROXY' } });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   it('downloads a recording as an attachment named after its room and start, whole or by range', async () => {
     const roomName = uniqueRoom('Réunion "Q4"');
     const { name, recording } = await completeRecording(stack, roomName);
-    const res = await stack.http().get(`/recordings/${encodeURIComponent(name)}/download`).buffer(true).parse(binary).expect(200);
+    const res = await stack
+      .http()
+      .get(`/recordings/${encodeURIComponent(name)}/download`)
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
     expect(res.body.equals(FIXTURE_MP4)).toBe(true);
     const started = new Date(recording.startedAt).toISOString().slice(0, 16).replace('T', ' ').replace(':', '.');
     const disposition = res.headers['content-disposition'];
     expect(disposition).toMatch(/^attachment; filename="[\x20-\x7e]+\.mp4"; filename\*=UTF-8''/);
     expect(decodeURIComponent(disposition.split("UTF-8''")[1])).toBe(`${roomName.replace('"', '_').replace('"', '_')} ${started}.mp4`);
-    const part = await stack.http().get(`/recordings/${encodeURIComponent(name)}/download`).set('Range', 'bytes=0-99').expect(206);
+    const part = await stack
+      .http()
+      .get(`/recordings/${encodeURIComponent(name)}/download`)
+      .set('Range', 'bytes=0-99')
+      .expect(206);
     expect(part.headers['content-disposition']).toBe(disposition);
   });
 
   it('hands out a signed download URL that works without a bearer token', async () => {
     const { name } = await completeRecording(stack, uniqueRoom('linked'));
-    const { recordingUrl } = (await stack.http().get(`/recordings/${encodeURIComponent(name)}/url`).query({ download: 'true' }).expect(200)).body;
+    const { recordingUrl } = (
+      await stack
+        .http()
+        .get(`/recordings/${encodeURIComponent(name)}/url`)
+        .query({ download: 'true' })
+        .expect(200)
+    ).body;
     expect(recordingUrl).toMatch(new RegExp(`^/recordings/${encodeURIComponent(name)}/download\\?expires=\\d+&signature=`));
     const res = await stack.anonymous().get(recordingUrl).buffer(true).parse(binary).expect(200);
     expect(res.headers['content-disposition']).toMatch(/^attachment;/);
@@ -32,7 +51,12 @@ describe('downloads and bulk deletion', () => {
     const presigning = await startStack();
     try {
       const { name } = await completeRecording(presigning, uniqueRoom('presigned'));
-      const { recordingUrl } = (await presigning.http().get(`/recordings/${encodeURIComponent(name)}/url?download=true`).expect(200)).body;
+      const { recordingUrl } = (
+        await presigning
+          .http()
+          .get(`/recordings/${encodeURIComponent(name)}/url?download=true`)
+          .expect(200)
+      ).body;
       expect(new URL(recordingUrl).searchParams.get('response-content-disposition')).toMatch(/^attachment; filename=/);
     } finally {
       await presigning.close();
@@ -47,7 +71,11 @@ describe('downloads and bulk deletion', () => {
     const running = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
     await waitForRecording(stack, running.name, (r) => r.status === 'ACTIVE');
 
-    const res = await stack.http().delete('/recordings').send({ names: [first.name, second.name, running.name, 'nothing-here.mp4'] }).expect(200);
+    const res = await stack
+      .http()
+      .delete('/recordings')
+      .send({ names: [first.name, second.name, running.name, 'nothing-here.mp4'] })
+      .expect(200);
     expect(res.body.results.map((r: { name: string; status: number; code?: string }) => [r.name, r.status, r.code ?? 'deleted'])).toEqual([
       [first.name, 200, 'deleted'],
       [second.name, 200, 'deleted'],
@@ -62,8 +90,14 @@ describe('downloads and bulk deletion', () => {
   it('deletes in bulk only what the caller may delete', async () => {
     const roomName = uniqueRoom('guarded-bulk');
     const { name, recording } = await completeRecording(stack, roomName);
-    const participant = (await stack.http().post('/token').send({ roomName, participantName: 'p', role: 'participant' }).expect(200)).body.token;
-    const res = await stack.anonymous().delete('/recordings').set('Authorization', `Bearer ${participant}`).send({ names: [name] }).expect(200);
+    const participant = (await stack.http().post('/token').send({ roomName, participantName: 'p', role: 'participant' }).expect(200)).body
+      .token;
+    const res = await stack
+      .anonymous()
+      .delete('/recordings')
+      .set('Authorization', `Bearer ${participant}`)
+      .send({ names: [name] })
+      .expect(200);
     expect(res.body.results).toEqual([expect.objectContaining({ name, deleted: false, status: 403, code: 'forbidden' })]);
     expect((await readObject(stack, recording.mediaKey))?.equals(FIXTURE_MP4)).toBe(true);
   });

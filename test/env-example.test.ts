@@ -72,7 +72,12 @@ function readReadmeTable(text: string): { rows: ReadmeRow[]; problems: string[] 
   const problems: string[] = [];
   for (const line of section.slice(header + 2)) {
     if (!line.trim().startsWith('|')) break;
-    const cells = line.trim().replace(/^\|/, '').replace(/\|$/, '').split(/(?<!\\)\|/).map((cell) => cell.trim());
+    const cells = line
+      .trim()
+      .replace(/^\|/, '')
+      .replace(/\|$/, '')
+      .split(/(?<!\\)\|/)
+      .map((cell) => cell.trim());
     const name = /^`([A-Z][A-Z0-9_]*)`$/.exec(cells[0]);
     if (!name) {
       problems.push(`README row "${cells[0]}": the first column must name exactly one variable, as \`NAME\``);
@@ -114,7 +119,13 @@ const PRODUCTION_KEYS: [string, string][] = [
 
 describe('.env.example and the README configuration table', () => {
   it('.env.example lists every setting of envSchema exactly once, each with a comment saying what it means', () => {
-    const problems = [...example.strayLines, ...sameKeys(example.entries.map((entry) => entry.key), '.env.example')];
+    const problems = [
+      ...example.strayLines,
+      ...sameKeys(
+        example.entries.map((entry) => entry.key),
+        '.env.example',
+      ),
+    ];
     for (const entry of example.entries) {
       if (entry.comment.length === 0) problems.push(`${entry.key}: no comment right above it (.env.example line ${entry.line})`);
     }
@@ -123,26 +134,32 @@ describe('.env.example and the README configuration table', () => {
     expect(Object.keys(exampleValues)).toEqual(example.entries.filter((entry) => !entry.commented).map((entry) => entry.key));
   });
 
-  it('README\'s configuration table lists every setting of envSchema exactly once, in .env.example\'s order', () => {
+  it("README's configuration table lists every setting of envSchema exactly once, in .env.example's order", () => {
     const keys = readme.rows.map((row) => row.key);
-    const problems = [...readme.problems, ...sameKeys(keys, 'README\'s configuration table')];
+    const problems = [...readme.problems, ...sameKeys(keys, "README's configuration table")];
     expect(problems).toEqual([]);
     // The order is compared once both hold the same settings (the test above checks .env.example's).
     const exampleKeys = example.entries.map((entry) => entry.key);
     if (sameKeys(exampleKeys, '.env.example').length > 0) return;
     const firstDifference = keys.findIndex((key, index) => key !== exampleKeys[index]);
-    const order = firstDifference < 0 ? [] : [`${keys[firstDifference]}: row ${firstDifference + 1} of README's table, where .env.example has ${exampleKeys[firstDifference]}`];
+    const order =
+      firstDifference < 0
+        ? []
+        : [
+            `${keys[firstDifference]}: row ${firstDifference + 1} of README's table, where .env.example has ${exampleKeys[firstDifference]}`,
+          ];
     expect(order).toEqual([]);
   });
 
-  it('each value set in .env.example is the schema\'s default; only settings without a default are commented out', () => {
+  it("each value set in .env.example is the schema's default; only settings without a default are commented out", () => {
     const problems: string[] = [];
     for (const entry of example.entries) {
       if (!schemaKeys.includes(entry.key)) continue;
       const fallback = defaults[entry.key];
       if (entry.commented) {
         if (fallback !== undefined) problems.push(`${entry.key}: commented out, but envSchema's default is ${show(fallback)}: set it`);
-        if (entry.written !== '') problems.push(`${entry.key}: commented out with a value; write "# ${entry.key}=" and give examples in the comment`);
+        if (entry.written !== '')
+          problems.push(`${entry.key}: commented out with a value; write "# ${entry.key}=" and give examples in the comment`);
         continue;
       }
       const value = exampleValues[entry.key];
@@ -154,13 +171,15 @@ describe('.env.example and the README configuration table', () => {
       if (!parsed.success) {
         problems.push(`${entry.key}=${value}: refused by envSchema (${parsed.error.issues.map((issue) => issue.message).join('; ')})`);
       } else if (!isDeepStrictEqual((parsed.data as Record<string, unknown>)[entry.key], fallback)) {
-        problems.push(`${entry.key}=${value}: parses to ${show((parsed.data as Record<string, unknown>)[entry.key])}, but envSchema's default is ${show(fallback)}`);
+        problems.push(
+          `${entry.key}=${value}: parses to ${show((parsed.data as Record<string, unknown>)[entry.key])}, but envSchema's default is ${show(fallback)}`,
+        );
       }
     }
     expect(problems).toEqual([]);
   });
 
-  it('README\'s default column says what .env.example sets', () => {
+  it("README's default column says what .env.example sets", () => {
     // A default cell that starts with a backticked value is that literal value, unless it names another
     // setting (`S3_ENDPOINT`, `LIVEKIT_URL` as ws://): then, like "(none)" or "derived from …", the
     // setting has no literal default and .env.example leaves it commented out or empty.
@@ -172,10 +191,13 @@ describe('.env.example and the README configuration table', () => {
       const literal = leading !== undefined && !schemaKeys.includes(leading) ? leading : undefined;
       const value = entry.commented ? '' : exampleValues[row.key];
       if (value !== '') {
-        if (literal === undefined) problems.push(`${row.key}: README's default "${row.defaultCell}" does not start with \`${value}\`, .env.example's value`);
+        if (literal === undefined)
+          problems.push(`${row.key}: README's default "${row.defaultCell}" does not start with \`${value}\`, .env.example's value`);
         else if (literal !== value) problems.push(`${row.key}: README's default is \`${literal}\`, .env.example's is \`${value}\``);
       } else if (literal !== undefined) {
-        problems.push(`${row.key}: README's default is \`${literal}\`, but .env.example ${entry.commented ? 'leaves it unset' : 'leaves it empty'}`);
+        problems.push(
+          `${row.key}: README's default is \`${literal}\`, but .env.example ${entry.commented ? 'leaves it unset' : 'leaves it empty'}`,
+        );
       }
     }
     expect(problems).toEqual([]);
@@ -189,8 +211,12 @@ describe('.env.example and the README configuration table', () => {
       if (error instanceof ConfigError) refused = error.problems.map((line) => line.split(':')[0]);
     }
     expect(refused).toEqual(PRODUCTION_KEYS.map(([key]) => key));
-    const marked = example.entries.filter((entry) => /Required in production(?! when)/.test(entry.comment.join(' ').replace(/\s*#\s*/g, ' ')));
-    expect(marked.map((entry) => ({ key: entry.key, commented: entry.commented }))).toEqual(refused.map((key) => ({ key, commented: true })));
+    const marked = example.entries.filter((entry) =>
+      /Required in production(?! when)/.test(entry.comment.join(' ').replace(/\s*#\s*/g, ' ')),
+    );
+    expect(marked.map((entry) => ({ key: entry.key, commented: entry.commented }))).toEqual(
+      refused.map((key) => ({ key, commented: true })),
+    );
   });
 
   it('loadConfig takes the whole of .env.example, with those keys set, as its environment, and it changes nothing', () => {

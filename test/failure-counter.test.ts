@@ -9,7 +9,9 @@ const prefix = testPrefix('failure-counter');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let redis: Redis;
 
-beforeAll(async () => { redis = await connectRedis(redisLockClientOptions); });
+beforeAll(async () => {
+  redis = await connectRedis(redisLockClientOptions);
+});
 afterAll(async () => {
   await deleteKeys(redis, prefix);
   await redis.quit();
@@ -19,11 +21,19 @@ afterAll(async () => {
 type Store = () => { counter: FailureCounter; advance: (ms: number) => Promise<unknown> };
 const memory: Store = () => {
   let now = 1_000_000;
-  return { counter: new MemoryFailureCounter(policy, () => now), advance: async (ms) => { now += ms; } };
+  return {
+    counter: new MemoryFailureCounter(policy, () => now),
+    advance: async (ms) => {
+      now += ms;
+    },
+  };
 };
 const inRedis: Store = () => ({ counter: new RedisFailureCounter(redis, policy, { prefix }), advance: sleep });
 
-describe.each([['in memory', memory], ['in Redis', inRedis]] as Array<[string, Store]>)('the failure counter %s', (_store, create) => {
+describe.each([
+  ['in memory', memory],
+  ['in Redis', inRedis],
+] as Array<[string, Store]>)('the failure counter %s', (_store, create) => {
   const newKey = () => `key-${Math.random()}`;
 
   it('locks a key at the limit, each next lock twice as long up to the maximum, and a reset forgets it all', async () => {
@@ -66,7 +76,11 @@ describe.each([['in memory', memory], ['in Redis', inRedis]] as Array<[string, S
 });
 
 it('fails with 503 when Redis does not answer, so that guesses are never left uncounted', async () => {
-  const unreachable = new Redis(`redis://127.0.0.1:${await closedPort()}`, { ...redisLockClientOptions, lazyConnect: true, disconnectTimeout: 10 });
+  const unreachable = new Redis(`redis://127.0.0.1:${await closedPort()}`, {
+    ...redisLockClientOptions,
+    lazyConnect: true,
+    disconnectTimeout: 10,
+  });
   unreachable.on('error', () => undefined);
   const counter = new RedisFailureCounter(unreachable, policy, { prefix });
   await expect(counter.reserve(['key'])).rejects.toMatchObject({ status: 503, code: 'redis_unavailable' });

@@ -5,8 +5,9 @@ import { startStack, type TestStack } from './support/stack';
 describe('RECORDING_FILE_TEMPLATE', () => {
   it('expands the date parts (UTC) and the room name itself, leaves egress its own, and adds .mp4', () => {
     const at = new Date(Date.UTC(2026, 0, 2, 3, 4, 5));
-    expect(expandFileTemplate('{yyyy}/{mm}/{dd}/{hh}/{room_name}-{room_id}-{utc}', 'Weekly_sync', at))
-      .toBe('2026/01/02/03/Weekly_sync-{room_id}-{utc}.mp4');
+    expect(expandFileTemplate('{yyyy}/{mm}/{dd}/{hh}/{room_name}-{room_id}-{utc}', 'Weekly_sync', at)).toBe(
+      '2026/01/02/03/Weekly_sync-{room_id}-{utc}.mp4',
+    );
   });
 
   it.each([
@@ -23,8 +24,12 @@ describe('RECORDING_FILE_TEMPLATE', () => {
   describe('with date folders', () => {
     let stack: TestStack;
     const template = '{yyyy}/{mm}/{dd}/{room_name}-{room_id}-{utc}';
-    beforeAll(async () => { stack = await startStack({ env: { RECORDING_FILE_TEMPLATE: template } }); });
-    afterAll(async () => { await stack.close(); });
+    beforeAll(async () => {
+      stack = await startStack({ env: { RECORDING_FILE_TEMPLATE: template } });
+    });
+    afterAll(async () => {
+      await stack.close();
+    });
 
     it('records into the dated folder, and lists, plays and deletes by the handle', async () => {
       const roomName = uniqueRoom('dated room');
@@ -38,9 +43,16 @@ describe('RECORDING_FILE_TEMPLATE', () => {
 
       const listed = (await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings;
       expect(listed.map((r: { name: string }) => r.name)).toEqual([name]);
-      const media = await stack.http().get(`/recordings/${encodeURIComponent(name)}`).set('Range', 'bytes=0-9').expect(206);
+      const media = await stack
+        .http()
+        .get(`/recordings/${encodeURIComponent(name)}`)
+        .set('Range', 'bytes=0-9')
+        .expect(206);
       expect(Buffer.from(media.body).equals(FIXTURE_MP4.subarray(0, 10))).toBe(true);
-      await stack.http().delete(`/recordings/${encodeURIComponent(name)}`).expect(200);
+      await stack
+        .http()
+        .delete(`/recordings/${encodeURIComponent(name)}`)
+        .expect(200);
       expect(await readObject(stack, recording.mediaKey)).toBeUndefined();
       expect((await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings).toEqual([]);
     });

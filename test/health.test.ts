@@ -2,8 +2,12 @@ import { startStack, type TestStack } from './support/stack';
 
 describe('health and readiness', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack(); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   it('is alive and ready when LiveKit and S3 answer', async () => {
     expect((await stack.http().get('/healthz').expect(200)).body).toEqual({ status: 'ok' });
@@ -29,7 +33,16 @@ describe('health and readiness', () => {
     const livekitAddress = new URL(stack.livekit.url).host;
     const s3Address = new URL(stack.s3Proxy.endpoint).host;
     const revealsNothing = (text: string) => {
-      for (const secret of [livekitAddress, s3Address, livekitAddress.split(':')[1], s3Address.split(':')[1], '127.0.0.1', 'ECONN', 'LiveKit', 'S3']) {
+      for (const secret of [
+        livekitAddress,
+        s3Address,
+        livekitAddress.split(':')[1],
+        s3Address.split(':')[1],
+        '127.0.0.1',
+        'ECONN',
+        'LiveKit',
+        'S3',
+      ]) {
         expect(text).not.toContain(secret);
       }
     };

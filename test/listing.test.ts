@@ -27,18 +27,27 @@ async function seed(stack: TestStack, recordings: Recording[]) {
 
 /** A sidecar as an earlier version of the service wrote it: no listing index entries. */
 async function seedLegacy(stack: TestStack, recordings: Recording[]) {
-  await mapConcurrent(recordings, 32, (r) => putObject(stack, `recordings/.metadata/${r.name.replace(/\.mp4$/, '')}.json`, JSON.stringify(r)));
+  await mapConcurrent(recordings, 32, (r) =>
+    putObject(stack, `recordings/.metadata/${r.name.replace(/\.mp4$/, '')}.json`, JSON.stringify(r)),
+  );
 }
 
 /** Newest first by startedAt, then by id. */
 const listOrder = (a: Recording, b: Recording) => b.startedAt - a.startedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-async function allPages(http: () => ReturnType<TestStack['http']>, query: Record<string, string | number>, between?: (page: number) => Promise<void>) {
+async function allPages(
+  http: () => ReturnType<TestStack['http']>,
+  query: Record<string, string | number>,
+  between?: (page: number) => Promise<void>,
+) {
   const seen: Recording[] = [];
   let cursor: string | undefined;
   let pages = 0;
   do {
-    const res = await http().get('/recordings').query({ ...query, ...(cursor ? { cursor } : {}) }).expect(200);
+    const res = await http()
+      .get('/recordings')
+      .query({ ...query, ...(cursor ? { cursor } : {}) })
+      .expect(200);
     expect(res.body.recordings.length).toBeLessThanOrEqual(Number(query.limit ?? 50));
     seen.push(...res.body.recordings);
     cursor = res.body.nextCursor ?? undefined;
@@ -54,10 +63,15 @@ describe('GET /recordings', () => {
   beforeAll(async () => {
     stack = await startStack();
     const rooms = ['alpha', 'alpha-2', 'a.*'];
-    await seed(stack, Array.from({ length: total }, (_, i) => sidecar(i, rooms[i % 3])));
+    await seed(
+      stack,
+      Array.from({ length: total }, (_, i) => sidecar(i, rooms[i % 3])),
+    );
   }, 60_000);
   const http = () => stack.http();
-  afterAll(async () => { await stack.close(); });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   it('reaches every one of more than 1,000 recordings exactly once, newest first, by paging', async () => {
     const { seen, pages } = await allPages(http, { limit: 100 });
@@ -88,19 +102,29 @@ describe('GET /recordings', () => {
     expect((await stack.http().get('/recordings').query({ roomName: '(' }).expect(200)).body.recordings).toEqual([]);
     const byId = await allPages(http, { roomId: 'RM_alpha-2', limit: 100 });
     expect(byId.seen).toHaveLength(350);
-    expect((await stack.http().get('/recordings').query({ roomName: 'alpha', roomId: 'RM_alpha-2' }).expect(200)).body.recordings).toEqual([]);
+    expect((await stack.http().get('/recordings').query({ roomName: 'alpha', roomId: 'RM_alpha-2' }).expect(200)).body.recordings).toEqual(
+      [],
+    );
   }, 60_000);
 
   it('costs one LIST and at most one GET per recording shown, and only the LIST once they have been read', async () => {
     for (const query of [{}, { roomName: 'alpha-2' }]) {
       const before = stack.s3Proxy.requests.length;
-      const cold = await stack.http().get('/recordings').query({ ...query, limit: 20 }).expect(200);
+      const cold = await stack
+        .http()
+        .get('/recordings')
+        .query({ ...query, limit: 20 })
+        .expect(200);
       const coldRequests = stack.s3Proxy.requests.slice(before);
       expect(cold.body.recordings).toHaveLength(20);
       expect(coldRequests.filter((r) => r.method === 'GET' && !r.path.includes('/.metadata/'))).toHaveLength(1); // the LIST
       expect(coldRequests.length).toBeLessThanOrEqual(21);
       const warmStart = stack.s3Proxy.requests.length;
-      await stack.http().get('/recordings').query({ ...query, limit: 20 }).expect(200);
+      await stack
+        .http()
+        .get('/recordings')
+        .query({ ...query, limit: 20 })
+        .expect(200);
       expect(stack.s3Proxy.requests.length - warmStart).toBe(1);
     }
   });
@@ -110,7 +134,9 @@ describe('GET /recordings', () => {
     await seed(stack, failed);
     const byStatus = await allPages(http, { status: 'failed', limit: 5 });
     expect(byStatus.seen.map((r) => r.id)).toEqual([...failed].sort(listOrder).map((r) => r.id));
-    expect((await stack.http().get('/recordings').query({ status: 'COMPLETE,FAILED', roomName: 'beta' }).expect(200)).body.recordings).toHaveLength(7);
+    expect(
+      (await stack.http().get('/recordings').query({ status: 'COMPLETE,FAILED', roomName: 'beta' }).expect(200)).body.recordings,
+    ).toHaveLength(7);
     expect((await stack.http().get('/recordings').query({ status: 'STARTING' }).expect(200)).body.recordings).toEqual([]);
 
     // Recordings 100..199 started in [from, to): 50 distinct seconds, two per second.
@@ -135,12 +161,21 @@ describe('GET /recordings', () => {
 
 describe('GET /recordings with sidecars it did not write', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack(); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   it('skips a corrupt sidecar and lists the rest', async () => {
     await seed(stack, [sidecar(1, 'solid'), sidecar(2, 'solid')]);
-    await putObject(stack, `recordings/.metadata/${sidecar(2, 'solid').name.replace(/\.mp4$/, '')}.json`, '{"id": "EG_', 'application/json');
+    await putObject(
+      stack,
+      `recordings/.metadata/${sidecar(2, 'solid').name.replace(/\.mp4$/, '')}.json`,
+      '{"id": "EG_',
+      'application/json',
+    );
     await putObject(stack, 'recordings/.metadata/wrong-shape.json', '{"hello":"world"}', 'application/json');
     await stack.services.reconciler.runPass();
     const res = await stack.http().get('/recordings').expect(200);
@@ -157,10 +192,18 @@ describe('GET /recordings with sidecars it did not write', () => {
     await stack.http().get(`/recordings/${legacy[0].name}/info`).expect(200);
   });
 
-  it('reads the reference tutorial\'s sidecars: COMPLETE when their media exists, FAILED otherwise, and migrates them', async () => {
+  it("reads the reference tutorial's sidecars: COMPLETE when their media exists, FAILED otherwise, and migrates them", async () => {
     const reference = (id: string, time: string, size: number) => ({
       key: `recordings/.metadata/Test Room-RM_ref-${time}.json`,
-      sidecar: { id, name: `Test Room-RM_ref-${time}.mp4`, roomName: 'Test Room', roomId: 'RM_ref', startedAt: Date.parse(`2024-09-23T${time.slice(11, 13)}:00:00Z`) + 0.123, duration: 3, size },
+      sidecar: {
+        id,
+        name: `Test Room-RM_ref-${time}.mp4`,
+        roomName: 'Test Room',
+        roomId: 'RM_ref',
+        startedAt: Date.parse(`2024-09-23T${time.slice(11, 13)}:00:00Z`) + 0.123,
+        duration: 3,
+        size,
+      },
     });
     const withMedia = reference('EG_reference01', '2024-09-23T100000', 4096);
     const mediaGone = reference('EG_reference02', '2024-09-23T110000', 4096);
@@ -175,9 +218,15 @@ describe('GET /recordings with sidecars it did not write', () => {
       ['EG_reference02', 'FAILED', false],
       ['EG_reference01', 'COMPLETE', true],
     ]);
-    const info = await stack.http().get(`/recordings/${encodeURIComponent(withMedia.sidecar.name)}/info`).expect(200);
+    const info = await stack
+      .http()
+      .get(`/recordings/${encodeURIComponent(withMedia.sidecar.name)}/info`)
+      .expect(200);
     expect(info.body).toMatchObject({ mediaKey: `recordings/${withMedia.sidecar.name}`, size: 4096 });
-    await stack.http().get(`/recordings/${encodeURIComponent(withMedia.sidecar.name)}`).expect(200);
+    await stack
+      .http()
+      .get(`/recordings/${encodeURIComponent(withMedia.sidecar.name)}`)
+      .expect(200);
     // Rewritten where it lay, in the service's own format.
     const migrated = JSON.parse((await readObject(stack, withMedia.key))!.toString('utf8'));
     expect(migrated).toMatchObject({ status: 'COMPLETE', mediaVerified: true, name: withMedia.sidecar.name });
@@ -186,8 +235,12 @@ describe('GET /recordings with sidecars it did not write', () => {
 
 describe('paging while recordings come and go, across two instances', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack(); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   it('shows every recording that existed and was not deleted exactly once, never a deleted one, and what the other instance wrote', async () => {
     const initial = Array.from({ length: 120 }, (_, i) => sidecar(i, `churn${i % 4}`));
@@ -203,7 +256,10 @@ describe('paging while recordings come and go, across two instances', () => {
       do {
         // Pages alternate between the two instances; neither keeps an index of its own.
         const http = instances[page % 2];
-        const res = await http().get('/recordings').query({ limit: 10, ...(cursor ? { cursor } : {}) }).expect(200);
+        const res = await http()
+          .get('/recordings')
+          .query({ limit: 10, ...(cursor ? { cursor } : {}) })
+          .expect(200);
         for (const recording of res.body.recordings as Recording[]) {
           expect(deleted.has(recording.name)).toBe(false);
           seen.push(recording);
@@ -219,7 +275,9 @@ describe('paging while recordings come and go, across two instances', () => {
           deleted.add(victim.name);
         }
         const older = sidecar(10_000 + page, 'churn-late', { startedAt: 1_600_000_000_000 - page });
-        await mapConcurrent([sidecar(20_000 + page, 'churn-new', { startedAt: Date.now() }), older], 2, (r) => peer.services.store.save(r, undefined));
+        await mapConcurrent([sidecar(20_000 + page, 'churn-new', { startedAt: Date.now() }), older], 2, (r) =>
+          peer.services.store.save(r, undefined),
+        );
         addedOlder.push(older);
       } while (cursor);
 
@@ -228,7 +286,12 @@ describe('paging while recordings come and go, across two instances', () => {
       const survivors = initial.filter((r) => !deleted.has(r.name));
       expect(survivors.every((r) => ids.includes(r.id))).toBe(true);
       // Each older recording the peer wrote while paging sorts after the cursor, so a later page has it.
-      expect(addedOlder.slice(0, -1).map((r) => r.id).filter((id) => !ids.includes(id))).toEqual([]);
+      expect(
+        addedOlder
+          .slice(0, -1)
+          .map((r) => r.id)
+          .filter((id) => !ids.includes(id)),
+      ).toEqual([]);
       expect(ids.filter((id) => id.startsWith('EG_00000002'))).toEqual([]); // the newer ones sort before the first page
       expect(deleted.size).toBeGreaterThan(10);
     } finally {

@@ -228,7 +228,9 @@ describe('LiveKit double', () => {
     it('receives data messages with topic, kind and destinations', async () => {
       const name = unique('data');
       await rooms.createRoom({ name });
-      const received = new Promise<[string, unknown]>((resolve) => double.events.once('dataReceived', (room, packet) => resolve([room, packet])));
+      const received = new Promise<[string, unknown]>((resolve) =>
+        double.events.once('dataReceived', (room, packet) => resolve([room, packet])),
+      );
       const payload = new TextEncoder().encode('{"hello":"room"}');
       await rooms.sendData(name, payload, DataPacket_Kind.RELIABLE, { topic: 'RECORDING_DELETED', destinationIdentities: [] });
       await rooms.sendData(name, payload, DataPacket_Kind.LOSSY, { destinationIdentities: ['alice'] });
@@ -243,7 +245,11 @@ describe('LiveKit double', () => {
       expect(mine[0].payload.toString('utf8')).toBe('{"hello":"room"}');
       const missing = await serverError(rooms.sendData(unique('gone'), payload, DataPacket_Kind.RELIABLE));
       expect(missing).toMatchObject({ status: 404, code: 'not_found' });
-      const badNonce = await rawCall('/twirp/livekit.RoomService/SendData', { room: name, data: 'eA==', nonce: 'AAE=' }, { grant: { roomAdmin: true, room: name } });
+      const badNonce = await rawCall(
+        '/twirp/livekit.RoomService/SendData',
+        { room: name, data: 'eA==', nonce: 'AAE=' },
+        { grant: { roomAdmin: true, room: name } },
+      );
       expect(badNonce.status).toBe(400);
       expect(JSON.parse(badNonce.text).code).toBe('invalid_argument');
     });
@@ -254,7 +260,9 @@ describe('LiveKit double', () => {
       expect(await rooms.listParticipants(unique('nobody'))).toEqual([]);
       const alice = double.addParticipant(name, { identity: 'alice', name: 'Alice' });
       expect(alice.sid).toMatch(/^PA_/);
-      expect((await rooms.listParticipants(name)).map((p) => [p.identity, p.name, p.kind])).toEqual([['alice', 'Alice', ParticipantInfo_Kind.STANDARD]]);
+      expect((await rooms.listParticipants(name)).map((p) => [p.identity, p.name, p.kind])).toEqual([
+        ['alice', 'Alice', ParticipantInfo_Kind.STANDARD],
+      ]);
       expect(double.getRoom(name)?.numParticipants).toBe(1);
       double.removeParticipant(name, 'alice');
       expect(await rooms.listParticipants(name)).toEqual([]);
@@ -269,10 +277,18 @@ describe('LiveKit double', () => {
   describe('transport and auth', () => {
     it('answers 401 unauthenticated JSON for a valid token without the grant, or for the wrong room', async () => {
       const noGrant = await rawCall('/twirp/livekit.RoomService/ListRooms', {}, { grant: { roomJoin: true, room: 'x' } });
-      expect(noGrant).toEqual({ status: 401, contentType: 'application/json', text: '{"code":"unauthenticated","msg":"permissions denied"}' });
+      expect(noGrant).toEqual({
+        status: 401,
+        contentType: 'application/json',
+        text: '{"code":"unauthenticated","msg":"permissions denied"}',
+      });
       const name = unique('admin');
       await rooms.createRoom({ name });
-      const otherRoom = await rawCall('/twirp/livekit.RoomService/UpdateRoomMetadata', { room: name, metadata: 'x' }, { grant: { roomAdmin: true, room: 'other' } });
+      const otherRoom = await rawCall(
+        '/twirp/livekit.RoomService/UpdateRoomMetadata',
+        { room: name, metadata: 'x' },
+        { grant: { roomAdmin: true, room: 'other' } },
+      );
       expect(otherRoom.status).toBe(401);
       expect(JSON.parse(otherRoom.text)).toEqual({ code: 'unauthenticated', msg: 'permissions denied' });
       const anonymous = await rawCall('/twirp/livekit.Egress/ListEgress', {});
@@ -320,7 +336,10 @@ describe('LiveKit double', () => {
       expect(unavailable).toMatchObject({ status: 503, code: 'unavailable', message: 'no response from servers' });
 
       double.failNext('ListRooms', 'network');
-      const network = await rooms.listRooms().then(() => undefined, (e: unknown) => e);
+      const network = await rooms.listRooms().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       // fetch's own error (another realm than jest's Error), not a ServerError.
       expect(network).not.toBeInstanceOf(ServerError);
       expect(String(network)).toMatch(/fetch failed/);
@@ -344,7 +363,9 @@ describe('LiveKit double', () => {
       const name = unique('held');
       const release = double.holdNext('CreateRoom');
       let answered = false;
-      const held = rooms.createRoom({ name }).finally(() => { answered = true; });
+      const held = rooms.createRoom({ name }).finally(() => {
+        answered = true;
+      });
       await double.waitFor(() => double.getRoom(name));
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(answered).toBe(false);
@@ -385,7 +406,10 @@ describe('LiveKit double', () => {
 
       // The recorder joins as a hidden EGRESS participant and does not count.
       const recorder = (await rooms.listParticipants(roomName)).find((p) => p.identity === id);
-      expect(recorder).toMatchObject({ kind: ParticipantInfo_Kind.EGRESS, permission: { hidden: true, recorder: true, canPublish: false } });
+      expect(recorder).toMatchObject({
+        kind: ParticipantInfo_Kind.EGRESS,
+        permission: { hidden: true, recorder: true, canPublish: false },
+      });
       expect(double.getRoom(roomName)).toMatchObject({ numParticipants: 0, activeRecording: true });
 
       const stopped = await egress.stopEgress(id);
@@ -420,7 +444,11 @@ describe('LiveKit double', () => {
 
       // The wire: LiveKit's headers, a raw JWT, camelCase with defaults omitted (no status while STARTING).
       const raw = receiver.received.filter((r) => r.body.includes(id));
-      expect(raw.every((r) => r.contentType === 'application/webhook+json' && r.userAgent === 'LiveKit' && !r.authorization?.startsWith('Bearer'))).toBe(true);
+      expect(
+        raw.every(
+          (r) => r.contentType === 'application/webhook+json' && r.userAgent === 'LiveKit' && !r.authorization?.startsWith('Bearer'),
+        ),
+      ).toBe(true);
       const startedJson = JSON.parse(raw.find((r) => r.body.includes('"egress_started"'))!.body);
       expect(startedJson.egressInfo.status).toBeUndefined();
       expect(startedJson.egressInfo.egressId).toBe(id);
@@ -449,7 +477,11 @@ describe('LiveKit double', () => {
       await double.activateEgress(info.egressId);
       await double.endEgress(info.egressId, { status: 'COMPLETE', skipEnding: true });
       const ended = await serverError(egress.stopEgress(info.egressId));
-      expect(ended).toMatchObject({ status: 412, code: 'failed_precondition', message: 'egress with status EGRESS_COMPLETE cannot be stopped' });
+      expect(ended).toMatchObject({
+        status: 412,
+        code: 'failed_precondition',
+        message: 'egress with status EGRESS_COMPLETE cannot be stopped',
+      });
       const unknownEgress = await serverError(egress.stopEgress('EG_unknownunkno'));
       expect(unknownEgress).toMatchObject({ status: 404, code: 'not_found', message: 'egress does not exist' });
       const unknownRoom = await serverError(egress.startRoomCompositeEgress(unique('no-room'), fileOutput('x')));
@@ -461,10 +493,18 @@ describe('LiveKit double', () => {
       expect(noOutput.status).toBe(400);
       expect(JSON.parse(noOutput.text)).toEqual({ code: 'invalid_argument', msg: 'request has missing or invalid field: output' });
       const output = fileOutput('a').toJson();
-      const twoOutputs = await rawCall('/twirp/livekit.Egress/StartRoomCompositeEgress', { roomName, fileOutputs: [output, output] }, { grant: { roomRecord: true } });
+      const twoOutputs = await rawCall(
+        '/twirp/livekit.Egress/StartRoomCompositeEgress',
+        { roomName, fileOutputs: [output, output] },
+        { grant: { roomRecord: true } },
+      );
       expect(JSON.parse(twoOutputs.text).code).toBe('invalid_argument');
       // Without the recordRecord grant, even a valid request is refused.
-      const noGrant = await rawCall('/twirp/livekit.Egress/StartRoomCompositeEgress', { roomName, fileOutputs: [output] }, { grant: { roomAdmin: true, room: roomName } });
+      const noGrant = await rawCall(
+        '/twirp/livekit.Egress/StartRoomCompositeEgress',
+        { roomName, fileOutputs: [output] },
+        { grant: { roomAdmin: true, room: roomName } },
+      );
       expect(noGrant.status).toBe(401);
       // The only egress webhooks of the ended one are its own, with egress_ended right after ACTIVE.
       expect((await egressEvents(info.egressId)).map((e) => e.event)).toEqual(['egress_started', 'egress_updated', 'egress_ended']);
@@ -473,7 +513,11 @@ describe('LiveKit double', () => {
     it('aborts an egress stopped before it started', async () => {
       const { info } = await startRecording('abort');
       const stopped = await egress.stopEgress(info.egressId);
-      expect(stopped).toMatchObject({ status: EgressStatus.EGRESS_ABORTED, error: 'Stop called before pipeline could start', errorCode: 412 });
+      expect(stopped).toMatchObject({
+        status: EgressStatus.EGRESS_ABORTED,
+        error: 'Stop called before pipeline could start',
+        errorCode: 412,
+      });
       expect(stopped.endedAt).toBeGreaterThan(0n);
       const events = await egressEvents(info.egressId);
       expect(events.map((e) => [e.event, e.egressInfo!.status])).toEqual([
@@ -497,7 +541,7 @@ describe('LiveKit double', () => {
 
   // An egress short of CPU does not claim StartEgress; LiveKit gives up after its selection window and
   // retries (HandlerSearch.startUnclaimedMs in support/livekit-double/egress.ts cites protocol and psrpc).
-  describe('StartEgress with a CPU budget (egress\'s costs and admission)', () => {
+  describe("StartEgress with a CPU budget (egress's costs and admission)", () => {
     const startUnclaimedMs = 300;
     let busy: LiveKitDouble;
     let busyEgress: EgressClient;
@@ -577,8 +621,10 @@ describe('LiveKit double', () => {
       ]);
       expect(stopEnded.error).toMatchObject({ status: 412, message: 'egress with status EGRESS_COMPLETE cannot be stopped' });
       expect(updateEnded.error).toMatchObject({ status: 412, message: 'egress with status EGRESS_COMPLETE cannot be updated' });
-      for (const unknown of [stopUnknown, updateUnknown]) expect(unknown.error).toMatchObject({ status: 404, message: 'egress does not exist' });
-      for (const slowAnswer of [stopEnded, stopUnknown, updateEnded, updateUnknown]) expect(slowAnswer.ms).toBeGreaterThanOrEqual(search.unclaimedMs - 5);
+      for (const unknown of [stopUnknown, updateUnknown])
+        expect(unknown.error).toMatchObject({ status: 404, message: 'egress does not exist' });
+      for (const slowAnswer of [stopEnded, stopUnknown, updateEnded, updateUnknown])
+        expect(slowAnswer.ms).toBeGreaterThanOrEqual(search.unclaimedMs - 5);
       // The recorder has left: UpdateLayout's participant lookup fails at once.
       expect(layoutEnded.error).toMatchObject({ status: 404 });
       expect(layoutEnded.ms).toBeLessThan(search.unclaimedMs);
@@ -626,7 +672,7 @@ describe('LiveKit double', () => {
       return new ImageOutput({ captureInterval: 5, filenamePrefix: 'frames/shot', output: { case: 's3', value: upload.clone() } });
     }
 
-    it('redacts the image output\'s credentials and every assume_role_external_id in the echoed request', async () => {
+    it("redacts the image output's credentials and every assume_role_external_id in the echoed request", async () => {
       const roomName = unique('image-echo');
       await rooms.createRoom({ name: roomName });
       const file = fileOutput('recordings/echo');
@@ -653,8 +699,14 @@ describe('LiveKit double', () => {
     it('refuses images with audio_only, as egress does', async () => {
       const roomName = unique('image-audio');
       await rooms.createRoom({ name: roomName });
-      const refused = await serverError(egress.startRoomCompositeEgress(roomName, { file: fileOutput('recordings/audio'), images: imageOutput() }, { audioOnly: true }));
-      expect(refused).toMatchObject({ status: 400, code: 'invalid_argument', message: 'request has missing or invalid field: audio_only images' });
+      const refused = await serverError(
+        egress.startRoomCompositeEgress(roomName, { file: fileOutput('recordings/audio'), images: imageOutput() }, { audioOnly: true }),
+      );
+      expect(refused).toMatchObject({
+        status: 400,
+        code: 'invalid_argument',
+        message: 'request has missing or invalid field: audio_only images',
+      });
     });
   });
 
@@ -665,7 +717,12 @@ describe('LiveKit double', () => {
       await double.endEgress(info.egressId, { status: 'FAILED', error: 'chrome crashed' });
       const ended = (await egressEvents(info.egressId)).at(-1)!;
       expect(ended.event).toBe('egress_ended');
-      expect(ended.egressInfo).toMatchObject({ status: EgressStatus.EGRESS_FAILED, error: 'chrome crashed', errorCode: 500, details: 'End reason: Failure' });
+      expect(ended.egressInfo).toMatchObject({
+        status: EgressStatus.EGRESS_FAILED,
+        error: 'chrome crashed',
+        errorCode: 500,
+        details: 'End reason: Failure',
+      });
       expect(await readObject(info.fileResults[0].filename)).toBeUndefined();
       // From STARTING too, with the default message.
       const { info: early } = await startRecording('failed-early');
@@ -679,7 +736,11 @@ describe('LiveKit double', () => {
       await double.activateEgress(info.egressId);
       await double.endEgress(info.egressId, { status: 'LIMIT_REACHED' });
       const events = await egressEvents(info.egressId);
-      expect(events.map((e) => e.egressInfo!.status)).toEqual([EgressStatus.EGRESS_STARTING, EgressStatus.EGRESS_ACTIVE, EgressStatus.EGRESS_LIMIT_REACHED]);
+      expect(events.map((e) => e.egressInfo!.status)).toEqual([
+        EgressStatus.EGRESS_STARTING,
+        EgressStatus.EGRESS_ACTIVE,
+        EgressStatus.EGRESS_LIMIT_REACHED,
+      ]);
       expect(events[2].egressInfo).toMatchObject({ error: 'Session limit reached', errorCode: 413 });
       expect(await readObject(info.fileResults[0].filename)).toEqual(FIXTURE);
     });
@@ -796,7 +857,10 @@ describe('LiveKit double', () => {
       const events = (await verifiedEvents()).filter((e) => e.room?.name === dropped);
       expect(events.map((e) => e.event)).toEqual(['participant_joined', 'participant_joined']);
       expect(events[0].id).toBe(events[1].id);
-      expect(double.deliveries.find((d) => d.event.event === 'room_started' && d.event.room?.name === dropped)).toMatchObject({ dropped: 'knob', attempts: [] });
+      expect(double.deliveries.find((d) => d.event.event === 'room_started' && d.event.room?.name === dropped)).toMatchObject({
+        dropped: 'knob',
+        attempts: [],
+      });
 
       double.webhooks.clear();
       double.webhooks.hold();
@@ -826,7 +890,10 @@ describe('LiveKit double', () => {
     it('signs bodies for forged-webhook tests and sends single events on demand', async () => {
       const event = new WebhookEvent({ event: 'room_started', id: 'EV_handmadehand', room: { name: 'r', sid: 'RM_r' }, createdAt: 1n });
       const body = JSON.stringify(event.toJson());
-      await expect(verifier.receive(body, await double.signWebhook(body))).resolves.toMatchObject({ event: 'room_started', id: 'EV_handmadehand' });
+      await expect(verifier.receive(body, await double.signWebhook(body))).resolves.toMatchObject({
+        event: 'room_started',
+        id: 'EV_handmadehand',
+      });
       await expect(verifier.receive(body, await double.signWebhook(body, { apiSecret: 'nope' }))).rejects.toThrow();
       await expect(verifier.receive(body, await double.signWebhook(body, { apiKey: 'otherkey' }))).rejects.toThrow(/iss/);
       await expect(verifier.receive(body.replace('"r"', '"s"'), await double.signWebhook(body))).rejects.toThrow(/sha256/);
@@ -940,11 +1007,46 @@ describe('LiveKit double', () => {
 
       const events = await egressEvents(id);
       expect(events.map((e) => [e.event, EgressStatus[e.egressInfo!.status], entries(e.egressInfo!)])).toEqual([
-        ['egress_started', 'EGRESS_STARTING', [[RTMP_A_SHOWN, 'ACTIVE', false], [RTMP_B_SHOWN, 'ACTIVE', false]]],
-        ['egress_updated', 'EGRESS_ACTIVE', [[RTMP_A_SHOWN, 'ACTIVE', false], [RTMP_B_SHOWN, 'ACTIVE', false]]],
-        ['egress_updated', 'EGRESS_ACTIVE', [[RTMP_A_SHOWN, 'ACTIVE', true], [RTMP_B_SHOWN, 'ACTIVE', true]]],
-        ['egress_updated', 'EGRESS_ENDING', [[RTMP_A_SHOWN, 'ACTIVE', true], [RTMP_B_SHOWN, 'ACTIVE', true]]],
-        ['egress_ended', 'EGRESS_COMPLETE', [[RTMP_A_SHOWN, 'FINISHED', true], [RTMP_B_SHOWN, 'FINISHED', true]]],
+        [
+          'egress_started',
+          'EGRESS_STARTING',
+          [
+            [RTMP_A_SHOWN, 'ACTIVE', false],
+            [RTMP_B_SHOWN, 'ACTIVE', false],
+          ],
+        ],
+        [
+          'egress_updated',
+          'EGRESS_ACTIVE',
+          [
+            [RTMP_A_SHOWN, 'ACTIVE', false],
+            [RTMP_B_SHOWN, 'ACTIVE', false],
+          ],
+        ],
+        [
+          'egress_updated',
+          'EGRESS_ACTIVE',
+          [
+            [RTMP_A_SHOWN, 'ACTIVE', true],
+            [RTMP_B_SHOWN, 'ACTIVE', true],
+          ],
+        ],
+        [
+          'egress_updated',
+          'EGRESS_ENDING',
+          [
+            [RTMP_A_SHOWN, 'ACTIVE', true],
+            [RTMP_B_SHOWN, 'ACTIVE', true],
+          ],
+        ],
+        [
+          'egress_ended',
+          'EGRESS_COMPLETE',
+          [
+            [RTMP_A_SHOWN, 'FINISHED', true],
+            [RTMP_B_SHOWN, 'FINISHED', true],
+          ],
+        ],
       ]);
       for (const entry of done.streamResults) {
         expect(entry.endedAt).toBe(done.endedAt);
@@ -952,7 +1054,10 @@ describe('LiveKit double', () => {
         expect(entry.duration).toBeGreaterThan(0n);
       }
       expect(done).toMatchObject({ manifestLocation: '', error: '', fileResults: [] });
-      expect(done.result.case === 'stream' && done.result.value.info.map((s) => s.status)).toEqual([StreamInfo_Status.FINISHED, StreamInfo_Status.FINISHED]);
+      expect(done.result.case === 'stream' && done.result.value.info.map((s) => s.status)).toEqual([
+        StreamInfo_Status.FINISHED,
+        StreamInfo_Status.FINISHED,
+      ]);
       expect(await objectCount()).toBe(objectsBefore);
 
       // The wire: no status key on live entries, FINISHED spelled out at the end, no raw key anywhere.
@@ -1074,13 +1179,24 @@ describe('LiveKit double', () => {
       const start = (body: object) => rawCall('/twirp/livekit.Egress/StartRoomCompositeEgress', { roomName, ...body }, grant);
       const file = fileOutput('recordings/x').toJson();
       const cases: Array<[object, string]> = [
-        [{ streamOutputs: [{ protocol: 'RTMP', urls: [RTMP_A] }, { protocol: 'RTMP', urls: [RTMP_B] }] }, 'request has missing or invalid field: multiple stream outputs'],
+        [
+          {
+            streamOutputs: [
+              { protocol: 'RTMP', urls: [RTMP_A] },
+              { protocol: 'RTMP', urls: [RTMP_B] },
+            ],
+          },
+          'request has missing or invalid field: multiple stream outputs',
+        ],
         [{ fileOutputs: [file], streamOutputs: [{}] }, 'request has missing or invalid field: stream protocol'],
         [{ streamOutputs: [{ urls: ['http://h.example.com/app/key'] }] }, 'invalid url http://h.example.com/app/key: invalid protocol'],
         [{ streamOutputs: [{ protocol: 'RTMP', urls: [SRT] }] }, `invalid url ${SRT}: invalid scheme`],
         [{ streamOutputs: [{ protocol: 'SRT', urls: [RTMP_A] }] }, `invalid url ${RTMP_A}: invalid scheme`],
         [{ streamOutputs: [{ urls: [RTMP_A, SRT] }] }, `invalid url ${SRT}: invalid scheme`],
-        [{ streamOutputs: [{ protocol: 'RTMP', urls: ['rtmp://h.example.com/key'] }] }, 'invalid url rtmp://h.example.com/key: rtmp urls must be of format rtmp(s)://{host}(/{path})/{app}/{stream_key}( live=1)'],
+        [
+          { streamOutputs: [{ protocol: 'RTMP', urls: ['rtmp://h.example.com/key'] }] },
+          'invalid url rtmp://h.example.com/key: rtmp urls must be of format rtmp(s)://{host}(/{path})/{app}/{stream_key}( live=1)',
+        ],
         [{ stream: { protocol: 'RTMP' } }, 'request has missing or invalid field: stream url'],
       ];
       for (const [body, msg] of cases) {
@@ -1133,7 +1249,11 @@ describe('LiveKit double', () => {
       double.failStreamUrl((url) => url.includes('dead.example.com'));
       const lone = await egress.startRoomCompositeEgress(roomName, rtmp('rtmp://dead.example.com/app/key-123456'));
       await double.activateEgress(lone.egressId);
-      expect((await egressEvents(lone.egressId)).map((e) => EgressStatus[e.egressInfo!.status])).toEqual(['EGRESS_STARTING', 'EGRESS_ACTIVE', 'EGRESS_FAILED']);
+      expect((await egressEvents(lone.egressId)).map((e) => EgressStatus[e.egressInfo!.status])).toEqual([
+        'EGRESS_STARTING',
+        'EGRESS_ACTIVE',
+        'EGRESS_FAILED',
+      ]);
       expect(double.getEgress(lone.egressId)).toMatchObject({ errorCode: 503, error: 'Could not open resource for writing.' });
     });
 
@@ -1176,7 +1296,13 @@ describe('LiveKit double', () => {
       await double.waitFor(() => double.getEgress(id)?.status === EgressStatus.EGRESS_COMPLETE);
 
       const events = (await egressEvents(id)).slice(seen);
-      expect(events.map((e) => [e.event, EgressStatus[e.egressInfo!.status], e.egressInfo!.streamResults.map((s) => StreamInfo_Status[s.status])])).toEqual([
+      expect(
+        events.map((e) => [
+          e.event,
+          EgressStatus[e.egressInfo!.status],
+          e.egressInfo!.streamResults.map((s) => StreamInfo_Status[s.status]),
+        ]),
+      ).toEqual([
         ['egress_updated', 'EGRESS_ACTIVE', ['ACTIVE', 'ACTIVE', 'ACTIVE']],
         ['egress_updated', 'EGRESS_ACTIVE', ['FINISHED', 'ACTIVE', 'FINISHED']],
         ['egress_updated', 'EGRESS_ACTIVE', ['FINISHED', 'ACTIVE', 'FINISHED', 'FAILED']],
@@ -1201,7 +1327,11 @@ describe('LiveKit double', () => {
       await double.activateEgress(ended.egressId);
       await double.endEgress(ended.egressId, { status: 'COMPLETE' });
       const tooLate = await serverError(egress.updateStream(ended.egressId, [RTMP_B]));
-      expect(tooLate).toMatchObject({ status: 412, code: 'failed_precondition', message: 'egress with status EGRESS_COMPLETE cannot be updated' });
+      expect(tooLate).toMatchObject({
+        status: 412,
+        code: 'failed_precondition',
+        message: 'egress with status EGRESS_COMPLETE cannot be updated',
+      });
 
       const info = await egress.startRoomCompositeEgress(roomName, rtmp(RTMP_A));
       const id = info.egressId;
@@ -1228,14 +1358,20 @@ describe('LiveKit double', () => {
       ]);
       const reported = (await egressEvents(id)).slice(before);
       expect(reported.map((e) => [e.event, e.egressInfo!.streamResults.length])).toEqual([['egress_updated', 2]]);
-      const twoMissing = await serverError(egress.updateStream(id, [], ['rtmp://x.example.com/app/nope-1', 'rtmp://x.example.com/app/nope-2']));
+      const twoMissing = await serverError(
+        egress.updateStream(id, [], ['rtmp://x.example.com/app/nope-1', 'rtmp://x.example.com/app/nope-2']),
+      );
       expect(twoMissing).toMatchObject({
         status: 404,
         code: 'not_found',
         message: 'stream rtmp://x.example.com/app/nope-1 not found\nstream rtmp://x.example.com/app/nope-2 not found',
       });
 
-      const noGrant = await rawCall('/twirp/livekit.Egress/UpdateStream', { egressId: id, addOutputUrls: [RTMP_B] }, { grant: { roomAdmin: true, room: roomName } });
+      const noGrant = await rawCall(
+        '/twirp/livekit.Egress/UpdateStream',
+        { egressId: id, addOutputUrls: [RTMP_B] },
+        { grant: { roomAdmin: true, room: roomName } },
+      );
       expect(noGrant.status).toBe(401);
       expect(double.getEgress(id)!.streamResults).toHaveLength(2);
     });
@@ -1245,14 +1381,23 @@ describe('LiveKit double', () => {
     it('activates a started egress by itself and completes it after StopEgress', async () => {
       const auto = await LiveKitDouble.start({
         activateAfterMs: 5,
-        defaultStorage: { endpoint: s3.endpoint, bucket: s3.bucket, accessKey: TEST_S3_CREDENTIALS.accessKeyId, secret: TEST_S3_CREDENTIALS.secretAccessKey, forcePathStyle: true },
+        defaultStorage: {
+          endpoint: s3.endpoint,
+          bucket: s3.bucket,
+          accessKey: TEST_S3_CREDENTIALS.accessKeyId,
+          secret: TEST_S3_CREDENTIALS.secretAccessKey,
+          forcePathStyle: true,
+        },
       });
       try {
         const client = new EgressClient(auto.url, auto.apiKey, auto.apiSecret);
         const roomName = unique('auto');
         auto.addParticipant(roomName, { identity: 'host', tracks: ['video'] });
         // No s3 block: egress's own storage config is used.
-        const info = await client.startRoomCompositeEgress(roomName, new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'recordings/{room_name}' }));
+        const info = await client.startRoomCompositeEgress(
+          roomName,
+          new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: 'recordings/{room_name}' }),
+        );
         await auto.waitFor(() => auto.getEgress(info.egressId)?.status === EgressStatus.EGRESS_ACTIVE);
         expect((await client.stopEgress(info.egressId)).status).toBe(EgressStatus.EGRESS_ENDING);
         await auto.webhooks.idle(); // includes the pending completion
@@ -1261,7 +1406,9 @@ describe('LiveKit double', () => {
         // Without disableManifest, a manifest is uploaded next to the file.
         const done = auto.getEgress(info.egressId)!;
         expect(done.manifestLocation).toBe(`${s3.endpoint}/${s3.bucket}/recordings/${roomName}.mp4.json`);
-        expect(JSON.parse((await readObject(`recordings/${roomName}.mp4.json`))!.toString('utf8'))).toMatchObject({ egress_id: info.egressId });
+        expect(JSON.parse((await readObject(`recordings/${roomName}.mp4.json`))!.toString('utf8'))).toMatchObject({
+          egress_id: info.egressId,
+        });
       } finally {
         await auto.close();
       }
@@ -1360,7 +1507,10 @@ describe('LiveKit double', () => {
   describe('UpdateLayout while STARTING (manual lifecycle)', () => {
     it('answers 404 "participant does not exist" before the recorder joins and 200 after, the egress still STARTING', async () => {
       const { info } = await startRecording('layout-starting');
-      expect(await serverError(egress.updateLayout(info.egressId, 'speaker'))).toMatchObject({ status: 404, message: 'participant does not exist' });
+      expect(await serverError(egress.updateLayout(info.egressId, 'speaker'))).toMatchObject({
+        status: 404,
+        message: 'participant does not exist',
+      });
       double.recorderJoins(info.egressId);
       expect((await egress.updateLayout(info.egressId, 'speaker')).status).toBe(EgressStatus.EGRESS_STARTING);
       await egress.stopEgress(info.egressId);

@@ -35,7 +35,9 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
     ({ name } = await completeRecording(stack));
     path = `/recordings/${encodeURIComponent(name)}`;
   });
-  afterAll(async () => { await stack.close(); });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   it('answers 200 with the whole file and every header a player needs when there is no Range', async () => {
     const res = await get(stack, path);
@@ -144,7 +146,7 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
     expect(stack.s3Proxy.requests.slice(before)).toEqual([]);
   });
 
-  it('serves a name only through its own sidecar: a sidecar\'s stem or another key is not a recording', async () => {
+  it("serves a name only through its own sidecar: a sidecar's stem or another key is not a recording", async () => {
     await putObject(stack, 'recordings/secret.txt', 'not a recording');
     expect((await get(stack, '/recordings/secret.txt')).status).toBe(404);
     const stem = name.replace(/\.mp4$/, '');
@@ -155,7 +157,10 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
   it('closes the response when S3 fails mid-body, and the process carries on', async () => {
     stack.s3Proxy.inject((method, p) => method === 'GET' && !p.includes('/.metadata/'), { kind: 'cut', afterBytes: 1000 });
     const before = stack.s3Proxy.requests.length;
-    const outcome = await get(stack, path).then((res) => res.body.length, (error: Error) => error.message);
+    const outcome = await get(stack, path).then(
+      (res) => res.body.length,
+      (error: Error) => error.message,
+    );
     expect(outcome).not.toBe(size);
     // One GET, not retried: the body had started, so the client sees an incomplete response.
     expect(stack.s3Proxy.requests.slice(before).filter((r) => r.path.endsWith('.mp4'))).toHaveLength(1);
@@ -169,8 +174,18 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
     const big = randomBytes(24 * 1024 * 1024);
     const bigName = 'big-RM_big-1.mp4';
     const recording: Recording = {
-      id: 'EG_bigbigbigbig', name: bigName, roomName: 'big', roomId: 'RM_big', status: 'COMPLETE', startedAt: 1, endedAt: 2,
-      duration: 1, size: big.length, mediaKey: `recordings/${bigName}`, mediaVerified: true, updatedAt: 2,
+      id: 'EG_bigbigbigbig',
+      name: bigName,
+      roomName: 'big',
+      roomId: 'RM_big',
+      status: 'COMPLETE',
+      startedAt: 1,
+      endedAt: 2,
+      duration: 1,
+      size: big.length,
+      mediaKey: `recordings/${bigName}`,
+      mediaVerified: true,
+      updatedAt: 2,
     };
     await putObject(stack, recording.mediaKey, big, 'video/mp4');
     await putObject(stack, 'recordings/.metadata/big-RM_big-1.json', JSON.stringify(recording));
@@ -178,11 +193,16 @@ describe('GET /recordings/:name (the Range-aware proxy)', () => {
     const before = stack.s3Proxy.requests.length;
     await new Promise<void>((resolve, reject) => {
       const req = http.get(`${stack.baseUrl}/recordings/${bigName}`, { headers: HOST_HEADERS }, (res) => {
-        res.once('data', () => { req.destroy(); resolve(); });
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
       });
       req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
     });
-    const read = await eventually(() => stack.s3Proxy.requests.slice(before).find((r) => r.method === 'GET' && r.path.endsWith(bigName) && r.closed));
+    const read = await eventually(() =>
+      stack.s3Proxy.requests.slice(before).find((r) => r.method === 'GET' && r.path.endsWith(bigName) && r.closed),
+    );
     // The upstream read ended without having passed the whole object on.
     expect(read.completed).toBe(false);
   });

@@ -56,8 +56,18 @@ function openMedia(port: number, path: string, headers: Record<string, string> =
 function bigRecording(room: string): { recording: Recording; sidecarKey: string } {
   const name = `${room}-RM_${room}-1.mp4`;
   const recording: Recording = {
-    id: `EG_${room}${room}`, name, roomName: room, roomId: `RM_${room}`, status: 'COMPLETE', startedAt: 1, endedAt: 2,
-    duration: 1, size: BIG.length, mediaKey: `recordings/${name}`, mediaVerified: true, updatedAt: 2,
+    id: `EG_${room}${room}`,
+    name,
+    roomName: room,
+    roomId: `RM_${room}`,
+    status: 'COMPLETE',
+    startedAt: 1,
+    endedAt: 2,
+    duration: 1,
+    size: BIG.length,
+    mediaKey: `recordings/${name}`,
+    mediaVerified: true,
+    updatedAt: 2,
   };
   return { recording, sidecarKey: `recordings/.metadata/${room}-RM_${room}-1.json` };
 }
@@ -99,7 +109,12 @@ async function stop(service: ServiceProcess | undefined, s3: S3TestServer | unde
 }
 
 /** Each describe's teardown: its readers leave, then the service, the LiveKit double and s3rver stop. */
-async function tearDown(readers: Answer[], service: ServiceProcess | undefined, livekit: LiveKitDouble | undefined, s3: S3TestServer | undefined) {
+async function tearDown(
+  readers: Answer[],
+  service: ServiceProcess | undefined,
+  livekit: LiveKitDouble | undefined,
+  s3: S3TestServer | undefined,
+) {
   for (const reader of readers) reader.leave();
   await stop(service, s3);
   await livekit?.close();
@@ -142,16 +157,26 @@ describe('media streams beside control traffic (a service process)', () => {
     const started = await post(`${url}/recordings/start`, { roomName });
     expect(started.status).toBe(200);
     const { id, name } = (await started.json()).recording as Recording;
-    const statusOf = async () => ((await (await fetch(`${url}/recordings/${name}/info`, { headers: HOST_HEADERS })).json()) as Recording).status;
+    const statusOf = async () =>
+      ((await (await fetch(`${url}/recordings/${name}/info`, { headers: HOST_HEADERS })).json()) as Recording).status;
     await eventually(async () => (await statusOf()) === 'ACTIVE', { what: 'recording ACTIVE', timeoutMs: 15_000 });
     // The big recording's sidecar is read once here, so the readers below cost one S3 GET each.
     (await openMedia(port, `/recordings/${bigName}`, { Range: 'bytes=0-0' })).leave();
-    await eventually(async () => /^recording_manager_media_streams_open 0$/m.test(await (await fetch(`${url}/metrics`)).text()), { what: 'its slot freed' });
+    await eventually(async () => /^recording_manager_media_streams_open 0$/m.test(await (await fetch(`${url}/metrics`)).text()), {
+      what: 'its slot freed',
+    });
 
     // Those still waiting for a socket when the process stops get no answer at all.
-    for (let i = 0; i < SLOW_READERS; i++) void openMedia(port, `/recordings/${bigName}`).then((answer) => readers.push(answer), () => undefined);
+    for (let i = 0; i < SLOW_READERS; i++)
+      void openMedia(port, `/recordings/${bigName}`).then(
+        (answer) => readers.push(answer),
+        () => undefined,
+      );
     // Every socket of the media pool is held by a reader that no longer reads; the others wait for one.
-    await eventually(() => readers.filter((reader) => reader.status === 200).length === MEDIA_SOCKETS, { timeoutMs: 20_000, what: 'the media pool full' });
+    await eventually(() => readers.filter((reader) => reader.status === 200).length === MEDIA_SOCKETS, {
+      timeoutMs: 20_000,
+      what: 'the media pool full',
+    });
 
     const admitted = await post(`${url}/token`, { roomName: 'another-room', participantName: 'guest' });
     expect(admitted.status).toBe(200);
@@ -183,7 +208,11 @@ describe('caps on concurrent media streams (a service process behind one proxy)'
     livekit = await LiveKitDouble.start();
     bigName = await storeBigRecording(s3, 'capped');
     // The per-address cap is left at its default; the proxy in front tells client addresses.
-    ({ service, port, url } = await startService(livekit, s3, { MEDIA_MAX_STREAMS: '20', TRUST_PROXY: '1', RECORDING_PLAYBACK_STRATEGY: 'PROXY' }));
+    ({ service, port, url } = await startService(livekit, s3, {
+      MEDIA_MAX_STREAMS: '20',
+      TRUST_PROXY: '1',
+      RECORDING_PLAYBACK_STRATEGY: 'PROXY',
+    }));
   }, 60_000);
 
   afterAll(() => tearDown(held, service, livekit, s3));
@@ -196,7 +225,9 @@ describe('caps on concurrent media streams (a service process behind one proxy)'
 
   it('answers 429 beyond 16 streams from one address and beyond the total, and frees a slot when a reader goes away', async () => {
     // One browser tab or the bench: 16 readers from one address, one of them a <video> with a signed URL.
-    const { recordingUrl } = await (await fetch(`${url}/recordings/${bigName}/url`, { headers: HOST_HEADERS })).json() as { recordingUrl: string };
+    const { recordingUrl } = (await (await fetch(`${url}/recordings/${bigName}/url`, { headers: HOST_HEADERS })).json()) as {
+      recordingUrl: string;
+    };
     const tab = await Promise.all(Array.from({ length: 15 }, () => hold('203.0.113.1')));
     tab.push(await hold('203.0.113.1', recordingUrl));
     expect(tab.map((answer) => answer.status)).toEqual(Array(16).fill(200));
@@ -224,10 +255,13 @@ describe('caps on concurrent media streams (a service process behind one proxy)'
 
     // A reader that goes away frees its slot, for anyone.
     others[0].leave();
-    await eventually(async () => {
-      const answer = await hold('203.0.113.5');
-      return answer.status === 200 || undefined;
-    }, { what: 'a freed slot' });
+    await eventually(
+      async () => {
+        const answer = await hold('203.0.113.5');
+        return answer.status === 200 || undefined;
+      },
+      { what: 'a freed slot' },
+    );
   }, 60_000);
 });
 
@@ -244,17 +278,22 @@ describe('media stream slots (the app against the fault proxy)', () => {
     await putObject(stack, recording.mediaKey, BIG, 'video/mp4');
     await putObject(stack, sidecarKey, JSON.stringify(recording));
   });
-  afterAll(async () => { await stack.close(); });
-
-  const readWhole = (path: string) => new Promise<{ status: number; length: number }>((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers: HOST_HEADERS }, (res) => {
-      let length = 0;
-      res.on('data', (chunk: Buffer) => { length += chunk.length; });
-      res.on('end', () => resolve({ status: res.statusCode!, length }));
-      res.on('error', () => resolve({ status: res.statusCode!, length }));
-    });
-    req.on('error', () => resolve({ status: 0, length: 0 }));
+  afterAll(async () => {
+    await stack.close();
   });
+
+  const readWhole = (path: string) =>
+    new Promise<{ status: number; length: number }>((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port, path, headers: HOST_HEADERS }, (res) => {
+        let length = 0;
+        res.on('data', (chunk: Buffer) => {
+          length += chunk.length;
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, length }));
+        res.on('error', () => resolve({ status: res.statusCode!, length }));
+      });
+      req.on('error', () => resolve({ status: 0, length: 0 }));
+    });
 
   it('frees the slot of a stream that ended, whole or cut off by S3, and keeps the slot of one still open', async () => {
     const path = `/recordings/${encodeURIComponent(name)}`;
@@ -275,7 +314,9 @@ describe('media stream slots (the app against the fault proxy)', () => {
       open.leave();
     }
     await eventually(async () => (await readWhole(path)).status === 200, { what: 'the slot of the reader that left freed' });
-    await eventually(() => stack.s3Proxy.requests.some((r) => r.path.endsWith('held-RM_held-1.mp4') && r.closed), { what: 'its S3 read let go' });
+    await eventually(() => stack.s3Proxy.requests.some((r) => r.path.endsWith('held-RM_held-1.mp4') && r.closed), {
+      what: 'its S3 read let go',
+    });
   });
 });
 

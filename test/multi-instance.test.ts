@@ -41,14 +41,16 @@ describe('two service processes sharing Redis', () => {
   });
 
   const post = (port: number, path: string, body: unknown) =>
-    fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...HOST_HEADERS }, body: JSON.stringify(body) });
+    fetch(`http://127.0.0.1:${port}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...HOST_HEADERS },
+      body: JSON.stringify(body),
+    });
 
   it('start exactly one egress for twenty concurrent starts spread over both', async () => {
     const roomName = 'shared-room';
     expect((await post(services[0].port, '/token', { roomName, participantName: 'p' })).status).toBe(200);
-    const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => post(services[i % 2].port, '/recordings/start', { roomName })),
-    );
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => post(services[i % 2].port, '/recordings/start', { roomName })));
     const statuses = answers.map((res) => res.status).sort();
     expect(statuses).toEqual([200, ...Array(19).fill(409)]);
     expect(livekit.listEgresses().filter((e) => e.roomName === roomName)).toHaveLength(1);

@@ -13,7 +13,9 @@ describe('notifications to the customer (NOTIFY_URLS)', () => {
   let receiver: NotificationReceiver;
   beforeAll(async () => {
     receiver = await NotificationReceiver.start(KEY);
-    stack = await startStack({ env: { NOTIFY_URLS: receiver.url, NOTIFY_SIGNING_KEY: KEY, NOTIFY_RETRY_BASE: '100ms', NOTIFY_RETRY_MAX: '400ms' } });
+    stack = await startStack({
+      env: { NOTIFY_URLS: receiver.url, NOTIFY_SIGNING_KEY: KEY, NOTIFY_RETRY_BASE: '100ms', NOTIFY_RETRY_MAX: '400ms' },
+    });
   });
   afterAll(async () => {
     await stack.close();
@@ -25,7 +27,13 @@ describe('notifications to the customer (NOTIFY_URLS)', () => {
   it('posts started, updated, ended and deleted, signed, with the recording and its metadata', async () => {
     const roomName = uniqueRoom('notified');
     await joinRoom(stack, roomName);
-    const started = (await stack.http().post('/recordings/start').send({ roomName, metadata: { meetingId: 'm-1' } }).expect(200)).body.recording;
+    const started = (
+      await stack
+        .http()
+        .post('/recordings/start')
+        .send({ roomName, metadata: { meetingId: 'm-1' } })
+        .expect(200)
+    ).body.recording;
     await waitForRecording(stack, started.name, (r) => r.status === 'ACTIVE');
     await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
     await waitForRecording(stack, started.name, (r) => r.playable);
@@ -34,7 +42,12 @@ describe('notifications to the customer (NOTIFY_URLS)', () => {
     const ours = () => receiver.received.filter((r) => r.recording.id === started.id);
     await eventually(() => ours().some((r) => r.type === 'recording.deleted'), { what: 'recording.deleted received' });
     expect(ours().map((r) => r.type)).toEqual(['recording.started', 'recording.updated', 'recording.ended', 'recording.deleted']);
-    expect(ours().map((r) => r.id)).toEqual([`${started.id}:started`, `${started.id}:ending`, `${started.id}:ended`, `${started.id}:deleted`]);
+    expect(ours().map((r) => r.id)).toEqual([
+      `${started.id}:started`,
+      `${started.id}:ending`,
+      `${started.id}:ended`,
+      `${started.id}:deleted`,
+    ]);
     expect(ours().every((r) => r.signatureValid)).toBe(true);
     const ended = ours().find((r) => r.type === 'recording.ended')!;
     expect(ended.recording).toMatchObject({ name: started.name, status: 'COMPLETE', playable: true, metadata: { meetingId: 'm-1' } });
@@ -67,7 +80,9 @@ describe('notifications to the customer (NOTIFY_URLS)', () => {
     receiver.failWhen((n) => n.type === 'recording.started' && n.recording.roomName === roomName, 503, 500, 429);
     const { recording } = await completeRecording(stack, roomName);
     const startedId = `${recording.id}:started`;
-    await eventually(() => receiver.received.filter((r) => r.id === startedId && r.answered === 200).length === 1, { what: 'delivered after retries' });
+    await eventually(() => receiver.received.filter((r) => r.id === startedId && r.answered === 200).length === 1, {
+      what: 'delivered after retries',
+    });
     const attempts = receiver.received.filter((r) => r.id === startedId);
     expect(attempts.map((r) => r.answered)).toEqual([503, 500, 429, 200]);
     expect(new Set(attempts.map((r) => JSON.stringify(r.recording))).size).toBe(1);
@@ -82,7 +97,7 @@ describe('notifications to the customer (NOTIFY_URLS)', () => {
     expect(receiver.received.filter((r) => r.id === `${recording.id}:started`).map((r) => r.answered)).toEqual([400]);
   });
 
-  it('never makes LiveKit wait: webhooks are answered while the customer\'s URL hangs', async () => {
+  it("never makes LiveKit wait: webhooks are answered while the customer's URL hangs", async () => {
     receiver.hang(3000);
     try {
       const { recording } = await completeRecording(stack, uniqueRoom('slow customer'));
@@ -105,13 +120,21 @@ describe('notifications across a restart', () => {
     const port = await freePort();
     livekit.webhookUrls = [`http://127.0.0.1:${port}/livekit/webhook`];
     const env = {
-      SERVER_PORT: String(port), ...peerEnv(livekit, s3), LOG_LEVEL: 'warn', RECONCILE_INTERVAL: '0',
-      NOTIFY_URLS: receiver.url, NOTIFY_SIGNING_KEY: KEY, NOTIFY_RETRY_BASE: '3s',
+      SERVER_PORT: String(port),
+      ...peerEnv(livekit, s3),
+      LOG_LEVEL: 'warn',
+      RECONCILE_INTERVAL: '0',
+      NOTIFY_URLS: receiver.url,
+      NOTIFY_SIGNING_KEY: KEY,
+      NOTIFY_RETRY_BASE: '3s',
     };
     let service: ServiceProcess | undefined;
-    const post = (path: string, body: unknown) => fetch(`http://127.0.0.1:${port}${path}`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json', ...HOST_HEADERS }, body: JSON.stringify(body),
-    });
+    const post = (path: string, body: unknown) =>
+      fetch(`http://127.0.0.1:${port}${path}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...HOST_HEADERS },
+        body: JSON.stringify(body),
+      });
     try {
       service = runService(env);
       await waitReady(service, port);
@@ -127,9 +150,17 @@ describe('notifications across a restart', () => {
 
       service = runService(env);
       await waitReady(service, port);
-      await eventually(() => receiver.received.filter((r) => r.id === `${recording.id}:started`).map((r) => r.answered).join() === '503,200', {
-        timeoutMs: 15_000, what: 'delivered by the new process',
-      });
+      await eventually(
+        () =>
+          receiver.received
+            .filter((r) => r.id === `${recording.id}:started`)
+            .map((r) => r.answered)
+            .join() === '503,200',
+        {
+          timeoutMs: 15_000,
+          what: 'delivered by the new process',
+        },
+      );
     } finally {
       service?.child.kill('SIGKILL');
       await livekit.close();

@@ -38,7 +38,7 @@ describe('observability: request ids, logs and metrics', () => {
 
   const scrape = async () => (await stack.anonymous().get('/metrics').set('Authorization', `Bearer ${METRICS_TOKEN}`).expect(200)).text;
 
-  it('answers with the caller\'s X-Request-Id, or a fresh one when it has none or a strange one', async () => {
+  it("answers with the caller's X-Request-Id, or a fresh one when it has none or a strange one", async () => {
     const given = await stack.http().get('/healthz').set('X-Request-Id', 'gateway-7f3a.42').expect(200);
     expect(given.headers['x-request-id']).toBe('gateway-7f3a.42');
     const fresh = await stack.http().get('/healthz').expect(200);
@@ -61,14 +61,36 @@ describe('observability: request ids, logs and metrics', () => {
 
     const text = await scrape();
     expect(text).toContain('# TYPE recording_manager_http_request_duration_seconds histogram');
-    expect(sample(text, 'recording_manager_http_request_duration_seconds_count', { method: 'POST', route: '/recordings/start', status: '200' })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, 'recording_manager_http_request_duration_seconds_count', { method: 'GET', route: '/recordings/:name/info', status: '404' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'recording_manager_http_request_duration_seconds_count', { method: 'POST', route: '/recordings/start', status: '200' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'recording_manager_http_request_duration_seconds_count', {
+        method: 'GET',
+        route: '/recordings/:name/info',
+        status: '404',
+      }),
+    ).toBeGreaterThanOrEqual(1);
     // Route patterns, never paths: a recording's name is no label.
     expect(text).not.toContain(recording.name);
-    expect(sample(text, 'recording_manager_livekit_webhooks_total', { event: 'egress_ended', outcome: 'applied' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'recording_manager_livekit_webhooks_total', { event: 'egress_ended', outcome: 'applied' })).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(sample(text, 'recording_manager_finished_total', { kind: 'recording', status: 'COMPLETE' })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, 'recording_manager_upstream_request_duration_seconds_count', { service: 's3', operation: 'PutObjectCommand', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, 'recording_manager_upstream_request_duration_seconds_count', { service: 'livekit', operation: 'startRoomCompositeEgress', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'recording_manager_upstream_request_duration_seconds_count', {
+        service: 's3',
+        operation: 'PutObjectCommand',
+        outcome: 'ok',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'recording_manager_upstream_request_duration_seconds_count', {
+        service: 'livekit',
+        operation: 'startRoomCompositeEgress',
+        outcome: 'ok',
+      }),
+    ).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'recording_manager_notification_deliveries_total', { outcome: 'delivered' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'recording_manager_active', { kind: 'recording' })).toBe(0);
     expect(text).toContain('recording_manager_process_cpu_seconds_total');
@@ -77,8 +99,13 @@ describe('observability: request ids, logs and metrics', () => {
   it('serves metrics in production only with METRICS_TOKEN set', async () => {
     const production = loadConfig({
       ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith('TEST_'))),
-      NODE_ENV: 'production', LIVEKIT_URL: stack.config.livekit.url, LIVEKIT_API_KEY: 'APIdeploymentkey', LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment-of-32-or-more',
-      ADMIN_API_KEY: 'k'.repeat(32), MEDIA_URL_SIGNING_KEY: 'm'.repeat(32), LOG_LEVEL: 'silent',
+      NODE_ENV: 'production',
+      LIVEKIT_URL: stack.config.livekit.url,
+      LIVEKIT_API_KEY: 'APIdeploymentkey',
+      LIVEKIT_API_SECRET: 'a-real-secret-of-the-deployment-of-32-or-more',
+      ADMIN_API_KEY: 'k'.repeat(32),
+      MEDIA_URL_SIGNING_KEY: 'm'.repeat(32),
+      LOG_LEVEL: 'silent',
     });
     const services = createServices(production, createLogger('silent'));
     try {
@@ -102,7 +129,13 @@ describe('observability: request ids, logs and metrics', () => {
     stack.livekit.webhooks.clear();
 
     const text = await scrape();
-    expect(sample(text, 'recording_manager_upstream_request_duration_seconds_count', { service: 'livekit', operation: 'startRoomCompositeEgress', outcome: 'error' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'recording_manager_upstream_request_duration_seconds_count', {
+        service: 'livekit',
+        operation: 'startRoomCompositeEgress',
+        outcome: 'error',
+      }),
+    ).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'recording_manager_active', { kind: 'recording' })).toBe(1);
     expect(sample(text, 'recording_manager_reconciler_repairs_total', { repair: 'repaired' })).toBeGreaterThanOrEqual(1);
     await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
@@ -122,15 +155,24 @@ describe('observability: request ids, logs and metrics', () => {
       const roomName = uniqueRoom('logged');
       const host = { Authorization: `Bearer ${TEST_ADMIN_KEY}` };
       await request(baseUrl).post('/token').set(host).send({ roomName, participantName: 'ann' }).expect(200);
-      const started = await request(baseUrl).post('/recordings/start').set(host).set('X-Request-Id', 'start-call-1').send({ roomName }).expect(200);
+      const started = await request(baseUrl)
+        .post('/recordings/start')
+        .set(host)
+        .set('X-Request-Id', 'start-call-1')
+        .send({ roomName })
+        .expect(200);
       const egressId = started.body.recording.id as string;
-      await eventually(() => lines.some((line) => line.msg === 'egress event applied' && line.egressId === egressId), { what: 'a webhook applied' });
+      await eventually(() => lines.some((line) => line.msg === 'egress event applied' && line.egressId === egressId), {
+        what: 'a webhook applied',
+      });
 
       const ofStart = lines.filter((line) => line.requestId === 'start-call-1');
       expect(ofStart.find((line) => line.msg === 'request')).toMatchObject({ route: '/recordings/start', status: 200, roomName });
       const webhookLines = lines.filter((line) => line.egressId === egressId && line.msg === 'egress event applied');
       for (const line of webhookLines) expect(line).toMatchObject({ roomName, requestId: expect.any(String) });
-      const webhookRequest = lines.find((line) => line.msg === 'request' && line.route === '/livekit/webhook' && line.requestId === webhookLines[0].requestId);
+      const webhookRequest = lines.find(
+        (line) => line.msg === 'request' && line.route === '/livekit/webhook' && line.requestId === webhookLines[0].requestId,
+      );
       expect(webhookRequest).toMatchObject({ egressId, roomName, status: 200 });
       // Every line of the service carries a request id, background jobs included.
       await services.reconciler.runPass({ full: false });

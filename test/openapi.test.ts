@@ -11,12 +11,17 @@ const openApiPath = (path: string) => path.replace(/:(\w+)/g, '{$1}');
 
 describe('the OpenAPI description', () => {
   let stack: TestStack;
-  let document: { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { example?: unknown }> } }>> };
+  let document: {
+    openapi: string;
+    paths: Record<string, Record<string, { requestBody?: { content: Record<string, { example?: unknown }> } }>>;
+  };
   beforeAll(async () => {
     stack = await startStack();
     document = (await stack.anonymous().get('/openapi.json').expect(200).expect('Content-Type', /json/)).body;
   });
-  afterAll(async () => { await stack.close(); });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   it('is valid OpenAPI 3.1', async () => {
     expect(document.openapi).toBe('3.1.0');
@@ -27,7 +32,10 @@ describe('the OpenAPI description', () => {
     const before = JSON.parse(readFileSync(path.join(__dirname, 'fixtures', 'openapi-before-redesign.json'), 'utf8')) as typeof document;
     // The paths whose description changed on purpose, each with why (none yet).
     const changed: Record<string, string> = {};
-    const unchanged = (doc: typeof document) => ({ ...doc, paths: Object.fromEntries(Object.entries(doc.paths).filter(([key]) => !(key in changed))) });
+    const unchanged = (doc: typeof document) => ({
+      ...doc,
+      paths: Object.fromEntries(Object.entries(doc.paths).filter(([key]) => !(key in changed))),
+    });
     expect(unchanged(document)).toEqual(unchanged(before));
   });
 
@@ -36,7 +44,9 @@ describe('the OpenAPI description', () => {
       const [method, path] = route.split(' ');
       return `${method} ${openApiPath(path)}`;
     });
-    const described = Object.entries(document.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`));
+    const described = Object.entries(document.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+    );
     expect(routes.length).toBeGreaterThan(20);
     expect([...new Set(routes)].sort()).toEqual([...new Set(described)].sort());
   });
@@ -57,11 +67,15 @@ describe('the OpenAPI description', () => {
     }
   });
 
-  it('serves its reading page and the page\'s assets from the service itself', async () => {
+  it("serves its reading page and the page's assets from the service itself", async () => {
     const page = await stack.anonymous().get('/docs').expect(200).expect('Content-Type', /html/);
     expect(page.text).toContain('/docs/assets/swagger-ui-bundle.js');
     expect(page.headers['content-security-policy']).toContain("script-src 'self'");
-    await stack.anonymous().get('/docs/assets/swagger-ui-bundle.js').expect(200).expect('Content-Type', /javascript/);
+    await stack
+      .anonymous()
+      .get('/docs/assets/swagger-ui-bundle.js')
+      .expect(200)
+      .expect('Content-Type', /javascript/);
     await stack.anonymous().get('/docs/docs.js').expect(200);
   });
 
@@ -70,8 +84,16 @@ describe('the OpenAPI description', () => {
     for (const used of ['/docs', '/docs/docs.js', '/docs/assets/swagger-ui.css', '/docs/assets/swagger-ui-bundle.js']) {
       await stack.anonymous().get(used).expect(200);
     }
-    for (const other of ['/docs/index.html', '/docs/assets/package.json', '/docs/assets/README.md', '/docs/assets/index.html',
-      '/docs/assets/oauth2-redirect.html', '/docs/assets/swagger-initializer.js', '/docs/assets/swagger-ui-bundle.js.map', '/docs/assets/']) {
+    for (const other of [
+      '/docs/index.html',
+      '/docs/assets/package.json',
+      '/docs/assets/README.md',
+      '/docs/assets/index.html',
+      '/docs/assets/oauth2-redirect.html',
+      '/docs/assets/swagger-initializer.js',
+      '/docs/assets/swagger-ui-bundle.js.map',
+      '/docs/assets/',
+    ]) {
       const res = await stack.anonymous().get(other);
       expect(`${other} ${res.status}`).toBe(`${other} 404`);
     }

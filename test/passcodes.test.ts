@@ -12,8 +12,12 @@ const WRONG = 'not-the-passcode';
  */
 const LOCK_MS = 500;
 const LOCKOUT_ENV = {
-  NODE_ENV: 'test', TRUST_PROXY: '1', RATE_LIMIT_TOKEN: '100000', // clients told apart by X-Forwarded-For; no /token rate limit
-  PASSCODE_FAILURE_WINDOW: '2s', PASSCODE_LOCKOUT: `${LOCK_MS}ms`, PASSCODE_LOCKOUT_MAX: `${2 * LOCK_MS}ms`,
+  NODE_ENV: 'test',
+  TRUST_PROXY: '1',
+  RATE_LIMIT_TOKEN: '100000', // clients told apart by X-Forwarded-For; no /token rate limit
+  PASSCODE_FAILURE_WINDOW: '2s',
+  PASSCODE_LOCKOUT: `${LOCK_MS}ms`,
+  PASSCODE_LOCKOUT_MAX: `${2 * LOCK_MS}ms`,
 };
 /** Just past a lock of `locks` times the first. */
 const pastLock = (locks = 1) => sleep(locks * LOCK_MS + 100);
@@ -57,18 +61,26 @@ describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
     expect(statuses).toEqual(Array(times).fill(401));
   };
   const setPasscodes = async (roomName: string, body: Record<string, string>) =>
-    stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send(body).expect(200);
+    stack
+      .http()
+      .put(`/rooms/${encodeURIComponent(roomName)}`)
+      .send(body)
+      .expect(200);
   /** The lock's answer: 429 and how long to wait. */
   const expectLocked = async (roomName: string, passcode: string, retryAfter: string) => {
     const res = await attempt(roomName, passcode);
-    expect({ status: res.status, code: res.body.code, retryAfter: res.headers['retry-after'] }).toEqual({ status: 429, code: 'passcode_locked', retryAfter });
+    expect({ status: res.status, code: res.body.code, retryAfter: res.headers['retry-after'] }).toEqual({
+      status: 429,
+      code: 'passcode_locked',
+      retryAfter,
+    });
   };
   const admittedAs = async (roomName: string, passcode: string) => {
     const res = await attempt(roomName, passcode);
     return res.status === 200 ? (res.body.role as string) : undefined;
   };
 
-  it('locks a room\'s passcodes after five failures from anywhere, refusing even the right one; join links and the host key still admit', async () => {
+  it("locks a room's passcodes after five failures from anywhere, refusing even the right one; join links and the host key still admit", async () => {
     const roomName = uniqueRoom('guessed');
     await setPasscodes(roomName, { passcode: 'participants-code', moderatorPasscode: 'moderators-code' });
     await failTimes(roomName, 5);
@@ -83,7 +95,12 @@ describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
 
     // The host application's ways in are not locked.
     const { joinToken } = (await stack.http().post('/join-tokens').send({ roomName }).expect(200)).body;
-    await stack.anonymous().post('/token').set('X-Forwarded-For', nextAddress()).send({ joinToken, participantName: 'invited' }).expect(200);
+    await stack
+      .anonymous()
+      .post('/token')
+      .set('X-Forwarded-For', nextAddress())
+      .send({ joinToken, participantName: 'invited' })
+      .expect(200);
     await stack.http().post('/token').set('X-Forwarded-For', nextAddress()).send({ roomName, participantName: 'staff' }).expect(200);
 
     // The lock ends when PASSCODE_LOCKOUT is over.
@@ -91,13 +108,17 @@ describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
     expect(await admittedAs(roomName, 'participants-code')).toBe('participant');
   });
 
-  it('locks an address that guesses from room to room out of every room\'s passcodes; other addresses still get in', async () => {
+  it("locks an address that guesses from room to room out of every room's passcodes; other addresses still get in", async () => {
     const guesser = '203.0.113.7';
     const rooms = Array.from({ length: 6 }, () => uniqueRoom('tour'));
     await Promise.all(rooms.map((roomName) => setPasscodes(roomName, { passcode: 'participants-code' })));
     await Promise.all(rooms.slice(0, 5).map((roomName) => failTimes(roomName, 1, guesser)));
     const refused = await attempt(rooms[5], 'participants-code', guesser);
-    expect({ status: refused.status, code: refused.body.code, retryAfter: refused.headers['retry-after'] }).toEqual({ status: 429, code: 'passcode_locked', retryAfter: '1' });
+    expect({ status: refused.status, code: refused.body.code, retryAfter: refused.headers['retry-after'] }).toEqual({
+      status: 429,
+      code: 'passcode_locked',
+      retryAfter: '1',
+    });
     // No room was guessed at five times: everyone else gets in, and the guesser does once the lock ends.
     expect(await admittedAs(rooms[0], 'participants-code')).toBe('participant');
     await pastLock();
@@ -105,7 +126,8 @@ describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
   });
 
   /** How many of the answers had each status. */
-  const tally = (statuses: number[]) => statuses.reduce<Record<number, number>>((counts, status) => ({ ...counts, [status]: (counts[status] ?? 0) + 1 }), {});
+  const tally = (statuses: number[]) =>
+    statuses.reduce<Record<number, number>>((counts, status) => ({ ...counts, [status]: (counts[status] ?? 0) + 1 }), {});
 
   it('compares only five of a burst of wrong passcodes at one room from thirty addresses at once: the rest are refused unseen', async () => {
     const roomName = uniqueRoom('burst');
@@ -162,11 +184,16 @@ describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
 
 describe('passcode length', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack({ env: { NODE_ENV: 'test' } }); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack({ env: { NODE_ENV: 'test' } });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   const room = (roomName: string) => `/rooms/${encodeURIComponent(roomName)}`;
-  const join = (roomName: string, passcode: string) => stack.anonymous().post('/token').send({ roomName, participantName: 'p', passcode }).expect(200);
+  const join = (roomName: string, passcode: string) =>
+    stack.anonymous().post('/token').send({ roomName, participantName: 'p', passcode }).expect(200);
 
   it('refuses new passcodes shorter than 8 characters; an existing short one keeps working, and moderators and the host application are told', async () => {
     const roomName = uniqueRoom('short');
@@ -179,7 +206,11 @@ describe('passcode length', () => {
     const { access } = stack.services;
     await stack.services.store.putRoom({
       roomName,
-      access: { passcodeHash: await access.hashPasscode('1234'), moderatorPasscodeHash: await access.hashPasscode('moderators-code'), claimedAt: 1 },
+      access: {
+        passcodeHash: await access.hashPasscode('1234'),
+        moderatorPasscodeHash: await access.hashPasscode('moderators-code'),
+        claimedAt: 1,
+      },
       updatedAt: 1,
     });
     const participant = (await join(roomName, '1234')).body;
@@ -199,13 +230,20 @@ describe('passcode length', () => {
   const putOldRoom = async (roomName: string, passcode: string, moderatorPasscode: string) => {
     const { access } = stack.services;
     await stack.services.store.putRoom({
-      roomName, access: { passcodeHash: await access.hashPasscode(passcode), moderatorPasscodeHash: await access.hashPasscode(moderatorPasscode), claimedAt: 1 }, updatedAt: 1,
+      roomName,
+      access: {
+        passcodeHash: await access.hashPasscode(passcode),
+        moderatorPasscodeHash: await access.hashPasscode(moderatorPasscode),
+        claimedAt: 1,
+      },
+      updatedAt: 1,
     });
   };
-  const roomRecordReads = (roomName: string, from: number) => stack.s3Proxy.requests.slice(from)
-    .filter((r) => r.method === 'GET' && r.path.endsWith(`/.rooms/${encodeURIComponent(roomName)}.json`)).length;
+  const roomRecordReads = (roomName: string, from: number) =>
+    stack.s3Proxy.requests.slice(from).filter((r) => r.method === 'GET' && r.path.endsWith(`/.rooms/${encodeURIComponent(roomName)}.json`))
+      .length;
 
-  it('reads the room record once to admit a moderator, with the room\'s short passcodes', async () => {
+  it("reads the room record once to admit a moderator, with the room's short passcodes", async () => {
     const roomName = uniqueRoom('read-once');
     await putOldRoom(roomName, '1234', 'moderators-code');
     await join(roomName, '1234');
@@ -213,18 +251,28 @@ describe('passcode length', () => {
     expect((await join(roomName, 'moderators-code')).body.shortPasscodes).toEqual(['participant']);
     expect(roomRecordReads(roomName, before)).toBe(1);
     before = stack.s3Proxy.requests.length;
-    expect((await stack.http().post('/token').send({ roomName, participantName: 'staff', role: 'moderator' }).expect(200)).body.shortPasscodes).toEqual(['participant']);
+    expect(
+      (await stack.http().post('/token').send({ roomName, participantName: 'staff', role: 'moderator' }).expect(200)).body.shortPasscodes,
+    ).toEqual(['participant']);
     expect(roomRecordReads(roomName, before)).toBe(1);
   });
 
   it('admits with a short passcode when noting it fails (S3 refuses the write): the notice is not worth a refusal', async () => {
     const roomName = uniqueRoom('note-fails');
     await putOldRoom(roomName, 'participants-code', 'mod1');
-    const writesOfTheRecord = (method: string, path: string) => method === 'PUT' && path.endsWith(`/.rooms/${encodeURIComponent(roomName)}.json`);
+    const writesOfTheRecord = (method: string, path: string) =>
+      method === 'PUT' && path.endsWith(`/.rooms/${encodeURIComponent(roomName)}.json`);
     for (let attempt = 0; attempt < 3; attempt++) stack.s3Proxy.inject(writesOfTheRecord, { kind: 'status', status: 503 }); // every retry of the SDK
     expect((await join(roomName, 'mod1')).body).toMatchObject({ role: 'moderator', shortPasscodes: ['moderator'] });
     // Not noted, so the next admission tries again, and tells the same.
     expect((await join(roomName, 'mod1')).body.shortPasscodes).toEqual(['moderator']);
-    expect((await stack.http().get(`/rooms/${encodeURIComponent(roomName)}`).expect(200)).body.shortPasscodes).toEqual(['moderator']);
+    expect(
+      (
+        await stack
+          .http()
+          .get(`/rooms/${encodeURIComponent(roomName)}`)
+          .expect(200)
+      ).body.shortPasscodes,
+    ).toEqual(['moderator']);
   });
 });

@@ -1,5 +1,14 @@
 import { eventually } from './support/eventually';
-import { DEPLOYMENT_LIVEKIT_KEYS, HOST_HEADERS, deploymentEnv, freePort, runService, peerEnv, startOrExit, waitReady } from './support/service-process';
+import {
+  DEPLOYMENT_LIVEKIT_KEYS,
+  HOST_HEADERS,
+  deploymentEnv,
+  freePort,
+  runService,
+  peerEnv,
+  startOrExit,
+  waitReady,
+} from './support/service-process';
 import { LiveKitDouble } from './support/livekit-double';
 import { S3TestServer } from './support/s3-server';
 
@@ -15,7 +24,9 @@ describe('the service process', () => {
   it('warns at start when more media streams are let in than the media client has sockets', async () => {
     const service = runService({ NODE_ENV: 'test', SERVER_PORT: '0', MEDIA_MAX_STREAMS: '101', S3_MEDIA_MAX_SOCKETS: '100' });
     try {
-      await eventually(() => service.output().includes('MEDIA_MAX_STREAMS (101) is more than S3_MEDIA_MAX_SOCKETS (100)'), { what: `the warning (${service.output()})` });
+      await eventually(() => service.output().includes('MEDIA_MAX_STREAMS (101) is more than S3_MEDIA_MAX_SOCKETS (100)'), {
+        what: `the warning (${service.output()})`,
+      });
     } finally {
       service.child.kill('SIGKILL');
     }
@@ -37,7 +48,14 @@ describe('the service process without NODE_ENV, which means production', () => {
       expect(await startOrExit(service)).toBe(1);
       const output = service.output();
       expect(output.match(/Invalid configuration/g)).toHaveLength(1);
-      for (const name of ['LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'S3_SECRET_KEY', 'ADMIN_API_KEY', 'MEDIA_URL_SIGNING_KEY', 'NOTIFY_SIGNING_KEY']) {
+      for (const name of [
+        'LIVEKIT_API_KEY',
+        'LIVEKIT_API_SECRET',
+        'S3_SECRET_KEY',
+        'ADMIN_API_KEY',
+        'MEDIA_URL_SIGNING_KEY',
+        'NOTIFY_SIGNING_KEY',
+      ]) {
         expect(output).toMatch(new RegExp(`^  ${name}: .+$`, 'm'));
       }
       // How to get the development shortcuts instead.
@@ -62,7 +80,7 @@ describe('the service process without NODE_ENV, which means production', () => {
     }
   });
 
-  it('starts with a deployment\'s own keys, and keeps /metrics closed when no METRICS_TOKEN is set', async () => {
+  it("starts with a deployment's own keys, and keeps /metrics closed when no METRICS_TOKEN is set", async () => {
     const s3 = await S3TestServer.start();
     const livekit = await LiveKitDouble.start(DEPLOYMENT_LIVEKIT_KEYS);
     const port = await freePort();
@@ -79,13 +97,18 @@ describe('the service process without NODE_ENV, which means production', () => {
     }
   });
 
-  it('without S3 keys, reaches S3 with the AWS SDK\'s default credential chain (an IAM role, or AWS_* variables)', async () => {
+  it("without S3 keys, reaches S3 with the AWS SDK's default credential chain (an IAM role, or AWS_* variables)", async () => {
     const s3 = await S3TestServer.start();
     const livekit = await LiveKitDouble.start(DEPLOYMENT_LIVEKIT_KEYS);
     const port = await freePort();
     const { S3_ACCESS_KEY, S3_SECRET_KEY, ...withoutS3Keys } = deploymentEnv(livekit, s3);
     // The chain's first source: what an AWS runtime or a secrets manager puts in the environment.
-    const service = runService({ SERVER_PORT: String(port), ...withoutS3Keys, AWS_ACCESS_KEY_ID: S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY });
+    const service = runService({
+      SERVER_PORT: String(port),
+      ...withoutS3Keys,
+      AWS_ACCESS_KEY_ID: S3_ACCESS_KEY,
+      AWS_SECRET_ACCESS_KEY: S3_SECRET_KEY,
+    });
     try {
       await waitReady(service, port);
       const listing = await fetch(`http://127.0.0.1:${port}/recordings`, { headers: HOST_HEADERS });
@@ -99,7 +122,7 @@ describe('the service process without NODE_ENV, which means production', () => {
 });
 
 describe('the service process with NODE_ENV=development', () => {
-  it('runs on the development shortcuts: LiveKit\'s development keys, no keys of its own, open /metrics', async () => {
+  it("runs on the development shortcuts: LiveKit's development keys, no keys of its own, open /metrics", async () => {
     const s3 = await S3TestServer.start();
     // The double's keys are LiveKit's development pair, which the service is not given.
     const livekit = await LiveKitDouble.start();
@@ -110,7 +133,9 @@ describe('the service process with NODE_ENV=development', () => {
     try {
       await waitReady(service, port);
       const token = await fetch(`${base}/token`, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ roomName: 'dev-room', participantName: 'p' }),
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ roomName: 'dev-room', participantName: 'p' }),
       });
       expect(token.status).toBe(200);
       expect(await (await fetch(`${base}/metrics`)).text()).toContain('recording_manager_');

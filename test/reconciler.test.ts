@@ -3,7 +3,16 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Recording } from '../src/models/recording.model';
 import { mapConcurrent } from '../src/services/concurrency';
 import { eventually } from './support/eventually';
-import { FIXTURE_MP4, joinRoom, putObject, roomMetadata, uniqueRoom, waitForRecording, waitForRoomStatus, listAll } from './support/recordings';
+import {
+  FIXTURE_MP4,
+  joinRoom,
+  putObject,
+  roomMetadata,
+  uniqueRoom,
+  waitForRecording,
+  waitForRoomStatus,
+  listAll,
+} from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
 type Listed = Recording & { playable: boolean };
@@ -25,14 +34,20 @@ describe('the reconciler repairs what webhooks missed', () => {
   beforeAll(async () => {
     stack = await startStack({ livekit: { lifecycle: 'manual' }, env: { RECONCILE_INTERVAL: '250ms', RECORDING_START_TIMEOUT: '1s' } });
   });
-  afterAll(async () => { await stack.close(); });
+  afterAll(async () => {
+    await stack.close();
+  });
   afterEach(() => stack.livekit.webhooks.clear());
 
   it('brings 50 recordings to their right final status and size with 30% of webhooks dropped', async () => {
     // Every third-or-so event is never delivered, egress_ended included (deterministic, so reproducible).
     let counter = 0;
     stack.livekit.webhooks.drop(() => counter++ % 10 < 3);
-    const started = await mapConcurrent(Array.from({ length: 50 }, (_, i) => i), 5, () => startRecording(stack));
+    const started = await mapConcurrent(
+      Array.from({ length: 50 }, (_, i) => i),
+      5,
+      () => startRecording(stack),
+    );
     await mapConcurrent(started, 5, async ({ recording }) => stack.livekit.activateEgress(recording.id));
     const ends = ['COMPLETE', 'FAILED', 'LIMIT_REACHED'] as const;
     await mapConcurrent(started, 5, async ({ roomName, recording }) => {
@@ -40,7 +55,10 @@ describe('the reconciler repairs what webhooks missed', () => {
       if (end === 'COMPLETE') await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
       else await stack.livekit.endEgress(recording.id, { status: end, error: end === 'FAILED' ? 'encoder crashed' : undefined });
     });
-    await eventually(() => started.every(({ recording }) => (stack.livekit.getEgress(recording.id)?.status ?? 0) >= 3), { timeoutMs: 20_000, what: 'every egress ended' });
+    await eventually(() => started.every(({ recording }) => (stack.livekit.getEgress(recording.id)?.status ?? 0) >= 3), {
+      timeoutMs: 20_000,
+      what: 'every egress ended',
+    });
     await stack.livekit.webhooks.idle();
     expect(stack.livekit.deliveries.filter((d) => d.dropped === 'knob').length).toBeGreaterThan(30);
 
@@ -73,7 +91,10 @@ describe('the reconciler repairs what webhooks missed', () => {
       await eventually(() => stack.livekit.getEgress(recording.id)?.status === 5, { what: 'egress aborted' });
       await stack.livekit.webhooks.idle();
       await passes(stack, 1);
-      expect((await stack.http().get(`/recordings/${recording.name}/info`).expect(200)).body).toMatchObject({ status: 'FAILED', endReason: 'startTimeout' });
+      expect((await stack.http().get(`/recordings/${recording.name}/info`).expect(200)).body).toMatchObject({
+        status: 'FAILED',
+        endReason: 'startTimeout',
+      });
     } finally {
       await stack.services.reconciler.stop();
     }
@@ -103,10 +124,15 @@ describe('the reconciler repairs what webhooks missed', () => {
 
   it('adopts media that has no sidecar, and never a recording that was deleted', async () => {
     const orphanName = 'Board_meeting-RM_orphan12345-20261121120000000.mp4';
-    await stack.s3.client().send(new PutObjectCommand({
-      Bucket: stack.s3.bucket, Key: `recordings/${orphanName}`, Body: FIXTURE_MP4, ContentType: 'video/mp4',
-      Metadata: { 'recording-manager': 'recording-manager', 'room-name': encodeURIComponent('Board meeting') },
-    }));
+    await stack.s3.client().send(
+      new PutObjectCommand({
+        Bucket: stack.s3.bucket,
+        Key: `recordings/${orphanName}`,
+        Body: FIXTURE_MP4,
+        ContentType: 'video/mp4',
+        Metadata: { 'recording-manager': 'recording-manager', 'room-name': encodeURIComponent('Board meeting') },
+      }),
+    );
     // A finished recording, deleted, whose media then reappears (a late upload): it stays deleted.
     const { roomName, recording } = await startRecording(stack);
     await stack.livekit.activateEgress(recording.id);
@@ -121,12 +147,24 @@ describe('the reconciler repairs what webhooks missed', () => {
 
     await stack.services.reconciler.runPass();
     const adopted = (await stack.http().get(`/recordings/${orphanName}/info`).expect(200)).body;
-    expect(adopted).toMatchObject({ roomName: 'Board meeting', roomId: 'RM_orphan12345', status: 'COMPLETE', size: FIXTURE_MP4.length, playable: true });
+    expect(adopted).toMatchObject({
+      roomName: 'Board meeting',
+      roomId: 'RM_orphan12345',
+      status: 'COMPLETE',
+      size: FIXTURE_MP4.length,
+      playable: true,
+    });
     // It started when egress says in its name (the object's time is when its upload ended).
     expect(adopted.startedAt).toBe(Date.UTC(2026, 10, 21, 12, 0, 0));
     await stack.http().get(`/recordings/${orphanName}`).expect(200);
-    expect((await stack.http().get(`/recordings/${encodeURIComponent(referenceOrphan)}/info`).expect(200)).body)
-      .toMatchObject({ roomName: 'Test Room', roomId: 'RM_ref0099', startedAt: Date.UTC(2024, 8, 23, 10, 30, 15) });
+    expect(
+      (
+        await stack
+          .http()
+          .get(`/recordings/${encodeURIComponent(referenceOrphan)}/info`)
+          .expect(200)
+      ).body,
+    ).toMatchObject({ roomName: 'Test Room', roomId: 'RM_ref0099', startedAt: Date.UTC(2024, 8, 23, 10, 30, 15) });
     // Still deleted, although LiveKit still lists its ended egress and its media is back.
     await stack.http().get(`/recordings/${recording.name}/info`).expect(404);
   });

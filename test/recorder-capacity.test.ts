@@ -11,7 +11,9 @@ describe('a start that no recorder takes', () => {
   beforeAll(async () => {
     stack = await startStack({ livekit: { cores: 4, handlerSearch: { startUnclaimedMs: 300 } } });
   });
-  afterAll(async () => { await stack.close(); });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   async function startedRecording() {
     const roomName = uniqueRoom('capacity');
@@ -51,7 +53,7 @@ describe('a start that no recorder takes', () => {
   // Egress stops the busiest egress under sustained load with "CPU exhausted: %.2f cores used"
   // (livekit/egress@805884c3e65e1583277f93ae616d3bf0dfd35564 pkg/stats/monitor.go:816, pkg/errors/errors.go:169-170;
   // the handler is killed with that error, pkg/service/process.go:315-329, :432-441).
-  it('a recording egress ended for want of CPU is FAILED with egress\'s reason, like any other end', async () => {
+  it("a recording egress ended for want of CPU is FAILED with egress's reason, like any other end", async () => {
     const { name } = await startedRecording();
     const [recording] = (await listAll(stack)).filter((r) => r.name === name);
     await stack.livekit.endEgress(recording.id, { status: 'FAILED', error: 'CPU exhausted: 3.90 cores used' });

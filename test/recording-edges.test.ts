@@ -57,8 +57,12 @@ const listRoom = async (stack: TestStack, roomName: string): Promise<RecordingBo
 
 describe('recording edge cases', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack({ livekit: { lifecycle: 'manual' } }); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack({ livekit: { lifecycle: 'manual' } });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
   afterEach(() => {
     stack.livekit.webhooks.clear();
     stack.livekit.clearFaults();
@@ -67,7 +71,15 @@ describe('recording edge cases', () => {
   it('lets exactly one of five concurrent starts for a room through; the others get 409 recording_active', async () => {
     const roomName = uniqueRoom('rush');
     await joinRoom(stack, roomName);
-    const answers = await Promise.all(Array.from({ length: 5 }, () => stack.http().post('/recordings/start').send({ roomName }).then((res) => res)));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        stack
+          .http()
+          .post('/recordings/start')
+          .send({ roomName })
+          .then((res) => res),
+      ),
+    );
 
     expect(answers.map((res) => res.status).sort()).toEqual([200, 409, 409, 409, 409]);
     for (const refused of answers.filter((res) => res.status === 409)) expect(refused.body.code).toBe('recording_active');
@@ -123,7 +135,10 @@ describe('recording edge cases', () => {
 
     // The egress is stopping whatever we managed to write: telling the user "failed" would be wrong.
     const stopped = await stack.http().post('/recordings/stop').send({ roomName });
-    expect({ status: stopped.status, body: stopped.body }).toMatchObject({ status: 200, body: { recording: { id: recording.id, status: 'ENDING' } } });
+    expect({ status: stopped.status, body: stopped.body }).toMatchObject({
+      status: 200,
+      body: { recording: { id: recording.id, status: 'ENDING' } },
+    });
     expect(sidecarWrites()).toBeGreaterThanOrEqual(3);
 
     // The faults are used up; LiveKit's webhooks bring the sidecar to its final state.
@@ -134,7 +149,14 @@ describe('recording edge cases', () => {
 
   it('answers one of two concurrent DELETEs of a recording with 200 and the other with 404', async () => {
     const { recording } = await finishedRecording(stack);
-    const answers = await Promise.all([1, 2].map(() => stack.http().delete(`/recordings/${recording.name}`).then((res) => res)));
+    const answers = await Promise.all(
+      [1, 2].map(() =>
+        stack
+          .http()
+          .delete(`/recordings/${recording.name}`)
+          .then((res) => res),
+      ),
+    );
 
     expect(answers.map((res) => res.status).sort()).toEqual([200, 404]);
     await stack.http().get(`/recordings/${recording.name}/info`).expect(404);
@@ -166,17 +188,23 @@ describe('webhooks against a slow LiveKit', () => {
   beforeAll(async () => {
     stack = await startStack({ env: { WEBHOOK_TIMEOUT: '300ms' }, livekit: { lifecycle: 'manual' } });
   });
-  afterAll(async () => { await stack.close(); });
-  afterEach(() => { stack.livekit.clearFaults(); });
+  afterAll(async () => {
+    await stack.close();
+  });
+  afterEach(() => {
+    stack.livekit.clearFaults();
+  });
 
-  it('answers 503 when an event cannot be applied within WEBHOOK_TIMEOUT, and LiveKit\'s retry then lands', async () => {
+  it("answers 503 when an event cannot be applied within WEBHOOK_TIMEOUT, and LiveKit's retry then lands", async () => {
     const { roomName, recording } = await startRecording(stack, uniqueRoom('slow'));
     // ListRooms is how the service reads the room before publishing its status.
     stack.livekit.failNext('ListRooms', { delayMs: 600 }, 2);
     await stack.livekit.activateEgress(recording.id);
     await stack.livekit.webhooks.idle();
 
-    const delivery = stack.livekit.deliveries.find((d) => d.event.event === 'egress_updated' && d.event.egressInfo?.egressId === recording.id);
+    const delivery = stack.livekit.deliveries.find(
+      (d) => d.event.event === 'egress_updated' && d.event.egressInfo?.egressId === recording.id,
+    );
     expect(delivery?.attempts[0]).toBe(503);
     expect(delivery?.attempts.at(-1)).toBe(200);
     expect(delivery?.delivered).toBe(true);
@@ -190,8 +218,12 @@ describe('a start call that times out after LiveKit started the egress', () => {
   beforeAll(async () => {
     stack = await startStack({ env: { LIVEKIT_REQUEST_TIMEOUT: '1s' }, livekit: { lifecycle: 'manual' } });
   });
-  afterAll(async () => { await stack.close(); });
-  afterEach(() => { stack.livekit.clearFaults(); });
+  afterAll(async () => {
+    await stack.close();
+  });
+  afterEach(() => {
+    stack.livekit.clearFaults();
+  });
 
   it('adopts the egress from its own webhooks (the ownership marker), shows it, and stops it', async () => {
     const roomName = uniqueRoom('timeout');
@@ -203,10 +235,13 @@ describe('a start call that times out after LiveKit started the egress', () => {
     // LiveKit did start it: its webhooks alone must make it one of ours.
     const egress = await eventually(() => egressesOf(stack, roomName)[0], { what: 'the egress LiveKit started' });
     await stack.livekit.activateEgress(egress.egressId);
-    const [listed] = await eventually(async () => {
-      const recordings = await listRoom(stack, roomName);
-      return recordings[0]?.status === 'ACTIVE' && recordings;
-    }, { what: 'the recording listed as ACTIVE' });
+    const [listed] = await eventually(
+      async () => {
+        const recordings = await listRoom(stack, roomName);
+        return recordings[0]?.status === 'ACTIVE' && recordings;
+      },
+      { what: 'the recording listed as ACTIVE' },
+    );
     expect(listed.id).toBe(egress.egressId);
     await waitForRoomStatus(stack, roomName, 'STARTED');
 
@@ -224,7 +259,9 @@ function rawRequest(stack: TestStack, method: string, path: string) {
     const req = http.request({ hostname, port, path, method }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? '', body }));
     });
     req.on('error', reject);

@@ -18,7 +18,9 @@ describe('recording a room', () => {
   beforeAll(async () => {
     stack = await startStack({ livekit: { lifecycle: 'manual' }, env: { S3_PUBLIC_ENDPOINT: 'http://media.example.test:9000' } });
   });
-  afterAll(async () => { await stack.close(); });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   it('walks STARTING → STARTED → STOPPING → STOPPED, with a sidecar at every step and a playable MP4 at the end', async () => {
     const roomName = uniqueRoom('walk');
@@ -48,7 +50,11 @@ describe('recording a room', () => {
     expect(done.duration).toBeGreaterThan(0);
     expect(done.endedAt).toBeGreaterThanOrEqual(done.startedAt);
     expect(await readObject(stack, done.mediaKey)).toEqual(FIXTURE_MP4);
-    expect(await roomMetadata(stack, roomName)).toEqual({ createdBy: 'recording-manager', recordingStatus: 'STOPPED', streamingStatus: 'STOPPED' });
+    expect(await roomMetadata(stack, roomName)).toEqual({
+      createdBy: 'recording-manager',
+      recordingStatus: 'STOPPED',
+      streamingStatus: 'STOPPED',
+    });
   });
 
   it('lists in-progress, failed and finished recordings with their status and playability', async () => {
@@ -89,30 +95,49 @@ describe('recording a room', () => {
     await stack.http().post('/recordings/stop').send({ roomName }).expect(409);
   });
 
-  it('ignores another application\'s egress in the same room', async () => {
+  it("ignores another application's egress in the same room", async () => {
     const roomName = uniqueRoom('shared');
     await joinRoom(stack, roomName);
     const other = new EgressClient(stack.livekit.url, stack.livekit.apiKey, stack.livekit.apiSecret);
     const output = new EncodedFileOutput({
       fileType: EncodedFileType.MP4,
       filepath: `recordings/other-app-{time}.mp4`,
-      output: { case: 's3', value: new S3Upload({ bucket: stack.s3.bucket, endpoint: stack.s3.endpoint, accessKey: 'S3RVER', secret: 'S3RVER', forcePathStyle: true }) },
+      output: {
+        case: 's3',
+        value: new S3Upload({
+          bucket: stack.s3.bucket,
+          endpoint: stack.s3.endpoint,
+          accessKey: 'S3RVER',
+          secret: 'S3RVER',
+          forcePathStyle: true,
+        }),
+      },
     });
     const foreign = await other.startRoomCompositeEgress(roomName, output);
     await stack.livekit.activateEgress(foreign.egressId);
     await stack.livekit.webhooks.idle();
     // Its webhooks were acknowledged and changed nothing; our own start is not blocked by it.
-    expect(stack.livekit.deliveries.filter((d) => d.event.egressInfo?.egressId === foreign.egressId).every((d) => d.attempts.at(-1) === 200)).toBe(true);
+    expect(
+      stack.livekit.deliveries.filter((d) => d.event.egressInfo?.egressId === foreign.egressId).every((d) => d.attempts.at(-1) === 200),
+    ).toBe(true);
     expect((await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings).toEqual([]);
     expect(await roomMetadata(stack, roomName)).toMatchObject({ recordingStatus: 'STOPPED' });
     await stack.http().post('/recordings/start').send({ roomName }).expect(200);
   });
 
   it('answers 404 for a room that does not exist and 400 for bad input', async () => {
-    const missing = await stack.http().post('/recordings/start').send({ roomName: uniqueRoom('missing') }).expect(404);
+    const missing = await stack
+      .http()
+      .post('/recordings/start')
+      .send({ roomName: uniqueRoom('missing') })
+      .expect(404);
     expect(missing.body.errorMessage).toMatch(/does not exist/);
     expect((await stack.http().post('/recordings/start').send({}).expect(400)).body.errorMessage).toMatch(/roomName is required/);
-    await stack.http().post('/recordings/stop').send({ roomName: ['a'] }).expect(400);
+    await stack
+      .http()
+      .post('/recordings/stop')
+      .send({ roomName: ['a'] })
+      .expect(400);
   });
 
   it('survives LiveKit failing during start with a clear 502/503, and starts fine afterwards', async () => {
@@ -155,7 +180,10 @@ describe('recording a room', () => {
     expect(JSON.parse(packet!.payload.toString('utf8'))).toEqual({ recordingName: name });
 
     // LiveKit retries the final webhook after the deletion: it must not recreate the recording.
-    const ended = stack.livekit.deliveries.slice(0, deliveriesBefore).reverse().find((d) => d.event.egressInfo?.egressId === recording.id);
+    const ended = stack.livekit.deliveries
+      .slice(0, deliveriesBefore)
+      .reverse()
+      .find((d) => d.event.egressInfo?.egressId === recording.id);
     expect(await stack.livekit.sendWebhook(ended!.event)).toBe(200);
     await stack.http().get(`/recordings/${name}/info`).expect(404);
     expect((await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings).toEqual([]);
@@ -173,7 +201,12 @@ describe('recording a room', () => {
     const proxied = await startStack({ env: { RECORDING_PLAYBACK_STRATEGY: 'PROXY' } });
     try {
       const { name } = await completeRecording(proxied, uniqueRoom('proxy strategy'));
-      const { recordingUrl } = (await proxied.http().get(`/recordings/${encodeURIComponent(name)}/url`).expect(200)).body;
+      const { recordingUrl } = (
+        await proxied
+          .http()
+          .get(`/recordings/${encodeURIComponent(name)}/url`)
+          .expect(200)
+      ).body;
       expect(recordingUrl).toMatch(new RegExp(`^/recordings/${encodeURIComponent(name)}\\?expires=\\d+&signature=[\\w-]+$`));
       // As a <video> plays it: no bearer token, the signature is the credential.
       const media = await proxied.anonymous().get(recordingUrl).buffer(true).parse(binary).expect(200);

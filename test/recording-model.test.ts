@@ -20,8 +20,9 @@ const at = (status: Recording['status'], extra: Partial<Recording> = {}): Record
 
 describe('the recording model', () => {
   it('maps every egress status to the room status participants see', () => {
-    expect(['STARTING', 'ACTIVE', 'ENDING', 'COMPLETE', 'LIMIT_REACHED', 'FAILED', 'ABORTED'].map((s) => roomStatusOf(s as Recording['status'])))
-      .toEqual(['STARTING', 'STARTED', 'STOPPING', 'STOPPED', 'STOPPED', 'FAILED', 'FAILED']);
+    expect(
+      ['STARTING', 'ACTIVE', 'ENDING', 'COMPLETE', 'LIMIT_REACHED', 'FAILED', 'ABORTED'].map((s) => roomStatusOf(s as Recording['status'])),
+    ).toEqual(['STARTING', 'STARTED', 'STOPPING', 'STOPPED', 'STOPPED', 'FAILED', 'FAILED']);
   });
 
   it('moves forward and never backwards or out of a final status', () => {
@@ -44,15 +45,23 @@ describe('the recording model', () => {
     expect(mergeRecording(timedOut, at('ABORTED', { endReason: 'stopped' })).endReason).toBe('startTimeout');
   });
 
-  it('keeps the service\'s words for an end it decided, with LiveKit\'s error reported later beside them', () => {
+  it("keeps the service's words for an end it decided, with LiveKit's error reported later beside them", () => {
     // The stop of a recording nobody published in may answer before egress has ended it.
     const waiting = mergeRecording(base, at('STARTING', { waitingForPublisher: true }));
     const stopping = mergeRecording(waiting, at('STARTING', { endReason: 'noPublisher', error: 'Nobody published within 30 s' }));
     const aborted = mergeRecording(stopping, at('ABORTED', { endReason: 'roomClosed', error: 'Start signal not received', updatedAt: 3 }));
-    expect(aborted).toMatchObject({ status: 'ABORTED', endReason: 'noPublisher', error: 'Nobody published within 30 s', livekitError: 'Start signal not received' });
+    expect(aborted).toMatchObject({
+      status: 'ABORTED',
+      endReason: 'noPublisher',
+      error: 'Nobody published within 30 s',
+      livekitError: 'Start signal not received',
+    });
     expect(aborted.waitingForPublisher).toBeUndefined();
     // Any other end keeps LiveKit's error as its own.
-    expect(mergeRecording(waiting, at('FAILED', { error: 'encoder crashed' }))).toMatchObject({ error: 'encoder crashed', livekitError: undefined });
+    expect(mergeRecording(waiting, at('FAILED', { error: 'encoder crashed' }))).toMatchObject({
+      error: 'encoder crashed',
+      livekitError: undefined,
+    });
   });
 
   it('forgets waiting for a publisher once the recording has started', () => {
@@ -61,7 +70,7 @@ describe('the recording model', () => {
     expect(mergeRecording(waiting, at('ACTIVE')).waitingForPublisher).toBeUndefined();
   });
 
-  it('reads an EgressInfo in the model\'s units (ms, seconds, bytes)', () => {
+  it("reads an EgressInfo in the model's units (ms, seconds, bytes)", () => {
     const info = new EgressInfo({
       egressId: 'EG_bbbbbbbbbbbb',
       roomName: 'r',
@@ -73,8 +82,15 @@ describe('the recording model', () => {
       fileResults: [{ filename: 'recordings/r-RM_y-1.mp4', duration: 2_500_000_000n, size: 4096n }],
     });
     expect(recordingFromEgress(info, 5)).toMatchObject({
-      id: 'EG_bbbbbbbbbbbb', name: 'r-RM_y-1.mp4', status: 'COMPLETE', startedAt: 1_700_000_000_123,
-      endedAt: 1_700_000_010_000, duration: 2.5, size: 4096, mediaKey: 'recordings/r-RM_y-1.mp4', endReason: 'stopped',
+      id: 'EG_bbbbbbbbbbbb',
+      name: 'r-RM_y-1.mp4',
+      status: 'COMPLETE',
+      startedAt: 1_700_000_000_123,
+      endedAt: 1_700_000_010_000,
+      duration: 2.5,
+      size: 4096,
+      mediaKey: 'recordings/r-RM_y-1.mp4',
+      endReason: 'stopped',
     });
     expect(recordingFromEgress(new EgressInfo({ egressId: 'EG_c', roomName: 'r' }))).toBeUndefined();
   });
@@ -82,8 +98,10 @@ describe('the recording model', () => {
 
 describe('room metadata', () => {
   it('keeps keys that are not ours and refuses to overwrite metadata that is not a JSON object', () => {
-    expect(JSON.parse(withOwnMetadata('{"theme":"dark","recordingStatus":"STOPPED"}', { recordingStatus: 'STARTED' })!))
-      .toEqual({ theme: 'dark', recordingStatus: 'STARTED' });
+    expect(JSON.parse(withOwnMetadata('{"theme":"dark","recordingStatus":"STOPPED"}', { recordingStatus: 'STARTED' })!)).toEqual({
+      theme: 'dark',
+      recordingStatus: 'STARTED',
+    });
     expect(JSON.parse(withOwnMetadata('', { recordingStatus: 'STARTING' })!)).toEqual({ recordingStatus: 'STARTING' });
     expect(withOwnMetadata('plain text of another app', { recordingStatus: 'STARTING' })).toBeUndefined();
     expect(withOwnMetadata('[1,2]', { recordingStatus: 'STARTING' })).toBeUndefined();

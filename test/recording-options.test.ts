@@ -4,7 +4,9 @@ import { startStack, type TestStack } from './support/stack';
 
 /** The StartRoomCompositeEgress request LiveKit received for a room (as the SDK put it on the wire). */
 function startRequestFor(stack: TestStack, roomName: string) {
-  const call = stack.livekit.calls.filter((c) => c.method === 'StartRoomCompositeEgress' && (c.request as { roomName?: string }).roomName === roomName).at(-1);
+  const call = stack.livekit.calls
+    .filter((c) => c.method === 'StartRoomCompositeEgress' && (c.request as { roomName?: string }).roomName === roomName)
+    .at(-1);
   return call?.request as Record<string, unknown> | undefined;
 }
 
@@ -13,12 +15,17 @@ describe('recording options, metadata and layout', () => {
   beforeAll(async () => {
     stack = await startStack({ env: { RECORDING_LAYOUT: 'speaker', RECORDING_PRESET: 'H264_1080P_30' } });
   });
-  afterAll(async () => { await stack.close(); });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   async function start(body: Record<string, unknown>) {
     const roomName = (body.roomName as string | undefined) ?? uniqueRoom('options');
     await joinRoom(stack, roomName);
-    const res = await stack.http().post('/recordings/start').send({ roomName, ...body });
+    const res = await stack
+      .http()
+      .post('/recordings/start')
+      .send({ roomName, ...body });
     return { roomName, res };
   }
 
@@ -38,7 +45,10 @@ describe('recording options, metadata and layout', () => {
     expect(request.preset).toBeUndefined();
     const { name } = res.body.recording;
     const listed = await waitForRecording(stack, name, (r) => r.status === 'ACTIVE');
-    expect(listed).toMatchObject({ metadata, options: { layout: 'single-speaker', encoding: { width: 1920, height: 1080, fps: 25, videoBitrate: 4000 } } });
+    expect(listed).toMatchObject({
+      metadata,
+      options: { layout: 'single-speaker', encoding: { width: 1920, height: 1080, fps: 25, videoBitrate: 4000 } },
+    });
 
     await start({ metadata: { meetingId: 'mtg-43' } });
     const page = await stack.http().get('/recordings').query({ 'metadata.meetingId': 'mtg-42' }).expect(200);
@@ -50,9 +60,14 @@ describe('recording options, metadata and layout', () => {
 
   it('takes metadata from the host application only: a room token that sends it gets 403 and starts nothing', async () => {
     const roomName = uniqueRoom('metadata-host');
-    const moderator = (await stack.http().post('/token').send({ roomName, participantName: 'chair', role: 'moderator' }).expect(200)).body.token;
+    const moderator = (await stack.http().post('/token').send({ roomName, participantName: 'chair', role: 'moderator' }).expect(200)).body
+      .token;
     const startAs = (body: Record<string, unknown>) =>
-      stack.anonymous().post('/recordings/start').set('Authorization', `Bearer ${moderator}`).send({ roomName, ...body });
+      stack
+        .anonymous()
+        .post('/recordings/start')
+        .set('Authorization', `Bearer ${moderator}`)
+        .send({ roomName, ...body });
     // The host's filter and notifications trust these fields: a person in the room may not forge them.
     expect((await startAs({ metadata: { meetingId: 'forged' } }).expect(403)).body.code).toBe('forbidden');
     expect(startRequestFor(stack, roomName)).toBeUndefined();
@@ -85,7 +100,11 @@ describe('recording options, metadata and layout', () => {
   ])('refuses %j with a clear 400 and starts nothing', async (body, message) => {
     const roomName = uniqueRoom('refused');
     await joinRoom(stack, roomName);
-    const res = await stack.http().post('/recordings/start').send({ roomName, ...body }).expect(400);
+    const res = await stack
+      .http()
+      .post('/recordings/start')
+      .send({ roomName, ...body })
+      .expect(400);
     expect(res.body.errorMessage).toMatch(message);
     expect(startRequestFor(stack, roomName)).toBeUndefined();
   });
@@ -110,8 +129,12 @@ describe('recording options, metadata and layout', () => {
 
 describe('a layout change while the recording is STARTING', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack({ livekit: { lifecycle: 'manual' } }); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack({ livekit: { lifecycle: 'manual' } });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   it('keeps the layout before the recorder has joined (LiveKit: 404) and tells the recorder once it has', async () => {
     const roomName = uniqueRoom('layout-starting');
@@ -135,7 +158,9 @@ describe('maximum duration', () => {
     stack = await startStack({ env: { RECONCILE_INTERVAL: '200ms' } });
     stack.services.reconciler.start();
   });
-  afterAll(async () => { await stack.close(); });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   it('stops a recording once its maxDuration has passed, and it ends with endReason maxDuration', async () => {
     const roomName = uniqueRoom('bounded');

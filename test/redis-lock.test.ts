@@ -160,7 +160,10 @@ test('waiting beyond waitTimeoutMs gives 503 lock_timeout, across instances and 
   await eventually(holder.entered, { what: 'room:busy taken' });
   const ran: string[] = [];
 
-  for (const [name, service] of [['other instance', lockService(b, { waitTimeoutMs: 250 })], ['same instance', first]] as const) {
+  for (const [name, service] of [
+    ['other instance', lockService(b, { waitTimeoutMs: 250 })],
+    ['same instance', first],
+  ] as const) {
     const startedAt = Date.now();
     const error = await rejection(service.withLock('room:busy', async () => ran.push(name)));
     const waited = Date.now() - startedAt;

@@ -7,15 +7,28 @@ const DAY = 86_400_000;
 
 describe('RETENTION_DAYS', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack({ env: { RETENTION_DAYS: '30' } }); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack({ env: { RETENTION_DAYS: '30' } });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   /** A recording as the service writes it, started `daysAgo`, with its media. */
   async function seed(label: string, daysAgo: number) {
     const name = `${label}-RM_retention-${daysAgo}.mp4`;
     const recording: Recording = {
-      id: `EG_${label}`, name, roomName: 'retention', roomId: 'RM_retention', status: 'COMPLETE', startedAt: Date.now() - daysAgo * DAY,
-      duration: 3, size: FIXTURE_MP4.length, mediaKey: `recordings/${name}`, mediaVerified: true, updatedAt: 1,
+      id: `EG_${label}`,
+      name,
+      roomName: 'retention',
+      roomId: 'RM_retention',
+      status: 'COMPLETE',
+      startedAt: Date.now() - daysAgo * DAY,
+      duration: 3,
+      size: FIXTURE_MP4.length,
+      mediaKey: `recordings/${name}`,
+      mediaVerified: true,
+      updatedAt: 1,
     };
     await putObject(stack, recording.mediaKey, FIXTURE_MP4, 'video/mp4');
     await stack.services.store.save(recording, undefined);
@@ -46,7 +59,12 @@ describe('RETENTION_DAYS', () => {
   it('goes on past a full batch of expired entries it must leave, rather than reading them again', async () => {
     // A hundred index entries whose sidecars are gone (a deletion under way elsewhere), newer than a
     // real expired recording: one pass reads a batch of a hundred.
-    const left = Array.from({ length: 100 }, (_, i) => ({ ...template, id: `EG_left${i}`, name: `left-${i}.mp4`, startedAt: Date.now() - 40 * DAY + i }));
+    const left = Array.from({ length: 100 }, (_, i) => ({
+      ...template,
+      id: `EG_left${i}`,
+      name: `left-${i}.mp4`,
+      startedAt: Date.now() - 40 * DAY + i,
+    }));
     await mapConcurrent(left, 8, (entry) => stack.services.store.index.add(entry));
     const oldest = await seed('oldest', 50);
 
@@ -57,6 +75,15 @@ describe('RETENTION_DAYS', () => {
 });
 
 const template: Recording = {
-  id: '', name: '', roomName: 'retention', roomId: 'RM_retention', status: 'COMPLETE', startedAt: 0,
-  duration: 0, size: 0, mediaKey: 'recordings/none.mp4', mediaVerified: false, updatedAt: 1,
+  id: '',
+  name: '',
+  roomName: 'retention',
+  roomId: 'RM_retention',
+  status: 'COMPLETE',
+  startedAt: 0,
+  duration: 0,
+  size: 0,
+  mediaKey: 'recordings/none.mp4',
+  mediaVerified: false,
+  updatedAt: 1,
 };

@@ -7,8 +7,12 @@ const now = () => Math.floor(Date.now() / 1000);
 
 describe('room tokens live no longer than PARTICIPANT_TOKEN_TTL', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack({ env: { NODE_ENV: 'test', PARTICIPANT_TOKEN_TTL: '1h' } }); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack({ env: { NODE_ENV: 'test', PARTICIPANT_TOKEN_TTL: '1h' } });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   /** A room token as someone holding the LiveKit secret could mint it: our claims, any lifetime. */
   const roomToken = (roomName: string, times: { nbf?: number; exp?: number }) => {

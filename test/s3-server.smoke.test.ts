@@ -3,8 +3,12 @@ import { S3TestServer } from './support/s3-server';
 
 describe('s3rver test server', () => {
   let s3: S3TestServer;
-  beforeAll(async () => { s3 = await S3TestServer.start(); });
-  afterAll(async () => { await s3.close(); });
+  beforeAll(async () => {
+    s3 = await S3TestServer.start();
+  });
+  afterAll(async () => {
+    await s3.close();
+  });
 
   it('stores bytes exactly and pages listings past MaxKeys', async () => {
     const client = s3.client();
@@ -15,9 +19,14 @@ describe('s3rver test server', () => {
     expect(await got.Body!.transformToString()).toBe('value-1');
     const first = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'k/', MaxKeys: 2 }));
     expect(first.IsTruncated).toBe(true);
-    const second = await client.send(new ListObjectsV2Command({
-      Bucket: s3.bucket, Prefix: 'k/', MaxKeys: 2, ContinuationToken: first.NextContinuationToken,
-    }));
+    const second = await client.send(
+      new ListObjectsV2Command({
+        Bucket: s3.bucket,
+        Prefix: 'k/',
+        MaxKeys: 2,
+        ContinuationToken: first.NextContinuationToken,
+      }),
+    );
     expect(second.Contents?.map((o) => o.Key)).toEqual(['k/2']);
   });
 });

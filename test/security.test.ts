@@ -25,7 +25,9 @@ describe('security: each attack is refused and changes nothing', () => {
     stack = await startStack();
     ({ roomName, name } = await completeRecording(stack, uniqueRoom('guarded')));
   });
-  afterAll(async () => { await stack.close(); });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   /** A room token as POST /token hands it out, admitted by the host application. */
   async function tokenFor(room: string, role: 'moderator' | 'participant', participantName = 'someone') {
@@ -42,7 +44,9 @@ describe('security: each attack is refused and changes nothing', () => {
   async function state() {
     const sidecars = await sidecarsOf(stack, (await stack.http().get(`${path()}/info`)).body.id);
     return {
-      media: createHash('sha256').update((await readObject(stack, `recordings/${name}`)) ?? '').digest('hex'),
+      media: createHash('sha256')
+        .update((await readObject(stack, `recordings/${name}`)) ?? '')
+        .digest('hex'),
       sidecars: await Promise.all(sidecars.map(async (key) => (await readObject(stack, key))?.toString('utf8'))),
       metadata: await roomMetadata(stack, roomName),
       egresses: stack.livekit.listEgresses().length,
@@ -54,7 +58,7 @@ describe('security: each attack is refused and changes nothing', () => {
     expect(await state()).toEqual(before);
   }
 
-  it('answers 401 without credentials on every route that is not public, by the app\'s own route table', async () => {
+  it("answers 401 without credentials on every route that is not public, by the app's own route table", async () => {
     const routes = appRoutes(createApp(stack.services));
     expect(routes).toEqual(expect.arrayContaining(['POST /recordings/start', 'DELETE /recordings/:name', 'PUT /rooms/:roomName']));
     for (const route of routes.filter((r) => !PUBLIC_ROUTES.has(r))) {
@@ -68,11 +72,18 @@ describe('security: each attack is refused and changes nothing', () => {
 
   it('takes no LiveKit token it did not issue, even one signed with the right secret', async () => {
     // What another application on the same LiveKit, or an admin tool, would hold.
-    const foreign = new AccessToken(stack.livekit.apiKey, stack.livekit.apiSecret, { identity: 'other-app', attributes: { role: 'moderator' } });
+    const foreign = new AccessToken(stack.livekit.apiKey, stack.livekit.apiSecret, {
+      identity: 'other-app',
+      attributes: { role: 'moderator' },
+    });
     foreign.addGrant({ room: roomName, roomJoin: true, roomAdmin: true });
     await expectUnchanged(async () => {
-      await as(await foreign.toJwt()).delete(path()).expect(401);
-      await as(await foreign.toJwt()).get('/recordings').expect(401);
+      await as(await foreign.toJwt())
+        .delete(path())
+        .expect(401);
+      await as(await foreign.toJwt())
+        .get('/recordings')
+        .expect(401);
     });
   });
 
@@ -83,8 +94,16 @@ describe('security: each attack is refused and changes nothing', () => {
     expired.addGrant({ room: roomName, roomJoin: true });
     await expectUnchanged(async () => {
       await stack.anonymous().delete(path()).expect(401);
-      expect((await as(await forged.toJwt()).delete(path()).expect(401)).body.code).toBe('unauthenticated');
-      await as(await expired.toJwt()).delete(path()).expect(401);
+      expect(
+        (
+          await as(await forged.toJwt())
+            .delete(path())
+            .expect(401)
+        ).body.code,
+      ).toBe('unauthenticated');
+      await as(await expired.toJwt())
+        .delete(path())
+        .expect(401);
       await as('not-a-token-at-all').post('/recordings/start').send({ roomName }).expect(401);
     });
   });
@@ -117,7 +136,9 @@ describe('security: each attack is refused and changes nothing', () => {
   it('lets a moderator of the room record and delete', async () => {
     const { roomName: room, name: doomed } = await completeRecording(stack, uniqueRoom('moderated'));
     const moderator = await tokenFor(room, 'moderator');
-    await as(moderator).delete(`/recordings/${encodeURIComponent(doomed)}`).expect(200);
+    await as(moderator)
+      .delete(`/recordings/${encodeURIComponent(doomed)}`)
+      .expect(200);
     expect(await readObject(stack, `recordings/${doomed}`)).toBeUndefined();
     await as(moderator).post('/recordings/start').send({ roomName: room }).expect(200);
     await as(moderator).post('/recordings/stop').send({ roomName: room }).expect(200);
@@ -127,7 +148,12 @@ describe('security: each attack is refused and changes nothing', () => {
     const proxied = await startStack({ env: { RECORDING_PLAYBACK_STRATEGY: 'PROXY', RECORDING_URL_TTL: '2s' } });
     try {
       const { name: media } = await completeRecording(proxied, uniqueRoom('signed'));
-      const { recordingUrl, expiresAt } = (await proxied.http().get(`/recordings/${encodeURIComponent(media)}/url`).expect(200)).body;
+      const { recordingUrl, expiresAt } = (
+        await proxied
+          .http()
+          .get(`/recordings/${encodeURIComponent(media)}/url`)
+          .expect(200)
+      ).body;
       expect(expiresAt - Date.now()).toBeLessThanOrEqual(2000);
       await proxied.anonymous().get(recordingUrl).expect(200);
       const url = new URL(recordingUrl, proxied.baseUrl);
@@ -137,10 +163,19 @@ describe('security: each attack is refused and changes nothing', () => {
         for (const [key, value] of Object.entries(params)) copy.searchParams.set(key, value);
         return copy.pathname + copy.search;
       };
-      await proxied.anonymous().get(tampered({ signature: `${signature.slice(0, -2)}AA` })).expect(401);
-      await proxied.anonymous().get(tampered({ expires: String(Number(url.searchParams.get('expires')) + 3600) })).expect(401);
+      await proxied
+        .anonymous()
+        .get(tampered({ signature: `${signature.slice(0, -2)}AA` }))
+        .expect(401);
+      await proxied
+        .anonymous()
+        .get(tampered({ expires: String(Number(url.searchParams.get('expires')) + 3600) }))
+        .expect(401);
       // Another recording's name with this signature.
-      await proxied.anonymous().get(`/recordings/${encodeURIComponent(name)}${url.search}`).expect(401);
+      await proxied
+        .anonymous()
+        .get(`/recordings/${encodeURIComponent(name)}${url.search}`)
+        .expect(401);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 1100));
       expect((await proxied.anonymous().get(recordingUrl).expect(401)).body.code).toBe('invalid_media_url');
     } finally {
@@ -159,11 +194,26 @@ describe('security: each attack is refused and changes nothing', () => {
   });
 
   it('refuses forged and stale webhooks', async () => {
-    const info = stack.livekit.listEgresses().find((e) => e.roomName === roomName)!.clone();
+    const info = stack.livekit
+      .listEgresses()
+      .find((e) => e.roomName === roomName)!
+      .clone();
     info.status = 4; // EGRESS_FAILED: would mark the recording failed if accepted
-    const body = JSON.stringify(new WebhookEvent({ event: 'egress_ended', id: 'EV_attack', egressInfo: info, createdAt: BigInt(Math.floor(Date.now() / 1000)) }).toJson());
+    const body = JSON.stringify(
+      new WebhookEvent({
+        event: 'egress_ended',
+        id: 'EV_attack',
+        egressInfo: info,
+        createdAt: BigInt(Math.floor(Date.now() / 1000)),
+      }).toJson(),
+    );
     const post = (authorization: string) =>
-      stack.anonymous().post('/livekit/webhook').set('Content-Type', 'application/webhook+json').set('Authorization', authorization).send(body);
+      stack
+        .anonymous()
+        .post('/livekit/webhook')
+        .set('Content-Type', 'application/webhook+json')
+        .set('Authorization', authorization)
+        .send(body);
     await expectUnchanged(async () => {
       await post(await stack.livekit.signWebhook(body, { apiSecret: 'guessed-secret' })).expect(401);
       // Genuinely signed, but its token expired a minute ago: a replay of an old delivery.
@@ -173,7 +223,10 @@ describe('security: each attack is refused and changes nothing', () => {
 
   it('answers a preflight from a foreign origin without allowing it, and one from a listed origin with it', async () => {
     const preflight = (app: Parameters<typeof request>[0], origin: string) =>
-      request(app).options('/recordings/start').set('Origin', origin).set('Access-Control-Request-Method', 'POST')
+      request(app)
+        .options('/recordings/start')
+        .set('Origin', origin)
+        .set('Access-Control-Request-Method', 'POST')
         .set('Access-Control-Request-Headers', 'authorization,content-type');
     const foreign = await preflight(stack.baseUrl, 'https://evil.example');
     expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
@@ -210,7 +263,10 @@ describe('security: each attack is refused and changes nothing', () => {
     for (let i = 0; i < 4; i++) tokens.push((await request(app).post('/token').send({ roomName: room, participantName: 'f' })).status);
     expect(tokens).toEqual([401, 401, 401, 429]);
     const starts = [];
-    for (let i = 0; i < 3; i++) starts.push((await request(app).post('/recordings/start').set('Authorization', `Bearer ${TEST_ADMIN_KEY}`).send({ roomName: room })).status);
+    for (let i = 0; i < 3; i++)
+      starts.push(
+        (await request(app).post('/recordings/start').set('Authorization', `Bearer ${TEST_ADMIN_KEY}`).send({ roomName: room })).status,
+      );
     expect(starts[2]).toBe(429);
     expect((await request(app).get('/recordings').set('Authorization', `Bearer ${TEST_ADMIN_KEY}`)).status).toBe(200);
   });
@@ -225,36 +281,83 @@ describe('security: each attack is refused and changes nothing', () => {
 
   it('never writes a token, key, signature or passcode to its logs, even at trace level and on failures', async () => {
     const lines: string[] = [];
-    const config = { ...stack.config, logLevel: 'trace' as const, recordings: { ...stack.config.recordings, playbackStrategy: 'PROXY' as const } };
-    const services = createServices(config, createLogger('trace', 'recording-manager', { write: (line: string) => void lines.push(line) }), { resolveHost: stack.resolveHost });
+    const config = {
+      ...stack.config,
+      logLevel: 'trace' as const,
+      recordings: { ...stack.config.recordings, playbackStrategy: 'PROXY' as const },
+    };
+    const services = createServices(
+      config,
+      createLogger('trace', 'recording-manager', { write: (line: string) => void lines.push(line) }),
+      { resolveHost: stack.resolveHost },
+    );
     const app = createApp(services);
     try {
-      const admitted = (await request(app).post('/token').set('Authorization', `Bearer ${TEST_ADMIN_KEY}`)
-        .send({ roomName, participantName: 'logged', role: 'moderator' }).expect(200)).body;
-      const { joinToken } = (await request(app).post('/join-tokens').set('Authorization', `Bearer ${TEST_ADMIN_KEY}`).send({ roomName }).expect(200)).body;
+      const admitted = (
+        await request(app)
+          .post('/token')
+          .set('Authorization', `Bearer ${TEST_ADMIN_KEY}`)
+          .send({ roomName, participantName: 'logged', role: 'moderator' })
+          .expect(200)
+      ).body;
+      const { joinToken } = (
+        await request(app).post('/join-tokens').set('Authorization', `Bearer ${TEST_ADMIN_KEY}`).send({ roomName }).expect(200)
+      ).body;
       await request(app).post('/token').send({ joinToken, participantName: 'invited' }).expect(200);
       await request(app).post('/token').send({ roomName, participantName: 'guessing', passcode: 'not-the-passcode' }).expect(401);
       const { recordingUrl } = (await request(app).get(`${path()}/url`).set('Authorization', `Bearer ${admitted.token}`).expect(200)).body;
       // S3 fails while the signed URL is served: the error is logged, the URL's signature is not.
-      for (let i = 0; i < 3; i++) stack.s3Proxy.inject((method, p) => method === 'GET' && p.endsWith('.mp4'), { kind: 'status', status: 503 });
+      for (let i = 0; i < 3; i++)
+        stack.s3Proxy.inject((method, p) => method === 'GET' && p.endsWith('.mp4'), { kind: 'status', status: 503 });
       expect((await request(app).get(recordingUrl)).status).toBeGreaterThanOrEqual(500);
-      const event = JSON.stringify(new WebhookEvent({ event: 'egress_updated', id: 'EV_logged', egressInfo: stack.livekit.listEgresses()[0] }).toJson());
+      const event = JSON.stringify(
+        new WebhookEvent({ event: 'egress_updated', id: 'EV_logged', egressInfo: stack.livekit.listEgresses()[0] }).toJson(),
+      );
       const signature = await stack.livekit.signWebhook(event);
-      await request(app).post('/livekit/webhook').set('Content-Type', 'application/webhook+json').set('Authorization', signature).send(event);
+      await request(app)
+        .post('/livekit/webhook')
+        .set('Content-Type', 'application/webhook+json')
+        .set('Authorization', signature)
+        .send(event);
 
       // A live stream: its key reaches LiveKit only, even when LiveKit quotes it back in an error.
       const streamKey = 'sk_logged-stream-key-0123456789';
       const host = { Authorization: `Bearer ${TEST_ADMIN_KEY}` };
-      await request(app).post('/streams/start').set(host).send({ roomName, urls: [`rtmp://a.rtmp.youtube.com/live2/${streamKey}`] }).expect(200);
-      await request(app).post('/streams/update').set(host).send({ roomName, removeUrls: [`rtmp://a.rtmp.youtube.com/live2/${streamKey}-x`] }).expect(404);
+      await request(app)
+        .post('/streams/start')
+        .set(host)
+        .send({ roomName, urls: [`rtmp://a.rtmp.youtube.com/live2/${streamKey}`] })
+        .expect(200);
+      await request(app)
+        .post('/streams/update')
+        .set(host)
+        .send({ roomName, removeUrls: [`rtmp://a.rtmp.youtube.com/live2/${streamKey}-x`] })
+        .expect(404);
       stack.livekit.failNext('UpdateStream', { code: 'internal', msg: `could not reach rtmp://a.rtmp.youtube.com/live2/${streamKey}` });
-      expect((await request(app).post('/streams/update').set(host).send({ roomName, addUrls: [`rtmp://b.example.com/app/${streamKey}`] })).status).toBe(502);
+      expect(
+        (
+          await request(app)
+            .post('/streams/update')
+            .set(host)
+            .send({ roomName, addUrls: [`rtmp://b.example.com/app/${streamKey}`] })
+        ).status,
+      ).toBe(502);
       await request(app).post('/streams/stop').set(host).send({ roomName }).expect(200);
 
       const logged = lines.join('');
       expect(lines.length).toBeGreaterThan(0);
-      const secrets = [TEST_ADMIN_KEY, admitted.token, joinToken, 'not-the-passcode', new URL(recordingUrl, 'http://x').searchParams.get('signature')!,
-        signature, stack.livekit.apiSecret, stack.config.s3.secretKey, stack.config.security.mediaUrlKey, streamKey];
+      const secrets = [
+        TEST_ADMIN_KEY,
+        admitted.token,
+        joinToken,
+        'not-the-passcode',
+        new URL(recordingUrl, 'http://x').searchParams.get('signature')!,
+        signature,
+        stack.livekit.apiSecret,
+        stack.config.s3.secretKey,
+        stack.config.security.mediaUrlKey,
+        streamKey,
+      ];
       for (const secret of secrets) expect(logged.includes(secret) ? secret : 'absent').toBe('absent');
     } finally {
       await services.close();

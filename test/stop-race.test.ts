@@ -23,7 +23,9 @@ const stopCalls = (stack: TestStack, egressId: string) =>
 /** Settles with the response, and tells meanwhile whether it has. */
 function pending<T>(promise: Promise<T>) {
   const state = { settled: false, value: promise };
-  void promise.finally(() => { state.settled = true; });
+  void promise.finally(() => {
+    state.settled = true;
+  });
   return state;
 }
 
@@ -47,13 +49,18 @@ async function passThatLooksEarly(stack: TestStack, meanwhile: () => Promise<voi
 describe('stopping and updating while the egress ends', () => {
   let stack: TestStack;
   beforeAll(async () => {
-    stack = await startStack({ env: { LIVEKIT_EGRESS_TIMEOUT: '2s', AUTO_STOP_GRACE: '300ms' }, livekit: { lifecycle: 'manual', handlerSearch: HANDLER_SEARCH } });
+    stack = await startStack({
+      env: { LIVEKIT_EGRESS_TIMEOUT: '2s', AUTO_STOP_GRACE: '300ms' },
+      livekit: { lifecycle: 'manual', handlerSearch: HANDLER_SEARCH },
+    });
   });
   afterEach(() => {
     stack.livekit.webhooks.clear();
     stack.livekit.clearFaults();
   });
-  afterAll(async () => { await stack.close(); });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   async function activeRecording(roomName = uniqueRoom('race')) {
     stack.livekit.addParticipant(roomName, { identity: 'alice', name: 'Alice' });
@@ -72,7 +79,13 @@ describe('stopping and updating while the egress ends', () => {
   it('a stop that LiveKit holds while the egress ends answers 409, and a new recording in the room starts meanwhile', async () => {
     const { roomName, recording } = await activeRecording();
     stack.livekit.hangEgressHandler(recording.id);
-    const stop = pending(stack.http().post('/recordings/stop').send({ roomName }).then((res) => res));
+    const stop = pending(
+      stack
+        .http()
+        .post('/recordings/stop')
+        .send({ roomName })
+        .then((res) => res),
+    );
     await eventually(() => stopCalls(stack, recording.id).length > 0, { what: 'the StopEgress call' });
     await stack.livekit.endEgress(recording.id, { status: 'COMPLETE', skipEnding: true });
 
@@ -87,7 +100,10 @@ describe('stopping and updating while the egress ends', () => {
   });
 
   it('a stop LiveKit does not answer within LIVEKIT_EGRESS_TIMEOUT is checked with ListEgress: ended meanwhile → 409, not a 5xx', async () => {
-    const quick = await startStack({ env: { LIVEKIT_EGRESS_TIMEOUT: '500ms' }, livekit: { lifecycle: 'manual', handlerSearch: HANDLER_SEARCH } });
+    const quick = await startStack({
+      env: { LIVEKIT_EGRESS_TIMEOUT: '500ms' },
+      livekit: { lifecycle: 'manual', handlerSearch: HANDLER_SEARCH },
+    });
     try {
       const roomName = uniqueRoom('timeout');
       await joinRoom(quick, roomName);
@@ -95,7 +111,11 @@ describe('stopping and updating while the egress ends', () => {
       await quick.livekit.activateEgress(recording.id);
       quick.livekit.hangEgressHandler(recording.id);
       const began = Date.now();
-      const stop = quick.http().post('/recordings/stop').send({ roomName }).then((res) => res);
+      const stop = quick
+        .http()
+        .post('/recordings/stop')
+        .send({ roomName })
+        .then((res) => res);
       await eventually(() => quick.livekit.calls.some((c) => c.method === 'StopEgress'), { what: 'the StopEgress call' });
       await quick.livekit.endEgress(recording.id, { status: 'COMPLETE', skipEnding: true });
       const stopped = await stop;
@@ -133,12 +153,17 @@ describe('stopping and updating while the egress ends', () => {
   });
 
   it('a start timeout on an egress that went on and completed after the reconciler looked: recorded as LiveKit reports it, not FAILED', async () => {
-    const slowStart = await startStack({ env: { RECORDING_START_TIMEOUT: '300ms' }, livekit: { lifecycle: 'manual', handlerSearch: HANDLER_SEARCH } });
+    const slowStart = await startStack({
+      env: { RECORDING_START_TIMEOUT: '300ms' },
+      livekit: { lifecycle: 'manual', handlerSearch: HANDLER_SEARCH },
+    });
     try {
       const roomName = uniqueRoom('start-timeout');
       slowStart.livekit.addParticipant(roomName, { identity: 'alice', name: 'Alice' });
       const recording: Body = (await slowStart.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
-      await eventually(() => Date.now() - Number(slowStart.livekit.getEgress(recording.id)!.startedAt / 1_000_000n) > 400, { what: 'the start timeout' });
+      await eventually(() => Date.now() - Number(slowStart.livekit.getEgress(recording.id)!.startedAt / 1_000_000n) > 400, {
+        what: 'the start timeout',
+      });
       // The pass sees it STARTING; it goes on and completes before the pass acts on the timeout.
       await passThatLooksEarly(slowStart, () => startsAndCompletesUnseen(slowStart, recording.id));
       const after = (await slowStart.http().get(`/recordings/${recording.name}/info`).expect(200)).body as Body;
@@ -151,13 +176,22 @@ describe('stopping and updating while the egress ends', () => {
   });
 
   it('a start timeout on a stream that went on and completed after the reconciler looked: recorded as LiveKit reports it, not FAILED', async () => {
-    const slowStart = await startStack({ env: { RECORDING_START_TIMEOUT: '300ms' }, livekit: { lifecycle: 'manual', handlerSearch: HANDLER_SEARCH } });
+    const slowStart = await startStack({
+      env: { RECORDING_START_TIMEOUT: '300ms' },
+      livekit: { lifecycle: 'manual', handlerSearch: HANDLER_SEARCH },
+    });
     try {
       const roomName = uniqueRoom('stream-start-timeout');
       slowStart.livekit.addParticipant(roomName, { identity: 'host', name: 'Host' });
-      const started = await slowStart.http().post('/streams/start').send({ roomName, urls: ['rtmp://a.rtmp.youtube.com/live2/key-late'] }).expect(200);
+      const started = await slowStart
+        .http()
+        .post('/streams/start')
+        .send({ roomName, urls: ['rtmp://a.rtmp.youtube.com/live2/key-late'] })
+        .expect(200);
       const streamId: string = started.body.stream.id;
-      await eventually(() => Date.now() - Number(slowStart.livekit.getEgress(streamId)!.startedAt / 1_000_000n) > 400, { what: 'the start timeout' });
+      await eventually(() => Date.now() - Number(slowStart.livekit.getEgress(streamId)!.startedAt / 1_000_000n) > 400, {
+        what: 'the start timeout',
+      });
       await passThatLooksEarly(slowStart, () => startsAndCompletesUnseen(slowStart, streamId));
       const after = (await slowStart.http().get(`/streams/${roomName}`).expect(200)).body.stream as Body;
       expect(after.status).toBe('COMPLETE');
@@ -171,16 +205,28 @@ describe('stopping and updating while the egress ends', () => {
   it('a stream update LiveKit holds while the stream ends answers 409, and the room can stream again meanwhile', async () => {
     const roomName = uniqueRoom('stream-race');
     stack.livekit.addParticipant(roomName, { identity: 'host', name: 'Host' });
-    const started = await stack.http().post('/streams/start').send({ roomName, urls: ['rtmp://a.rtmp.youtube.com/live2/key-one'] });
+    const started = await stack
+      .http()
+      .post('/streams/start')
+      .send({ roomName, urls: ['rtmp://a.rtmp.youtube.com/live2/key-one'] });
     expect(started.status).toBe(200);
     const streamId: string = started.body.stream.id;
     await stack.livekit.activateEgress(streamId);
     stack.livekit.hangEgressHandler(streamId);
-    const update = pending(stack.http().post('/streams/update').send({ roomName, addUrls: ['rtmp://a.rtmp.youtube.com/live2/key-two'] }).then((res) => res));
+    const update = pending(
+      stack
+        .http()
+        .post('/streams/update')
+        .send({ roomName, addUrls: ['rtmp://a.rtmp.youtube.com/live2/key-two'] })
+        .then((res) => res),
+    );
     await eventually(() => stack.livekit.calls.some((c) => c.method === 'UpdateStream'), { what: 'the UpdateStream call' });
     await stack.livekit.endEgress(streamId, { status: 'COMPLETE', skipEnding: true });
 
-    const again = await stack.http().post('/streams/start').send({ roomName, urls: ['rtmp://a.rtmp.youtube.com/live2/key-three'] });
+    const again = await stack
+      .http()
+      .post('/streams/start')
+      .send({ roomName, urls: ['rtmp://a.rtmp.youtube.com/live2/key-three'] });
     expect(again.status).toBe(200);
     expect(update.settled).toBe(false);
     const updated = await update.value;

@@ -28,18 +28,59 @@ const INTERNAL_DNS: DnsTable = {
 /** Hosts that are not public unicast, literal or by name, however they are spelled. */
 const REFUSED_HOSTS = [
   // Names resolving inside egress's network.
-  'redis.default', 'redis.default.svc.cluster.local', 'metadata.google.internal', '10.0.0.7.nip.io', 'localhost', 'localhost.',
-  'minio:1935', 'db.v6.example.com', 'mapped.example.com', 'mixed.example.com',
+  'redis.default',
+  'redis.default.svc.cluster.local',
+  'metadata.google.internal',
+  '10.0.0.7.nip.io',
+  'localhost',
+  'localhost.',
+  'minio:1935',
+  'db.v6.example.com',
+  'mapped.example.com',
+  'mixed.example.com',
   // IPv4 special-purpose blocks, multicast and broadcast.
-  '127.0.0.1', '10.1.2.3:1935', '0.0.0.0', '100.64.0.1', '169.254.169.254', '172.16.5.4', '192.168.1.1', '192.0.0.9',
-  '192.0.2.10', '198.18.0.1', '198.19.255.254', '198.51.100.10', '203.0.113.10', '224.0.0.1', '239.255.255.250',
-  '240.0.0.1', '255.255.255.255',
+  '127.0.0.1',
+  '10.1.2.3:1935',
+  '0.0.0.0',
+  '100.64.0.1',
+  '169.254.169.254',
+  '172.16.5.4',
+  '192.168.1.1',
+  '192.0.0.9',
+  '192.0.2.10',
+  '198.18.0.1',
+  '198.19.255.254',
+  '198.51.100.10',
+  '203.0.113.10',
+  '224.0.0.1',
+  '239.255.255.250',
+  '240.0.0.1',
+  '255.255.255.255',
   // Other spellings of 127.0.0.1.
-  '127.1', '0x7f000001', '2130706433', '0177.0.0.1', '127.0.0.1.',
+  '127.1',
+  '0x7f000001',
+  '2130706433',
+  '0177.0.0.1',
+  '127.0.0.1.',
   // IPv6, and IPv4 embedded in IPv6 (mapped, compatible, NAT64, 6to4, Teredo with a private client or server).
-  '[::1]', '[::]', '[::127.0.0.1]', '[::ffff:127.0.0.1]', '[0:0:0:0:0:FFFF:7F00:1]', '[64:ff9b::a00:7]', '[64:ff9b:1::a00:7]',
-  '[2002:7f00:1::]', '[2001:0:4136:e378:8000:63bf:f5ff:fffe]', '[2001:0:a00:1:8000:63bf:f7f7:f7f7]', '[fec0::1]',
-  '[fe80::1]', '[fd12:3456::1]', '[ff02::1]', '[2001:db8::1]', '[3fff::1]', '[2001:2::1]', '[100::1]',
+  '[::1]',
+  '[::]',
+  '[::127.0.0.1]',
+  '[::ffff:127.0.0.1]',
+  '[0:0:0:0:0:FFFF:7F00:1]',
+  '[64:ff9b::a00:7]',
+  '[64:ff9b:1::a00:7]',
+  '[2002:7f00:1::]',
+  '[2001:0:4136:e378:8000:63bf:f5ff:fffe]',
+  '[2001:0:a00:1:8000:63bf:f7f7:f7f7]',
+  '[fec0::1]',
+  '[fe80::1]',
+  '[fd12:3456::1]',
+  '[ff02::1]',
+  '[2001:db8::1]',
+  '[3fff::1]',
+  '[2001:2::1]',
+  '[100::1]',
 ];
 
 const withPort = (host: string) => (/:\d+$/.test(host) ? host : `${host}:9000`);
@@ -60,8 +101,12 @@ describe('stream destinations must be public addresses', () => {
     const notRefused: string[] = [];
     for (const host of REFUSED_HOSTS) {
       for (const url of [`rtmp://${host}/live/${KEY}`, `srt://${withPort(host)}?streamid=${KEY}`]) {
-        const res = await stack.http().post('/streams/start').send({ roomName, urls: [url] });
-        const refused = res.status === 400 && /must be a public address/.test(res.body.errorMessage) && !JSON.stringify(res.body).includes(KEY);
+        const res = await stack
+          .http()
+          .post('/streams/start')
+          .send({ roomName, urls: [url] });
+        const refused =
+          res.status === 400 && /must be a public address/.test(res.body.errorMessage) && !JSON.stringify(res.body).includes(KEY);
         if (!refused) notRefused.push(`${url.slice(0, 6)}${host} → ${res.status}`);
       }
     }
@@ -72,9 +117,19 @@ describe('stream destinations must be public addresses', () => {
   it('answers 400 for a name that does not resolve, and 503 when the name cannot be resolved now', async () => {
     const roomName = uniqueRoom('unresolved');
     await joinRoom(stack, roomName);
-    const missing = await stack.http().post('/streams/start').send({ roomName, urls: [`rtmp://nowhere.example.com/live/${KEY}`] }).expect(400);
-    expect(missing.body.errorMessage).toContain('nowhere.example.com must be a public address, or a name that resolves to public addresses only');
-    const flaky = await stack.http().post('/streams/start').send({ roomName, urls: [`rtmp://flaky.example.com/live/${KEY}`] }).expect(503);
+    const missing = await stack
+      .http()
+      .post('/streams/start')
+      .send({ roomName, urls: [`rtmp://nowhere.example.com/live/${KEY}`] })
+      .expect(400);
+    expect(missing.body.errorMessage).toContain(
+      'nowhere.example.com must be a public address, or a name that resolves to public addresses only',
+    );
+    const flaky = await stack
+      .http()
+      .post('/streams/start')
+      .send({ roomName, urls: [`rtmp://flaky.example.com/live/${KEY}`] })
+      .expect(503);
     expect(flaky.body.code).toBe('dns_unavailable');
     expect(egressesOf(roomName)).toEqual([]);
   });
@@ -83,7 +138,10 @@ describe('stream destinations must be public addresses', () => {
     const roomName = uniqueRoom('dns-probe');
     await joinRoom(stack, roomName);
     const refusalOf = async (host: string) => {
-      const res = await stack.http().post('/streams/start').send({ roomName, urls: [`rtmp://${host}/live/${KEY}`] });
+      const res = await stack
+        .http()
+        .post('/streams/start')
+        .send({ roomName, urls: [`rtmp://${host}/live/${KEY}`] });
       return { status: res.status, code: res.body.code, errorMessage: String(res.body.errorMessage).replaceAll(host, '<host>') };
     };
     const internal = await refusalOf('redis.default');
@@ -95,10 +153,19 @@ describe('stream destinations must be public addresses', () => {
   it('goes live to a name whose every address is public, and to public addresses however they are written', async () => {
     const roomName = uniqueRoom('public');
     await joinRoom(stack, roomName);
-    await stack.http().post('/streams/start').send({ roomName, urls: [`rtmp://dual.example.com/live/${KEY}`] }).expect(200);
+    await stack
+      .http()
+      .post('/streams/start')
+      .send({ roomName, urls: [`rtmp://dual.example.com/live/${KEY}`] })
+      .expect(200);
     // Public IPv4 embedded in IPv6 (mapped, NAT64, 6to4, Teredo with public server and client) is public.
-    const addUrls = ['[2606:2800:21f:cb07::1]', '[::ffff:93.184.215.14]', '[64:ff9b::5db8:d70e]', '[2002:5db8:d70e::1]', '[2001:0:4136:e378:8000:63bf:a247:28f1]']
-      .map((host) => `rtmp://${host}/app/${KEY}`);
+    const addUrls = [
+      '[2606:2800:21f:cb07::1]',
+      '[::ffff:93.184.215.14]',
+      '[64:ff9b::5db8:d70e]',
+      '[2002:5db8:d70e::1]',
+      '[2001:0:4136:e378:8000:63bf:a247:28f1]',
+    ].map((host) => `rtmp://${host}/app/${KEY}`);
     const updated = await stack.http().post('/streams/update').send({ roomName, addUrls }).expect(200);
     expect(updated.body.stream.destinations).toHaveLength(6);
     await stack.http().post('/streams/stop').send({ roomName }).expect(200);
@@ -107,12 +174,25 @@ describe('stream destinations must be public addresses', () => {
   it('refuses a private destination added to a running stream, which keeps its destinations', async () => {
     const roomName = uniqueRoom('ssrf-update');
     await joinRoom(stack, roomName);
-    const started = (await stack.http().post('/streams/start').send({ roomName, urls: [`rtmp://a.rtmp.youtube.com/live2/${KEY}`] }).expect(200)).body.stream;
+    const started = (
+      await stack
+        .http()
+        .post('/streams/start')
+        .send({ roomName, urls: [`rtmp://a.rtmp.youtube.com/live2/${KEY}`] })
+        .expect(200)
+    ).body.stream;
     for (const host of ['redis.default', '[::ffff:10.0.0.1]', 'mixed.example.com', '198.18.0.1']) {
-      const res = await stack.http().post('/streams/update').send({ roomName, addUrls: [`rtmp://${host}/app/${KEY}`] });
+      const res = await stack
+        .http()
+        .post('/streams/update')
+        .send({ roomName, addUrls: [`rtmp://${host}/app/${KEY}`] });
       expect([host, res.status, res.body.errorMessage]).toEqual([host, 400, expect.stringContaining('must be a public address')]);
     }
-    expect(stack.livekit.calls.filter((call) => call.method === 'UpdateStream' && (call.request as { egressId?: string }).egressId === started.id)).toEqual([]);
+    expect(
+      stack.livekit.calls.filter(
+        (call) => call.method === 'UpdateStream' && (call.request as { egressId?: string }).egressId === started.id,
+      ),
+    ).toEqual([]);
     expect(stack.livekit.getEgress(started.id)!.streamResults).toHaveLength(1);
     await stack.http().post('/streams/stop').send({ roomName }).expect(200);
   });
@@ -129,7 +209,12 @@ describe('stream destinations must be public addresses', () => {
     await stack.anonymous().post('/streams/update').set('Authorization', participant).send({ roomName, addUrls: urls }).expect(403);
     expect(stack.resolveHost.asked).not.toContain(host);
     // A moderator may stream: the name is looked up (and does not resolve).
-    await stack.anonymous().post('/streams/start').set('Authorization', await tokenAs('moderator')).send({ roomName, urls }).expect(400);
+    await stack
+      .anonymous()
+      .post('/streams/start')
+      .set('Authorization', await tokenAs('moderator'))
+      .send({ roomName, urls })
+      .expect(400);
     expect(stack.resolveHost.asked).toContain(host);
   });
 });
@@ -146,7 +231,11 @@ describe('STREAM_PRIVATE_DESTINATIONS=true', () => {
     for (const host of ['redis.default', '10.1.2.3:1935', '[::ffff:127.0.0.1]']) {
       const roomName = uniqueRoom('private');
       await joinRoom(stack, roomName);
-      await stack.http().post('/streams/start').send({ roomName, urls: [`rtmp://${host}/live/${KEY}`] }).expect(200);
+      await stack
+        .http()
+        .post('/streams/start')
+        .send({ roomName, urls: [`rtmp://${host}/live/${KEY}`] })
+        .expect(200);
       await stack.http().post('/streams/stop').send({ roomName }).expect(200);
     }
   });

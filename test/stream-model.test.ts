@@ -5,20 +5,33 @@ describe('stream keys are masked', () => {
   it('masks the RTMP key, SRT query values and bare tokens, user info, and leaves masked URLs as they are', () => {
     expect(maskStreamUrl('rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl-mnop')).toBe('rtmp://a.rtmp.youtube.com/live2/{abc...nop}');
     expect(maskStreamUrl('rtmps://h:443/app/key123')).toBe('rtmps://h:443/app/{ke...23}');
-    expect(maskStreamUrl('srt://h:9000?streamid=publish:cam/secret&pkt_size=1316&latency=')).toBe('srt://h:9000?streamid={pub...ret}&pkt_size={1...6}&latency=');
+    expect(maskStreamUrl('srt://h:9000?streamid=publish:cam/secret&pkt_size=1316&latency=')).toBe(
+      'srt://h:9000?streamid={pub...ret}&pkt_size={1...6}&latency=',
+    );
     expect(maskStreamUrl('srt://h:9000?passphrase-only-token')).toBe('srt://h:9000?{pas...ken}');
     expect(maskStreamUrl('rtmp://user:pass@h/app/key-123456')).toBe('rtmp://{...}@h/app/{key...456}');
     // A key that merely looks wrapped is still masked; LiveKit's own masks are kept.
     expect(maskStreamUrl('rtmp://h/app/{my-secret-key}')).toBe('rtmp://h/app/{{my...ey}}');
     expect(maskStreamUrl('rtmp://h/app/{abc...nop}')).toBe('rtmp://h/app/{abc...nop}');
     expect(maskStreamUrl(maskStreamUrl('srt://h:1?streamid=abcdefghij'))).toBe('srt://h:1?streamid={abc...hij}');
-    expect(maskStreamUrlsIn('invalid url rtmp://h/app/sk_live_987654: invalid scheme')).toBe('invalid url rtmp://h/app/{sk_...654}: invalid scheme');
+    expect(maskStreamUrlsIn('invalid url rtmp://h/app/sk_live_987654: invalid scheme')).toBe(
+      'invalid url rtmp://h/app/{sk_...654}: invalid scheme',
+    );
   });
 
   it('masks the URLs egress quotes in its error texts', () => {
     const info = new EgressInfo({
-      egressId: 'EG_1', roomName: 'r', status: EgressStatus.EGRESS_FAILED, error: 'srt://h:1?streamid=abcdefghij unreachable',
-      streamResults: [new StreamInfo({ url: 'srt://h:1?streamid=abcdefghij', status: StreamInfo_Status.FAILED, error: 'could not reach srt://h:1?streamid=abcdefghij' })],
+      egressId: 'EG_1',
+      roomName: 'r',
+      status: EgressStatus.EGRESS_FAILED,
+      error: 'srt://h:1?streamid=abcdefghij unreachable',
+      streamResults: [
+        new StreamInfo({
+          url: 'srt://h:1?streamid=abcdefghij',
+          status: StreamInfo_Status.FAILED,
+          error: 'could not reach srt://h:1?streamid=abcdefghij',
+        }),
+      ],
     });
     expect(JSON.stringify(streamFromEgress(info))).not.toContain('abcdefghij');
   });

@@ -39,14 +39,22 @@ describe('live streaming to RTMP destinations', () => {
   afterEach(() => stack.livekit.clearFaults());
 
   async function currentStream(roomName: string): Promise<Stream | null> {
-    return (await stack.http().get(`/streams/${encodeURIComponent(roomName)}`).expect(200)).body.stream;
+    return (
+      await stack
+        .http()
+        .get(`/streams/${encodeURIComponent(roomName)}`)
+        .expect(200)
+    ).body.stream;
   }
 
   async function waitForStream(roomName: string, check: (stream: Stream) => boolean): Promise<Stream> {
-    return eventually(async () => {
-      const stream = await currentStream(roomName);
-      return stream && check(stream) ? stream : undefined;
-    }, { what: `the stream of ${roomName}` });
+    return eventually(
+      async () => {
+        const stream = await currentStream(roomName);
+        return stream && check(stream) ? stream : undefined;
+      },
+      { what: `the stream of ${roomName}` },
+    );
   }
 
   async function streamingRoom(urls = [IVS, YOUTUBE], label = 'live') {
@@ -62,7 +70,9 @@ describe('live streaming to RTMP destinations', () => {
     expect(started).toMatchObject({ roomName, status: 'STARTING', options: { layout: 'speaker' } });
 
     // LiveKit was given the real URLs; everything we show has the keys masked.
-    const request = stack.livekit.calls.find((call) => call.method === 'StartRoomCompositeEgress' && (call.request as { roomName?: string }).roomName === roomName)!;
+    const request = stack.livekit.calls.find(
+      (call) => call.method === 'StartRoomCompositeEgress' && (call.request as { roomName?: string }).roomName === roomName,
+    )!;
     expect(JSON.stringify(request.request)).toContain(IVS_KEY);
     const live = await waitForStream(roomName, (s) => s.status === 'ACTIVE');
     expect(live.destinations.map((d) => d.url).sort()).toEqual([
@@ -89,7 +99,11 @@ describe('live streaming to RTMP destinations', () => {
     const notices = receiver.received.filter((n) => n.id.startsWith(started.id));
     expect(notices.map((n) => n.type)).toEqual(['stream.started', 'stream.ended']);
     expect(notices.every((n) => n.signatureValid)).toBe(true);
-    expect((notices[1] as unknown as { stream: Stream }).stream).toMatchObject({ id: started.id, status: 'COMPLETE', endReason: 'stopped' });
+    expect((notices[1] as unknown as { stream: Stream }).stream).toMatchObject({
+      id: started.id,
+      status: 'COMPLETE',
+      endReason: 'stopped',
+    });
     expectNoKeys(notices);
   });
 
@@ -98,10 +112,13 @@ describe('live streaming to RTMP destinations', () => {
     const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body;
     await waitForRecording(stack, recording.name, (r) => r.status === 'ACTIVE');
     await waitForStream(roomName, (s) => s.status === 'ACTIVE');
-    await eventually(async () => {
-      const metadata = await roomMetadata(stack, roomName);
-      return metadata.recordingStatus === 'STARTED' && metadata.streamingStatus === 'STARTED';
-    }, { what: 'both STARTED' });
+    await eventually(
+      async () => {
+        const metadata = await roomMetadata(stack, roomName);
+        return metadata.recordingStatus === 'STARTED' && metadata.streamingStatus === 'STARTED';
+      },
+      { what: 'both STARTED' },
+    );
 
     await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
     await waitForRecording(stack, recording.name, (r) => r.status === 'COMPLETE');
@@ -110,7 +127,11 @@ describe('live streaming to RTMP destinations', () => {
     expect((await roomMetadata(stack, roomName)).streamingStatus).toBe('STARTED');
 
     // A second stream is refused while one runs; the recording's listing never shows the stream.
-    const again = await stack.http().post('/streams/start').send({ roomName, urls: [TWITCH] }).expect(409);
+    const again = await stack
+      .http()
+      .post('/streams/start')
+      .send({ roomName, urls: [TWITCH] })
+      .expect(409);
     expect(again.body.code).toBe('stream_active');
     const listed = (await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings;
     expect(listed.map((r: { id: string }) => r.id)).toEqual([recording.id]);
@@ -121,29 +142,53 @@ describe('live streaming to RTMP destinations', () => {
     const { roomName, started } = await streamingRoom([IVS]);
     await waitForStream(roomName, (s) => s.status === 'ACTIVE');
 
-    const added = await stack.http().post('/streams/update').send({ roomName, addUrls: [YOUTUBE, TWITCH] }).expect(200);
+    const added = await stack
+      .http()
+      .post('/streams/update')
+      .send({ roomName, addUrls: [YOUTUBE, TWITCH] })
+      .expect(200);
     expectNoKeys(added.body);
     expect((added.body.stream as Stream).destinations).toHaveLength(3);
 
-    const removed = await stack.http().post('/streams/update').send({ roomName, removeUrls: [IVS] }).expect(200);
+    const removed = await stack
+      .http()
+      .post('/streams/update')
+      .send({ roomName, removeUrls: [IVS] })
+      .expect(200);
     const ivs = (removed.body.stream as Stream).destinations.find((d) => d.url.includes('live-video.net'))!;
     expect(ivs.status).toBe('FINISHED');
     expect(stack.livekit.getEgress(started.id)!.status).toBe(EgressStatus.EGRESS_ACTIVE);
 
     // A masked URL is not a destination LiveKit knows: 404, and the answer quotes no key.
-    const masked = await stack.http().post('/streams/update').send({ roomName, removeUrls: [ivs.url.replace('{', '').replace('}', '')] }).expect(404);
-    const unknown = await stack.http().post('/streams/update').send({ roomName, removeUrls: [`rtmp://a.rtmp.youtube.com/live2/${YOUTUBE_KEY}x`] }).expect(404);
+    const masked = await stack
+      .http()
+      .post('/streams/update')
+      .send({ roomName, removeUrls: [ivs.url.replace('{', '').replace('}', '')] })
+      .expect(404);
+    const unknown = await stack
+      .http()
+      .post('/streams/update')
+      .send({ roomName, removeUrls: [`rtmp://a.rtmp.youtube.com/live2/${YOUTUBE_KEY}x`] })
+      .expect(404);
     expectNoKeys([masked.body, unknown.body]);
     expect(unknown.body.errorMessage).toContain('a.rtmp.youtube.com');
 
     // An SRT destination on an RTMP stream: LiveKit refuses it, the answer says why.
-    const srt = await stack.http().post('/streams/update').send({ roomName, addUrls: ['srt://ingest.example.com:9000?streamid=secret-srt-id'] }).expect(400);
+    const srt = await stack
+      .http()
+      .post('/streams/update')
+      .send({ roomName, addUrls: ['srt://ingest.example.com:9000?streamid=secret-srt-id'] })
+      .expect(400);
     expect(srt.body.errorMessage).not.toContain('secret-srt-id');
 
     const live = await waitForStream(roomName, (s) => s.destinations.length === 3 && s.status === 'ACTIVE');
     expect(live.destinations.filter((d) => d.status === 'ACTIVE')).toHaveLength(2);
     await stack.http().post('/streams/stop').send({ roomName }).expect(200);
-    await stack.http().post('/streams/update').send({ roomName, addUrls: [IVS] }).expect(409);
+    await stack
+      .http()
+      .post('/streams/update')
+      .send({ roomName, addUrls: [IVS] })
+      .expect(409);
   });
 
   it('keeps streaming when one destination fails, and shows FAILED when the last one does', async () => {
@@ -151,7 +196,10 @@ describe('live streaming to RTMP destinations', () => {
     const { roomName, started } = await streamingRoom([YOUTUBE, TWITCH]);
     const degraded = await waitForStream(roomName, (s) => s.destinations.some((d) => d.status === 'FAILED'));
     expect(degraded.status).toBe('ACTIVE');
-    expect(degraded.destinations.find((d) => d.url.includes('twitch'))).toMatchObject({ status: 'FAILED', error: 'Could not connect to RTMP stream' });
+    expect(degraded.destinations.find((d) => d.url.includes('twitch'))).toMatchObject({
+      status: 'FAILED',
+      error: 'Could not connect to RTMP stream',
+    });
     expect((await roomMetadata(stack, roomName)).streamingStatus).toBe('STARTED');
 
     await stack.livekit.failStream(started.id, YOUTUBE, 'Connection reset by peer');
@@ -194,7 +242,11 @@ describe('live streaming to RTMP destinations', () => {
       [{ roomName, urls: [IVS], maxDuration: 10 }, 'maxDuration'],
     ];
     for (const [body, message] of cases) {
-      const res = await stack.http().post('/streams/start').send(body as object).expect(400);
+      const res = await stack
+        .http()
+        .post('/streams/start')
+        .send(body as object)
+        .expect(400);
       expect(res.body.errorMessage).toContain(message);
       expectNoKeys(res.body);
     }
@@ -206,12 +258,25 @@ describe('live streaming to RTMP destinations', () => {
     const roomName = uniqueRoom('numeric');
     await joinRoom(stack, roomName);
     const srt = 'srt://93.184.215.14:9000?streamid=publish:live/numeric-secret-id';
-    const started = (await stack.http().post('/streams/start').send({ roomName, urls: [srt] }).expect(200)).body.stream as Stream;
+    const started = (
+      await stack
+        .http()
+        .post('/streams/start')
+        .send({ roomName, urls: [srt] })
+        .expect(200)
+    ).body.stream as Stream;
     expect(JSON.stringify(started)).not.toContain('numeric-secret-id');
     await stack.http().post('/streams/stop').send({ roomName }).expect(200);
 
-    stack.livekit.failNext('StartRoomCompositeEgress', { code: 'invalid_argument', msg: `invalid url ${YOUTUBE}: rtmp urls must be of format …` });
-    const refused = await stack.http().post('/streams/start').send({ roomName, urls: [YOUTUBE] }).expect(400);
+    stack.livekit.failNext('StartRoomCompositeEgress', {
+      code: 'invalid_argument',
+      msg: `invalid url ${YOUTUBE}: rtmp urls must be of format …`,
+    });
+    const refused = await stack
+      .http()
+      .post('/streams/start')
+      .send({ roomName, urls: [YOUTUBE] })
+      .expect(400);
     expect(refused.body.errorMessage).toContain('LiveKit refused a destination');
     expectNoKeys(refused.body);
   });
@@ -223,12 +288,22 @@ describe('live streaming to RTMP destinations', () => {
       await joinRoom(slow, roomName);
       // LiveKit starts the egress at once but answers only after the service gave up waiting.
       slow.livekit.failNext('StartRoomCompositeEgress', { delayMs: 2500 });
-      await slow.http().post('/streams/start').send({ roomName, urls: [YOUTUBE] }).expect(503);
+      await slow
+        .http()
+        .post('/streams/start')
+        .send({ roomName, urls: [YOUTUBE] })
+        .expect(503);
       const started = slow.livekit.listEgresses().filter((info) => info.roomName === roomName);
       expect(started).toHaveLength(1);
-      await eventually(() => slow.livekit.getEgress(started[0].egressId)!.status >= EgressStatus.EGRESS_ENDING, { what: 'the unanswered stream stopped' });
+      await eventually(() => slow.livekit.getEgress(started[0].egressId)!.status >= EgressStatus.EGRESS_ENDING, {
+        what: 'the unanswered stream stopped',
+      });
       // The room can go live again at once.
-      await slow.http().post('/streams/start').send({ roomName, urls: [TWITCH] }).expect(200);
+      await slow
+        .http()
+        .post('/streams/start')
+        .send({ roomName, urls: [TWITCH] })
+        .expect(200);
       await slow.http().post('/streams/stop').send({ roomName }).expect(200);
     } finally {
       await slow.close();
@@ -237,14 +312,34 @@ describe('live streaming to RTMP destinations', () => {
 
   it('needs the stream permission in the room: a moderator may, a participant and a stranger may not', async () => {
     const roomName = uniqueRoom('rights');
-    const moderator = (await stack.http().post('/token').send({ roomName, participantName: 'mod', role: 'moderator' }).expect(200)).body.token;
+    const moderator = (await stack.http().post('/token').send({ roomName, participantName: 'mod', role: 'moderator' }).expect(200)).body
+      .token;
     const participant = (await stack.http().post('/token').send({ roomName, participantName: 'guest' }).expect(200)).body.token;
-    await stack.anonymous().post('/streams/start').send({ roomName, urls: [YOUTUBE] }).expect(401);
+    await stack
+      .anonymous()
+      .post('/streams/start')
+      .send({ roomName, urls: [YOUTUBE] })
+      .expect(401);
     await stack.anonymous().get(`/streams/${roomName}`).expect(401);
-    await stack.anonymous().post('/streams/start').set('Authorization', `Bearer ${participant}`).send({ roomName, urls: [YOUTUBE] }).expect(403);
-    await stack.anonymous().post('/streams/start').set('Authorization', `Bearer ${moderator}`).send({ roomName: uniqueRoom('other'), urls: [YOUTUBE] }).expect(403);
+    await stack
+      .anonymous()
+      .post('/streams/start')
+      .set('Authorization', `Bearer ${participant}`)
+      .send({ roomName, urls: [YOUTUBE] })
+      .expect(403);
+    await stack
+      .anonymous()
+      .post('/streams/start')
+      .set('Authorization', `Bearer ${moderator}`)
+      .send({ roomName: uniqueRoom('other'), urls: [YOUTUBE] })
+      .expect(403);
     expect(stack.livekit.listEgresses().filter((info) => info.roomName === roomName)).toEqual([]);
-    await stack.anonymous().post('/streams/start').set('Authorization', `Bearer ${moderator}`).send({ roomName, urls: [YOUTUBE] }).expect(200);
+    await stack
+      .anonymous()
+      .post('/streams/start')
+      .set('Authorization', `Bearer ${moderator}`)
+      .send({ roomName, urls: [YOUTUBE] })
+      .expect(200);
     await stack.anonymous().post('/streams/stop').set('Authorization', `Bearer ${moderator}`).send({ roomName }).expect(200);
   });
 

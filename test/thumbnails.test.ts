@@ -10,19 +10,30 @@ const PICTURE = readFileSync(path.join(__dirname, 'fixtures', 'frame.jpeg'));
 
 describe('thumbnails', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack(); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   it('keeps the first useful image egress captured as the poster, byte for byte, and removes the others', async () => {
     const { name, recording } = await completeRecording(stack, uniqueRoom('posters'));
     expect(recording.thumbnailKey).toBe(`${recording.thumbnailPrefix}_00001.jpeg`);
     // What the double uploaded for this egress as its second image (the first one is black).
     const expected = withComment(PICTURE, `${recording.id}#1`);
-    const res = await stack.http().get(`/recordings/${encodeURIComponent(name)}/thumbnail`).buffer(true).parse(binary).expect(200);
+    const res = await stack
+      .http()
+      .get(`/recordings/${encodeURIComponent(name)}/thumbnail`)
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
     expect(res.headers['content-type']).toBe('image/jpeg');
     expect(res.body.equals(expected)).toBe(true);
     // The other images go shortly after, off the path of the webhook.
-    await eventually(async () => (await keysUnder(stack, `${recording.thumbnailPrefix}_`)).join() === recording.thumbnailKey, { what: 'only the poster left' });
+    await eventually(async () => (await keysUnder(stack, `${recording.thumbnailPrefix}_`)).join() === recording.thumbnailKey, {
+      what: 'only the poster left',
+    });
 
     const other = await completeRecording(stack, uniqueRoom('posters'));
     const otherImage = await readObject(stack, other.recording.thumbnailKey!);
@@ -33,9 +44,16 @@ describe('thumbnails', () => {
     const roomName = uniqueRoom('asked');
     await joinRoom(stack, roomName);
     const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body;
-    const request = stack.livekit.calls.filter((c) => c.method === 'StartRoomCompositeEgress').at(-1)!.request as { imageOutputs: Array<Record<string, unknown>> };
+    const request = stack.livekit.calls.filter((c) => c.method === 'StartRoomCompositeEgress').at(-1)!.request as {
+      imageOutputs: Array<Record<string, unknown>>;
+    };
     expect(request.imageOutputs).toHaveLength(1);
-    expect(request.imageOutputs[0]).toMatchObject({ captureInterval: 10, width: 640, height: 360, filenamePrefix: recording.thumbnailPrefix });
+    expect(request.imageOutputs[0]).toMatchObject({
+      captureInterval: 10,
+      width: 640,
+      height: 360,
+      filenamePrefix: recording.thumbnailPrefix,
+    });
     expect(request.imageOutputs[0].filenameSuffix).toBeUndefined(); // IMAGE_SUFFIX_INDEX, the default, is left out of the JSON
     expect(recording.thumbnailPrefix).toMatch(/^recordings\/\.thumbnails\/[0-9a-f]{24}\/frame$/);
     await waitForRecording(stack, recording.name, (r) => r.status === 'ACTIVE');
@@ -50,7 +68,10 @@ describe('thumbnails', () => {
     const left = [imageKeyOf(recording.thumbnailPrefix!, 0), imageKeyOf(recording.thumbnailPrefix!, 2)];
     for (const key of left) await putObject(stack, key, PICTURE, 'image/jpeg');
     const before = stack.s3Proxy.requests.length;
-    await stack.http().delete(`/recordings/${encodeURIComponent(name)}`).expect(200);
+    await stack
+      .http()
+      .delete(`/recordings/${encodeURIComponent(name)}`)
+      .expect(200);
     expect(await keysUnder(stack, `${recording.thumbnailPrefix}_`)).toEqual([]);
     // One DeleteObjects (`POST /<bucket>?delete`) for the images, not a DELETE each. (s3rver sometimes
     // answers its first one 500 while it tidies folders, and the SDK asks again.)
@@ -67,13 +88,22 @@ describe('thumbnails', () => {
     await waitForRecording(stack, recording.name, (r) => r.status === 'ACTIVE');
     await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
     await waitForRecording(stack, recording.name, (r) => r.playable);
-    expect((await stack.http().get(`/recordings/${encodeURIComponent(recording.name)}/thumbnail`).expect(404)).body.code).toBe('not_found');
+    expect(
+      (
+        await stack
+          .http()
+          .get(`/recordings/${encodeURIComponent(recording.name)}/thumbnail`)
+          .expect(404)
+      ).body.code,
+    ).toBe('not_found');
 
     const plain = await startStack({ env: { THUMBNAILS: 'false' } });
     try {
       const { recording: without } = await completeRecording(plain, uniqueRoom('plain'));
       expect(without.thumbnailPrefix).toBeUndefined();
-      expect((plain.livekit.calls.find((c) => c.method === 'StartRoomCompositeEgress')!.request as { imageOutputs?: unknown[] }).imageOutputs).toBeUndefined();
+      expect(
+        (plain.livekit.calls.find((c) => c.method === 'StartRoomCompositeEgress')!.request as { imageOutputs?: unknown[] }).imageOutputs,
+      ).toBeUndefined();
     } finally {
       await plain.close();
     }

@@ -5,8 +5,12 @@ import { roomMetadata, uniqueRoom } from './support/recordings';
 
 describe('POST /token', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack(); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
 
   it('admits a participant with a token for that room only, without Egress or admin rights', async () => {
     const roomName = uniqueRoom();
@@ -26,7 +30,11 @@ describe('POST /token', () => {
   it('creates the room on first use with our metadata and leaves it alone afterwards', async () => {
     const roomName = uniqueRoom('created');
     await stack.http().post('/token').send({ roomName, participantName: 'a' }).expect(200);
-    expect(await roomMetadata(stack, roomName)).toEqual({ createdBy: 'recording-manager', recordingStatus: 'STOPPED', streamingStatus: 'STOPPED' });
+    expect(await roomMetadata(stack, roomName)).toEqual({
+      createdBy: 'recording-manager',
+      recordingStatus: 'STOPPED',
+      streamingStatus: 'STOPPED',
+    });
     const admin = new RoomServiceClient(stack.livekit.url, stack.livekit.apiKey, stack.livekit.apiSecret);
     await admin.updateRoomMetadata(roomName, JSON.stringify({ createdBy: 'recording-manager', recordingStatus: 'STARTED' }));
     await stack.http().post('/token').send({ roomName, participantName: 'b' }).expect(200);

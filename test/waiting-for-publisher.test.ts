@@ -34,7 +34,13 @@ describe('a recording in a room where nobody publishes', () => {
   }
 
   async function startIn(roomName: string, body: Record<string, unknown> = {}) {
-    const { recording } = (await stack.http().post('/recordings/start').send({ roomName, ...body }).expect(200)).body;
+    const { recording } = (
+      await stack
+        .http()
+        .post('/recordings/start')
+        .send({ roomName, ...body })
+        .expect(200)
+    ).body;
     stack.livekit.recorderJoins(recording.id);
     return recording as { id: string; name: string; waitingForPublisher?: boolean };
   }
@@ -47,7 +53,9 @@ describe('a recording in a room where nobody publishes', () => {
     const identity = await joinSilently(roomName);
     const recording = await startIn(roomName);
     expect(recording.waitingForPublisher).toBe(true);
-    await eventually(async () => (await roomMetadata(stack, roomName)).recordingWaitingForPublisher === true, { what: 'room metadata says waiting' });
+    await eventually(async () => (await roomMetadata(stack, roomName)).recordingWaitingForPublisher === true, {
+      what: 'room metadata says waiting',
+    });
     expect(await roomMetadata(stack, roomName)).toMatchObject({ recordingStatus: 'STARTING' });
     expect(await listed(roomName)).toEqual([expect.objectContaining({ id: recording.id, status: 'STARTING', waitingForPublisher: true })]);
 
@@ -55,7 +63,9 @@ describe('a recording in a room where nobody publishes', () => {
     // Still STARTING (the page has yet to send its start signal), no longer waiting for anyone.
     const published = await waitForRecording(stack, recording.name, (r) => !r.waitingForPublisher);
     expect(published.status).toBe('STARTING');
-    await eventually(async () => (await roomMetadata(stack, roomName)).recordingWaitingForPublisher === undefined, { what: 'room metadata no longer says waiting' });
+    await eventually(async () => (await roomMetadata(stack, roomName)).recordingWaitingForPublisher === undefined, {
+      what: 'room metadata no longer says waiting',
+    });
     expect(await roomMetadata(stack, roomName)).toMatchObject({ recordingStatus: 'STARTING' });
 
     await stack.livekit.activateEgress(recording.id);
@@ -94,10 +104,13 @@ describe('a recording in a room where nobody publishes', () => {
     // track_published does not say who published: the service asks who publishes now.
     stack.livekit.publishTrack(roomName, 'agent-1', 'video');
     await stack.livekit.webhooks.idle();
-    expect((await stack.http().get(`/recordings/${recording.name}/info`).expect(200)).body).toMatchObject({ status: 'STARTING', waitingForPublisher: true });
+    expect((await stack.http().get(`/recordings/${recording.name}/info`).expect(200)).body).toMatchObject({
+      status: 'STARTING',
+      waitingForPublisher: true,
+    });
   });
 
-  it('ends at the start timeout with noPublisher, the service\'s reason and LiveKit\'s error beside it', async () => {
+  it("ends at the start timeout with noPublisher, the service's reason and LiveKit's error beside it", async () => {
     const roomName = uniqueRoom('nobody came');
     await joinSilently(roomName);
     const recording = await startIn(roomName);
@@ -117,9 +130,19 @@ describe('a recording in a room where nobody publishes', () => {
     // LiveKit's own egress_ended (ABORTED, "Start signal not received") changes none of it.
     await stack.livekit.webhooks.idle();
     expect((await stack.http().get(`/recordings/${recording.name}/info`).expect(200)).body).toMatchObject({
-      status: 'ABORTED', endReason: 'noPublisher', error: 'Nobody published within 1 s', livekitError: 'Start signal not received',
+      status: 'ABORTED',
+      endReason: 'noPublisher',
+      error: 'Nobody published within 1 s',
+      livekitError: 'Start signal not received',
     });
-    const failed = await eventually(() => receiver.received.find((r) => r.id === `${recording.id}:failed`), { what: 'recording.failed received' });
-    expect(failed.recording).toMatchObject({ status: 'ABORTED', endReason: 'noPublisher', error: 'Nobody published within 1 s', livekitError: 'Start signal not received' });
+    const failed = await eventually(() => receiver.received.find((r) => r.id === `${recording.id}:failed`), {
+      what: 'recording.failed received',
+    });
+    expect(failed.recording).toMatchObject({
+      status: 'ABORTED',
+      endReason: 'noPublisher',
+      error: 'Nobody published within 1 s',
+      livekitError: 'Start signal not received',
+    });
   });
 });

@@ -24,7 +24,10 @@ describe('a burst of webhooks', () => {
       const res = await stack.http().post('/recordings/start').send({ roomName }).expect(200);
       names.set(roomName, res.body.recording.name);
     });
-    await eventually(() => stack.livekit.listEgresses().filter((e) => e.status === 1).length === ROOMS, { what: 'every egress active', timeoutMs: 30_000 });
+    await eventually(() => stack.livekit.listEgresses().filter((e) => e.status === 1).length === ROOMS, {
+      what: 'every egress active',
+      timeoutMs: 30_000,
+    });
     await stack.livekit.webhooks.idle();
   }, 90_000);
 

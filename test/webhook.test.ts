@@ -5,8 +5,12 @@ import { startStack, type TestStack } from './support/stack';
 
 describe('POST /livekit/webhook', () => {
   let stack: TestStack;
-  beforeAll(async () => { stack = await startStack({ livekit: { lifecycle: 'manual' } }); });
-  afterAll(async () => { await stack.close(); });
+  beforeAll(async () => {
+    stack = await startStack({ livekit: { lifecycle: 'manual' } });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
   afterEach(() => {
     stack.livekit.webhooks.clear();
     stack.livekit.clearFaults();
@@ -23,7 +27,12 @@ describe('POST /livekit/webhook', () => {
   function activeEvent(egressId: string) {
     const info = stack.livekit.getEgress(egressId)!.clone();
     info.status = 1; // EGRESS_ACTIVE
-    return new WebhookEvent({ event: 'egress_updated', id: 'EV_forgedforged', egressInfo: info, createdAt: BigInt(Math.floor(Date.now() / 1000)) });
+    return new WebhookEvent({
+      event: 'egress_updated',
+      id: 'EV_forgedforged',
+      egressInfo: info,
+      createdAt: BigInt(Math.floor(Date.now() / 1000)),
+    });
   }
 
   const post = (body: string, authorization?: string) => {
@@ -103,7 +112,9 @@ describe('POST /livekit/webhook', () => {
     const start = stack.http().post('/recordings/start').send({ roomName });
     const { recording } = (await start.expect(200)).body;
     await stack.livekit.webhooks.idle();
-    expect(stack.livekit.deliveries.filter((d) => d.event.egressInfo?.egressId === recording.id).map((d) => d.attempts.at(-1))).toEqual([200]);
+    expect(stack.livekit.deliveries.filter((d) => d.event.egressInfo?.egressId === recording.id).map((d) => d.attempts.at(-1))).toEqual([
+      200,
+    ]);
     await stack.livekit.activateEgress(recording.id);
     await waitForRecording(stack, recording.name, (r) => r.status === 'ACTIVE');
   });
@@ -137,13 +148,15 @@ describe('POST /livekit/webhook', () => {
     }
     await stack.livekit.activateEgress(recording.id);
     await stack.livekit.webhooks.idle();
-    const delivery = stack.livekit.deliveries.find((d) => d.event.event === 'egress_updated' && d.event.egressInfo?.egressId === recording.id);
+    const delivery = stack.livekit.deliveries.find(
+      (d) => d.event.event === 'egress_updated' && d.event.egressInfo?.egressId === recording.id,
+    );
     expect(delivery?.attempts[0]).toBeGreaterThanOrEqual(500);
     expect(delivery?.attempts.at(-1)).toBe(200);
     await waitForRecording(stack, recording.name, (r) => r.status === 'ACTIVE');
   });
 
-  it('never lets an event about an older recording change the room\'s status', async () => {
+  it("never lets an event about an older recording change the room's status", async () => {
     const roomName = uniqueRoom('older');
     const { recording: first } = await startRecording(roomName);
     await stack.livekit.activateEgress(first.id);
@@ -158,7 +171,7 @@ describe('POST /livekit/webhook', () => {
     expect(await roomMetadata(stack, roomName)).toMatchObject({ recordingStatus: 'STARTED' });
   });
 
-  it('keeps other applications\' metadata keys, and leaves non-JSON metadata untouched', async () => {
+  it("keeps other applications' metadata keys, and leaves non-JSON metadata untouched", async () => {
     const jsonRoom = uniqueRoom('themed');
     stack.livekit.createRoom(jsonRoom, JSON.stringify({ theme: 'dark' }));
     const { recording } = await startRecording(jsonRoom);

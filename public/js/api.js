@@ -32,16 +32,25 @@ function renewCredential() {
   const started = generation;
   const current = () => generation === started;
   const renewal = renew()
-    .then((fresh) => {
-      if (!current()) throw new ApiError(401, 'You left the room before its access was renewed', 'left');
-      credential = fresh.token;
-      heldRooms.set(fresh.roomName, fresh);
-    }, (error) => {
-      const ended = error.code === 'renewal_failed' ? error
-        : new ApiError(401, `Your access to this room has ended and could not be renewed (${error.message}). Leave and join again.`, 'renewal_failed');
-      if (current()) renew = () => Promise.reject(ended);
-      throw ended;
-    })
+    .then(
+      (fresh) => {
+        if (!current()) throw new ApiError(401, 'You left the room before its access was renewed', 'left');
+        credential = fresh.token;
+        heldRooms.set(fresh.roomName, fresh);
+      },
+      (error) => {
+        const ended =
+          error.code === 'renewal_failed'
+            ? error
+            : new ApiError(
+                401,
+                `Your access to this room has ended and could not be renewed (${error.message}). Leave and join again.`,
+                'renewal_failed',
+              );
+        if (current()) renew = () => Promise.reject(ended);
+        throw ended;
+      },
+    )
     .finally(() => {
       if (renewing === renewal) renewing = undefined;
     });
@@ -51,7 +60,8 @@ function renewCredential() {
 
 /** fetch with the credential; a refused room token is renewed once and the call made again. */
 async function send(path, { headers = {}, ...init } = {}, authenticated = true) {
-  const attempt = () => fetch(path, { ...init, headers: credential && authenticated ? { ...headers, Authorization: `Bearer ${credential}` } : headers });
+  const attempt = () =>
+    fetch(path, { ...init, headers: credential && authenticated ? { ...headers, Authorization: `Bearer ${credential}` } : headers });
   const used = credential;
   const response = await attempt();
   if (response.status !== 401 || !authenticated || !renew) return response;

@@ -22,9 +22,12 @@ export const byId = (id) => document.getElementById(id);
 /** Shows a message to the person (not only in the console); it stays until dismissed. */
 export function showError(message) {
   const box = byId('errors');
-  const item = el('div', { class: 'error', role: 'alert' },
+  const item = el(
+    'div',
+    { class: 'error', role: 'alert' },
     el('span', {}, message),
-    el('button', { class: 'icon', title: 'Dismiss', 'aria-label': 'Dismiss', onclick: () => item.remove() }, '×'));
+    el('button', { class: 'icon', title: 'Dismiss', 'aria-label': 'Dismiss', onclick: () => item.remove() }, '×'),
+  );
   box.append(item);
   console.error(message);
 }

@@ -58,10 +58,16 @@ export function maskStreamUrl(url) {
   const host = authority.includes('@') ? `{...}@${authority.slice(authority.lastIndexOf('@') + 1)}` : authority;
   const segments = path.split('/');
   if (segments[segments.length - 1] !== '') segments[segments.length - 1] = maskIdentifier(segments[segments.length - 1]);
-  const maskedQuery = query ? `?${query.slice(1).split('&').map((pair) => {
-    const at = pair.indexOf('=');
-    if (at < 0) return pair === '' ? pair : maskIdentifier(pair);
-    return at === pair.length - 1 ? pair : `${pair.slice(0, at)}=${maskIdentifier(pair.slice(at + 1))}`;
-  }).join('&')}` : '';
+  const maskedQuery = query
+    ? `?${query
+        .slice(1)
+        .split('&')
+        .map((pair) => {
+          const at = pair.indexOf('=');
+          if (at < 0) return pair === '' ? pair : maskIdentifier(pair);
+          return at === pair.length - 1 ? pair : `${pair.slice(0, at)}=${maskIdentifier(pair.slice(at + 1))}`;
+        })
+        .join('&')}`
+    : '';
   return `${scheme}${host}${segments.join('/')}${maskedQuery}`;
 }

@@ -126,10 +126,13 @@ export class LiveStreamPanel {
 
   destinationItem({ url, status, error }) {
     const removable = this.typed.has(url) && status !== 'FINISHED';
-    return el('li', { class: `destination${status ? ` destination-${status.toLowerCase()}` : ''}` },
+    return el(
+      'li',
+      { class: `destination${status ? ` destination-${status.toLowerCase()}` : ''}` },
       el('code', { class: 'destination-url' }, url),
       status && el('span', { class: 'destination-status' }, DESTINATION_LABELS[status] ?? status),
       error && el('span', { class: 'destination-error' }, error),
-      removable && el('button', { class: 'remove', title: 'Remove this destination', onclick: () => this.remove(url) }, 'Remove'));
+      removable && el('button', { class: 'remove', title: 'Remove this destination', onclick: () => this.remove(url) }, 'Remove'),
+    );
   }
 }

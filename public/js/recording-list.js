@@ -13,8 +13,12 @@ const URL_REFRESH_MARGIN_MS = 30_000;
  * fetched before it does and swapped in at the same position: seeking in a long video keeps working.
  */
 const player = {
-  get dialog() { return byId('player'); },
-  get video() { return byId('player-video'); },
+  get dialog() {
+    return byId('player');
+  },
+  get video() {
+    return byId('player-video');
+  },
   refreshTimer: undefined,
 
   async play(recording) {
@@ -46,10 +50,14 @@ const player = {
       showError(`Cannot keep playing ${recording.name}: ${error.message}`);
       return;
     }
-    this.video.addEventListener('loadedmetadata', () => {
-      this.video.currentTime = currentTime;
-      if (!paused) this.video.play().catch(() => undefined);
-    }, { once: true });
+    this.video.addEventListener(
+      'loadedmetadata',
+      () => {
+        this.video.currentTime = currentTime;
+        if (!paused) this.video.play().catch(() => undefined);
+      },
+      { once: true },
+    );
   },
 
   wire() {
@@ -154,44 +162,85 @@ export class RecordingList {
 
   render(recording) {
     const problem = problemOf(recording);
-    return el('li', { class: `recording status-${recording.status.toLowerCase()}`, dataset: { name: recording.name } },
+    return el(
+      'li',
+      { class: `recording status-${recording.status.toLowerCase()}`, dataset: { name: recording.name } },
       recording.thumbnailKey ? this.thumbnail(recording) : el('div', { class: 'thumb' }),
-      el('div', { class: 'recording-text' },
+      el(
+        'div',
+        { class: 'recording-text' },
         el('div', { class: 'recording-name' }, recording.name),
-        el('div', { class: 'recording-meta' },
+        el(
+          'div',
+          { class: 'recording-meta' },
           this.view.showRoom ? el('span', { class: 'room' }, recording.roomName) : null,
           el('span', { class: 'status' }, STATUS_LABELS[recording.status] ?? recording.status),
           el('span', {}, formatDuration(recording.duration)),
           el('span', {}, formatSize(recording.size)),
-          el('span', {}, formatDate(recording.startedAt))),
+          el('span', {}, formatDate(recording.startedAt)),
+        ),
         recording.waitingForPublisher ? el('div', { class: 'recording-waiting' }, 'Waiting for someone to publish') : null,
-        problem ? el('div', { class: 'recording-error' }, problem) : null),
-      el('div', { class: 'recording-actions' },
-        this.allowed.delete && this.view.selectable && el('input', {
-          type: 'checkbox', class: 'select', 'aria-label': `Select ${recording.name}`, disabled: !FINAL.has(recording.status),
-          onchange: () => this.view.onSelectionChange?.(this.selected()),
-        }),
-        this.allowed.play && el('button', {
-          class: 'play', title: 'Play', disabled: !recording.playable,
-          onclick: () => player.play(recording),
-        }, 'Play'),
-        this.allowed.play && el('button', {
-          class: 'download', title: 'Download', disabled: !recording.playable,
-          onclick: () => download(recording),
-        }, 'Download'),
-        this.allowed.delete && el('button', {
-          class: 'delete danger', title: 'Delete', disabled: !FINAL.has(recording.status),
-          onclick: () => this.delete(recording),
-        }, 'Delete')));
+        problem ? el('div', { class: 'recording-error' }, problem) : null,
+      ),
+      el(
+        'div',
+        { class: 'recording-actions' },
+        this.allowed.delete &&
+          this.view.selectable &&
+          el('input', {
+            type: 'checkbox',
+            class: 'select',
+            'aria-label': `Select ${recording.name}`,
+            disabled: !FINAL.has(recording.status),
+            onchange: () => this.view.onSelectionChange?.(this.selected()),
+          }),
+        this.allowed.play &&
+          el(
+            'button',
+            {
+              class: 'play',
+              title: 'Play',
+              disabled: !recording.playable,
+              onclick: () => player.play(recording),
+            },
+            'Play',
+          ),
+        this.allowed.play &&
+          el(
+            'button',
+            {
+              class: 'download',
+              title: 'Download',
+              disabled: !recording.playable,
+              onclick: () => download(recording),
+            },
+            'Download',
+          ),
+        this.allowed.delete &&
+          el(
+            'button',
+            {
+              class: 'delete danger',
+              title: 'Delete',
+              disabled: !FINAL.has(recording.status),
+              onclick: () => this.delete(recording),
+            },
+            'Delete',
+          ),
+      ),
+    );
   }
 
   /** The recording's poster, filled in once it has been fetched (a missing one leaves the frame empty). */
   thumbnail(recording) {
     const image = el('img', { class: 'thumb', alt: '' });
-    api.thumbnailUrl(recording.name).then((url) => {
-      image.addEventListener('load', () => URL.revokeObjectURL(url), { once: true });
-      image.src = url;
-    }, () => undefined);
+    api.thumbnailUrl(recording.name).then(
+      (url) => {
+        image.addEventListener('load', () => URL.revokeObjectURL(url), { once: true });
+        image.src = url;
+      },
+      () => undefined,
+    );
     return image;
   }
 

@@ -95,7 +95,9 @@ async function showFailureReason() {
   reason.textContent = 'The last recording failed.';
   if (!may('list')) return;
   try {
-    const { recordings: [latest] } = await api.listRecordings({ roomName: room.name, limit: 1 });
+    const {
+      recordings: [latest],
+    } = await api.listRecordings({ roomName: room.name, limit: 1 });
     const why = problemOf(latest);
     if (why) reason.textContent = `The last recording failed: ${why}`;
   } catch {
@@ -143,7 +145,8 @@ function videoTile(participant) {
   const id = `tile-${participant.identity}`;
   const existing = [...byId('video-grid').children].find((tile) => tile.dataset.tile === id);
   if (existing) return existing;
-  const label = participant === room.localParticipant ? `${participant.name || participant.identity} (you)` : participant.name || participant.identity;
+  const label =
+    participant === room.localParticipant ? `${participant.name || participant.identity} (you)` : participant.name || participant.identity;
   const tile = el('div', { class: 'tile', dataset: { tile: id } }, el('div', { class: 'tile-name' }, label));
   byId('video-grid').append(tile);
   return tile;
@@ -251,8 +254,9 @@ function showShortPasscodes(kinds) {
   const notice = byId('short-passcode');
   notice.hidden = kinds.length === 0;
   const several = kinds.length > 1;
-  notice.textContent = `The ${kinds.join(' and ')} passcode${several ? 's' : ''} of this room ${several ? 'are' : 'is'} shorter than 8 characters, `
-    + 'which is easy to guess: ask the host application to set a longer one.';
+  notice.textContent =
+    `The ${kinds.join(' and ')} passcode${several ? 's' : ''} of this room ${several ? 'are' : 'is'} shorter than 8 characters, ` +
+    'which is easy to guess: ask the host application to set a longer one.';
 }
 
 async function publishCameraAndMicrophone() {

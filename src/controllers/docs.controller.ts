@@ -24,7 +24,10 @@ export function docsController(): Router {
   });
   router.get('/docs', (_req, res) => {
     // Swagger UI sets style attributes as it renders: this page alone allows inline styles (never scripts).
-    res.set('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'");
+    res.set(
+      'Content-Security-Policy',
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+    );
     res.sendFile(path.join(ROOT, 'public', 'docs', 'index.html'));
   });
   router.use('/docs', (req, res, next) => {

@@ -10,7 +10,8 @@ export function healthController({ dependencies, metrics, config, log }: Service
   router.get('/metrics', async (req, res) => {
     const { metricsToken } = config.security;
     const refused = metricsToken ? !sameSecret(bearer(req.get('Authorization')), metricsToken) : config.env === 'production';
-    if (refused) throw unauthenticated('GET /metrics wants Authorization: Bearer <METRICS_TOKEN> (production without one serves it to nobody)');
+    if (refused)
+      throw unauthenticated('GET /metrics wants Authorization: Bearer <METRICS_TOKEN> (production without one serves it to nobody)');
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   router.get('/healthz', (_req, res) => {

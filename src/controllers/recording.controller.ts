@@ -42,8 +42,10 @@ function setMediaHeaders(res: Response, name: string, head: ObjectHead, contentL
 }
 
 /** The caller may do `permission` to the recording (403 otherwise). */
-const allowed = (access: AccessService, res: Response, permission: Permission): Guard =>
-  (recording) => access.authorizeRecording(principalOf(res), permission, recording);
+const allowed =
+  (access: AccessService, res: Response, permission: Permission): Guard =>
+  (recording) =>
+    access.authorizeRecording(principalOf(res), permission, recording);
 
 /**
  * Media for a `<video>`, which cannot send a bearer token: a URL signed for this name and not yet
@@ -122,7 +124,7 @@ export function recordingController({ recordings, access, log, mediaStreams }: S
     const request = parseInput(startRequestSchema, req.body);
     access.authorize(principalOf(res), 'record', request.roomName);
     // The host application's own fields: its filters and notifications trust them.
-    if (request.metadata !== undefined) access.authorizeAdmin(principalOf(res), 'Only the host application\'s key may set metadata');
+    if (request.metadata !== undefined) access.authorizeAdmin(principalOf(res), "Only the host application's key may set metadata");
     const recording = await recordings.start(request);
     res.json({ message: 'Recording started', recording: toView(recording) });
   });

@@ -33,7 +33,10 @@ export function requestLog(log: Logger, metrics: Metrics): RequestHandler {
       const level = res.statusCode >= 500 ? 'warn' : QUIET_ROUTES.has(route) ? 'debug' : 'info';
       const path = req.originalUrl.split('?')[0]; // never the query: it may hold a signature
       const abandoned = !res.writableFinished || undefined;
-      log[level]({ ...context, method: req.method, path, route, status: res.statusCode, abandoned, durationMs: Math.round(seconds * 1000) }, 'request');
+      log[level](
+        { ...context, method: req.method, path, route, status: res.statusCode, abandoned, durationMs: Math.round(seconds * 1000) },
+        'request',
+      );
     });
     next();
   };

@@ -26,7 +26,10 @@ export const participantNameSchema = textField('participantName', 128);
 const queryValue = <T extends z.ZodType>(field: string, schema: T) => {
   const value = z.preprocess(
     (value) => (value === '' ? undefined : value),
-    z.unknown().refine((value) => !Array.isArray(value), `${field} must be given once`).pipe(schema.optional()),
+    z
+      .unknown()
+      .refine((value) => !Array.isArray(value), `${field} must be given once`)
+      .pipe(schema.optional()),
   );
   QUERY_INPUTS.set(value, schema);
   return value;
@@ -64,11 +67,16 @@ export const tokenRequestSchema = z.object({
 });
 
 /** PUT /rooms/:roomName (host application): a string sets, null removes, absent keeps. */
-export const roomSettingsSchema = z.object({
-  passcode: passcodeSchema('passcode').nullable().optional(),
-  moderatorPasscode: passcodeSchema('moderatorPasscode').nullable().optional(),
-  owner: textField('owner', 256).nullable().optional(),
-}).refine((settings) => !settings.passcode || settings.passcode !== settings.moderatorPasscode, 'passcode and moderatorPasscode must differ');
+export const roomSettingsSchema = z
+  .object({
+    passcode: passcodeSchema('passcode').nullable().optional(),
+    moderatorPasscode: passcodeSchema('moderatorPasscode').nullable().optional(),
+    owner: textField('owner', 256).nullable().optional(),
+  })
+  .refine(
+    (settings) => !settings.passcode || settings.passcode !== settings.moderatorPasscode,
+    'passcode and moderatorPasscode must differ',
+  );
 
 /** POST /join-tokens (host application). */
 export const joinTokenRequestSchema = z.object({
@@ -82,39 +90,56 @@ export const joinTokenRequestSchema = z.object({
 export const roomParamsSchema = z.object({ roomName: roomNameSchema });
 
 /** A signed media URL's query (from /url): both or neither. */
-export const mediaQuerySchema = z.object({
-  expires: queryValue('expires', z.string().max(20)),
-  signature: queryValue('signature', z.string().max(100)),
-}).passthrough();
+export const mediaQuerySchema = z
+  .object({
+    expires: queryValue('expires', z.string().max(20)),
+    signature: queryValue('signature', z.string().max(100)),
+  })
+  .passthrough();
 export const roomRequestSchema = z.object({ roomName: roomNameSchema });
 
 /** POST /recordings/start: the room, and optionally how to record it (defaults from config). */
-export const startRequestSchema = z.object({
-  roomName: roomNameSchema,
-  layout: z.enum(LAYOUTS, { error: `layout must be one of ${LAYOUTS.join(', ')}` }).optional(),
-  preset: z.enum(PRESETS, { error: `preset must be one of ${PRESETS.join(', ')}` }).optional(),
-  ...encodingSchema.shape,
-  audioOnly: z.boolean({ error: 'audioOnly must be true or false' }).optional(),
-  maxDuration: z.number({ error: 'maxDuration must be a number of seconds' }).int('maxDuration must be whole seconds')
-    .min(1, 'maxDuration is at least 1 second').max(86_400, 'maxDuration is at most 86400 seconds (a day)').optional(),
-  metadata: recordingMetadataSchema.optional(),
-}).strict().superRefine((request, ctx) => {
-  const explicit = ENCODING_FIELDS.some((field) => request[field] !== undefined);
-  if (explicit && request.preset) ctx.addIssue({ code: 'custom', message: 'give a preset or explicit width, height, fps and bitrates, not both' });
-  if (request.audioOnly && (explicit || request.preset)) ctx.addIssue({ code: 'custom', message: 'an audio-only recording takes no video settings' });
-});
+export const startRequestSchema = z
+  .object({
+    roomName: roomNameSchema,
+    layout: z.enum(LAYOUTS, { error: `layout must be one of ${LAYOUTS.join(', ')}` }).optional(),
+    preset: z.enum(PRESETS, { error: `preset must be one of ${PRESETS.join(', ')}` }).optional(),
+    ...encodingSchema.shape,
+    audioOnly: z.boolean({ error: 'audioOnly must be true or false' }).optional(),
+    maxDuration: z
+      .number({ error: 'maxDuration must be a number of seconds' })
+      .int('maxDuration must be whole seconds')
+      .min(1, 'maxDuration is at least 1 second')
+      .max(86_400, 'maxDuration is at most 86400 seconds (a day)')
+      .optional(),
+    metadata: recordingMetadataSchema.optional(),
+  })
+  .strict()
+  .superRefine((request, ctx) => {
+    const explicit = ENCODING_FIELDS.some((field) => request[field] !== undefined);
+    if (explicit && request.preset)
+      ctx.addIssue({ code: 'custom', message: 'give a preset or explicit width, height, fps and bitrates, not both' });
+    if (request.audioOnly && (explicit || request.preset))
+      ctx.addIssue({ code: 'custom', message: 'an audio-only recording takes no video settings' });
+  });
 export type StartRequest = z.infer<typeof startRequestSchema>;
 
 /** DELETE /recordings: several at once, each answered on its own. */
-export const bulkDeleteSchema = z.object({
-  names: z.array(recordingNameSchema, { error: 'names must be a list of recording names' })
-    .min(1, 'names lists at least one recording').max(100, 'names lists at most 100 recordings')
-    .refine((names) => new Set(names).size === names.length, 'names lists each recording once'),
-}).strict();
+export const bulkDeleteSchema = z
+  .object({
+    names: z
+      .array(recordingNameSchema, { error: 'names must be a list of recording names' })
+      .min(1, 'names lists at least one recording')
+      .max(100, 'names lists at most 100 recordings')
+      .refine((names) => new Set(names).size === names.length, 'names lists each recording once'),
+  })
+  .strict();
 
 /** GET /recordings/:name/url?download=true: a URL that downloads rather than plays. */
 export const urlQuerySchema = z.object({
-  download: queryValue('download', z.enum(['true', 'false'], { error: 'download must be true or false' })).transform((value) => value === 'true'),
+  download: queryValue('download', z.enum(['true', 'false'], { error: 'download must be true or false' })).transform(
+    (value) => value === 'true',
+  ),
 });
 
 /** POST /recordings/layout. */
@@ -129,65 +154,89 @@ const MAX_DESTINATIONS = 5;
  * An RTMP(S) or SRT destination: `rtmp(s)://host[:port]/[path/]app/key` (Amazon IVS, YouTube, Twitch)
  * or `srt://host:port?streamid=...`. Messages never quote it: it holds the stream key.
  */
-const streamUrlSchema = z.string({ error: 'each URL must be a string' }).max(2048, 'a stream URL is at most 2048 characters')
+const streamUrlSchema = z
+  .string({ error: 'each URL must be a string' })
+  .max(2048, 'a stream URL is at most 2048 characters')
   .refine((url) => noControlCharacters(url) && !/\s/.test(url), 'a stream URL holds no spaces or control characters')
-  .refine((url) => /^(rtmps?:\/\/[^/?#]+\/(?:[^/?#]+\/)*[^/?#]+\/[^/?#]+|srt:\/\/[^/?#]+(?:\/[^?#]*)?(?:\?[^#]*)?)$/i.test(url),
-    'expected rtmp(s)://host/app/stream-key or srt://host:port?streamid=...');
-const urlList = (field: string, min: number) => z.array(streamUrlSchema, { error: `${field} must be a list of URLs` })
-  .min(min, `${field} lists at least ${min} URL`).max(MAX_DESTINATIONS, `${field} lists at most ${MAX_DESTINATIONS} URLs`)
-  .refine((urls) => new Set(urls).size === urls.length, `${field} lists each URL once`);
+  .refine(
+    (url) => /^(rtmps?:\/\/[^/?#]+\/(?:[^/?#]+\/)*[^/?#]+\/[^/?#]+|srt:\/\/[^/?#]+(?:\/[^?#]*)?(?:\?[^#]*)?)$/i.test(url),
+    'expected rtmp(s)://host/app/stream-key or srt://host:port?streamid=...',
+  );
+const urlList = (field: string, min: number) =>
+  z
+    .array(streamUrlSchema, { error: `${field} must be a list of URLs` })
+    .min(min, `${field} lists at least ${min} URL`)
+    .max(MAX_DESTINATIONS, `${field} lists at most ${MAX_DESTINATIONS} URLs`)
+    .refine((urls) => new Set(urls).size === urls.length, `${field} lists each URL once`);
 
 /** POST /streams/start: the room, its destinations (one protocol), and how it looks. */
-export const streamStartSchema = z.object({
-  roomName: roomNameSchema,
-  urls: urlList('urls', 1).refine((urls) => new Set(urls.map(streamProtocolOf)).size <= 1, 'urls are all RTMP(S) or all SRT'),
-  layout: z.enum(LAYOUTS, { error: `layout must be one of ${LAYOUTS.join(', ')}` }).optional(),
-  preset: z.enum(PRESETS, { error: `preset must be one of ${PRESETS.join(', ')}` }).optional(),
-}).strict();
+export const streamStartSchema = z
+  .object({
+    roomName: roomNameSchema,
+    urls: urlList('urls', 1).refine((urls) => new Set(urls.map(streamProtocolOf)).size <= 1, 'urls are all RTMP(S) or all SRT'),
+    layout: z.enum(LAYOUTS, { error: `layout must be one of ${LAYOUTS.join(', ')}` }).optional(),
+    preset: z.enum(PRESETS, { error: `preset must be one of ${PRESETS.join(', ')}` }).optional(),
+  })
+  .strict();
 export type StreamStartRequest = z.infer<typeof streamStartSchema>;
 
 /** POST /streams/update: destinations added and removed (a removal names the URL as it was added). */
-export const streamUpdateSchema = z.object({
-  roomName: roomNameSchema,
-  addUrls: urlList('addUrls', 0).default([]),
-  removeUrls: urlList('removeUrls', 0).default([]),
-}).strict().refine((request) => request.addUrls.length + request.removeUrls.length > 0, 'give addUrls or removeUrls');
+export const streamUpdateSchema = z
+  .object({
+    roomName: roomNameSchema,
+    addUrls: urlList('addUrls', 0).default([]),
+    removeUrls: urlList('removeUrls', 0).default([]),
+  })
+  .strict()
+  .refine((request) => request.addUrls.length + request.removeUrls.length > 0, 'give addUrls or removeUrls');
 export type StreamUpdateRequest = z.infer<typeof streamUpdateSchema>;
 
 /** A point in time: milliseconds since the epoch, or an ISO 8601 date. */
-const timeSchema = (field: string) => z.string().transform((value, ctx) => {
-  const time = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(time)) {
-    ctx.addIssue({ code: 'custom', message: `${field} must be milliseconds since the epoch or an ISO 8601 date` });
-    return z.NEVER;
-  }
-  return time;
-});
-
-export const listQuerySchema = z.object({
-  roomName: queryValue('roomName', roomNameSchema),
-  roomId: queryValue('roomId', z.string().max(64, 'roomId is at most 64 characters')),
-  limit: queryValue('limit', z.coerce.number({ error: 'limit must be a number' }).int('limit must be a whole number')
-    .min(1, 'limit is at least 1').max(100, 'limit is at most 100')).transform((limit) => limit ?? 50),
-  cursor: queryValue('cursor', z.string().max(4096, 'cursor is not one this service issued')),
-  status: queryValue('status', z.string().transform((value, ctx) => {
-    const statuses = value.split(',').map((status) => status.trim().toUpperCase());
-    const unknown = statuses.filter((status) => !(RECORDING_STATUSES as readonly string[]).includes(status));
-    if (unknown.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `status must be one or more of ${RECORDING_STATUSES.join(', ')} (comma-separated)` });
+const timeSchema = (field: string) =>
+  z.string().transform((value, ctx) => {
+    const time = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+    if (!Number.isFinite(time)) {
+      ctx.addIssue({ code: 'custom', message: `${field} must be milliseconds since the epoch or an ISO 8601 date` });
       return z.NEVER;
     }
-    return statuses as RecordingStatus[];
-  })),
-  from: queryValue('from', timeSchema('from')),
-  to: queryValue('to', timeSchema('to')),
-}).transform(({ status, ...query }, ctx) => {
-  if (query.from !== undefined && query.to !== undefined && query.from >= query.to) {
-    ctx.addIssue({ code: 'custom', message: 'from must be before to' });
-    return z.NEVER;
-  }
-  return { ...query, statuses: status };
-});
+    return time;
+  });
+
+export const listQuerySchema = z
+  .object({
+    roomName: queryValue('roomName', roomNameSchema),
+    roomId: queryValue('roomId', z.string().max(64, 'roomId is at most 64 characters')),
+    limit: queryValue(
+      'limit',
+      z.coerce
+        .number({ error: 'limit must be a number' })
+        .int('limit must be a whole number')
+        .min(1, 'limit is at least 1')
+        .max(100, 'limit is at most 100'),
+    ).transform((limit) => limit ?? 50),
+    cursor: queryValue('cursor', z.string().max(4096, 'cursor is not one this service issued')),
+    status: queryValue(
+      'status',
+      z.string().transform((value, ctx) => {
+        const statuses = value.split(',').map((status) => status.trim().toUpperCase());
+        const unknown = statuses.filter((status) => !(RECORDING_STATUSES as readonly string[]).includes(status));
+        if (unknown.length > 0) {
+          ctx.addIssue({ code: 'custom', message: `status must be one or more of ${RECORDING_STATUSES.join(', ')} (comma-separated)` });
+          return z.NEVER;
+        }
+        return statuses as RecordingStatus[];
+      }),
+    ),
+    from: queryValue('from', timeSchema('from')),
+    to: queryValue('to', timeSchema('to')),
+  })
+  .transform(({ status, ...query }, ctx) => {
+    if (query.from !== undefined && query.to !== undefined && query.from >= query.to) {
+      ctx.addIssue({ code: 'custom', message: 'from must be before to' });
+      return z.NEVER;
+    }
+    return { ...query, statuses: status };
+  });
 
 export const recordingParamsSchema = z.object({ name: recordingNameSchema });
 

@@ -1,8 +1,5 @@
 /** What a Range header asks of a representation of `size` bytes (RFC 9110 §14). */
-export type RangeRequest =
-  | { kind: 'whole' }
-  | { kind: 'partial'; start: number; end: number }
-  | { kind: 'unsatisfiable' };
+export type RangeRequest = { kind: 'whole' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
 
 /** Longer Range headers are ignored: no player sends one, and nothing about them is worth parsing. */
 export const MAX_RANGE_HEADER_LENGTH = 1024;

@@ -20,7 +20,8 @@ export function fileTemplateProblem(template: string): string | undefined {
     if (!LITERAL.test(literal)) return `only ${PLACEHOLDERS.map((key) => `{${key}}`).join(', ')}, letters, digits, "_", "-", "." and "/"`;
   }
   const fileName = segments.at(-1)!;
-  if (!fileName.includes('{room_id}') || !fileName.includes('{utc}')) return 'the file name (after the last "/") needs {room_id} and {utc}, so that it is unique';
+  if (!fileName.includes('{room_id}') || !fileName.includes('{utc}'))
+    return 'the file name (after the last "/") needs {room_id} and {utc}, so that it is unique';
   return undefined;
 }
 

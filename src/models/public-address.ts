@@ -13,8 +13,10 @@ const ipv4Value = (address: string) => address.split('.').reduce((value, octet) 
 
 /** An IPv6 address (any valid spelling: `::` shorthand, a trailing dotted IPv4) as a 128-bit number. */
 function ipv6Value(address: string): bigint {
-  const text = address.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) =>
-    `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`);
+  const text = address.replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_, a, b, c, d) => `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`,
+  );
   const [head, tail] = text.split('::').map((part) => (part === '' ? [] : part.split(':')));
   const groups = tail ? [...head, ...Array<string>(8 - head.length - tail.length).fill('0'), ...tail] : head;
   return groups.reduce((value, group) => (value << 16n) | BigInt(`0x${group}`), 0n);

@@ -80,8 +80,7 @@ export const statusRank = (status: RecordingStatus) => (isFinal(status) ? 3 : ['
 
 export const producesMedia = (status: RecordingStatus) => status === 'COMPLETE' || status === 'LIMIT_REACHED';
 
-export const isPlayable = (recording: Recording) =>
-  producesMedia(recording.status) && recording.size > 0 && recording.mediaVerified;
+export const isPlayable = (recording: Recording) => producesMedia(recording.status) && recording.size > 0 && recording.mediaVerified;
 
 export function toView(recording: Recording): RecordingView {
   const { mediaVerified: _verified, etag: _etag, lastModified: _lastModified, ...fields } = recording;

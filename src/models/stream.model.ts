@@ -63,11 +63,17 @@ export function maskStreamUrl(url: string): string {
   if (segments[last] !== '') segments[last] = maskIdentifier(segments[last]);
   // mux://<key> and twitch://<key>: the key is all there is.
   const maskedHost = path === '' && !query && /^(mux|twitch):/i.test(scheme) ? maskIdentifier(host) : host;
-  const maskedQuery = query ? `?${query.slice(1).split('&').map((pair) => {
-    const at = pair.indexOf('=');
-    if (at < 0) return pair === '' ? pair : maskIdentifier(pair); // a bare token may be the secret itself
-    return at === pair.length - 1 ? pair : `${pair.slice(0, at)}=${maskIdentifier(pair.slice(at + 1))}`;
-  }).join('&')}` : '';
+  const maskedQuery = query
+    ? `?${query
+        .slice(1)
+        .split('&')
+        .map((pair) => {
+          const at = pair.indexOf('=');
+          if (at < 0) return pair === '' ? pair : maskIdentifier(pair); // a bare token may be the secret itself
+          return at === pair.length - 1 ? pair : `${pair.slice(0, at)}=${maskIdentifier(pair.slice(at + 1))}`;
+        })
+        .join('&')}`
+    : '';
   return `${scheme}${maskedHost}${segments.join('/')}${maskedQuery}`;
 }
 

@@ -5,7 +5,16 @@ import { TokenVerifier } from 'livekit-server-sdk';
 import { AppError } from '../models/app-error';
 import { annotateContext } from '../request-context';
 
-import { isRole, PERMISSIONS, type Permission, type Role, roleAttribute, type SessionBound, sessionAttributes, withinSession } from '../models/access.model';
+import {
+  isRole,
+  PERMISSIONS,
+  type Permission,
+  type Role,
+  roleAttribute,
+  type SessionBound,
+  sessionAttributes,
+  withinSession,
+} from '../models/access.model';
 
 export type { Permission, Role, SessionBound };
 
@@ -118,7 +127,11 @@ export class AccessService {
    * 403 unless the principal may do `permission` to this recording: in its room, and for a person
    * admitted openly, of their session or a later one.
    */
-  authorizeRecording(principal: Principal, permission: Permission, recording: { roomName: string; roomId: string; startedAt: number }): void {
+  authorizeRecording(
+    principal: Principal,
+    permission: Permission,
+    recording: { roomName: string; roomId: string; startedAt: number },
+  ): void {
     this.authorize(principal, permission, recording.roomName);
     if (principal.kind === 'member' && principal.session && !withinSession(recording, principal.session)) {
       throw forbidden('This recording is from an earlier session of the room');
@@ -126,7 +139,7 @@ export class AccessService {
   }
 
   /** 403 for anyone but the host application. */
-  authorizeAdmin(principal: Principal, message = 'Only the host application\'s key may do this'): void {
+  authorizeAdmin(principal: Principal, message = "Only the host application's key may do this"): void {
     if (principal.kind !== 'admin') throw forbidden(message);
   }
 

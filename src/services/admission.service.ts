@@ -5,7 +5,16 @@ import { PASSCODE_MIN_LENGTH } from '../models/access.model';
 import { AppError, upstreamError } from '../models/app-error';
 import { parseRoomMetadata } from '../models/room-metadata.model';
 import { randomBytes } from 'node:crypto';
-import { type AccessService, bearer, forbidden, generatePasscode, type Permission, type Role, type SessionBound, unauthenticated } from './access.service';
+import {
+  type AccessService,
+  bearer,
+  forbidden,
+  generatePasscode,
+  type Permission,
+  type Role,
+  type SessionBound,
+  unauthenticated,
+} from './access.service';
 import { withTimeout } from './concurrency';
 import { failureKey, type FailureCounter } from './failure-counter';
 import { type LockService, roomLockKey } from './lock.service';
@@ -74,7 +83,7 @@ interface Decision {
 export const HOST_OWNER = 'host application';
 
 const admissionRequired = () =>
-  unauthenticated('Joining needs a join link, the room\'s passcode, or the host application\'s key', 'admission_required');
+  unauthenticated("Joining needs a join link, the room's passcode, or the host application's key", 'admission_required');
 
 /**
  * Who may join which room, and as what. Admission is decided before the room is created, so a
@@ -126,18 +135,24 @@ export class AdmissionService {
       // Equal passcodes would make every participant a moderator (the moderator one is tried first).
       const sameAsOther = async (passcode: string | null | undefined, otherHash: string | undefined) =>
         typeof passcode === 'string' && (await this.access.passcodeMatches(passcode, otherHash));
-      if (await sameAsOther(settings.passcode, settings.moderatorPasscode === undefined ? access.moderatorPasscodeHash : undefined)
-        || await sameAsOther(settings.moderatorPasscode, settings.passcode === undefined ? access.passcodeHash : undefined)) {
+      if (
+        (await sameAsOther(settings.passcode, settings.moderatorPasscode === undefined ? access.moderatorPasscodeHash : undefined)) ||
+        (await sameAsOther(settings.moderatorPasscode, settings.passcode === undefined ? access.passcodeHash : undefined))
+      ) {
         throw new AppError(400, 'invalid_request', 'passcode and moderatorPasscode must differ');
       }
-      if (settings.passcode !== undefined) access.passcodeHash = settings.passcode === null ? undefined : await this.access.hashPasscode(settings.passcode);
+      if (settings.passcode !== undefined)
+        access.passcodeHash = settings.passcode === null ? undefined : await this.access.hashPasscode(settings.passcode);
       if (settings.moderatorPasscode !== undefined) {
-        access.moderatorPasscodeHash = settings.moderatorPasscode === null ? undefined : await this.access.hashPasscode(settings.moderatorPasscode);
+        access.moderatorPasscodeHash =
+          settings.moderatorPasscode === null ? undefined : await this.access.hashPasscode(settings.moderatorPasscode);
         // No longer the claimant's own passcode: who holds it now, the host application vouched for.
         delete access.claimSession;
       }
       // A passcode set or removed is no longer the short one.
-      const stillShort = access.shortPasscodes?.filter((kind) => (kind === 'moderator' ? settings.moderatorPasscode : settings.passcode) === undefined);
+      const stillShort = access.shortPasscodes?.filter(
+        (kind) => (kind === 'moderator' ? settings.moderatorPasscode : settings.passcode) === undefined,
+      );
       access.shortPasscodes = stillShort?.length ? stillShort : undefined;
       await this.store.putRoom({ ...room, roomName, access, updatedAt: Date.now() });
       return viewOf(roomName, access);
@@ -158,7 +173,13 @@ export class AdmissionService {
       const role = await this.byPasscode(roomName, request.passcode, room?.access, request.clientAddress ?? '');
       const shortPasscodes = await this.shortPasscodesAfter(roomName, room?.access, role, request.passcode);
       // The moderator passcode a claim generated vouches for nobody but the claimant: their bound stays.
-      return { roomName, participantName, role, shortPasscodes, claimSession: role === 'moderator' ? room?.access?.claimSession : undefined };
+      return {
+        roomName,
+        participantName,
+        role,
+        shortPasscodes,
+        claimSession: role === 'moderator' ? room?.access?.claimSession : undefined,
+      };
     }
     if (!this.config.security.openAdmission) throw admissionRequired();
     if (room?.access?.passcodeHash) throw passcodeRequired();
@@ -167,7 +188,8 @@ export class AdmissionService {
   }
 
   private byHostApplication(request: AdmissionRequest): Decision {
-    if (!this.access.isAdminKey(bearer(request.authorization))) throw unauthenticated('Only the host application\'s key admits people by header');
+    if (!this.access.isAdminKey(bearer(request.authorization)))
+      throw unauthenticated("Only the host application's key admits people by header");
     return {
       roomName: required(request.roomName, 'roomName'),
       participantName: required(request.participantName, 'participantName'),
@@ -207,7 +229,10 @@ export class AdmissionService {
     for (const kind of open) {
       const hash = hashOf(access, kind);
       if (!(await this.access.passcodeMatches(passcode, hash))) continue;
-      await Promise.all([this.failures.reset(kindKey(kind)), giveBack([addressKey, ...open.filter((other) => other !== kind).map(kindKey)])]);
+      await Promise.all([
+        this.failures.reset(kindKey(kind)),
+        giveBack([addressKey, ...open.filter((other) => other !== kind).map(kindKey)]),
+      ]);
       return kind;
     }
     await Promise.all([addressKey, ...open.map(kindKey)].map((key) => this.failures.fail(key)));
@@ -235,7 +260,12 @@ export class AdmissionService {
         const room = await this.store.getRoom(roomName);
         const access = room?.access;
         if (!access || hashOf(access, kind) !== hash || access.shortPasscodes?.includes(kind)) return;
-        await this.store.putRoom({ ...room, roomName, access: { ...access, shortPasscodes: [...(access.shortPasscodes ?? []), kind] }, updatedAt: Date.now() });
+        await this.store.putRoom({
+          ...room,
+          roomName,
+          access: { ...access, shortPasscodes: [...(access.shortPasscodes ?? []), kind] },
+          updatedAt: Date.now(),
+        });
       });
     } catch (error) {
       this.log.warn({ err: error, roomName, kind }, 'could not note a short passcode; it is tried again when the passcode next admits');
@@ -276,7 +306,10 @@ export class AdmissionService {
       }
       const moderatorPasscode = generatePasscode();
       const access: RoomAccess = {
-        owner, moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode), claimSession: sessionOf(liveRoom), claimedAt: Date.now(),
+        owner,
+        moderatorPasscodeHash: await this.access.hashPasscode(moderatorPasscode),
+        claimSession: sessionOf(liveRoom),
+        claimedAt: Date.now(),
       };
       await this.store.putRoom({ roomName, access, updatedAt: Date.now() });
       return moderatorPasscode;
@@ -303,7 +336,7 @@ function uniqueIdentity(participantName: string): string {
 /** LiveKit's session of the room: its sid and creation time (ms; older servers give seconds only). */
 function sessionOf(room: Room): SessionBound {
   const startedAt = Number(room.creationTimeMs) || Number(room.creationTime) * 1000;
-  if (!room.sid || !startedAt) throw upstreamError('livekit', 'LiveKit answered without the room\'s session');
+  if (!room.sid || !startedAt) throw upstreamError('livekit', "LiveKit answered without the room's session");
   return { id: room.sid, startedAt };
 }
 
@@ -314,11 +347,14 @@ const startingUp = () => new AppError(503, 'starting_up', 'The service is still 
 const passcodeRequired = () => unauthenticated('This room needs its passcode', 'passcode_required');
 
 const PASSCODE_KINDS: readonly Role[] = ['moderator', 'participant'];
-const hashOf = (access: RoomAccess | undefined, kind: Role) => (kind === 'moderator' ? access?.moderatorPasscodeHash : access?.passcodeHash);
+const hashOf = (access: RoomAccess | undefined, kind: Role) =>
+  kind === 'moderator' ? access?.moderatorPasscodeHash : access?.passcodeHash;
 
 function passcodeLocked(lockedForMs: number): AppError {
   const retryAfterSeconds = Math.ceil(lockedForMs / 1000);
-  return new AppError(429, 'passcode_locked', `Too many wrong passcodes: try again in ${retryAfterSeconds} s, or join with a link`, { retryAfterSeconds });
+  return new AppError(429, 'passcode_locked', `Too many wrong passcodes: try again in ${retryAfterSeconds} s, or join with a link`, {
+    retryAfterSeconds,
+  });
 }
 
 function required(value: string | undefined, field: string): string {

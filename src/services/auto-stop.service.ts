@@ -86,12 +86,17 @@ export class AutoStopService {
   private schedule(kind: AutoStopKind, item: Stoppable, autoStopAt: number) {
     const key = `${kind}:${item.id}`;
     clearTimeout(this.timers.get(key));
-    const timer = setTimeout(() => {
-      this.timers.delete(key);
-      runAsJob('auto-stop', () => this.check(kind, item).catch((error: unknown) => {
-        this.log.warn({ err: error, roomName: item.roomName, egressId: item.id }, 'auto-stop check failed; the reconciler will retry');
-      }));
-    }, autoStopAt - Date.now() + 10);
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(key);
+        runAsJob('auto-stop', () =>
+          this.check(kind, item).catch((error: unknown) => {
+            this.log.warn({ err: error, roomName: item.roomName, egressId: item.id }, 'auto-stop check failed; the reconciler will retry');
+          }),
+        );
+      },
+      autoStopAt - Date.now() + 10,
+    );
     timer.unref();
     this.timers.set(key, timer);
   }

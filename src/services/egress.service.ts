@@ -44,8 +44,11 @@ export const RECORDER_RETRY_AFTER_SECONDS = 10;
  * could take it (livekit/psrpc@220fe5f93ac5d843ea72dd08de1efc1ada2ef176 pkg/client/rpc.go:196-206).
  */
 function recorderUnavailable(error: unknown): AppError | undefined {
-  if (twirpCode(error) !== 'unavailable' || !/no response from servers|no servers available/.test((error as Error).message)) return undefined;
-  return new AppError(503, 'recorder_unavailable', 'no recorder available (egress busy or not running)', { retryAfterSeconds: RECORDER_RETRY_AFTER_SECONDS });
+  if (twirpCode(error) !== 'unavailable' || !/no response from servers|no servers available/.test((error as Error).message))
+    return undefined;
+  return new AppError(503, 'recorder_unavailable', 'no recorder available (egress busy or not running)', {
+    retryAfterSeconds: RECORDER_RETRY_AFTER_SECONDS,
+  });
 }
 
 /** COMPLETE, FAILED, ABORTED or LIMIT_REACHED: nothing left to stop or update. */
@@ -77,19 +80,26 @@ export class EgressService {
    * (egress may reach S3 by another address), and the S3 metadata marks the egress as ours: LiveKit echoes
    * the request in every EgressInfo, so a webhook tells us it is ours even before this call returns.
    */
-  async startRecording(roomName: string, filepath: string, options: RecordingOptions, thumbnails?: { prefix: string; intervalMs: number }): Promise<EgressInfo> {
+  async startRecording(
+    roomName: string,
+    filepath: string,
+    options: RecordingOptions,
+    thumbnails?: { prefix: string; intervalMs: number },
+  ): Promise<EgressInfo> {
     const upload = () => ({ case: 's3' as const, value: this.upload(roomName) });
     const file = new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath, disableManifest: true, output: upload() });
     // Egress captures an image every interval into our bucket; the first useful one becomes the poster.
-    const images = thumbnails && new ImageOutput({
-      captureInterval: Math.max(1, Math.round(thumbnails.intervalMs / 1000)),
-      width: 640,
-      height: 360,
-      filenamePrefix: thumbnails.prefix,
-      filenameSuffix: ImageFileSuffix.IMAGE_SUFFIX_INDEX,
-      disableManifest: true,
-      output: upload(),
-    });
+    const images =
+      thumbnails &&
+      new ImageOutput({
+        captureInterval: Math.max(1, Math.round(thumbnails.intervalMs / 1000)),
+        width: 640,
+        height: 360,
+        filenamePrefix: thumbnails.prefix,
+        filenameSuffix: ImageFileSuffix.IMAGE_SUFFIX_INDEX,
+        disableManifest: true,
+        output: upload(),
+      });
     try {
       return await this.client.startRoomCompositeEgress(roomName, images ? { file, images } : file, roomCompositeOptions(options));
     } catch (error) {
@@ -120,7 +130,8 @@ export class EgressService {
       await this.client.updateLayout(egress.egressId, layout);
     } catch (error) {
       if (twirpCode(error) !== 'not_found') throw livekitError(error, 'change the layout');
-      if (egress.status !== EgressStatus.EGRESS_STARTING) throw conflict('recording_not_active', 'The recording is not running (yet or any more)');
+      if (egress.status !== EgressStatus.EGRESS_STARTING)
+        throw conflict('recording_not_active', 'The recording is not running (yet or any more)');
     }
   }
 
@@ -167,7 +178,11 @@ export class EgressService {
         encodingOptions: options.preset ? EncodingOptionsPreset[options.preset] : undefined,
       });
     } catch (error) {
-      throw recorderUnavailable(error) ?? destinationError(error) ?? masked(livekitError(error, 'start the stream', `Room "${roomName}" does not exist`));
+      throw (
+        recorderUnavailable(error) ??
+        destinationError(error) ??
+        masked(livekitError(error, 'start the stream', `Room "${roomName}" does not exist`))
+      );
     }
   }
 
@@ -177,7 +192,8 @@ export class EgressService {
       return await this.waitingClient.updateStream(egressId, addUrls, removeUrls);
     } catch (error) {
       const code = twirpCode(error);
-      const streamGone = code === 'failed_precondition' || (code === 'not_found' && /egress does not exist/.test(String((error as Error).message)));
+      const streamGone =
+        code === 'failed_precondition' || (code === 'not_found' && /egress does not exist/.test(String((error as Error).message)));
       if (streamGone) throw notActive('stream');
       if (code === 'not_found') throw masked(notFound(`Not a destination of this stream: ${(error as Error).message}`));
       const refused = destinationError(error);
@@ -198,7 +214,7 @@ export class EgressService {
       const items = await retryTransient(() => this.client.listEgress({ roomName, active: true }));
       return items.sort((a, b) => Number(b.startedAt - a.startedAt));
     } catch (error) {
-      throw livekitError(error, 'list the room\'s egresses');
+      throw livekitError(error, "list the room's egresses");
     }
   }
 

@@ -57,7 +57,10 @@ export class MemoryFailureCounter implements FailureCounter {
   private readonly entries = new Map<string, Entry>();
 
   /** `now`: the clock (tests move it instead of waiting). */
-  constructor(private readonly policy: LockoutPolicy, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly policy: LockoutPolicy,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async reserve(keys: string[]): Promise<number[]> {
     const now = this.now();
@@ -79,7 +82,13 @@ export class MemoryFailureCounter implements FailureCounter {
     if (entry.failures < this.policy.maxFailures) return 0;
     entry.level += 1;
     const lockMs = lockLength(this.policy, entry.level);
-    Object.assign(entry, { attempts: 0, failures: 0, windowEndsAt: 0, lockedUntil: now + lockMs, forgetAt: now + this.policy.maxLockMs + this.policy.windowMs });
+    Object.assign(entry, {
+      attempts: 0,
+      failures: 0,
+      windowEndsAt: 0,
+      lockedUntil: now + lockMs,
+      forgetAt: now + this.policy.maxLockMs + this.policy.windowMs,
+    });
     return lockMs;
   }
 
@@ -181,7 +190,9 @@ export class RedisFailureCounter implements FailureCounter {
   async fail(key: string): Promise<number> {
     const { attempts, lock, level } = this.keys(key);
     const { windowMs, maxFailures, lockMs, maxLockMs } = this.policy;
-    return Number(await this.call(this.redis.eval(FAIL, 3, attempts, lock, level, windowMs, maxFailures, lockMs, maxLockMs, maxLockMs + windowMs)));
+    return Number(
+      await this.call(this.redis.eval(FAIL, 3, attempts, lock, level, windowMs, maxFailures, lockMs, maxLockMs, maxLockMs + windowMs)),
+    );
   }
 
   async release(key: string): Promise<void> {

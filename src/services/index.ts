@@ -75,7 +75,10 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const roomClient = metrics.instrument('livekit', new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions));
   const egressClient = metrics.instrument('livekit', new EgressClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions));
   // StopEgress and UpdateStream may wait on LiveKit's search for the egress's handler (up to ~15 s).
-  const waitingEgressClient = metrics.instrument('livekit', new EgressClient(livekit.url, livekit.apiKey, livekit.apiSecret, { requestTimeout: livekit.egressTimeoutMs / 1000 }));
+  const waitingEgressClient = metrics.instrument(
+    'livekit',
+    new EgressClient(livekit.url, livekit.apiKey, livekit.apiSecret, { requestTimeout: livekit.egressTimeoutMs / 1000 }),
+  );
 
   const s3 = new S3Service(
     instrumentS3(createS3Client(config.s3), metrics),
@@ -109,25 +112,54 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const streamStore = new StreamStore(s3, config.recordings.path, log);
   const streamEvents = new StreamEventsService(streamStore, egress, locks, commitDeps);
   const resolveHost = overrides.resolveHost ?? systemResolver(DESTINATION_LOOKUP_TIMEOUT_MS);
-  const streams = new StreamService({ config, egress, events: streamEvents, store: streamStore, roomRecords: store, locks, log, resolveHost });
+  const streams = new StreamService({
+    config,
+    egress,
+    events: streamEvents,
+    store: streamStore,
+    roomRecords: store,
+    locks,
+    log,
+    resolveHost,
+  });
 
-  const autoStop = new AutoStopService((roomName) => rooms.participants(roomName), { recording: events, stream: streamEvents }, config.autoStop, log);
+  const autoStop = new AutoStopService(
+    (roomName) => rooms.participants(roomName),
+    { recording: events, stream: streamEvents },
+    config.autoStop,
+    log,
+  );
   const expire = (recording: Recording) => recordings.delete(recording.name, () => undefined);
-  const reconciler = new ReconcilerService(egress, store, events, s3, autoStop, { store: streamStore, events: streamEvents }, expire, {
-    intervalMs: config.reconcileIntervalMs,
-    startTimeoutMs: config.recordings.startTimeoutMs,
-    recordingsPath: config.recordings.path,
-    mediaInFolders: config.recordings.fileTemplate.includes('/'),
-    retentionMs: config.recordings.retentionMs,
-  }, log);
+  const reconciler = new ReconcilerService(
+    egress,
+    store,
+    events,
+    s3,
+    autoStop,
+    { store: streamStore, events: streamEvents },
+    expire,
+    {
+      intervalMs: config.reconcileIntervalMs,
+      startTimeoutMs: config.recordings.startTimeoutMs,
+      recordingsPath: config.recordings.path,
+      mediaInFolders: config.recordings.fileTemplate.includes('/'),
+      retentionMs: config.recordings.retentionMs,
+    },
+    log,
+  );
 
   reconciler.on('pass', (report: ReconcileReport) => {
     for (const [repair, count] of Object.entries(report)) if (count > 0) metrics.repairs.inc({ repair }, count);
   });
-  metrics.gaugeOnScrape('active', 'Recordings and streams running now, by kind (from the open index and stream markers)', 'kind', async () => ({
-    recording: await store.index.count({ kind: 'open' }),
-    stream: await streamStore.countOpen(),
-  }));
+  metrics.gaugeOnScrape(
+    'active',
+    'Recordings and streams running now, by kind (from the open index and stream markers)',
+    'kind',
+    async () => ({
+      recording: await store.index.count({ kind: 'open' }),
+      stream: await streamStore.countOpen(),
+    }),
+  );
 
   return {
     config,
@@ -165,5 +197,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
 /** Wrong passcodes are counted where the locks are: in Redis when instances share one, else here. */
 function passcodeFailures(config: Config, redis: Redis | undefined): FailureCounter {
   const policy = config.security.passcodeLockout;
-  return redis && config.redis ? new RedisFailureCounter(redis, policy, { prefix: config.redis.keyPrefix }) : new MemoryFailureCounter(policy);
+  return redis && config.redis
+    ? new RedisFailureCounter(redis, policy, { prefix: config.redis.keyPrefix })
+    : new MemoryFailureCounter(policy);
 }

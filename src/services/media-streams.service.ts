@@ -24,8 +24,10 @@ export class MediaStreamSlots {
   /** A slot for one stream from `client`, or a 429 AppError; the release may be called more than once. */
   take(client: string): () => void {
     const mine = this.byClient.get(client) ?? 0;
-    if (mine >= this.caps.maxPerClient) throw this.refused('client', 'too_many_media_streams', `This client already has ${mine} media streams open; close one and try again`);
-    if (this.open >= this.caps.max) throw this.refused('total', 'media_streams_full', 'The service is streaming all the media it may at once; try again shortly');
+    if (mine >= this.caps.maxPerClient)
+      throw this.refused('client', 'too_many_media_streams', `This client already has ${mine} media streams open; close one and try again`);
+    if (this.open >= this.caps.max)
+      throw this.refused('total', 'media_streams_full', 'The service is streaming all the media it may at once; try again shortly');
     this.count(client, +1);
     let released = false;
     return () => {

@@ -8,7 +8,13 @@ import type { LockService } from './lock.service';
 import type { S3Service } from './s3.service';
 
 export const NOTIFICATION_TYPES = [
-  'recording.started', 'recording.updated', 'recording.ended', 'recording.failed', 'recording.deleted', 'stream.started', 'stream.ended',
+  'recording.started',
+  'recording.updated',
+  'recording.ended',
+  'recording.failed',
+  'recording.deleted',
+  'stream.started',
+  'stream.ended',
 ] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
@@ -62,11 +68,18 @@ export function notificationsFor(previous: Recording | undefined, next: Recordin
   const failed = next.status === 'FAILED' || next.status === 'ABORTED';
   if (!failed && statusRank(next.status) >= 1 && wasUnder(1)) changes.push({ id: `${next.id}:started`, type: 'recording.started' });
   if (next.status === 'ENDING' && wasUnder(2)) changes.push({ id: `${next.id}:ending`, type: 'recording.updated' });
-  if (previous && !isFinal(next.status) && previous.options && next.options && JSON.stringify(previous.options) !== JSON.stringify(next.options)) {
+  if (
+    previous &&
+    !isFinal(next.status) &&
+    previous.options &&
+    next.options &&
+    JSON.stringify(previous.options) !== JSON.stringify(next.options)
+  ) {
     changes.push({ id: `${next.id}:updated:${next.updatedAt}`, type: 'recording.updated' });
   }
   // Ended once its media is seen in S3 (maybe at a later event or reconcile pass): a receiver can fetch it then.
-  const playable = (recording: Recording | undefined) => recording !== undefined && producesMedia(recording.status) && recording.mediaVerified;
+  const playable = (recording: Recording | undefined) =>
+    recording !== undefined && producesMedia(recording.status) && recording.mediaVerified;
   if (playable(next) && !playable(previous)) changes.push({ id: `${next.id}:ended`, type: 'recording.ended' });
   if (failed && (!previous || !isFinal(previous.status))) changes.push({ id: `${next.id}:failed`, type: 'recording.failed' });
   return changes;
@@ -120,11 +133,13 @@ export class NotificationService {
     if (!this.enabled) return [];
     const about = 'recording' in subject ? { recording: toView(subject.recording) } : subject;
     const body = JSON.stringify({ id, type, timestamp: Date.now(), ...about } satisfies Notification);
-    return Promise.all(this.options.urls.map(async (url) => {
-      const key = `${this.outbox}${createHash('sha256').update(`${id}\n${url}`).digest('hex').slice(0, 40)}.json`;
-      await this.s3.putJson(key, { url, body, attempts: 0, nextAttemptAt: Date.now() } satisfies Delivery);
-      return key;
-    }));
+    return Promise.all(
+      this.options.urls.map(async (url) => {
+        const key = `${this.outbox}${createHash('sha256').update(`${id}\n${url}`).digest('hex').slice(0, 40)}.json`;
+        await this.s3.putJson(key, { url, body, attempts: 0, nextAttemptAt: Date.now() } satisfies Delivery);
+        return key;
+      }),
+    );
   }
 
   /** Sends queued deliveries in the background. */
@@ -142,10 +157,11 @@ export class NotificationService {
     if (!this.enabled) return;
     this.stopped = false;
     const scan = () => {
-      runAsJob('notify-scan', () => this.scan().catch((error: unknown) => this.log.warn({ err: error }, 'notification outbox not read; trying again later')))
-        .finally(() => {
-          if (!this.stopped) this.scanTimer = setTimeout(scan, this.options.scanIntervalMs).unref();
-        });
+      runAsJob('notify-scan', () =>
+        this.scan().catch((error: unknown) => this.log.warn({ err: error }, 'notification outbox not read; trying again later')),
+      ).finally(() => {
+        if (!this.stopped) this.scanTimer = setTimeout(scan, this.options.scanIntervalMs).unref();
+      });
     };
     scan();
   }
@@ -169,9 +185,11 @@ export class NotificationService {
     clearTimeout(this.timers.get(key));
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      runAsJob('notify', () => this.attempt(key).catch((error: unknown) => {
-        this.log.warn({ err: error }, 'a notification could not be attempted; the next outbox scan retries it');
-      }));
+      runAsJob('notify', () =>
+        this.attempt(key).catch((error: unknown) => {
+          this.log.warn({ err: error }, 'a notification could not be attempted; the next outbox scan retries it');
+        }),
+      );
     }, delayMs);
     timer.unref();
     this.timers.set(key, timer);

@@ -68,7 +68,9 @@ export class ReconcilerService extends EventEmitter {
   private stopped = false;
   private markRepaired!: () => void;
   /** Settles once a full pass has indexed every sidecar and adopted media without one: claims wait for it. */
-  readonly repaired = new Promise<void>((resolve) => { this.markRepaired = resolve; });
+  readonly repaired = new Promise<void>((resolve) => {
+    this.markRepaired = resolve;
+  });
   private repairDone = false;
 
   constructor(
@@ -108,7 +110,10 @@ export class ReconcilerService extends EventEmitter {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.running = this.runPass({ full: this.passes % FULL_PASS_EVERY === 0 })
-        .then(() => undefined, () => undefined) // logged by the pass itself
+        .then(
+          () => undefined,
+          () => undefined,
+        ) // logged by the pass itself
         .finally(() => this.schedule(this.options.intervalMs));
     }, delayMs);
     this.timer.unref();
@@ -133,7 +138,15 @@ export class ReconcilerService extends EventEmitter {
 
   private async pass(full: boolean): Promise<ReconcileReport> {
     const report: ReconcileReport = {
-      repaired: 0, timedOut: 0, settled: 0, adopted: 0, indexed: 0, pastDeadline: 0, autoStopChecked: 0, expired: 0, streamsRepaired: 0,
+      repaired: 0,
+      timedOut: 0,
+      settled: 0,
+      adopted: 0,
+      indexed: 0,
+      pastDeadline: 0,
+      autoStopChecked: 0,
+      expired: 0,
+      streamsRepaired: 0,
     };
     const egresses = await this.egress.listAll();
     await this.reconcileStreams(egresses.filter(isStreamEgress), report);
@@ -146,10 +159,12 @@ export class ReconcilerService extends EventEmitter {
     await mapConcurrent(overdue, CONCURRENCY, (r) => this.alone(r, () => this.stopAtDeadline(r, report)));
     // A grace period that ended while no timer of this process was waiting for it (a restart).
     const emptied = running.filter((r) => r.autoStopAt && r.autoStopAt <= Date.now());
-    await mapConcurrent(emptied, CONCURRENCY, (r) => this.alone(r, async () => {
-      await this.autoStop.check('recording', r);
-      report.autoStopChecked++;
-    }));
+    await mapConcurrent(emptied, CONCURRENCY, (r) =>
+      this.alone(r, async () => {
+        await this.autoStop.check('recording', r);
+        report.autoStopChecked++;
+      }),
+    );
     const unfinished = open.filter((r) => !known.has(r.id));
     await mapConcurrent(unfinished, CONCURRENCY, (r) => this.settleIfForgotten(r, report));
     if (full) {
@@ -169,29 +184,40 @@ export class ReconcilerService extends EventEmitter {
    */
   private async reconcileStreams(egresses: EgressInfo[], report: ReconcileReport) {
     const { store, events } = this.streams;
-    await mapConcurrent(egresses, CONCURRENCY, (info) => this.alone({ id: info.egressId, roomName: info.roomName }, async () => {
-      if (info.status === EgressStatus.EGRESS_STARTING && this.startTimedOut(info)) {
-        if (!(await store.get(info.egressId))) return;
-        const outcome = await this.egress.stopUnlessEnded(info.egressId, 'stream').catch(() => undefined);
-        // Ended by itself since the listing: recorded as LiveKit reports it.
-        const ended = outcome && !outcome.stopped ? outcome.info : undefined;
-        const result = await events.apply(ended ?? info);
-        if (!ended && result.outcome !== 'ignored') await events.amend(result.stream, { status: 'FAILED', endReason: 'startTimeout', error: 'The stream did not start in time', endedAt: Date.now() });
-        report.streamsRepaired++;
-      } else if ((await events.apply(info)).outcome === 'updated') {
-        report.streamsRepaired++;
-      }
-    }));
+    await mapConcurrent(egresses, CONCURRENCY, (info) =>
+      this.alone({ id: info.egressId, roomName: info.roomName }, async () => {
+        if (info.status === EgressStatus.EGRESS_STARTING && this.startTimedOut(info)) {
+          if (!(await store.get(info.egressId))) return;
+          const outcome = await this.egress.stopUnlessEnded(info.egressId, 'stream').catch(() => undefined);
+          // Ended by itself since the listing: recorded as LiveKit reports it.
+          const ended = outcome && !outcome.stopped ? outcome.info : undefined;
+          const result = await events.apply(ended ?? info);
+          if (!ended && result.outcome !== 'ignored')
+            await events.amend(result.stream, {
+              status: 'FAILED',
+              endReason: 'startTimeout',
+              error: 'The stream did not start in time',
+              endedAt: Date.now(),
+            });
+          report.streamsRepaired++;
+        } else if ((await events.apply(info)).outcome === 'updated') {
+          report.streamsRepaired++;
+        }
+      }),
+    );
     const known = new Set(egresses.map((info) => info.egressId));
-    await mapConcurrent(await store.open(), CONCURRENCY, (stream) => this.alone(stream, async () => {
-      if (stream.autoStopAt && stream.autoStopAt <= Date.now() && (await this.autoStop.check('stream', stream)) !== 'not-due') report.streamsRepaired++;
-      if (known.has(stream.id)) return;
-      const info = await this.egress.find(stream.id);
-      const result = info
-        ? await events.apply(info)
-        : await events.amend(stream, { status: 'FAILED', error: 'LiveKit no longer knows this stream', endedAt: Date.now() });
-      if (result.outcome === 'updated') report.streamsRepaired++;
-    }));
+    await mapConcurrent(await store.open(), CONCURRENCY, (stream) =>
+      this.alone(stream, async () => {
+        if (stream.autoStopAt && stream.autoStopAt <= Date.now() && (await this.autoStop.check('stream', stream)) !== 'not-due')
+          report.streamsRepaired++;
+        if (known.has(stream.id)) return;
+        const info = await this.egress.find(stream.id);
+        const result = info
+          ? await events.apply(info)
+          : await events.amend(stream, { status: 'FAILED', error: 'LiveKit no longer knows this stream', endedAt: Date.now() });
+        if (result.outcome === 'updated') report.streamsRepaired++;
+      }),
+    );
   }
 
   private startTimedOut(info: EgressInfo): boolean {
@@ -282,9 +308,12 @@ export class ReconcilerService extends EventEmitter {
     }
     const head = await this.s3.head(recording.mediaKey);
     const hasMedia = head !== undefined && head.size > 0;
-    await this.events.amend(recording, hasMedia
-      ? { status: 'COMPLETE', size: head.size }
-      : { status: 'FAILED', error: 'LiveKit no longer knows this recording and no media was found' });
+    await this.events.amend(
+      recording,
+      hasMedia
+        ? { status: 'COMPLETE', size: head.size }
+        : { status: 'FAILED', error: 'LiveKit no longer knows this recording and no media was found' },
+    );
     report.settled++;
   }
 
@@ -313,7 +342,13 @@ export class ReconcilerService extends EventEmitter {
     const orphans: string[] = [];
     const { recordingsPath, mediaInFolders } = this.options;
     for await (const key of this.s3.listKeys(recordingsPath, mediaInFolders ? {} : { delimiter: '/' })) {
-      if (key.slice(recordingsPath.length).split('/').some((segment) => segment.startsWith('.'))) continue;
+      if (
+        key
+          .slice(recordingsPath.length)
+          .split('/')
+          .some((segment) => segment.startsWith('.'))
+      )
+        continue;
       const name = baseName(key);
       if (MEDIA_FILE.test(name) && !sidecarKeys.has(this.store.sidecarKey(name))) orphans.push(key);
     }
@@ -356,6 +391,8 @@ export class ReconcilerService extends EventEmitter {
 /** Egress's `{utc}` (`20261121120000000`) or `{time}` (`2026-11-21T120000`), both UTC, in ms. */
 function timeOfStamp(stamp: string): number | undefined {
   const d = stamp.replace(/\D/g, '');
-  const time = Date.parse(`${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}T${d.slice(8, 10)}:${d.slice(10, 12)}:${d.slice(12, 14)}.${d.slice(14) || '000'}Z`);
+  const time = Date.parse(
+    `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}T${d.slice(8, 10)}:${d.slice(10, 12)}:${d.slice(12, 14)}.${d.slice(14) || '000'}Z`,
+  );
   return Number.isNaN(time) ? undefined : time;
 }

@@ -1,12 +1,5 @@
 import type { EgressInfo } from 'livekit-server-sdk';
-import {
-  type EndReason,
-  imageKeysOf,
-  mergeRecording,
-  producesMedia,
-  type Recording,
-  recordingFromEgress,
-} from '../models/recording.model';
+import { type EndReason, imageKeysOf, mergeRecording, producesMedia, type Recording, recordingFromEgress } from '../models/recording.model';
 import { someonePublishes } from '../models/participant.model';
 import type { EgressService } from './egress.service';
 import { type LockService, roomLockKey } from './lock.service';
@@ -106,11 +99,13 @@ export class RecordingEventsService {
 
   /** Our recordings running in the room, as recorded (for auto-stop). */
   async running(roomName: string): Promise<Recording[]> {
-    const found = await Promise.all((await this.egress.activeRecordings(roomName)).map(async (info) => {
-      const reported = recordingFromEgress(info);
-      const recording = reported && (await this.store.get(reported.name));
-      return recording?.id === info.egressId ? recording : undefined;
-    }));
+    const found = await Promise.all(
+      (await this.egress.activeRecordings(roomName)).map(async (info) => {
+        const reported = recordingFromEgress(info);
+        const recording = reported && (await this.store.get(reported.name));
+        return recording?.id === info.egressId ? recording : undefined;
+      }),
+    );
     return found.filter((recording): recording is Recording => recording !== undefined);
   }
 
@@ -122,11 +117,16 @@ export class RecordingEventsService {
   /** The auto-stop mark: the end of the grace period (ms), 0 to clear it; with `onlyIf`, only while the mark is still that one. */
   async mark(recording: Recording, autoStopAt: number, onlyIf?: number): Promise<void> {
     await this.locks.withLock(roomLockKey(recording.roomName), () =>
-      this.amendLocked(recording, { autoStopAt }, (current) => onlyIf === undefined || current.autoStopAt === onlyIf));
+      this.amendLocked(recording, { autoStopAt }, (current) => onlyIf === undefined || current.autoStopAt === onlyIf),
+    );
   }
 
   /** As `amend`, for callers that already hold the room's lock; `when` may decline on what is stored now. */
-  async amendLocked(recording: Recording, change: Partial<Recording>, when: (current: Recording) => boolean = () => true): Promise<ApplyResult> {
+  async amendLocked(
+    recording: Recording,
+    change: Partial<Recording>,
+    when: (current: Recording) => boolean = () => true,
+  ): Promise<ApplyResult> {
     const current = await this.store.get(recording.name);
     if (!current || current.id !== recording.id) return { outcome: 'ignored', reason: 'not-ours' };
     if (!when(current)) return { outcome: 'unchanged', recording: current };

@@ -39,7 +39,11 @@ export function parseEntryKey(key: string): IndexEntry | undefined {
   const second = key.indexOf(SEPARATOR, first + 1);
   if (first !== 13 || second < 0) return undefined;
   try {
-    return { startedAt: LATEST - Number(key.slice(0, first)), id: decodeURIComponent(key.slice(first + 1, second)), name: key.slice(second + 1) };
+    return {
+      startedAt: LATEST - Number(key.slice(0, first)),
+      id: decodeURIComponent(key.slice(first + 1, second)),
+      name: key.slice(second + 1),
+    };
   } catch {
     return undefined;
   }
@@ -88,7 +92,6 @@ export class RecordingIndex {
     return indexScopePrefix(this.prefix, scope);
   }
 
-
   /** The scopes a recording stays in for good: all, its room and its session. */
   private lastingScopes(recording: Recording): IndexScope[] {
     const scopes: IndexScope[] = [{ kind: 'all' }, { kind: 'room', roomName: recording.roomName }];
@@ -99,7 +102,9 @@ export class RecordingIndex {
   /** Its lasting scopes, and `open` until it is final. */
   async add(recording: Recording): Promise<void> {
     const entry = entryKey(recording);
-    const scopes = isFinal(recording.status) ? this.lastingScopes(recording) : [...this.lastingScopes(recording), { kind: 'open' } as const];
+    const scopes = isFinal(recording.status)
+      ? this.lastingScopes(recording)
+      : [...this.lastingScopes(recording), { kind: 'open' } as const];
     await Promise.all(scopes.map((scope) => this.s3.putEmpty(`${this.scopePrefix(scope)}${entry}`)));
   }
 

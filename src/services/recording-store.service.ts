@@ -127,8 +127,8 @@ export class RecordingStore {
    */
   async list(request: ListRequest): Promise<ListResult> {
     const scope = scopeFor(request);
-    const filtered = request.statuses !== undefined || request.metadata !== undefined
-      || (request.roomName !== undefined && request.roomId !== undefined);
+    const filtered =
+      request.statuses !== undefined || request.metadata !== undefined || (request.roomName !== undefined && request.roomId !== undefined);
     const found: Recording[] = [];
     let after = laterOf(request.after, request.to === undefined ? undefined : startedBeforeKey(request.to));
     let scanned = 0;
@@ -315,10 +315,14 @@ function scopeFor(filter: ListFilter): IndexScope {
 }
 
 function matches(recording: Recording, filter: ListFilter): boolean {
-  return (filter.roomName === undefined || recording.roomName === filter.roomName)
-    && (filter.roomId === undefined || recording.roomId === filter.roomId)
-    && (filter.statuses === undefined || filter.statuses.includes(recording.status))
-    && Object.entries(filter.metadata ?? {}).every(([key, value]) => recording.metadata?.[key] !== undefined && String(recording.metadata[key]) === value);
+  return (
+    (filter.roomName === undefined || recording.roomName === filter.roomName) &&
+    (filter.roomId === undefined || recording.roomId === filter.roomId) &&
+    (filter.statuses === undefined || filter.statuses.includes(recording.status)) &&
+    Object.entries(filter.metadata ?? {}).every(
+      ([key, value]) => recording.metadata?.[key] !== undefined && String(recording.metadata[key]) === value,
+    )
+  );
 }
 
 /** Of two StartAfter positions, the one further down the order. */

@@ -88,11 +88,13 @@ export class RecordingService {
       const { path, thumbnailIntervalMs } = this.deps.config.recordings;
       // A random folder of ours per recording: known before egress fills in the file name, never
       // guessed, and small to list.
-      const thumbnailPrefix = thumbnailIntervalMs > 0 && !options.audioOnly ? `${path}.thumbnails/${randomBytes(12).toString('hex')}/frame` : undefined;
+      const thumbnailPrefix =
+        thumbnailIntervalMs > 0 && !options.audioOnly ? `${path}.thumbnails/${randomBytes(12).toString('hex')}/frame` : undefined;
       const thumbnails = thumbnailPrefix ? { prefix: thumbnailPrefix, intervalMs: thumbnailIntervalMs } : undefined;
       const info = await egress.startRecording(roomName, this.mediaPath(roomName), options, thumbnails);
       annotateContext({ egressId: info.egressId });
-      const maxDurationMs = request.maxDuration !== undefined ? request.maxDuration * 1000 : this.deps.config.recordings.defaults.maxDurationMs;
+      const maxDurationMs =
+        request.maxDuration !== undefined ? request.maxDuration * 1000 : this.deps.config.recordings.defaults.maxDurationMs;
       return this.recordStarted(info, {
         options,
         thumbnailPrefix,
@@ -205,9 +207,10 @@ export class RecordingService {
     const { playbackStrategy, urlTtlMs } = this.deps.config.recordings;
     const ttlSeconds = Math.max(1, Math.floor(urlTtlMs / 1000));
     const expires = Math.floor(Date.now() / 1000) + ttlSeconds;
-    const url = playbackStrategy === 'PROXY'
-      ? this.signedProxyUrl(recording.name, expires, download)
-      : await this.deps.s3.presignGet(recording.mediaKey, ttlSeconds, download ? attachment(downloadName(recording)) : undefined);
+    const url =
+      playbackStrategy === 'PROXY'
+        ? this.signedProxyUrl(recording.name, expires, download)
+        : await this.deps.s3.presignGet(recording.mediaKey, ttlSeconds, download ? attachment(downloadName(recording)) : undefined);
     const answer = { url, expiresAt: expires * 1000 };
     if (this.urls.size >= URL_CACHE_SIZE) this.urls.delete(this.urls.keys().next().value!);
     this.urls.set(urlCacheKey(name, download), { answer, recording, until: Date.now() + Math.min(60_000, urlTtlMs / 10) });
@@ -251,7 +254,8 @@ export class RecordingService {
     const recording = await this.playable(name, guard);
     if (recording.etag && request.ifNoneMatch && matchesAny(request.ifNoneMatch, recording.etag)) return { kind: 'not-modified' };
     const asked = parseRange(request.range, recording.size);
-    const range = asked.kind !== 'whole' && request.ifRange && !ifRangeHolds(request.ifRange, recording) ? { kind: 'whole' as const } : asked;
+    const range =
+      asked.kind !== 'whole' && request.ifRange && !ifRangeHolds(request.ifRange, recording) ? { kind: 'whole' as const } : asked;
     if (range.kind === 'unsatisfiable') return { kind: 'unsatisfiable', size: recording.size };
     const object = await this.deps.s3.read(recording.mediaKey, range.kind === 'partial' ? range : undefined, signal, request.ifNoneMatch);
     if (object === 'unsatisfiable') return { kind: 'unsatisfiable', size: recording.size };
@@ -269,7 +273,10 @@ export class RecordingService {
   }
 
   /** Deletes each named recording as `delete` does, answering for each. */
-  async deleteMany(names: string[], guard: Guard): Promise<Array<{ name: string; deleted: boolean; status: number; code?: string; errorMessage?: string }>> {
+  async deleteMany(
+    names: string[],
+    guard: Guard,
+  ): Promise<Array<{ name: string; deleted: boolean; status: number; code?: string; errorMessage?: string }>> {
     return mapConcurrent(names, 4, async (name) => {
       try {
         await this.delete(name, guard);
@@ -377,6 +384,10 @@ function decodeCursor(cursor: string): string {
  * everything else "_", so the handle is URL-safe, never holds "/" and cannot start with ".".
  */
 export function safeNamePart(roomName: string): string {
-  const part = roomName.normalize('NFC').replace(/[^\p{L}\p{N}_.-]+/gu, '_').replace(/^\.+/, '').slice(0, 100);
+  const part = roomName
+    .normalize('NFC')
+    .replace(/[^\p{L}\p{N}_.-]+/gu, '_')
+    .replace(/^\.+/, '')
+    .slice(0, 100);
   return part || 'room';
 }

@@ -24,7 +24,12 @@ export interface RoomActivitySubject {
  * started for the room name. An event about an older one never changes what the room shows.
  * Callers hold the room's lock.
  */
-export async function publishRoomStatus(rooms: RoomService, store: RecordingStore, kind: RoomActivity, subject: RoomActivitySubject): Promise<void> {
+export async function publishRoomStatus(
+  rooms: RoomService,
+  store: RecordingStore,
+  kind: RoomActivity,
+  subject: RoomActivitySubject,
+): Promise<void> {
   // A room that is gone shows nothing; its next session starts with a status of its own.
   const liveRoom = await rooms.getRoom(subject.roomName);
   if (!liveRoom) return;

@@ -37,7 +37,10 @@ export class RoomService {
    * role, and the session of someone admitted openly, travel as signed attributes, which the service
    * reads back when the token is presented.
    */
-  async participantToken(roomName: string, participant: { identity: string; name: string; role: string; session?: SessionBound }): Promise<string> {
+  async participantToken(
+    roomName: string,
+    participant: { identity: string; name: string; role: string; session?: SessionBound },
+  ): Promise<string> {
     const names = sessionAttributes(this.options.appName);
     const session = participant.session && { [names.id]: participant.session.id, [names.startedAt]: String(participant.session.startedAt) };
     const token = new AccessToken(this.options.apiKey, this.options.apiSecret, {
@@ -101,7 +104,7 @@ export class RoomService {
       return await retryTransient(() => this.client.listParticipants(roomName));
     } catch (error) {
       if (twirpCode(error) === 'not_found') return [];
-      throw livekitError(error, 'list the room\'s participants');
+      throw livekitError(error, "list the room's participants");
     }
   }
 

@@ -56,10 +56,10 @@ export function createS3Client(s3: Config['s3'], endpoint = s3.endpoint, maxSock
 
 /** Every S3 command timed, by its name (GetObject, PutObject…), retries included. */
 export function instrumentS3(client: S3Client, metrics: Metrics): S3Client {
-  client.middlewareStack.add(
-    (next, context) => (args) => metrics.timeUpstream('s3', context.commandName ?? 'unknown', () => next(args)),
-    { step: 'initialize', name: 'recordingManagerMetrics' },
-  );
+  client.middlewareStack.add((next, context) => (args) => metrics.timeUpstream('s3', context.commandName ?? 'unknown', () => next(args)), {
+    step: 'initialize',
+    name: 'recordingManagerMetrics',
+  });
   return client;
 }
 
@@ -96,12 +96,15 @@ export class S3Service {
 
   async putJson(key: string, value: unknown): Promise<void> {
     try {
-      await this.client.send(new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Body: JSON.stringify(value),
-        ContentType: 'application/json',
-      }), this.deadline);
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: JSON.stringify(value),
+          ContentType: 'application/json',
+        }),
+        this.deadline,
+      );
     } catch (error) {
       throw storageError(error, 'write a stored object', key);
     }
@@ -110,7 +113,10 @@ export class S3Service {
   /** An empty object whose key is the information (an index entry). */
   async putEmpty(key: string): Promise<void> {
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: new Uint8Array(0), ContentLength: 0 }), this.deadline);
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: new Uint8Array(0), ContentLength: 0 }),
+        this.deadline,
+      );
     } catch (error) {
       throw storageError(error, 'write a stored object', key);
     }
@@ -180,12 +186,15 @@ export class S3Service {
   /** One LIST: up to `maxKeys` keys under a prefix, in key order, after `startAfter`. */
   async listPage(prefix: string, options: { startAfter?: string; maxKeys: number }): Promise<{ keys: string[]; truncated: boolean }> {
     try {
-      const page = await this.client.send(new ListObjectsV2Command({
-        Bucket: this.bucket,
-        Prefix: prefix,
-        StartAfter: options.startAfter,
-        MaxKeys: options.maxKeys,
-      }), this.deadline);
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          StartAfter: options.startAfter,
+          MaxKeys: options.maxKeys,
+        }),
+        this.deadline,
+      );
       const keys = (page.Contents ?? []).flatMap((object) => (object.Key ? [object.Key] : []));
       return { keys, truncated: page.IsTruncated === true };
     } catch (error) {
@@ -199,12 +208,15 @@ export class S3Service {
     do {
       let page;
       try {
-        page = await this.client.send(new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: prefix,
-          Delimiter: options.delimiter,
-          ContinuationToken: continuationToken,
-        }), this.deadline);
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            Delimiter: options.delimiter,
+            ContinuationToken: continuationToken,
+          }),
+          this.deadline,
+        );
       } catch (error) {
         throw storageError(error, 'list recordings', prefix);
       }
@@ -226,12 +238,20 @@ export class S3Service {
     for (let start = 0; start < keys.length; start += 1000) {
       const batch = keys.slice(start, start + 1000);
       try {
-        const answer = await this.client.send(new DeleteObjectsCommand({
-          Bucket: this.bucket,
-          Delete: { Objects: batch.map((key) => ({ Key: key })), Quiet: true },
-        }), this.deadline);
+        const answer = await this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: batch.map((key) => ({ Key: key })), Quiet: true },
+          }),
+          this.deadline,
+        );
         const failed = answer.Errors?.[0];
-        if (failed) throw new AppError(502, 's3_error', `S3 could not delete ${answer.Errors!.length} object(s): ${failed.Code ?? 'error'} (${failed.Key})`);
+        if (failed)
+          throw new AppError(
+            502,
+            's3_error',
+            `S3 could not delete ${answer.Errors!.length} object(s): ${failed.Code ?? 'error'} (${failed.Key})`,
+          );
       } catch (error) {
         throw storageError(error, 'delete stored objects', batch[0]);
       }
@@ -294,5 +314,4 @@ function storageError(error: unknown, action: string, key?: string): AppError {
   return withDetails(upstreamUnavailable('s3', `S3 is unreachable (could not ${action})`), details);
 }
 
-const withDetails = (error: AppError, details: Record<string, unknown>) =>
-  new AppError(error.status, error.code, error.message, details);
+const withDetails = (error: AppError, details: Record<string, unknown>) => new AppError(error.status, error.code, error.message, details);

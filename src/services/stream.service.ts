@@ -39,7 +39,10 @@ export class StreamService {
     const { egress, events, locks, log } = this.deps;
     return locks.withLock(roomLockKey(roomName), async () => {
       const [running] = await this.running(roomName);
-      if (running) throw conflict('stream_active', 'The room is already streaming; update its destinations or stop it', { streamId: running.egressId });
+      if (running)
+        throw conflict('stream_active', 'The room is already streaming; update its destinations or stop it', {
+          streamId: running.egressId,
+        });
       const { defaults } = this.deps.config.recordings;
       const options = { layout: layout ?? defaults.layout, preset: preset ?? defaults.preset };
       const began = Date.now();
@@ -135,14 +138,18 @@ export class StreamService {
     const host = destinationHost(url);
     if (!host) throw badRequest('a stream URL has no valid host');
     const literal = isIP(host) !== 0;
-    const addresses = literal ? [host] : await this.deps.resolveHost(host).catch((error: unknown) => {
-      this.deps.log.warn({ err: error, host }, 'could not resolve a stream destination');
-      throw upstreamUnavailable('dns', `The stream destination ${host} could not be resolved now; try again`);
-    });
+    const addresses = literal
+      ? [host]
+      : await this.deps.resolveHost(host).catch((error: unknown) => {
+          this.deps.log.warn({ err: error, host }, 'could not resolve a stream destination');
+          throw upstreamUnavailable('dns', `The stream destination ${host} could not be resolved now; try again`);
+        });
     // One answer whether the name does not resolve or resolves inside: else anyone who may stream
     // could map the service's internal DNS by the difference.
     if (addresses.length === 0 || !addresses.every(isPublicAddress)) {
-      throw badRequest(`the stream destination ${host} must be a public address, or a name that resolves to public addresses only; set STREAM_PRIVATE_DESTINATIONS=true to allow private destinations`);
+      throw badRequest(
+        `the stream destination ${host} must be a public address, or a name that resolves to public addresses only; set STREAM_PRIVATE_DESTINATIONS=true to allow private destinations`,
+      );
     }
   }
 }

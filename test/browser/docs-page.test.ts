@@ -15,7 +15,7 @@ describe('the API docs page in Chromium', () => {
     await stack?.close();
   });
 
-  it('renders every operation from /openapi.json with assets of its own, within the page\'s security policy', async () => {
+  it("renders every operation from /openapi.json with assets of its own, within the page's security policy", async () => {
     const page = await newPage(browser);
     const offsite: string[] = [];
     page.on('request', (request) => {
@@ -24,8 +24,10 @@ describe('the API docs page in Chromium', () => {
     await page.goto(`${stack.baseUrl}/docs`);
     await page.locator('.opblock-summary-path', { hasText: '/recordings/start' }).first().waitFor();
     const operations = await page.locator('.opblock').count();
-    const described = Object.values((await stack.anonymous().get('/openapi.json')).body.paths as Record<string, object>)
-      .reduce((count: number, methods) => count + Object.keys(methods).length, 0);
+    const described = Object.values((await stack.anonymous().get('/openapi.json')).body.paths as Record<string, object>).reduce(
+      (count: number, methods) => count + Object.keys(methods).length,
+      0,
+    );
     expect(operations).toBe(described);
     expect(offsite).toEqual([]);
     expect(cspViolations).toEqual([]);

@@ -13,14 +13,27 @@ import { eventually } from '../support/eventually';
 async function seedArchive(stack: TestStack, count: number, roomName: string) {
   const mediaKey = 'recordings/archive-media.mp4';
   await putObject(stack, mediaKey, FIXTURE_MP4, 'video/mp4');
-  await mapConcurrent(Array.from({ length: count }, (_, i) => i), 8, async (i) => {
-    const recording: Recording = {
-      id: `EG_archive${String(i).padStart(4, '0')}`, name: `${roomName}-RM_archive-${i}.mp4`, roomName, roomId: 'RM_archive',
-      status: 'COMPLETE', startedAt: Date.UTC(2026, 0, 1) + i * 60_000, endedAt: Date.UTC(2026, 0, 1) + i * 60_000 + 3000,
-      duration: 3, size: FIXTURE_MP4.length, mediaKey, mediaVerified: true, updatedAt: 1,
-    };
-    await stack.services.store.save(recording, undefined);
-  });
+  await mapConcurrent(
+    Array.from({ length: count }, (_, i) => i),
+    8,
+    async (i) => {
+      const recording: Recording = {
+        id: `EG_archive${String(i).padStart(4, '0')}`,
+        name: `${roomName}-RM_archive-${i}.mp4`,
+        roomName,
+        roomId: 'RM_archive',
+        status: 'COMPLETE',
+        startedAt: Date.UTC(2026, 0, 1) + i * 60_000,
+        endedAt: Date.UTC(2026, 0, 1) + i * 60_000 + 3000,
+        duration: 3,
+        size: FIXTURE_MP4.length,
+        mediaKey,
+        mediaVerified: true,
+        updatedAt: 1,
+      };
+      await stack.services.store.save(recording, undefined);
+    },
+  );
 }
 
 const names = (page: Page) => page.locator('#recording-list .recording-name').allTextContents();
@@ -103,7 +116,10 @@ describe('the all-recordings page in Chromium', () => {
     await page.click('#recording-list button.delete');
     await page.locator('#recording-list li').waitFor({ state: 'detached' });
     expect(await page.isVisible('#recording-empty')).toBe(true);
-    await stack.http().get(`/recordings/${encodeURIComponent(recent.name)}/info`).expect(404);
+    await stack
+      .http()
+      .get(`/recordings/${encodeURIComponent(recent.name)}/info`)
+      .expect(404);
     await page.close();
   });
 
@@ -134,20 +150,30 @@ describe('the all-recordings page in Chromium', () => {
     await page.locator('#recording-list button.play').first().click();
     const first = await page.waitForFunction(() => (document.getElementById('player-video') as HTMLVideoElement).currentSrc || undefined);
     const firstUrl = (await first.jsonValue()) as string;
-    const fresh = await page.waitForFunction((old) => {
-      const video = document.getElementById('player-video') as HTMLVideoElement;
-      return video.currentSrc && video.currentSrc !== old && video.readyState >= 2 ? video.currentSrc : undefined;
-    }, firstUrl, { timeout: 8_000 });
+    const fresh = await page.waitForFunction(
+      (old) => {
+        const video = document.getElementById('player-video') as HTMLVideoElement;
+        return video.currentSrc && video.currentSrc !== old && video.readyState >= 2 ? video.currentSrc : undefined;
+      },
+      firstUrl,
+      { timeout: 8_000 },
+    );
     const freshUrl = (await fresh.jsonValue()) as string;
     expect(new URL(freshUrl).pathname).toBe(new URL(firstUrl).pathname);
 
     // Once the first URL has expired it is refused, and the player, on the fresh one, still seeks.
-    await eventually(async () => (await stack.anonymous().get(new URL(firstUrl).pathname + new URL(firstUrl).search)).status === 401, { timeoutMs: 8_000, what: 'the first URL expired' });
-    const seeked = await page.evaluate(() => new Promise<boolean>((resolve) => {
-      const video = document.getElementById('player-video') as HTMLVideoElement;
-      video.addEventListener('seeked', () => resolve(video.error === null), { once: true });
-      video.currentTime = 0.5;
-    }));
+    await eventually(async () => (await stack.anonymous().get(new URL(firstUrl).pathname + new URL(firstUrl).search)).status === 401, {
+      timeoutMs: 8_000,
+      what: 'the first URL expired',
+    });
+    const seeked = await page.evaluate(
+      () =>
+        new Promise<boolean>((resolve) => {
+          const video = document.getElementById('player-video') as HTMLVideoElement;
+          video.addEventListener('seeked', () => resolve(video.error === null), { once: true });
+          video.currentTime = 0.5;
+        }),
+    );
     expect(seeked).toBe(true);
     await page.click('#player-close');
     await page.close();
@@ -168,15 +194,28 @@ describe('the all-recordings page in Chromium', () => {
     expect((await readFile((await download.path())!)).equals(FIXTURE_MP4)).toBe(true);
 
     // Each list item shows its poster, fetched with the credential.
-    await page.waitForFunction(() => [...document.querySelectorAll('#recording-list img.thumb')].filter((img) => (img as HTMLImageElement).naturalWidth > 0).length === 2);
-    expect(await page.locator('#recording-list img.thumb').first().evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(320);
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('#recording-list img.thumb')].filter((img) => (img as HTMLImageElement).naturalWidth > 0).length ===
+        2,
+    );
+    expect(
+      await page
+        .locator('#recording-list img.thumb')
+        .first()
+        .evaluate((img) => (img as HTMLImageElement).naturalWidth),
+    ).toBe(320);
 
     expect(await page.isDisabled('#delete-selected')).toBe(true);
     for (const box of await page.locator('#recording-list input.select').all()) await box.check();
     expect(await page.textContent('#delete-selected')).toBe('Delete selected (2)');
     await page.click('#delete-selected');
     await page.locator('#recording-list li').first().waitFor({ state: 'detached' });
-    for (const { name } of [first, second]) await stack.http().get(`/recordings/${encodeURIComponent(name)}/info`).expect(404);
+    for (const { name } of [first, second])
+      await stack
+        .http()
+        .get(`/recordings/${encodeURIComponent(name)}/info`)
+        .expect(404);
     await page.close();
   });
 

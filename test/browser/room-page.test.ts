@@ -22,7 +22,10 @@ describe('the room page in Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
     // The reconciler runs only when a test asks for a pass.
-    stack = await startStack({ livekit: { lifecycle: 'manual' }, env: { RECORDING_PLAYBACK_STRATEGY: 'PROXY', RECORDING_START_TIMEOUT: '1s' } });
+    stack = await startStack({
+      livekit: { lifecycle: 'manual' },
+      env: { RECORDING_PLAYBACK_STRATEGY: 'PROXY', RECORDING_START_TIMEOUT: '1s' },
+    });
     browser = await launchChromium();
   });
   afterAll(async () => {
@@ -63,7 +66,9 @@ describe('the room page in Chromium', () => {
     await expectButton(alice, 'STOPPING', 'Stopping…', false);
     await expectButton(bob, 'STOPPING', 'Stopping…', false);
     expect(await alice.isVisible('#recording-badge')).toBe(true);
-    await eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status === 3), { what: 'egress complete' });
+    await eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status === 3), {
+      what: 'egress complete',
+    });
     await stack.livekit.webhooks.release();
     await expectButton(alice, 'STOPPED', 'Start recording', true);
     await expectButton(bob, 'STOPPED', 'Start recording', true);
@@ -101,7 +106,10 @@ describe('the room page in Chromium', () => {
     await stack.livekit.activateEgress(egress.egressId);
     await expectButton(page, 'STARTED', 'Stop recording', true);
     await page.selectOption('#recording-layout', 'grid');
-    await eventually(async () => (await stack.http().get('/recordings').query({ roomName })).body.recordings[0]?.options?.layout === 'grid', { what: 'layout changed' });
+    await eventually(
+      async () => (await stack.http().get('/recordings').query({ roomName })).body.recordings[0]?.options?.layout === 'grid',
+      { what: 'layout changed' },
+    );
     await button(page).click();
     await page.close();
   });
@@ -141,7 +149,13 @@ describe('the room page in Chromium', () => {
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'live-stream.png') });
 
     await button(page).click();
-    await stack.livekit.activateEgress((await eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status === 0), { what: 'the recording' })).egressId);
+    await stack.livekit.activateEgress(
+      (
+        await eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status === 0), {
+          what: 'the recording',
+        })
+      ).egressId,
+    );
     await expectButton(page, 'STARTED', 'Stop recording', true);
     expect(await page.textContent('#room-status')).toMatch(/Recording:\s*On\s*Live stream:\s*On/);
     await streamButton.click();
@@ -168,7 +182,9 @@ describe('the room page in Chromium', () => {
   it('says a recording waits for someone to publish, until someone does, and why one ended when nobody did', async () => {
     const roomName = uniqueRoom('camera shy');
     const alice = await openRoomPage(browser, stack);
-    await alice.addInitScript(() => { (window as any).__fakeLiveKitMediaDenied = true; });
+    await alice.addInitScript(() => {
+      (window as any).__fakeLiveKitMediaDenied = true;
+    });
     await joinFromPage(alice, stack, roomName, 'Alice');
     await alice.locator('#errors .error', { hasText: 'Camera or microphone unavailable' }).waitFor();
 
@@ -228,14 +244,18 @@ describe('the room page in Chromium', () => {
     // What LiveKit answers when no egress claims the start (see support/livekit-double/egress.ts HandlerSearch).
     stack.livekit.failNext('StartRoomCompositeEgress', { code: 'unavailable', msg: 'no response from servers' });
     await button(page).click();
-    await page.locator('#errors .error', { hasText: 'Cannot start the recording: no recorder available (egress busy or not running)' }).waitFor();
+    await page
+      .locator('#errors .error', { hasText: 'Cannot start the recording: no recorder available (egress busy or not running)' })
+      .waitFor();
     await expectButton(page, 'STOPPED', 'Start recording', true);
 
     await page.fill('#stream-url', 'rtmp://a.rtmp.youtube.com/live2/key-busy');
     await page.click('#stream-add');
     stack.livekit.failNext('StartRoomCompositeEgress', { code: 'unavailable', msg: 'no response from servers' });
     await page.locator('#stream-button').click();
-    await page.locator('#errors .error', { hasText: 'Cannot start the live stream: no recorder available (egress busy or not running)' }).waitFor();
+    await page
+      .locator('#errors .error', { hasText: 'Cannot start the live stream: no recorder available (egress busy or not running)' })
+      .waitFor();
     expect(await page.locator('#stream-button').isEnabled()).toBe(true);
     await page.close();
   });
@@ -245,7 +265,9 @@ describe('the room page in Chromium', () => {
     const hostileName = '<script>window.__pwned="name"</script>';
     const page = await openRoomPage(browser, stack);
     await joinFromPage(page, stack, hostileRoom, hostileName);
-    await page.evaluate(() => (window as any).__fakeLiveKit.rooms[0].addRemoteParticipant('mallory', '<b onmouseover="window.__pwned=1">Mallory</b>'));
+    await page.evaluate(() =>
+      (window as any).__fakeLiveKit.rooms[0].addRemoteParticipant('mallory', '<b onmouseover="window.__pwned=1">Mallory</b>'),
+    );
     expect(await page.textContent('#room-title')).toBe(hostileRoom);
     const names = await page.locator('.tile-name').allTextContents();
     expect(names).toEqual(expect.arrayContaining([`${hostileName} (you)`, '<b onmouseover="window.__pwned=1">Mallory</b>']));

@@ -8,11 +8,14 @@ const listed = (page: Page) => page.locator('#recording-list .recording-name').a
 
 /** A data message as another person in the room could send it (LiveKit relays it with their identity). */
 const fromParticipant = (page: Page, identity: string, recordingName: string, known: boolean) =>
-  page.evaluate(([who, name, isKnown]) => {
-    for (const fake of (window as any).__fakeLiveKit.rooms) {
-      fake.receiveDataFrom(who, JSON.stringify({ recordingName: name }), 'RECORDING_DELETED', { known: isKnown });
-    }
-  }, [identity, recordingName, known] as const);
+  page.evaluate(
+    ([who, name, isKnown]) => {
+      for (const fake of (window as any).__fakeLiveKit.rooms) {
+        fake.receiveDataFrom(who, JSON.stringify({ recordingName: name }), 'RECORDING_DELETED', { known: isKnown });
+      }
+    },
+    [identity, recordingName, known] as const,
+  );
 
 /** The service with `env`, and Chromium, for one describe block; no page may break the content security policy. */
 function chromiumStack(env: Record<string, string>) {
@@ -44,16 +47,23 @@ describe('what the room page trusts, in Chromium', () => {
     expect(await listed(page)).toEqual([name]);
 
     // The real deletion: the service tells the room (no participant), and the list follows.
-    await setup.stack.http().delete(`/recordings/${encodeURIComponent(name)}`).expect(200);
+    await setup.stack
+      .http()
+      .delete(`/recordings/${encodeURIComponent(name)}`)
+      .expect(200);
     await page.locator('#recording-list li.recording').waitFor({ state: 'detached' });
     await page.close();
   });
 
-  it('tells a moderator that the room\'s passcode is shorter than the rule, and a participant nothing', async () => {
+  it("tells a moderator that the room's passcode is shorter than the rule, and a participant nothing", async () => {
     const roomName = uniqueRoom('weak');
     const { access } = setup.stack.services;
     // Set before passcodes needed 8 characters: it still admits, and its first use tells.
-    await setup.stack.services.store.putRoom({ roomName, access: { passcodeHash: await access.hashPasscode('1234'), claimedAt: 1 }, updatedAt: 1 });
+    await setup.stack.services.store.putRoom({
+      roomName,
+      access: { passcodeHash: await access.hashPasscode('1234'), claimedAt: 1 },
+      updatedAt: 1,
+    });
     const guest = await openRoomPage(setup.browser, setup.stack);
     await guest.fill('#room-name', roomName);
     await guest.fill('#passcode', '1234');
@@ -73,7 +83,8 @@ describe('the room page renews its room token, in Chromium', () => {
   // Room tokens of one second: the service refuses them once its clock tolerance (10 s) is over.
   const setup = chromiumStack({ PARTICIPANT_TOKEN_TTL: '1s' });
 
-  const heldTokens = (page: Page) => page.evaluate(() => JSON.parse(sessionStorage.getItem('rooms') || '{}')) as Promise<Record<string, { token: string }>>;
+  const heldTokens = (page: Page) =>
+    page.evaluate(() => JSON.parse(sessionStorage.getItem('rooms') || '{}')) as Promise<Record<string, { token: string }>>;
 
   async function joinWithPasscode(page: Page, roomName: string, passcode: string) {
     await page.fill('#room-name', roomName);
@@ -86,12 +97,19 @@ describe('the room page renews its room token, in Chromium', () => {
   /** Until the service refuses the room token the page holds. */
   async function untilRefused(page: Page, roomName: string) {
     const { token } = (await heldTokens(page))[roomName];
-    await eventually(async () => (await setup.stack.anonymous().get('/recordings').query({ roomName }).set('Authorization', `Bearer ${token}`)).status === 401,
-      { what: 'the room token refused', timeoutMs: 20_000, intervalMs: 250 });
+    await eventually(
+      async () =>
+        (await setup.stack.anonymous().get('/recordings').query({ roomName }).set('Authorization', `Bearer ${token}`)).status === 401,
+      { what: 'the room token refused', timeoutMs: 20_000, intervalMs: 250 },
+    );
   }
 
   const setPasscodes = (roomName: string, body: Record<string, string>) =>
-    setup.stack.http().put(`/rooms/${encodeURIComponent(roomName)}`).send(body).expect(200);
+    setup.stack
+      .http()
+      .put(`/rooms/${encodeURIComponent(roomName)}`)
+      .send(body)
+      .expect(200);
 
   /** A page per test below, each in its own room as a moderator by passcode, whose room token the service already refuses. */
   const refused = {} as Record<'renewing' | 'revoked' | 'left', { page: Page; roomName: string }>;
@@ -137,9 +155,13 @@ describe('the room page renews its room token, in Chromium', () => {
     const { page, roomName } = refused.left;
     // The service's answer to the renewal is held back until the person has left.
     let asked!: () => void;
-    const renewalAsked = new Promise<void>((resolve) => { asked = resolve; });
+    const renewalAsked = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
     let answer!: () => void;
-    const answerAllowed = new Promise<void>((resolve) => { answer = resolve; });
+    const answerAllowed = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
     await page.route('**/token', async (route) => {
       asked();
       await answerAllowed;
@@ -152,8 +174,19 @@ describe('the room page renews its room token, in Chromium', () => {
     answer();
 
     // The start either gives up (and says why) or goes through with the fresh token.
-    const started = page.waitForResponse((res) => res.url().endsWith('/recordings/start') && res.status() === 200).then(() => 'started', () => 'neither');
-    const gaveUp = page.locator('#errors .error', { hasText: 'Cannot start the recording' }).waitFor().then(() => 'gave up', () => 'neither');
+    const started = page
+      .waitForResponse((res) => res.url().endsWith('/recordings/start') && res.status() === 200)
+      .then(
+        () => 'started',
+        () => 'neither',
+      );
+    const gaveUp = page
+      .locator('#errors .error', { hasText: 'Cannot start the recording' })
+      .waitFor()
+      .then(
+        () => 'gave up',
+        () => 'neither',
+      );
     expect(await Promise.race([started, gaveUp])).toBe('gave up');
     expect(Object.keys(await heldTokens(page))).not.toContain(roomName);
     expect(setup.stack.livekit.listEgresses().filter((egress) => egress.roomName === roomName)).toEqual([]);

@@ -56,13 +56,19 @@ export async function openRoomPage(browser: Browser, stack: TestStack): Promise<
   const forward = (script: (args: [string, string, string?]) => void, args: [string, string, string?]) =>
     page.evaluate(script, args).catch(() => undefined); // the page may have closed
   const onMetadata = (roomName: string, metadata: string) =>
-    forward(([room, value]) => {
-      for (const fake of (window as any).__fakeLiveKit?.rooms ?? []) if (fake.name === room) fake.setMetadata(value);
-    }, [roomName, metadata]);
+    forward(
+      ([room, value]) => {
+        for (const fake of (window as any).__fakeLiveKit?.rooms ?? []) if (fake.name === room) fake.setMetadata(value);
+      },
+      [roomName, metadata],
+    );
   const onData = (roomName: string, packet: { payload: Buffer; topic?: string }) =>
-    forward(([room, text, topic]) => {
-      for (const fake of (window as any).__fakeLiveKit?.rooms ?? []) if (fake.name === room) fake.receiveData(text, topic);
-    }, [roomName, packet.payload.toString('utf8'), packet.topic]);
+    forward(
+      ([room, text, topic]) => {
+        for (const fake of (window as any).__fakeLiveKit?.rooms ?? []) if (fake.name === room) fake.receiveData(text, topic);
+      },
+      [roomName, packet.payload.toString('utf8'), packet.topic],
+    );
   stack.livekit.events.on('roomMetadataChanged', onMetadata);
   stack.livekit.events.on('dataReceived', onData);
   page.on('close', () => {
@@ -80,7 +86,13 @@ export async function joinLink(stack: TestStack, roomName: string, role: 'modera
 }
 
 /** Follows a join link and joins under `participantName`. */
-export async function joinFromPage(page: Page, stack: TestStack, roomName: string, participantName: string, role?: 'moderator' | 'participant') {
+export async function joinFromPage(
+  page: Page,
+  stack: TestStack,
+  roomName: string,
+  participantName: string,
+  role?: 'moderator' | 'participant',
+) {
   const link = await joinLink(stack, roomName, role);
   await page.goto('about:blank'); // a fresh document, as a link opened from elsewhere would be
   await page.goto(link);

@@ -148,11 +148,13 @@ export function parseDockerfile(text: string): Stage[] {
         stage.user = args;
         break;
       case 'EXPOSE':
-        stage.expose.push(...args.split(/\s+/).map((port) => {
-          const match = /^(\d+)(\/tcp)?$/.exec(port);
-          if (!match) throw new Error(`${where}: expected TCP ports, got ${port}`);
-          return Number(match[1]);
-        }));
+        stage.expose.push(
+          ...args.split(/\s+/).map((port) => {
+            const match = /^(\d+)(\/tcp)?$/.exec(port);
+            if (!match) throw new Error(`${where}: expected TCP ports, got ${port}`);
+            return Number(match[1]);
+          }),
+        );
         break;
       case 'HEALTHCHECK': {
         const { options, rest } = flags(args);
@@ -196,11 +198,15 @@ function globToRegExp(glob: string): RegExp {
  * last pattern matching the path or one of its parent folders decides, `!` patterns let it back in.
  */
 export function dockerignore(text: string): (relativePath: string) => boolean {
-  const rules = text.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#')).map((line) => {
-    const exclude = !line.startsWith('!');
-    const pattern = posix.normalize((exclude ? line : line.slice(1)).trim()).replace(/^\/+|\/+$/g, '');
-    return { exclude, pattern: globToRegExp(pattern) };
-  });
+  const rules = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const exclude = !line.startsWith('!');
+      const pattern = posix.normalize((exclude ? line : line.slice(1)).trim()).replace(/^\/+|\/+$/g, '');
+      return { exclude, pattern: globToRegExp(pattern) };
+    });
   return (relativePath) => {
     const parts = posix.normalize(relativePath).split('/');
     const candidates = parts.map((_, index) => parts.slice(0, index + 1).join('/'));

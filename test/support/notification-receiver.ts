@@ -69,7 +69,11 @@ export class NotificationReceiver {
       const expected = `v1=${createHmac('sha256', this.signingKey).update(`${timestamp}.${body}`).digest('hex')}`;
       const given = String(req.headers['x-recording-manager-signature'] ?? '');
       const signatureValid = given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
-      const notification: Received = { ...(JSON.parse(body) as Omit<Received, 'signatureValid' | 'answered'>), signatureValid, answered: 200 };
+      const notification: Received = {
+        ...(JSON.parse(body) as Omit<Received, 'signatureValid' | 'answered'>),
+        signatureValid,
+        answered: 200,
+      };
       const failure = this.failures.find((f) => f.statuses.length > 0 && f.matches(notification));
       notification.answered = failure?.statuses.shift() ?? 200;
       this.received.push(notification);

@@ -35,10 +35,13 @@ export async function waitForRoomStatus(stack: TestStack, roomName: string, stat
 
 /** Polls the service's own view of a recording until `check` holds. */
 export async function waitForRecording(stack: TestStack, name: string, check: (recording: Recording & { playable: boolean }) => boolean) {
-  return eventually(async () => {
-    const res = await stack.http().get(`/recordings/${encodeURIComponent(name)}/info`);
-    return res.status === 200 && check(res.body) ? (res.body as Recording & { playable: boolean }) : undefined;
-  }, { what: `recording ${name}` });
+  return eventually(
+    async () => {
+      const res = await stack.http().get(`/recordings/${encodeURIComponent(name)}/info`);
+      return res.status === 200 && check(res.body) ? (res.body as Recording & { playable: boolean }) : undefined;
+    },
+    { what: `recording ${name}` },
+  );
 }
 
 /** Joins, starts and stops a recording and waits until it is playable. */
@@ -57,7 +60,11 @@ export async function listAll(stack: TestStack): Promise<Array<Recording & { pla
   const all: Array<Recording & { playable: boolean }> = [];
   let cursor: string | undefined;
   do {
-    const page = await stack.http().get('/recordings').query({ limit: 100, ...(cursor ? { cursor } : {}) }).expect(200);
+    const page = await stack
+      .http()
+      .get('/recordings')
+      .query({ limit: 100, ...(cursor ? { cursor } : {}) })
+      .expect(200);
     all.push(...page.body.recordings);
     cursor = page.body.nextCursor ?? undefined;
   } while (cursor);
@@ -88,11 +95,13 @@ export async function sidecarsOf(stack: TestStack, recordingId: string): Promise
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await stack.s3.client().send(new ListObjectsV2Command({
-      Bucket: stack.s3.bucket,
-      Prefix: `${stack.config.recordings.path}.metadata/`,
-      ContinuationToken: token,
-    }));
+    const page = await stack.s3.client().send(
+      new ListObjectsV2Command({
+        Bucket: stack.s3.bucket,
+        Prefix: `${stack.config.recordings.path}.metadata/`,
+        ContinuationToken: token,
+      }),
+    );
     for (const { Key } of page.Contents ?? []) {
       const body = await readObject(stack, Key!);
       if (body && (JSON.parse(body.toString('utf8')) as { id?: string }).id === recordingId) keys.push(Key!);

@@ -82,7 +82,9 @@ export class S3FaultProxy {
     const fault = this.takeFault(record.method, record.path);
     if (fault?.kind === 'hang') {
       req.resume(); // never answered; the exchange ends when the client gives up
-      res.on('close', () => { record.closed = true; });
+      res.on('close', () => {
+        record.closed = true;
+      });
       return;
     }
     if (fault?.kind === 'status') {
@@ -97,7 +99,9 @@ export class S3FaultProxy {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         if (fault?.kind === 'cut') return this.cutAfter(answer, res, fault.afterBytes);
         answer.pipe(res);
-        answer.on('end', () => { record.completed = true; });
+        answer.on('end', () => {
+          record.completed = true;
+        });
       },
     );
     upstream.on('error', () => res.destroy());
@@ -121,10 +125,12 @@ export class S3FaultProxy {
       }
       // Only once the headers and the first bytes are on the wire, so the client is mid-body.
       answer.pause();
-      res.write(part, () => setTimeout(() => {
-        answer.destroy();
-        res.destroy();
-      }, 50));
+      res.write(part, () =>
+        setTimeout(() => {
+          answer.destroy();
+          res.destroy();
+        }, 50),
+      );
     });
   }
 

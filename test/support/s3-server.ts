@@ -53,7 +53,7 @@ export class S3TestServer {
    * 'close', which is why ours waits one turn more): closing before would have it log to a closed logger.
    */
   async idle(): Promise<void> {
-    await eventually(() => this.open.size === 0, { what: 's3rver\'s responses ended' });
+    await eventually(() => this.open.size === 0, { what: "s3rver's responses ended" });
   }
 
   private track(server: Server): void {

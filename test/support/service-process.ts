@@ -25,15 +25,22 @@ export function runService(env: Record<string, string>): ServiceProcess {
 export function spawnService([command, ...args]: string[], options: { env: Record<string, string>; cwd?: string }): ServiceProcess {
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (chunk) => { output += chunk; });
-  child.stderr!.on('data', (chunk) => { output += chunk; });
+  child.stdout!.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr!.on('data', (chunk) => {
+    output += chunk;
+  });
   const exit = once(child, 'exit').then(([code]) => code as number | null);
   return { child, output: () => output, exited: () => exit };
 }
 
 /** Whether the process exits (with its code) or starts listening, whichever comes first. */
 export function startOrExit(service: ServiceProcess): Promise<number | null | 'listening'> {
-  const listening = eventually(() => /"port":\d+/.test(service.output()) && ('listening' as const), { timeoutMs: 15_000, what: 'listening or exit' });
+  const listening = eventually(() => /"port":\d+/.test(service.output()) && ('listening' as const), {
+    timeoutMs: 15_000,
+    what: 'listening or exit',
+  });
   return Promise.race([service.exited(), listening]);
 }
 
@@ -42,7 +49,11 @@ export const TEST_ADMIN_KEY = 'test-admin-key-of-the-host-application';
 export const HOST_HEADERS = { Authorization: `Bearer ${TEST_ADMIN_KEY}` };
 
 /** The settings that point a service process at its test peers (the LiveKit double and an S3 server), in test mode. */
-export function peerEnv(livekit: { url: string }, s3: { endpoint: string; bucket: string }, s3Endpoint = s3.endpoint): Record<string, string> {
+export function peerEnv(
+  livekit: { url: string },
+  s3: { endpoint: string; bucket: string },
+  s3Endpoint = s3.endpoint,
+): Record<string, string> {
   return { NODE_ENV: 'test', ...peerSettings(livekit, s3, s3Endpoint) };
 }
 
@@ -53,7 +64,11 @@ export const DEPLOYMENT_LIVEKIT_KEYS = { apiKey: 'APIdeploymentkey', apiSecret: 
  * What production wants, and no NODE_ENV (unset means production): the peers, the LiveKit double's own
  * key pair (start it with DEPLOYMENT_LIVEKIT_KEYS) and the service's own keys.
  */
-export function deploymentEnv(livekit: { url: string; apiKey: string; apiSecret: string }, s3: { endpoint: string; bucket: string }, s3Endpoint = s3.endpoint): Record<string, string> {
+export function deploymentEnv(
+  livekit: { url: string; apiKey: string; apiSecret: string },
+  s3: { endpoint: string; bucket: string },
+  s3Endpoint = s3.endpoint,
+): Record<string, string> {
   return {
     ...peerSettings(livekit, s3, s3Endpoint),
     LIVEKIT_API_KEY: livekit.apiKey,

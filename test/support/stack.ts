@@ -40,10 +40,16 @@ export const STACK_HANDLER_SEARCH = { unclaimedMs: 60, unansweredMs: 300 };
  * The real service on a random loopback port, against s3rver (through the fault proxy) and the LiveKit
  * double, whose signed webhooks reach the service over HTTP as LiveKit's would.
  */
-export async function startStack(options: { env?: Record<string, string>; livekit?: LiveKitDoubleOptions; dns?: DnsTable } = {}): Promise<TestStack> {
+export async function startStack(
+  options: { env?: Record<string, string>; livekit?: LiveKitDoubleOptions; dns?: DnsTable } = {},
+): Promise<TestStack> {
   const s3 = await S3TestServer.start();
   const s3Proxy = await S3FaultProxy.start(s3.endpoint);
-  const livekit = await LiveKitDouble.start({ webhookRetry: { initialDelayMs: 20, maxDelayMs: 200 }, handlerSearch: STACK_HANDLER_SEARCH, ...options.livekit });
+  const livekit = await LiveKitDouble.start({
+    webhookRetry: { initialDelayMs: 20, maxDelayMs: 200 },
+    handlerSearch: STACK_HANDLER_SEARCH,
+    ...options.livekit,
+  });
   const config = loadConfig({
     NODE_ENV: 'test',
     LIVEKIT_URL: livekit.url,

@@ -39,7 +39,8 @@ function timeProblem(claims: Record<string, unknown>, nowSeconds: number): strin
   const { exp, nbf } = claims;
   if (typeof exp !== 'number') return 'go-jose/go-jose/jwt: validation failed, missing exp claim';
   if (nowSeconds > exp + LEEWAY_SECONDS) return 'go-jose/go-jose/jwt: validation failed, token is expired (exp)';
-  if (typeof nbf === 'number' && nowSeconds < nbf - LEEWAY_SECONDS) return 'go-jose/go-jose/jwt: validation failed, token not valid yet (nbf)';
+  if (typeof nbf === 'number' && nowSeconds < nbf - LEEWAY_SECONDS)
+    return 'go-jose/go-jose/jwt: validation failed, token not valid yet (nbf)';
   return undefined;
 }
 
@@ -65,7 +66,8 @@ export function verifyRequest(authorization: string | undefined, queryToken: str
   }
   const secret = typeof claims.iss === 'string' ? keys.get(claims.iss) : undefined;
   if (secret === undefined) return { kind: 'rejected', message: 'invalid API key' };
-  if (!signatureMatches(token, secret)) return { kind: 'rejected', message: 'invalid authorization token: go-jose/go-jose: error in cryptographic primitive' };
+  if (!signatureMatches(token, secret))
+    return { kind: 'rejected', message: 'invalid authorization token: go-jose/go-jose: error in cryptographic primitive' };
   const problem = timeProblem(claims, Date.now() / 1000);
   if (problem) return { kind: 'rejected', message: `invalid authorization token: ${problem}` };
   return { kind: 'verified', claims: claims as ClaimGrants };
@@ -75,9 +77,13 @@ export function verifyRequest(authorization: string | undefined, queryToken: str
 export type GrantCheck<Req> = (video: VideoGrant | undefined, request: Req) => boolean;
 
 /** `roomList`, `roomCreate` or `roomRecord`: a plain flag. */
-export const needs = <Req>(grant: 'roomList' | 'roomCreate' | 'roomRecord'): GrantCheck<Req> =>
-  (video) => video?.[grant] === true;
+export const needs =
+  <Req>(grant: 'roomList' | 'roomCreate' | 'roomRecord'): GrantCheck<Req> =>
+  (video) =>
+    video?.[grant] === true;
 
 /** `roomAdmin` for exactly the room the request names. */
-export const adminOf = <Req>(roomOf: (request: Req) => string): GrantCheck<Req> =>
-  (video, request) => video?.roomAdmin === true && video.room === roomOf(request);
+export const adminOf =
+  <Req>(roomOf: (request: Req) => string): GrantCheck<Req> =>
+  (video, request) =>
+    video?.roomAdmin === true && video.room === roomOf(request);

@@ -1,10 +1,4 @@
-import {
-  EncodedFileOutput,
-  EncodedFileType,
-  EncodingOptionsPreset,
-  type RoomCompositeEgressRequest,
-  S3Upload,
-} from '@livekit/protocol';
+import { EncodedFileOutput, EncodedFileType, EncodingOptionsPreset, type RoomCompositeEgressRequest, S3Upload } from '@livekit/protocol';
 import { goTime, goUtc } from './ids';
 import { type ChosenStream, chooseStream, redactEchoUrl } from './streams';
 import { TwirpError, invalidField } from './twirp';
@@ -62,7 +56,8 @@ const EXTENSIONS: Record<number, { ext: string; contentType: string }> = {
 
 /** MP4 unless asked otherwise; an audio-only default is OGG, as in egress. */
 export function fileFormat(output: EncodedFileOutput, audioOnly: boolean) {
-  const type = output.fileType !== EncodedFileType.DEFAULT_FILETYPE ? output.fileType : audioOnly ? EncodedFileType.OGG : EncodedFileType.MP4;
+  const type =
+    output.fileType !== EncodedFileType.DEFAULT_FILETYPE ? output.fileType : audioOnly ? EncodedFileType.OGG : EncodedFileType.MP4;
   return EXTENSIONS[type] ?? EXTENSIONS[EncodedFileType.MP4];
 }
 

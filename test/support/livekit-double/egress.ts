@@ -20,7 +20,15 @@ import { newId, nowNs } from './ids';
 import type { Lifetime } from './lifetime';
 import { MAX_METADATA_BYTES, type RoomStore } from './rooms';
 import { type DefaultStorage, locationOf, putObject, targetFor } from './storage';
-import { DEFAULT_STREAM_ERROR, closeStreamInfo, expandShorthand, isLive, newStreamInfo, streamNotFound, validateStreamUrl } from './streams';
+import {
+  DEFAULT_STREAM_ERROR,
+  closeStreamInfo,
+  expandShorthand,
+  isLive,
+  newStreamInfo,
+  streamNotFound,
+  validateStreamUrl,
+} from './streams';
 import { TwirpError, egressNotFound, participantNotFound, roomNotFound } from './twirp';
 
 export type EndStatus = 'COMPLETE' | 'FAILED' | 'ABORTED' | 'LIMIT_REACHED';
@@ -75,7 +83,11 @@ export interface HandlerSearch {
 }
 
 /** What LiveKit does by default (see HandlerSearch). */
-export const LIVEKIT_HANDLER_SEARCH: HandlerSearch = { unclaimedMs: 3 * 1000, unansweredMs: 3000 + 5000 + 7000, startUnclaimedMs: 3 * 1000 + 1500 + 3000 };
+export const LIVEKIT_HANDLER_SEARCH: HandlerSearch = {
+  unclaimedMs: 3 * 1000,
+  unansweredMs: 3000 + 5000 + 7000,
+  startUnclaimedMs: 3 * 1000 + 1500 + 3000,
+};
 
 /** How many images an image output has captured by the end (the blank one included). */
 export const CAPTURED_IMAGES = 3;
@@ -234,7 +246,8 @@ export class EgressSimulator {
   /** Test knob (manual lifecycle): the recorder joins the room; the egress stays STARTING. */
   recorderJoins(id: string): void {
     const record = this.require(id);
-    if (record.info.status !== EgressStatus.EGRESS_STARTING) throw new Error(`egress ${id} is ${statusName(record.info.status)}: its recorder joined when it started`);
+    if (record.info.status !== EgressStatus.EGRESS_STARTING)
+      throw new Error(`egress ${id} is ${statusName(record.info.status)}: its recorder joined when it started`);
     this.joinRecorder(record);
   }
 
@@ -249,7 +262,8 @@ export class EgressSimulator {
 
   /** No egress claimed the StartEgress: LiveKit answers psrpc's ErrNoResponse after its retries (HandlerSearch.startUnclaimedMs). */
   private async giveUpUnclaimed(): Promise<never> {
-    if (!(await this.lifetime.sleep(this.options.handlerSearch.startUnclaimedMs))) throw new TwirpError('unavailable', 'LiveKit double closed');
+    if (!(await this.lifetime.sleep(this.options.handlerSearch.startUnclaimedMs)))
+      throw new TwirpError('unavailable', 'LiveKit double closed');
     throw new TwirpError('unavailable', 'no response from servers');
   }
 
@@ -283,7 +297,8 @@ export class EgressSimulator {
     const record = this.require(id);
     const { info } = record;
     if (info.status === EgressStatus.EGRESS_ACTIVE) return;
-    if (info.status !== EgressStatus.EGRESS_STARTING) throw new Error(`egress ${id} is ${statusName(info.status)}: it can no longer become active`);
+    if (info.status !== EgressStatus.EGRESS_STARTING)
+      throw new Error(`egress ${id} is ${statusName(info.status)}: it can no longer become active`);
     record.cancelPending?.();
     info.status = EgressStatus.EGRESS_ACTIVE;
     const file = this.file(record);
@@ -348,7 +363,8 @@ export class EgressSimulator {
    */
   async updateStream(id: string, add: string[], remove: string[]): Promise<EgressInfo> {
     const record = await this.reachHandler(id, 'updated');
-    if (!isUpdatable(record)) throw new TwirpError('failed_precondition', `egress with status ${statusName(record.info.status)} cannot be updated`);
+    if (!isUpdatable(record))
+      throw new TwirpError('failed_precondition', `egress with status ${statusName(record.info.status)} cannot be updated`);
     const { streams } = record;
     if (!streams) throw new TwirpError('invalid_argument', 'UpdateStream called on non-streaming egress');
     const errors: TwirpError[] = [];
@@ -385,7 +401,8 @@ export class EgressSimulator {
    */
   failStream(id: string, url: string, error = DEFAULT_STREAM_ERROR): Promise<void> {
     const record = this.require(id);
-    if (record.info.status !== EgressStatus.EGRESS_ACTIVE || record.finishing) throw new Error(`egress ${id} is ${statusName(record.info.status)}: only an ACTIVE egress has streams to fail`);
+    if (record.info.status !== EgressStatus.EGRESS_ACTIVE || record.finishing)
+      throw new Error(`egress ${id} is ${statusName(record.info.status)}: only an ACTIVE egress has streams to fail`);
     const { streams } = record;
     const index = streams ? this.liveIndex(record, streams, url) : -1;
     if (!streams || index < 0) throw new Error(`egress ${id} has no live stream ${url}`);
@@ -411,8 +428,10 @@ export class EgressSimulator {
     if (isEnded(status)) throw new Error(`egress ${id} has already ended (${statusName(status)})`);
     if (record.finishing) throw new Error(`egress ${id} is already finishing (uploading or about to end)`);
     const starting = status === EgressStatus.EGRESS_STARTING;
-    if (outcome.status === 'ABORTED' && !starting) throw new Error(`egress ${id} is ${statusName(status)}: only a STARTING egress can be ABORTED`);
-    if (outcome.status === 'COMPLETE' && starting) throw new Error(`egress ${id} is STARTING: activate it before completing it, or end it ABORTED/FAILED`);
+    if (outcome.status === 'ABORTED' && !starting)
+      throw new Error(`egress ${id} is ${statusName(status)}: only a STARTING egress can be ABORTED`);
+    if (outcome.status === 'COMPLETE' && starting)
+      throw new Error(`egress ${id} is STARTING: activate it before completing it, or end it ABORTED/FAILED`);
     record.cancelPending?.();
     switch (outcome.status) {
       case 'ABORTED':
@@ -609,11 +628,17 @@ export class EgressSimulator {
     record.cancelPending?.();
     this.recorderLeaves(record);
     const finishing = this.run(async () => {
-      const producesFiles = (status === EgressStatus.EGRESS_COMPLETE || status === EgressStatus.EGRESS_LIMIT_REACHED) && !outcome.skipUpload;
+      const producesFiles =
+        (status === EgressStatus.EGRESS_COMPLETE || status === EgressStatus.EGRESS_LIMIT_REACHED) && !outcome.skipUpload;
       const upload = producesFiles && record.output ? await this.upload(record, record.output) : undefined;
       if (producesFiles && !upload?.error && record.images) await this.uploadImages(record);
       const failed = upload?.error !== undefined;
-      this.applyEnd(record, failed ? EgressStatus.EGRESS_FAILED : status, outcome.error ?? upload?.error, failed ? undefined : outcome.errorCode);
+      this.applyEnd(
+        record,
+        failed ? EgressStatus.EGRESS_FAILED : status,
+        outcome.error ?? upload?.error,
+        failed ? undefined : outcome.errorCode,
+      );
       const file = this.file(record);
       if (file && upload && !upload.error) Object.assign(file, { size: BigInt(upload.size), location: upload.location });
       if (upload?.manifestLocation) record.info.manifestLocation = upload.manifestLocation;
@@ -662,7 +687,10 @@ export class EgressSimulator {
   }
 
   /** Uploads the media (and a manifest unless disabled) with the output's own S3 settings. */
-  private async upload(record: EgressRecord, output: EncodedFileOutput): Promise<{ size: number; location: string; manifestLocation?: string; error?: string }> {
+  private async upload(
+    record: EgressRecord,
+    output: EncodedFileOutput,
+  ): Promise<{ size: number; location: string; manifestLocation?: string; error?: string }> {
     const key = this.file(record)?.filename ?? '';
     const media = this.options.media;
     const target = targetFor(output, this.options.defaultStorage);
@@ -673,7 +701,13 @@ export class EgressSimulator {
       const location = locationOf(target, key);
       if (output.disableManifest) return { size: media.length, location };
       const manifestKey = `${key}.json`;
-      await putObject(target, manifestKey, Buffer.from(JSON.stringify(manifestOf(record, key, location))), 'application/json', this.lifetime.signal);
+      await putObject(
+        target,
+        manifestKey,
+        Buffer.from(JSON.stringify(manifestOf(record, key, location))),
+        'application/json',
+        this.lifetime.signal,
+      );
       return { size: media.length, location, manifestLocation: locationOf(target, manifestKey) };
     } catch (error) {
       return { size: 0, location: '', error: `upload failed: ${error instanceof Error ? error.message : String(error)}` };
@@ -711,7 +745,8 @@ function syncLegacyResult(record: EgressRecord): void {
   const { info } = record;
   const [file] = info.fileResults;
   if (file && !record.streams && info.imageResults.length === 0) info.result = { case: 'file', value: file.clone() };
-  else if (!file && info.imageResults.length === 0) info.result = { case: 'stream', value: new StreamInfoList({ info: info.streamResults.map((s) => s.clone()) }) };
+  else if (!file && info.imageResults.length === 0)
+    info.result = { case: 'stream', value: new StreamInfoList({ info: info.streamResults.map((s) => s.clone()) }) };
 }
 
 /** The manifest egress uploads next to a file (shape approximated from egress `pkg/config/manifest.go`). */

@@ -57,7 +57,11 @@ interface ProtoRequestType<Req> {
 /** A method: decode (malformed → 400), check the grant (→ 401 JSON), act. */
 export type TwirpMethod = (json: unknown, video: VideoGrant | undefined) => ProtoResponse | Promise<ProtoResponse>;
 
-function method<Req>(type: ProtoRequestType<Req>, allowed: GrantCheck<Req>, run: (req: Req) => ProtoResponse | Promise<ProtoResponse>): TwirpMethod {
+function method<Req>(
+  type: ProtoRequestType<Req>,
+  allowed: GrantCheck<Req>,
+  run: (req: Req) => ProtoResponse | Promise<ProtoResponse>,
+): TwirpMethod {
   return (json, video) => {
     let request: Req;
     try {
@@ -78,36 +82,67 @@ function roomServiceMethods(backend: TwirpBackend): Record<string, TwirpMethod> 
   const { rooms } = backend;
   return {
     CreateRoom: method(CreateRoomRequest, needs('roomCreate'), (req) =>
-      rooms.create({ name: req.name, metadata: req.metadata, emptyTimeout: req.emptyTimeout, departureTimeout: req.departureTimeout, maxParticipants: req.maxParticipants }).clone(),
+      rooms
+        .create({
+          name: req.name,
+          metadata: req.metadata,
+          emptyTimeout: req.emptyTimeout,
+          departureTimeout: req.departureTimeout,
+          maxParticipants: req.maxParticipants,
+        })
+        .clone(),
     ),
-    ListRooms: method(ListRoomsRequest, needs('roomList'), (req) => new ListRoomsResponse({ rooms: rooms.list(req.names).map((r) => r.clone()) })),
+    ListRooms: method(
+      ListRoomsRequest,
+      needs('roomList'),
+      (req) => new ListRoomsResponse({ rooms: rooms.list(req.names).map((r) => r.clone()) }),
+    ),
     DeleteRoom: method(DeleteRoomRequest, needs('roomCreate'), (req) => {
       backend.deleteRoom(req.room);
       return new DeleteRoomResponse();
     }),
-    UpdateRoomMetadata: method(UpdateRoomMetadataRequest, adminOf((req) => req.room), (req) => {
-      checkMetadataSize(req.metadata);
-      const room = rooms.setMetadata(req.room, req.metadata);
-      backend.metadataChanged(req.room, req.metadata);
-      return room.clone();
-    }),
-    SendData: method(SendDataRequest, adminOf((req) => req.room), (req) => {
-      sendData(backend, req);
-      return new SendDataResponse();
-    }),
-    ListParticipants: method(ListParticipantsRequest, adminOf((req) => req.room), (req) =>
-      // An unknown room is an empty list, not a 404 (default `enable_psrpc_for_get_list_participants: false`).
-      new ListParticipantsResponse({ participants: rooms.participants(req.room).map((p) => p.clone()) }),
+    UpdateRoomMetadata: method(
+      UpdateRoomMetadataRequest,
+      adminOf((req) => req.room),
+      (req) => {
+        checkMetadataSize(req.metadata);
+        const room = rooms.setMetadata(req.room, req.metadata);
+        backend.metadataChanged(req.room, req.metadata);
+        return room.clone();
+      },
     ),
-    GetParticipant: method(RoomParticipantIdentity, adminOf((req) => req.room), (req) => {
-      const participant = rooms.participant(req.room, req.identity);
-      if (!participant) throw participantNotFound();
-      return participant.clone();
-    }),
-    RemoveParticipant: method(RoomParticipantIdentity, adminOf((req) => req.room), (req) => {
-      if (!rooms.leave(req.room, req.identity, DisconnectReason.PARTICIPANT_REMOVED)) throw participantNotFound();
-      return new RemoveParticipantResponse();
-    }),
+    SendData: method(
+      SendDataRequest,
+      adminOf((req) => req.room),
+      (req) => {
+        sendData(backend, req);
+        return new SendDataResponse();
+      },
+    ),
+    ListParticipants: method(
+      ListParticipantsRequest,
+      adminOf((req) => req.room),
+      (req) =>
+        // An unknown room is an empty list, not a 404 (default `enable_psrpc_for_get_list_participants: false`).
+        new ListParticipantsResponse({ participants: rooms.participants(req.room).map((p) => p.clone()) }),
+    ),
+    GetParticipant: method(
+      RoomParticipantIdentity,
+      adminOf((req) => req.room),
+      (req) => {
+        const participant = rooms.participant(req.room, req.identity);
+        if (!participant) throw participantNotFound();
+        return participant.clone();
+      },
+    ),
+    RemoveParticipant: method(
+      RoomParticipantIdentity,
+      adminOf((req) => req.room),
+      (req) => {
+        if (!rooms.leave(req.room, req.identity, DisconnectReason.PARTICIPANT_REMOVED)) throw participantNotFound();
+        return new RemoveParticipantResponse();
+      },
+    ),
   };
 }
 
@@ -116,7 +151,8 @@ function roomServiceMethods(backend: TwirpBackend): Record<string, TwirpMethod> 
  * unknown one; the contract lets a double answer 404 at once, which it does.
  */
 function sendData(backend: TwirpBackend, req: SendDataRequest): void {
-  if (req.nonce.length !== 0 && req.nonce.length !== 16) throw new TwirpError('invalid_argument', 'nonce should be 16-bytes or not present');
+  if (req.nonce.length !== 0 && req.nonce.length !== 16)
+    throw new TwirpError('invalid_argument', 'nonce should be 16-bytes or not present');
   if (!backend.rooms.get(req.room)) throw roomNotFound();
   if (!backend.rooms.acceptNonce(req.room, req.nonce)) return;
   backend.dataReceived({

@@ -1,11 +1,4 @@
-import {
-  DisconnectReason,
-  type EgressInfo,
-  type ParticipantInfo,
-  type Room,
-  RoomEndReason,
-  type WebhookEvent,
-} from '@livekit/protocol';
+import { DisconnectReason, type EgressInfo, type ParticipantInfo, type Room, RoomEndReason, type WebhookEvent } from '@livekit/protocol';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -113,7 +106,10 @@ export class LiveKitDouble {
 
   static async start(options: LiveKitDoubleOptions = {}): Promise<LiveKitDouble> {
     const media = await readFile(options.mediaFile ?? DEFAULT_MEDIA);
-    const frames = { blank: await readFile(path.join(FIXTURES, 'blank-frame.jpeg')), picture: await readFile(path.join(FIXTURES, 'frame.jpeg')) };
+    const frames = {
+      blank: await readFile(path.join(FIXTURES, 'blank-frame.jpeg')),
+      picture: await readFile(path.join(FIXTURES, 'frame.jpeg')),
+    };
     const double = new LiveKitDouble({ options, lifetime: new Lifetime(), media, frames });
     await double.listen();
     return double;
@@ -200,7 +196,8 @@ export class LiveKitDouble {
    * room_finished, and its egresses end (§4.7). Resolves once they have ended.
    */
   async closeRoom(name: string): Promise<void> {
-    if (!this.rooms.close(name, DisconnectReason.ROOM_CLOSED, RoomEndReason.ROOM_END_IDLE_TIMEOUT)) throw new Error(`room "${name}" does not exist`);
+    if (!this.rooms.close(name, DisconnectReason.ROOM_CLOSED, RoomEndReason.ROOM_END_IDLE_TIMEOUT))
+      throw new Error(`room "${name}" does not exist`);
     await this.egress.roomClosed(name);
   }
 
@@ -285,7 +282,11 @@ export class LiveKitDouble {
   /** The next call of `method` acts at once but is answered only when the returned function is called. */
   holdNext(method: string): () => void {
     let release!: () => void;
-    this.failNext(method, { until: new Promise<void>((resolve) => { release = resolve; }) });
+    this.failNext(method, {
+      until: new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    });
     return release;
   }
 

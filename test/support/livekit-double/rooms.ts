@@ -76,7 +76,8 @@ export class RoomStore {
     const existing = this.rooms.get(spec.name);
     if (existing) return existing.room;
     if (Buffer.byteLength(spec.name) > MAX_ROOM_NAME_BYTES) throw new TwirpError('invalid_argument', 'room name length exceeds limits');
-    if (Buffer.byteLength(spec.metadata ?? '') > MAX_METADATA_BYTES) throw new TwirpError('invalid_argument', 'metadata size exceeds limits');
+    if (Buffer.byteLength(spec.metadata ?? '') > MAX_METADATA_BYTES)
+      throw new TwirpError('invalid_argument', 'metadata size exceeds limits');
     const now = nowMsBig();
     const room = new Room({
       sid: newId('RM_'),
@@ -160,12 +161,14 @@ export class RoomStore {
     });
     participant.tracks.push(track);
     participant.version += 1;
-    this.notify(new WebhookEvent({
-      event: 'track_published',
-      room: new Room({ sid: live.room.sid, name: live.room.name }),
-      participant: new ParticipantInfo({ sid: participant.sid, identity }),
-      track: track.clone(),
-    }));
+    this.notify(
+      new WebhookEvent({
+        event: 'track_published',
+        room: new Room({ sid: live.room.sid, name: live.room.name }),
+        participant: new ParticipantInfo({ sid: participant.sid, identity }),
+        track: track.clone(),
+      }),
+    );
     return track;
   }
 

@@ -77,8 +77,14 @@ export class TwirpTransport {
       req.socket.destroy();
       return;
     }
-    const { status, send } = fault?.kind === 'error' ? errorAnswer(new TwirpError(fault.code, fault.msg)) : await this.answer(req, url, route, json);
-    const answerNow = fault?.kind === 'delay' ? this.options.lifetime.sleep(fault.delayMs) : fault?.kind === 'held' ? this.options.lifetime.settled(fault.until) : true;
+    const { status, send } =
+      fault?.kind === 'error' ? errorAnswer(new TwirpError(fault.code, fault.msg)) : await this.answer(req, url, route, json);
+    const answerNow =
+      fault?.kind === 'delay'
+        ? this.options.lifetime.sleep(fault.delayMs)
+        : fault?.kind === 'held'
+          ? this.options.lifetime.settled(fault.until)
+          : true;
     if (!(await answerNow)) {
       req.socket.destroy();
       return;
@@ -119,7 +125,11 @@ export class TwirpTransport {
     if (!route?.handler) throw new TwirpError('bad_route', `no handler for path "${url.pathname}"`, meta);
     const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (contentType !== 'application/json') {
-      throw new TwirpError('bad_route', `unexpected Content-Type: "${req.headers['content-type'] ?? ''}" (the LiveKit double speaks JSON only)`, meta);
+      throw new TwirpError(
+        'bad_route',
+        `unexpected Content-Type: "${req.headers['content-type'] ?? ''}" (the LiveKit double speaks JSON only)`,
+        meta,
+      );
     }
     return route.handler;
   }

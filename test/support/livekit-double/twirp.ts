@@ -62,6 +62,10 @@ export function writeTwirpError(res: ServerResponse, error: TwirpError): void {
 /** LiveKit's auth middleware answers with Go's `http.Error`: plain text and a trailing newline. */
 export function writePlain(res: ServerResponse, status: number, text: string): void {
   const body = `${text}\n`;
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Length': Buffer.byteLength(body),
+  });
   res.end(body);
 }

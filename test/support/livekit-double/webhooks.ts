@@ -126,7 +126,9 @@ export class WebhookSender {
     // livekit-server-sdk's WebhookEvent subclass resets `event` after its constructor ran, so
     // `new WebhookEvent({ event: 'x' })` from the SDK silently has no name: LiveKit never sends that.
     if (!event.event) {
-      throw new Error("sendWebhook: the event has no name (construct it with @livekit/protocol's WebhookEvent, or set .event after construction)");
+      throw new Error(
+        "sendWebhook: the event has no name (construct it with @livekit/protocol's WebhookEvent, or set .event after construction)",
+      );
     }
     const body = JSON.stringify(stamp(event).toJson());
     const statuses: number[] = [];
