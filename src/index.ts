@@ -21,7 +21,7 @@ function shutDownGracefully(server: Server, log: Logger, timeoutMs: number, stop
       }, timeoutMs);
       force.unref();
       server.close(() => {
-        stopWork().finally(() => {
+        void stopWork().finally(() => {
           log.info('stopped');
           process.exit(0);
         });

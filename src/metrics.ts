@@ -109,9 +109,10 @@ export class Metrics {
   instrument<T extends object>(service: 's3' | 'livekit', client: T): T {
     return new Proxy(client, {
       get: (target, property, receiver) => {
-        const value = Reflect.get(target, property, receiver);
+        const value: unknown = Reflect.get(target, property, receiver);
         if (typeof value !== 'function' || typeof property !== 'string') return value;
-        return (...args: unknown[]) => this.timeUpstream(service, property, () => value.apply(target, args));
+        const method = value as (...args: unknown[]) => Promise<unknown>;
+        return (...args: unknown[]) => this.timeUpstream(service, property, () => method.apply(target, args));
       },
     });
   }

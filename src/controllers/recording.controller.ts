@@ -53,7 +53,7 @@ const allowed =
  */
 function signedOrAuthenticated(access: AccessService): RequestHandler {
   const authenticated = authenticate(access);
-  return async (req, res, next) => {
+  return (req, res, next) => {
     const { expires, signature } = parseInput(mediaQuerySchema, req.query);
     if (signature === undefined) return authenticated(req, res, next);
     if (!access.mediaSignatureValid(req.params.name as string, expires, signature)) {

@@ -19,7 +19,10 @@ export function requestContext(): RequestHandler {
  * The route pattern (`/recordings/:name`), never the path: names would make a label per recording.
  * Static files, and requests answered before a route (401, 429, 404), are `unrouted`.
  */
-const routeOf = (req: Request) => (req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unrouted');
+const routeOf = (req: Request) => {
+  const route = req.route as { path: string } | undefined;
+  return route ? `${req.baseUrl}${route.path}` : 'unrouted';
+};
 
 /** One log line and one observation of the request metric per request, once it is answered or abandoned. */
 export function requestLog(log: Logger, metrics: Metrics): RequestHandler {

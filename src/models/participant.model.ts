@@ -6,7 +6,8 @@ const AGENT_KIND = 4;
 
 /** A person, as opposed to a recorder (kind EGRESS) or an agent, which LiveKit also lists. */
 export function isPerson(participant: ParticipantInfo): boolean {
-  const dependent = participant.kind === EGRESS_KIND || participant.kind === AGENT_KIND;
+  const kind: number = participant.kind;
+  const dependent = kind === EGRESS_KIND || kind === AGENT_KIND;
   return !dependent && !participant.permission?.recorder && !participant.permission?.agent;
 }
 

@@ -105,6 +105,8 @@ export const maskStreamUrlsIn = (text: string) =>
 const STREAM_FINISHED = 1;
 const STREAM_FAILED = 2;
 
+const destinationStatusOf = (status: number) => (status === STREAM_FAILED ? 'FAILED' : status === STREAM_FINISHED ? 'FINISHED' : 'ACTIVE');
+
 const nanosToMillis = (nanos: bigint) => (nanos > 0n ? Number(nanos / 1_000_000n) : undefined);
 
 /** The stream outputs' results: `streamResults`, else the deprecated `stream.info`. */
@@ -132,7 +134,7 @@ export function streamFromEgress(info: EgressInfo, now = Date.now()): Stream {
     endedAt: nanosToMillis(info.endedAt),
     destinations: streamResultsOf(info).map((result) => ({
       url: maskStreamUrl(result.url),
-      status: result.status === STREAM_FAILED ? 'FAILED' : result.status === STREAM_FINISHED ? 'FINISHED' : 'ACTIVE',
+      status: destinationStatusOf(result.status),
       // Egress quotes SRT URLs verbatim in its error texts.
       error: result.error ? maskStreamUrlsIn(result.error) : undefined,
       startedAt: nanosToMillis(result.startedAt),

@@ -171,7 +171,7 @@ export class AccessService {
     if (typeof room !== 'string' || (name !== undefined && typeof name !== 'string') || (role !== undefined && !isRole(role))) {
       throw unauthenticated('The join token is not valid (unexpected claims)', 'invalid_join_token');
     }
-    return { roomName: room, participantName: name, role: (role as Role | undefined) ?? 'participant' };
+    return { roomName: room, participantName: name, role: role ?? 'participant' };
   }
 
   /** `scrypt$<salt>$<hash>`, salted per passcode. */

@@ -89,7 +89,7 @@ export class AutoStopService {
     const timer = setTimeout(
       () => {
         this.timers.delete(key);
-        runAsJob('auto-stop', () =>
+        void runAsJob('auto-stop', () =>
           this.check(kind, item).catch((error: unknown) => {
             this.log.warn({ err: error, roomName: item.roomName, egressId: item.id }, 'auto-stop check failed; the reconciler will retry');
           }),

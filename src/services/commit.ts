@@ -27,7 +27,7 @@ export async function commitChange<T extends RoomActivitySubject>(
   current: T | undefined,
   next: T,
   change: { notices: Array<{ id: string; type: NotificationType }>; about: NotificationSubject; save: () => Promise<void> },
-): Promise<unknown> {
+): Promise<Error | undefined> {
   const queued: string[] = [];
   for (const { id, type } of change.notices) queued.push(...(await deps.notifications.enqueue(id, type, change.about)));
   if (next !== current) await change.save();
@@ -38,6 +38,6 @@ export async function commitChange<T extends RoomActivitySubject>(
     return undefined;
   } catch (error) {
     deps.log.warn({ err: error, roomName: next.roomName, egressId: next.id }, `room ${kind} status not published`);
-    return error;
+    return error instanceof Error ? error : new Error(String(error));
   }
 }

@@ -62,7 +62,24 @@ export class MemoryFailureCounter implements FailureCounter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async reserve(keys: string[]): Promise<number[]> {
+  // The interface is asynchronous for Redis; in memory each answer is ready at once.
+  reserve(keys: string[]): Promise<number[]> {
+    return Promise.resolve(this.reserveNow(keys));
+  }
+
+  fail(key: string): Promise<number> {
+    return Promise.resolve(this.failNow(key));
+  }
+
+  release(key: string): Promise<void> {
+    return Promise.resolve(this.releaseNow(key));
+  }
+
+  reset(key: string): Promise<void> {
+    return Promise.resolve(this.resetNow(key));
+  }
+
+  private reserveNow(keys: string[]): number[] {
     const now = this.now();
     return keys.map((key) => {
       const entry = this.current(key, now);
@@ -74,7 +91,7 @@ export class MemoryFailureCounter implements FailureCounter {
     });
   }
 
-  async fail(key: string): Promise<number> {
+  private failNow(key: string): number {
     const now = this.now();
     const entry = this.current(key, now);
     entry.failures += 1;
@@ -92,12 +109,12 @@ export class MemoryFailureCounter implements FailureCounter {
     return lockMs;
   }
 
-  async release(key: string): Promise<void> {
+  private releaseNow(key: string): void {
     const entry = this.entries.get(key);
     if (entry) entry.attempts = Math.max(entry.failures, entry.attempts - 1);
   }
 
-  async reset(key: string): Promise<void> {
+  private resetNow(key: string): void {
     this.entries.delete(key);
   }
 

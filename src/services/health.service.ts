@@ -3,7 +3,7 @@ import { withTimeout } from './concurrency';
 
 export interface Dependency {
   name: string;
-  ping(): Promise<void>;
+  ping: () => Promise<void>;
 }
 
 export interface Readiness {

@@ -149,7 +149,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   );
 
   reconciler.on('pass', (report: ReconcileReport) => {
-    for (const [repair, count] of Object.entries(report)) if (count > 0) metrics.repairs.inc({ repair }, count);
+    for (const [repair, count] of Object.entries<number>({ ...report })) if (count > 0) metrics.repairs.inc({ repair }, count);
   });
   metrics.gaugeOnScrape(
     'active',

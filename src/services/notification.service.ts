@@ -95,6 +95,9 @@ export function streamNotificationsFor(previous: Stream | undefined, next: Strea
   return changes;
 }
 
+/** What one POST came to: delivered, refused for good, or worth another try; with why when not delivered. */
+type PostOutcome = { result: 'delivered' } | { result: 'refused' | 'retry'; reason: string };
+
 /**
  * Signed HTTP POSTs to the customer's URLs (NOTIFY_URLS), at least once. Each delivery is written to
  * an outbox in S3 (`<RECORDINGS_PATH>.outbox/`) before anything is sent, removed once a URL answered
@@ -157,7 +160,7 @@ export class NotificationService {
     if (!this.enabled) return;
     this.stopped = false;
     const scan = () => {
-      runAsJob('notify-scan', () =>
+      void runAsJob('notify-scan', () =>
         this.scan().catch((error: unknown) => this.log.warn({ err: error }, 'notification outbox not read; trying again later')),
       ).finally(() => {
         if (!this.stopped) this.scanTimer = setTimeout(scan, this.options.scanIntervalMs).unref();
@@ -185,7 +188,7 @@ export class NotificationService {
     clearTimeout(this.timers.get(key));
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      runAsJob('notify', () =>
+      void runAsJob('notify', () =>
         this.attempt(key).catch((error: unknown) => {
           this.log.warn({ err: error }, 'a notification could not be attempted; the next outbox scan retries it');
         }),
@@ -203,26 +206,31 @@ export class NotificationService {
       const delivery = JSON.parse(stored) as Delivery;
       if (delivery.nextAttemptAt > Date.now()) return this.schedule(key, delivery.nextAttemptAt - Date.now());
       const outcome = await this.post(delivery);
-      if (outcome === 'delivered') {
+      if (outcome.result === 'delivered') {
         this.metrics.notifications.inc({ outcome: 'delivered' });
         return this.s3.delete(key);
       }
       const attempts = delivery.attempts + 1;
-      if (outcome === 'refused' || attempts >= this.options.maxAttempts) {
+      if (outcome.result === 'refused' || attempts >= this.options.maxAttempts) {
         this.metrics.notifications.inc({ outcome: 'given_up' });
-        this.log.error({ url: new URL(delivery.url).origin, attempts, reason: outcome }, 'a notification was given up');
+        this.log.error({ url: new URL(delivery.url).origin, attempts, reason: outcome.reason }, 'a notification was given up');
         await this.s3.putJson(`${this.recordingsPath}.outbox-failed/${key.slice(this.outbox.length)}`, { ...delivery, attempts });
         return this.s3.delete(key);
       }
       this.metrics.notifications.inc({ outcome: 'retried' });
       const delay = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (attempts - 1));
-      await this.s3.putJson(key, { ...delivery, attempts, nextAttemptAt: Date.now() + delay, lastError: outcome } satisfies Delivery);
+      await this.s3.putJson(key, {
+        ...delivery,
+        attempts,
+        nextAttemptAt: Date.now() + delay,
+        lastError: outcome.reason,
+      } satisfies Delivery);
       this.schedule(key, delay);
     });
   }
 
   /** 2xx: delivered; 5xx, 408, 429, a timeout or no connection: try again; any other answer: refused. */
-  private async post(delivery: Delivery): Promise<'delivered' | 'refused' | string> {
+  private async post(delivery: Delivery): Promise<PostOutcome> {
     const timestamp = Math.floor(Date.now() / 1000);
     try {
       const response = await fetch(delivery.url, {
@@ -239,10 +247,11 @@ export class NotificationService {
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       await response.arrayBuffer().catch(() => undefined);
-      if (response.ok) return 'delivered';
-      return response.status >= 500 || response.status === 429 || response.status === 408 ? `status ${response.status}` : 'refused';
+      if (response.ok) return { result: 'delivered' };
+      const retryable = response.status >= 500 || response.status === 429 || response.status === 408;
+      return { result: retryable ? 'retry' : 'refused', reason: `status ${response.status}` };
     } catch (error) {
-      return error instanceof Error ? error.name : 'network error';
+      return { result: 'retry', reason: error instanceof Error ? error.name : 'network error' };
     }
   }
 }

@@ -19,7 +19,7 @@ export type ApplyResult =
       outcome: 'unchanged' | 'updated';
       recording: Recording;
       /** Set when the sidecar is safe but the room's status could not be published (LiveKit failed). */
-      roomStatusError?: unknown;
+      roomStatusError?: Error;
     };
 
 /**

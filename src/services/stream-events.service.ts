@@ -8,7 +8,7 @@ import { streamNotificationsFor } from './notification.service';
 import type { StreamStore } from './stream-store.service';
 
 export type StreamApplyResult =
-  { outcome: 'ignored'; reason: 'not-ours' } | { outcome: 'unchanged' | 'updated'; stream: Stream; roomStatusError?: unknown };
+  { outcome: 'ignored'; reason: 'not-ours' } | { outcome: 'unchanged' | 'updated'; stream: Stream; roomStatusError?: Error };
 
 /**
  * What a stream egress reports becomes our state here, by the recordings' rules (idempotent,
