@@ -16,6 +16,7 @@ import {
   tokenRequestSchema,
   urlQuerySchema,
 } from './models/api.model';
+import { ERROR_CODES } from './models/app-error';
 import { recordingSchema } from './models/recording.model';
 import { streamSchema } from './models/stream.model';
 
@@ -45,7 +46,7 @@ export interface Operation {
 
 /** What the API shows of a recording (the sidecar without S3's validators, plus `playable`). */
 const recordingViewSchema = recordingSchema.omit({ mediaVerified: true, etag: true, lastModified: true }).extend({ playable: z.boolean() });
-const errorSchema = z.object({ errorMessage: z.string(), code: z.string() });
+const errorSchema = z.object({ errorMessage: z.string(), code: z.enum(ERROR_CODES) });
 const PATH_PARAMETERS: Record<string, z.ZodType> = { name: recordingNameSchema, roomName: roomNameSchema };
 
 const ROOM = 'Weekly sync';

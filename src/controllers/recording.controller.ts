@@ -14,6 +14,7 @@ import {
   bulkDeleteSchema,
   urlQuerySchema,
 } from '../models/api.model';
+import { AppError } from '../models/app-error';
 import { attachment, downloadName, toView } from '../models/recording.model';
 import type { Services } from '../services';
 import { type AccessService, type Permission, unauthenticated } from '../services/access.service';
@@ -96,10 +97,8 @@ export function recordingController({ recordings, access, log, mediaStreams }: S
       return;
     }
     if (media.kind === 'unsatisfiable') {
-      res.status(416).set('Content-Range', `bytes */${media.size}`).json({
-        errorMessage: 'The requested range is not satisfiable',
-        code: 'range_not_satisfiable',
-      });
+      const unsatisfiable = new AppError(416, 'range_not_satisfiable', 'The requested range is not satisfiable');
+      res.status(416).set('Content-Range', `bytes */${media.size}`).json(unsatisfiable.answer);
       return;
     }
     const { object } = media;

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../logger';
-import { AppError } from '../models/app-error';
+import { AppError, notFound } from '../models/app-error';
 
 /** Express's body parsers and router mark the client's mistakes with a 4xx `status` (and parsers a `type`). */
 interface ClientError {
@@ -32,10 +32,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     const answer = known ?? new AppError(500, 'internal', 'Internal server error');
     const retryAfterSeconds = answer.details?.retryAfterSeconds;
     if (typeof retryAfterSeconds === 'number') res.set('Retry-After', String(retryAfterSeconds));
-    res.status(answer.status).json({ errorMessage: answer.message, code: answer.code });
+    res.status(answer.status).json(answer.answer);
   };
 }
 
 export const notFoundHandler: RequestHandler = (req, res) => {
-  res.status(404).json({ errorMessage: `Cannot ${req.method} ${req.path}`, code: 'not_found' });
+  res.status(404).json(notFound(`Cannot ${req.method} ${req.path}`).answer);
 };

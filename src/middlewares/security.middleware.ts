@@ -3,6 +3,7 @@ import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Config } from '../config';
+import { AppError } from '../models/app-error';
 import type { MediaStreamSlots } from '../services/media-streams.service';
 
 const originOf = (url: string) => new URL(url).origin;
@@ -60,7 +61,7 @@ function limiter(perMinute: number, skip?: (method: string) => boolean): Request
     legacyHeaders: false,
     skip: skip ? (req) => skip(req.method) : undefined,
     handler: (_req, res) => {
-      res.status(429).json({ errorMessage: 'Too many requests; try again in a minute', code: 'rate_limited' });
+      res.status(429).json(new AppError(429, 'rate_limited', 'Too many requests; try again in a minute').answer);
     },
   });
 }

@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes, randomInt, scrypt, timingSafeEqual
 import { promisify } from 'node:util';
 import { jwtVerify, SignJWT } from 'jose';
 import { TokenVerifier } from 'livekit-server-sdk';
-import { AppError } from '../models/app-error';
+import { AppError, type ErrorCode } from '../models/app-error';
 import { annotateContext } from '../request-context';
 
 import {
@@ -48,7 +48,7 @@ const JOIN_AUDIENCE = 'recording-manager:join';
 const TOKEN_LIFETIME_SLACK_S = 60;
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, length: number) => Promise<Buffer>;
 
-export const unauthenticated = (message: string, code = 'unauthenticated') => new AppError(401, code, message);
+export const unauthenticated = (message: string, code: ErrorCode = 'unauthenticated') => new AppError(401, code, message);
 export const forbidden = (message: string) => new AppError(403, 'forbidden', message);
 
 /**

@@ -16,7 +16,7 @@ import { fileResultOf } from '../models/recording.model';
 import { type Layout, type RecordingOptions, roomCompositeOptions } from '../models/recording-options.model';
 import { AppError, badRequest, conflict, notFound } from '../models/app-error';
 import { maskStreamUrlsIn, type StreamOptions, streamProtocolOf } from '../models/stream.model';
-import { livekitError, retryTransient, twirpCode } from './livekit-errors';
+import { egressUnknown, livekitError, noRecorderClaimed, retryTransient, twirpCode } from './livekit-errors';
 
 /** S3 object metadata that marks an egress (and its media) as one this service started. */
 export const OWNER_METADATA_KEY = 'recording-manager';
@@ -38,14 +38,9 @@ function destinationError(error: unknown): AppError | undefined {
 /** How long a caller refused for want of a recorder is told to wait (Retry-After): about one more LiveKit search. */
 export const RECORDER_RETRY_AFTER_SECONDS = 10;
 
-/**
- * No egress claimed the start (each short of CPU, or none running): LiveKit answers Twirp `unavailable`
- * with psrpc's "no response from servers", or "no servers available" when egresses answered but none
- * could take it (livekit/psrpc@220fe5f93ac5d843ea72dd08de1efc1ada2ef176 pkg/client/rpc.go:196-206).
- */
+/** No egress claimed the start: the caller may try again once one is free. */
 function recorderUnavailable(error: unknown): AppError | undefined {
-  if (twirpCode(error) !== 'unavailable' || !/no response from servers|no servers available/.test((error as Error).message))
-    return undefined;
+  if (!noRecorderClaimed(error)) return undefined;
   return new AppError(503, 'recorder_unavailable', 'no recorder available (egress busy or not running)', {
     retryAfterSeconds: RECORDER_RETRY_AFTER_SECONDS,
   });
@@ -192,9 +187,7 @@ export class EgressService {
       return await this.waitingClient.updateStream(egressId, addUrls, removeUrls);
     } catch (error) {
       const code = twirpCode(error);
-      const streamGone =
-        code === 'failed_precondition' || (code === 'not_found' && /egress does not exist/.test(String((error as Error).message)));
-      if (streamGone) throw notActive('stream');
+      if (code === 'failed_precondition' || egressUnknown(error)) throw notActive('stream');
       if (code === 'not_found') throw masked(notFound(`Not a destination of this stream: ${(error as Error).message}`));
       const refused = destinationError(error);
       if (refused) throw refused;

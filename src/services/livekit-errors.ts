@@ -2,8 +2,42 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ServerError } from 'livekit-server-sdk';
 import { AppError, notFound, upstreamError, upstreamUnavailable } from '../models/app-error';
 
-/** A Twirp error LiveKit answered with, e.g. `not_found` or `failed_precondition`. */
-export const twirpCode = (error: unknown): string | undefined => (error instanceof ServerError ? error.code : undefined);
+/** Twirp's error codes (twitchtv/twirp errors.go), as LiveKit answers them. */
+export type TwirpCode =
+  | 'canceled'
+  | 'unknown'
+  | 'invalid_argument'
+  | 'malformed'
+  | 'deadline_exceeded'
+  | 'not_found'
+  | 'bad_route'
+  | 'already_exists'
+  | 'permission_denied'
+  | 'unauthenticated'
+  | 'resource_exhausted'
+  | 'failed_precondition'
+  | 'aborted'
+  | 'out_of_range'
+  | 'unimplemented'
+  | 'internal'
+  | 'unavailable'
+  | 'dataloss';
+
+/** The Twirp error LiveKit answered with, if it answered with one. */
+export const twirpCode = (error: unknown): TwirpCode | undefined => (error instanceof ServerError ? (error.code as TwirpCode) : undefined);
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * No egress claimed the request (each short of CPU, or none running): Twirp `unavailable` with psrpc's
+ * "no response from servers", or "no servers available" when egresses answered but none could take
+ * it (livekit/psrpc@220fe5f93ac5d843ea72dd08de1efc1ada2ef176 pkg/client/rpc.go:196-206).
+ */
+export const noRecorderClaimed = (error: unknown) =>
+  twirpCode(error) === 'unavailable' && /no response from servers|no servers available/.test(messageOf(error));
+
+/** LiveKit knows no such egress (UpdateStream's other 404 is a URL the stream does not have). */
+export const egressUnknown = (error: unknown) => twirpCode(error) === 'not_found' && /egress does not exist/.test(messageOf(error));
 
 /** LiveKit unreachable, timed out or overloaded: worth asking again. */
 function isTransient(error: unknown): boolean {

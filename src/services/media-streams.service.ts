@@ -1,5 +1,5 @@
 import type { Metrics } from '../metrics';
-import { AppError } from '../models/app-error';
+import { AppError, type ErrorCode } from '../models/app-error';
 
 export interface MediaStreamCaps {
   /** Open at once on this instance, whoever reads. */
@@ -45,7 +45,7 @@ export class MediaStreamSlots {
     this.metrics.mediaStreams.set(this.open);
   }
 
-  private refused(cap: 'client' | 'total', code: string, message: string): AppError {
+  private refused(cap: 'client' | 'total', code: ErrorCode, message: string): AppError {
     this.metrics.mediaStreamsRefused.inc({ cap });
     return new AppError(429, code, message);
   }
