@@ -11,6 +11,9 @@ export interface ProxiedRequest {
   closed: boolean;
 }
 
+/** Which requests a fault is for: the object path (decoded) and the query (a LIST's `prefix`). */
+type RequestMatcher = (method: string, path: string, query: URLSearchParams) => boolean;
+
 type Fault = { kind: 'status'; status: number } | { kind: 'cut'; afterBytes: number } | { kind: 'hang' };
 
 /**
@@ -19,7 +22,7 @@ type Fault = { kind: 'status'; status: number } | { kind: 'cut'; afterBytes: num
  */
 export class S3FaultProxy {
   readonly requests: ProxiedRequest[] = [];
-  private faults: Array<{ matches: (method: string, path: string) => boolean; fault: Fault }> = [];
+  private faults: Array<{ matches: RequestMatcher; fault: Fault }> = [];
   /** Per object: the exchange in progress, so the next one on that key waits for it. */
   private readonly busyKeys = new Map<string, Promise<void>>();
 
@@ -30,10 +33,10 @@ export class S3FaultProxy {
 
   static async start(upstream: string): Promise<S3FaultProxy> {
     const target = new URL(upstream);
-    let proxy: S3FaultProxy | undefined;
-    const server = http.createServer((req, res) => proxy!.forward(target, req, res));
+    // Requests come only once the port is known, after `proxy` is set below.
+    const server = http.createServer((req, res) => proxy.forward(target, req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = new S3FaultProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const proxy = new S3FaultProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     return proxy;
   }
 
@@ -54,12 +57,12 @@ export class S3FaultProxy {
   }
 
   /** The next matching request gets `fault`. */
-  inject(matches: (method: string, path: string) => boolean, fault: Fault) {
+  inject(matches: RequestMatcher, fault: Fault) {
     this.faults.push({ matches, fault });
   }
 
-  private takeFault(method: string, path: string): Fault | undefined {
-    const index = this.faults.findIndex((entry) => entry.matches(method, path));
+  private takeFault(method: string, path: string, query: URLSearchParams): Fault | undefined {
+    const index = this.faults.findIndex((entry) => entry.matches(method, path, query));
     return index === -1 ? undefined : this.faults.splice(index, 1)[0].fault;
   }
 
@@ -72,14 +75,15 @@ export class S3FaultProxy {
   }
 
   private exchange(target: URL, req: http.IncomingMessage, res: http.ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://proxy');
     const record: ProxiedRequest = {
       method: req.method ?? 'GET',
-      path: decodeURIComponent(new URL(req.url ?? '/', 'http://proxy').pathname),
+      path: decodeURIComponent(url.pathname),
       completed: false,
       closed: false,
     };
     this.requests.push(record);
-    const fault = this.takeFault(record.method, record.path);
+    const fault = this.takeFault(record.method, record.path, url.searchParams);
     if (fault?.kind === 'hang') {
       req.resume(); // never answered; the exchange ends when the client gives up
       res.on('close', () => {
