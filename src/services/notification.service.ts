@@ -178,7 +178,7 @@ export class NotificationService {
   }
 
   private async scan(): Promise<void> {
-    for await (const key of this.s3.listKeys(this.outbox)) {
+    for await (const key of this.s3.listKeys(this.outbox, 'the notification outbox')) {
       if (!this.timers.has(key)) this.schedule(key, 0);
     }
   }

@@ -341,7 +341,7 @@ export class ReconcilerService extends EventEmitter {
   private async adoptOrphanMedia(sidecarKeys: Set<string>, report: ReconcileReport) {
     const orphans: string[] = [];
     const { recordingsPath, mediaInFolders } = this.options;
-    for await (const key of this.s3.listKeys(recordingsPath, mediaInFolders ? {} : { delimiter: '/' })) {
+    for await (const key of this.s3.listKeys(recordingsPath, 'recordings', mediaInFolders ? {} : { delimiter: '/' })) {
       if (
         key
           .slice(recordingsPath.length)

@@ -122,7 +122,10 @@ export class RecordingIndex {
   /** Up to `count` entries of a scope after the entry key `after` (or the bound of a time range). */
   async page(scope: IndexScope, count: number, after?: string): Promise<IndexPage> {
     const prefix = this.scopePrefix(scope);
-    const listed = await this.s3.listPage(prefix, { startAfter: after === undefined ? undefined : `${prefix}${after}`, maxKeys: count });
+    const listed = await this.s3.listPage(prefix, 'recordings', {
+      startAfter: after === undefined ? undefined : `${prefix}${after}`,
+      maxKeys: count,
+    });
     const entries = listed.keys.map((key) => parseEntryKey(key.slice(prefix.length))).filter((e): e is IndexEntry => e !== undefined);
     return { entries, more: listed.truncated };
   }
@@ -137,7 +140,7 @@ export class RecordingIndex {
   /** Every entry of a scope, in order (for the reconciler). */
   async *all(scope: IndexScope): AsyncGenerator<IndexEntry> {
     const prefix = this.scopePrefix(scope);
-    for await (const key of this.s3.listKeys(prefix)) {
+    for await (const key of this.s3.listKeys(prefix, 'the listing index')) {
       const entry = parseEntryKey(key.slice(prefix.length));
       if (entry) yield entry;
     }

@@ -173,7 +173,7 @@ export class RecordingStore {
     const indexed = new Set<string>();
     for await (const entry of this.index.all({ kind: 'all' })) indexed.add(this.sidecarKey(entry.name));
     const sidecarKeys = new Set<string>();
-    for await (const key of this.s3.listKeys(this.metadataPrefix, { delimiter: '/' })) {
+    for await (const key of this.s3.listKeys(this.metadataPrefix, "the recordings' sidecars", { delimiter: '/' })) {
       if (key.endsWith('.json')) sidecarKeys.add(key);
     }
     return { sidecarKeys, missing: [...sidecarKeys].filter((key) => !indexed.has(key)) };
@@ -218,8 +218,8 @@ export class RecordingStore {
    */
   async roomHasRecordings(roomName: string): Promise<boolean> {
     const [indexed, reference] = await Promise.all([
-      this.s3.listPage(this.index.scopePrefix({ kind: 'room', roomName }), { maxKeys: 1 }),
-      this.s3.listPage(`${this.metadataPrefix}${roomName}-RM_`, { maxKeys: 1 }),
+      this.s3.listPage(this.index.scopePrefix({ kind: 'room', roomName }), "the room's recordings", { maxKeys: 1 }),
+      this.s3.listPage(`${this.metadataPrefix}${roomName}-RM_`, "the room's recordings", { maxKeys: 1 }),
     ]);
     return indexed.keys.length > 0 || reference.keys.length > 0;
   }

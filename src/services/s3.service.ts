@@ -183,8 +183,15 @@ export class S3Service {
     }
   }
 
-  /** One LIST: up to `maxKeys` keys under a prefix, in key order, after `startAfter`. */
-  async listPage(prefix: string, options: { startAfter?: string; maxKeys: number }): Promise<{ keys: string[]; truncated: boolean }> {
+  /**
+   * One LIST: up to `maxKeys` keys under a prefix, in key order, after `startAfter`. `what`: what the
+   * keys are, for the error ("S3 could not list <what>").
+   */
+  async listPage(
+    prefix: string,
+    what: string,
+    options: { startAfter?: string; maxKeys: number },
+  ): Promise<{ keys: string[]; truncated: boolean }> {
     try {
       const page = await this.client.send(
         new ListObjectsV2Command({
@@ -198,12 +205,12 @@ export class S3Service {
       const keys = (page.Contents ?? []).flatMap((object) => (object.Key ? [object.Key] : []));
       return { keys, truncated: page.IsTruncated === true };
     } catch (error) {
-      throw storageError(error, 'list recordings', prefix);
+      throw storageError(error, `list ${what}`, prefix);
     }
   }
 
-  /** Every key under a prefix, page after page; with a delimiter, only the keys at that level. */
-  async *listKeys(prefix: string, options: { delimiter?: string } = {}): AsyncGenerator<string> {
+  /** Every key under a prefix, page after page; with a delimiter, only the keys at that level. `what` as for listPage. */
+  async *listKeys(prefix: string, what: string, options: { delimiter?: string } = {}): AsyncGenerator<string> {
     let continuationToken: string | undefined;
     do {
       let page;
@@ -218,7 +225,7 @@ export class S3Service {
           this.deadline,
         );
       } catch (error) {
-        throw storageError(error, 'list recordings', prefix);
+        throw storageError(error, `list ${what}`, prefix);
       }
       for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;

@@ -53,7 +53,8 @@ export class StreamStore {
    */
   async open(): Promise<Stream[]> {
     const ids: string[] = [];
-    for await (const key of this.s3.listKeys(this.openPrefix)) ids.push(decodeURIComponent(key.slice(this.openPrefix.length)));
+    for await (const key of this.s3.listKeys(this.openPrefix, 'the open streams'))
+      ids.push(decodeURIComponent(key.slice(this.openPrefix.length)));
     const streams = await mapConcurrent(ids, 8, async (id) => {
       const stream = await this.get(id);
       if (stream ? isFinal(stream.status) : await this.markerOlderThan(id, ORPHAN_MARKER_AGE_MS)) await this.close(id);
@@ -65,7 +66,7 @@ export class StreamStore {
   /** How many streams run now, as the markers tell (one LIST; stale markers are the reconciler's to remove). */
   async countOpen(): Promise<number> {
     let count = 0;
-    for await (const _key of this.s3.listKeys(this.openPrefix)) count++;
+    for await (const _key of this.s3.listKeys(this.openPrefix, 'the open streams')) count++;
     return count;
   }
 
