@@ -60,6 +60,10 @@ export function signNotification(key: string, timestamp: number, body: string): 
   return `v1=${createHmac('sha256', key).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
+/** Queues `recording.deleted` (one id per recording, so a retry queues the same one); returns what to send. */
+export const enqueueDeletion = (notifications: NotificationService, recording: Recording) =>
+  notifications.enqueue(`${recording.id}:deleted`, 'recording.deleted', { recording });
+
 /** The notifications a change of a recording gives, with ids that name the event itself. */
 export function notificationsFor(previous: Recording | undefined, next: Recording): Array<{ id: string; type: NotificationType }> {
   if (previous === next) return [];

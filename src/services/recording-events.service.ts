@@ -4,7 +4,7 @@ import { someonePublishes } from '../models/participant.model';
 import type { EgressService } from './egress.service';
 import { type LockService, roomLockKey } from './lock.service';
 import { type CommitDeps, commitChange } from './commit';
-import { notificationsFor } from './notification.service';
+import { enqueueDeletion, notificationsFor } from './notification.service';
 import type { RecordingStore } from './recording-store.service';
 import type { S3Service } from './s3.service';
 
@@ -146,7 +146,8 @@ export class RecordingEventsService {
 
   /**
    * A sidecar the listing index does not name gets its entries; one whose deletion was cut short
-   * (tombstone written) is deleted for good instead.
+   * (tombstone written) is deleted for good instead, and only then announced: the failed deletion
+   * took its notification back.
    */
   async reindex(recording: Recording): Promise<'indexed' | 'deleted' | 'ignored'> {
     return this.locks.withLock(roomLockKey(recording.roomName), async () => {
@@ -154,6 +155,8 @@ export class RecordingEventsService {
       if (!current || current.id !== recording.id) return 'ignored';
       if (await this.store.isDeleted(current.name)) {
         await this.store.delete(current);
+        const { notifications } = this.commitDeps;
+        notifications.send(await enqueueDeletion(notifications, current));
         return 'deleted';
       }
       await this.store.index.add(current);

@@ -12,7 +12,7 @@ import { someonePublishes } from '../models/participant.model';
 import { annotateContext } from '../request-context';
 import { mapConcurrent } from './concurrency';
 import type { EgressService } from './egress.service';
-import type { NotificationService } from './notification.service';
+import { enqueueDeletion, type NotificationService } from './notification.service';
 import { type LockService, roomLockKey } from './lock.service';
 import type { ApplyResult, RecordingEventsService } from './recording-events.service';
 import { parseEntryKey } from './recording-index';
@@ -298,7 +298,7 @@ export class RecordingService {
         throw conflict('recording_in_progress', 'The recording has not finished yet; stop it first');
       }
       // Queued first, so a crash cannot lose it; taken back if the deletion fails.
-      const queued = await this.deps.notifications.enqueue(`${current.id}:deleted`, 'recording.deleted', { recording: current });
+      const queued = await enqueueDeletion(this.deps.notifications, current);
       try {
         await this.deps.store.delete(current);
       } catch (error) {
