@@ -1,3 +1,5 @@
+import type { RecordingView } from '../src/models/recording.model';
+import type { Stream } from '../src/models/stream.model';
 import { eventually } from './support/eventually';
 import { joinRoom, uniqueRoom, waitForRecording } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
@@ -9,6 +11,11 @@ function startRequestFor(stack: TestStack, roomName: string) {
     .at(-1);
   return call?.request as Record<string, unknown> | undefined;
 }
+
+/** What POST /recordings/start and /recordings/layout answer. */
+type RecordingAnswer = { recording: RecordingView };
+type RecordingPage = { recordings: RecordingView[] };
+type ErrorAnswer = { errorMessage: string; code: string };
 
 describe('recording options, metadata and layout', () => {
   let stack: TestStack;
@@ -32,8 +39,23 @@ describe('recording options, metadata and layout', () => {
   it('records with the configured defaults when the request names none', async () => {
     const { roomName, res } = await start({});
     expect(res.status).toBe(200);
-    expect(res.body.recording.options).toEqual({ layout: 'speaker', preset: 'H264_1080P_30', audioOnly: false });
+    expect((res.body as RecordingAnswer).recording.options).toEqual({ layout: 'speaker', preset: 'H264_1080P_30', audioOnly: false });
     expect(startRequestFor(stack, roomName)).toMatchObject({ layout: 'speaker', preset: 'H264_1080P_30' });
+  });
+
+  it('streams with the same defaults (RECORDING_LAYOUT, RECORDING_PRESET) when a live stream names none, and with what it names', async () => {
+    const roomName = uniqueRoom('stream defaults');
+    await joinRoom(stack, roomName);
+    const urls = ['rtmps://ingest.example.com:443/app/sk_defaults_0123456789'];
+    const res = await stack.http().post('/streams/start').send({ roomName, urls }).expect(200);
+    expect((res.body as { stream: Stream }).stream.options).toEqual({ layout: 'speaker', preset: 'H264_1080P_30' });
+    expect(startRequestFor(stack, roomName)).toMatchObject({ layout: 'speaker', preset: 'H264_1080P_30' });
+    await stack.http().post('/streams/stop').send({ roomName }).expect(200);
+
+    const named = uniqueRoom('stream named');
+    await joinRoom(stack, named);
+    await stack.http().post('/streams/start').send({ roomName: named, urls, layout: 'grid', preset: 'H264_1080P_60' }).expect(200);
+    expect(startRequestFor(stack, named)).toMatchObject({ layout: 'grid', preset: 'H264_1080P_60' });
   });
 
   it('sends the layout, explicit encoding and metadata asked for, keeps them, lists them and filters by metadata', async () => {
@@ -43,7 +65,7 @@ describe('recording options, metadata and layout', () => {
     const request = startRequestFor(stack, roomName)!;
     expect(request).toMatchObject({ layout: 'single-speaker', advanced: { width: 1920, height: 1080, framerate: 25, videoBitrate: 4000 } });
     expect(request.preset).toBeUndefined();
-    const { name } = res.body.recording;
+    const { name } = (res.body as RecordingAnswer).recording;
     const listed = await waitForRecording(stack, name, (r) => r.status === 'ACTIVE');
     expect(listed).toMatchObject({
       metadata,
@@ -52,16 +74,19 @@ describe('recording options, metadata and layout', () => {
 
     await start({ metadata: { meetingId: 'mtg-43' } });
     const page = await stack.http().get('/recordings').query({ 'metadata.meetingId': 'mtg-42' }).expect(200);
-    expect(page.body.recordings.map((r: { name: string }) => r.name)).toEqual([name]);
+    expect((page.body as RecordingPage).recordings.map((r) => r.name)).toEqual([name]);
     const both = await stack.http().get('/recordings').query({ 'metadata.meetingId': 'mtg-42', 'metadata.attendees': '7' }).expect(200);
-    expect(both.body.recordings).toHaveLength(1);
-    expect((await stack.http().get('/recordings').query({ 'metadata.attendees': '8' }).expect(200)).body.recordings).toEqual([]);
+    expect((both.body as RecordingPage).recordings).toHaveLength(1);
+    expect(
+      ((await stack.http().get('/recordings').query({ 'metadata.attendees': '8' }).expect(200)).body as RecordingPage).recordings,
+    ).toEqual([]);
   });
 
   it('takes metadata from the host application only: a room token that sends it gets 403 and starts nothing', async () => {
     const roomName = uniqueRoom('metadata-host');
-    const moderator = (await stack.http().post('/token').send({ roomName, participantName: 'chair', role: 'moderator' }).expect(200)).body
-      .token;
+    const { token: moderator } = (
+      await stack.http().post('/token').send({ roomName, participantName: 'chair', role: 'moderator' }).expect(200)
+    ).body as { token: string };
     const startAs = (body: Record<string, unknown>) =>
       stack
         .anonymous()
@@ -69,11 +94,13 @@ describe('recording options, metadata and layout', () => {
         .set('Authorization', `Bearer ${moderator}`)
         .send({ roomName, ...body });
     // The host's filter and notifications trust these fields: a person in the room may not forge them.
-    expect((await startAs({ metadata: { meetingId: 'forged' } }).expect(403)).body.code).toBe('forbidden');
+    expect(((await startAs({ metadata: { meetingId: 'forged' } }).expect(403)).body as ErrorAnswer).code).toBe('forbidden');
     expect(startRequestFor(stack, roomName)).toBeUndefined();
-    expect((await stack.http().get('/recordings').query({ 'metadata.meetingId': 'forged' }).expect(200)).body.recordings).toEqual([]);
+    expect(
+      ((await stack.http().get('/recordings').query({ 'metadata.meetingId': 'forged' }).expect(200)).body as RecordingPage).recordings,
+    ).toEqual([]);
     // Without metadata the moderator records as before.
-    const { recording } = (await startAs({}).expect(200)).body;
+    const { recording } = (await startAs({}).expect(200)).body as RecordingAnswer;
     expect(recording.metadata).toBeUndefined();
     await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
   });
@@ -81,7 +108,7 @@ describe('recording options, metadata and layout', () => {
   it('records audio only without any video setting', async () => {
     const { roomName, res } = await start({ audioOnly: true });
     expect(res.status).toBe(200);
-    expect(res.body.recording.options).toEqual({ layout: 'speaker', audioOnly: true });
+    expect((res.body as RecordingAnswer).recording.options).toEqual({ layout: 'speaker', audioOnly: true });
     expect(startRequestFor(stack, roomName)).toMatchObject({ audioOnly: true });
     expect(startRequestFor(stack, roomName)!.preset).toBeUndefined();
   });
@@ -105,24 +132,24 @@ describe('recording options, metadata and layout', () => {
       .post('/recordings/start')
       .send({ roomName, ...body })
       .expect(400);
-    expect(res.body.errorMessage).toMatch(message);
+    expect((res.body as ErrorAnswer).errorMessage).toMatch(message);
     expect(startRequestFor(stack, roomName)).toBeUndefined();
   });
 
   it('changes the layout of the running recording and remembers it; 409 when nothing runs', async () => {
     const { roomName, res } = await start({ layout: 'grid' });
-    const { id, name } = res.body.recording;
+    const { id, name } = (res.body as RecordingAnswer).recording;
     await waitForRecording(stack, name, (r) => r.status === 'ACTIVE');
     const changed = await stack.http().post('/recordings/layout').send({ roomName, layout: 'speaker' }).expect(200);
-    expect(changed.body.recording.options.layout).toBe('speaker');
+    expect((changed.body as RecordingAnswer).recording.options!.layout).toBe('speaker');
     // LiveKit tells the recorder through its participant metadata.
     const recorder = stack.livekit.listParticipants(roomName).find((p) => p.identity === id);
     expect(JSON.parse(recorder!.metadata)).toEqual({ layout: 'speaker' });
-    expect((await stack.http().get(`/recordings/${name}/info`).expect(200)).body.options.layout).toBe('speaker');
+    expect(((await stack.http().get(`/recordings/${name}/info`).expect(200)).body as RecordingView).options!.layout).toBe('speaker');
 
     await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
     const res409 = await stack.http().post('/recordings/layout').send({ roomName, layout: 'grid' }).expect(409);
-    expect(res409.body.code).toBe('recording_not_active');
+    expect((res409.body as ErrorAnswer).code).toBe('recording_not_active');
     await stack.http().post('/recordings/layout').send({ roomName, layout: 'tiles' }).expect(400);
   });
 });
@@ -139,14 +166,16 @@ describe('a layout change while the recording is STARTING', () => {
   it('keeps the layout before the recorder has joined (LiveKit: 404) and tells the recorder once it has', async () => {
     const roomName = uniqueRoom('layout-starting');
     await joinRoom(stack, roomName);
-    const { id, name } = (await stack.http().post('/recordings/start').send({ roomName, layout: 'grid' }).expect(200)).body.recording;
+    const { id, name } = (
+      (await stack.http().post('/recordings/start').send({ roomName, layout: 'grid' }).expect(200)).body as RecordingAnswer
+    ).recording;
     const early = await stack.http().post('/recordings/layout').send({ roomName, layout: 'speaker' }).expect(200);
-    expect(early.body.recording).toMatchObject({ status: 'STARTING', options: { layout: 'speaker' } });
-    expect((await stack.http().get(`/recordings/${name}/info`).expect(200)).body.options.layout).toBe('speaker');
+    expect((early.body as RecordingAnswer).recording).toMatchObject({ status: 'STARTING', options: { layout: 'speaker' } });
+    expect(((await stack.http().get(`/recordings/${name}/info`).expect(200)).body as RecordingView).options!.layout).toBe('speaker');
 
     stack.livekit.recorderJoins(id);
     const joined = await stack.http().post('/recordings/layout').send({ roomName, layout: 'single-speaker' }).expect(200);
-    expect(joined.body.recording).toMatchObject({ status: 'STARTING', options: { layout: 'single-speaker' } });
+    expect((joined.body as RecordingAnswer).recording).toMatchObject({ status: 'STARTING', options: { layout: 'single-speaker' } });
     const recorder = stack.livekit.listParticipants(roomName).find((p) => p.identity === id);
     expect(JSON.parse(recorder!.metadata)).toEqual({ layout: 'single-speaker' });
   });
@@ -166,13 +195,14 @@ describe('maximum duration', () => {
     const roomName = uniqueRoom('bounded');
     await joinRoom(stack, roomName);
     const started = Date.now();
-    const { recording } = (await stack.http().post('/recordings/start').send({ roomName, maxDuration: 1 }).expect(200)).body;
+    const { recording } = (await stack.http().post('/recordings/start').send({ roomName, maxDuration: 1 }).expect(200))
+      .body as RecordingAnswer;
     expect(recording).toMatchObject({ maxDuration: 1 });
     expect(recording.deadline).toBeGreaterThanOrEqual(started + 1000);
     const done = await waitForRecording(stack, recording.name, (r) => r.status === 'COMPLETE');
     expect(done.endReason).toBe('maxDuration');
     expect(done.playable).toBe(true);
-    expect(stack.livekit.getEgress(recording.id)!.endedAt).toBeGreaterThanOrEqual(BigInt(recording.deadline) * 1_000_000n);
+    expect(stack.livekit.getEgress(recording.id)!.endedAt).toBeGreaterThanOrEqual(BigInt(recording.deadline!) * 1_000_000n);
     await eventually(() => stack.livekit.getRoom(roomName)?.metadata.includes('"recordingStatus":"STOPPED"'), { what: 'room STOPPED' });
   });
 
@@ -182,7 +212,7 @@ describe('maximum duration', () => {
     try {
       const roomName = uniqueRoom('default-bound');
       await joinRoom(bounded, roomName);
-      const { recording } = (await bounded.http().post('/recordings/start').send({ roomName }).expect(200)).body;
+      const { recording } = (await bounded.http().post('/recordings/start').send({ roomName }).expect(200)).body as RecordingAnswer;
       expect(recording.maxDuration).toBe(1);
       expect((await waitForRecording(bounded, recording.name, (r) => r.status === 'COMPLETE')).endReason).toBe('maxDuration');
     } finally {
