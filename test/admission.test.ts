@@ -1,6 +1,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SignJWT, decodeJwt } from 'jose';
-import type { Recording } from '../src/models/recording.model';
+import type { Recording, RecordingView } from '../src/models/recording.model';
+import type { Admission, RoomAccessView } from '../src/services/admission.service';
 import { mapConcurrent } from '../src/services/concurrency';
 import { eventually } from './support/eventually';
 import { completeRecording, FIXTURE_MP4, putObject, readObject, uniqueRoom } from './support/recordings';
@@ -8,6 +9,24 @@ import { LiveKitDouble } from './support/livekit-double';
 import { S3TestServer } from './support/s3-server';
 import { freePort, peerEnv, runService, type ServiceProcess, TEST_ADMIN_KEY, waitReady } from './support/service-process';
 import { startStack, type TestStack } from './support/stack';
+
+interface ApiError {
+  errorMessage: string;
+  code: string;
+}
+
+/** What POST /join-tokens answers. */
+interface JoinLink {
+  joinToken: string;
+  expiresAt: number;
+  joinUrl: string;
+}
+
+/** A page of GET /recordings. */
+interface RecordingPage {
+  recordings: RecordingView[];
+  nextCursor: string | null;
+}
 
 /** A finished recording's sidecar, as the service saves it. */
 const finishedRecording = (roomName: string, roomId: string, i: number, startedAt: number): Recording => ({
@@ -39,7 +58,7 @@ describe('who may join: admission by the host application, join tokens and passc
   it("admits nobody without the host application's word or a passcode, and creates nothing for them", async () => {
     const roomName = uniqueRoom('closed');
     const res = await stack.anonymous().post('/token').send({ roomName, participantName: 'p' }).expect(401);
-    expect(res.body.code).toBe('admission_required');
+    expect((res.body as ApiError).code).toBe('admission_required');
     await stack.anonymous().post('/token').set('Authorization', 'Bearer not-the-key').send({ roomName, participantName: 'p' }).expect(401);
     expect(stack.livekit.getRoom(roomName)).toBeUndefined();
   });
@@ -48,24 +67,22 @@ describe('who may join: admission by the host application, join tokens and passc
     const roomName = uniqueRoom('hosted');
     const res = await stack.http().post('/token').send({ roomName, participantName: 'Host', role: 'moderator' }).expect(200);
     expect(res.body).toMatchObject({ roomName, role: 'moderator', permissions: ['record', 'list', 'play', 'delete', 'stream'] });
-    expect(roleOf(res.body.token)).toBe('moderator');
+    expect(roleOf((res.body as Admission).token)).toBe('moderator');
   });
 
   it('admits with a join token the host application minted, to its room only, until it expires', async () => {
     const roomName = uniqueRoom('invited');
-    const { joinToken, joinUrl } = (await stack.http().post('/join-tokens').send({ roomName, role: 'participant' }).expect(200)).body;
+    const { joinToken, joinUrl } = (await stack.http().post('/join-tokens').send({ roomName, role: 'participant' }).expect(200))
+      .body as JoinLink;
     expect(joinUrl).toBe(`/#join=${encodeURIComponent(joinToken)}`);
     const admitted = await stack.anonymous().post('/token').send({ joinToken, participantName: 'Guest' }).expect(200);
     expect(admitted.body).toMatchObject({ roomName, role: 'participant', participantName: 'Guest' });
-    expect(
-      (
-        await stack
-          .anonymous()
-          .post('/token')
-          .send({ joinToken, roomName: uniqueRoom('other'), participantName: 'g' })
-          .expect(403)
-      ).body.code,
-    ).toBe('forbidden');
+    const elsewhere = await stack
+      .anonymous()
+      .post('/token')
+      .send({ joinToken, roomName: uniqueRoom('other'), participantName: 'g' })
+      .expect(403);
+    expect((elsewhere.body as ApiError).code).toBe('forbidden');
 
     // One the host application signed itself, with any JWT library: the same claims and key.
     const key = new TextEncoder().encode(TEST_ADMIN_KEY);
@@ -99,9 +116,9 @@ describe('who may join: admission by the host application, join tokens and passc
       .setExpirationTime('10y')
       .sign(key);
     for (const bad of [expired, forged, forever]) {
-      expect((await stack.anonymous().post('/token').send({ joinToken: bad, participantName: 'x' }).expect(401)).body.code).toBe(
-        'invalid_join_token',
-      );
+      expect(
+        ((await stack.anonymous().post('/token').send({ joinToken: bad, participantName: 'x' }).expect(401)).body as ApiError).code,
+      ).toBe('invalid_join_token');
     }
   });
 
@@ -114,15 +131,15 @@ describe('who may join: admission by the host application, join tokens and passc
       .expect(200);
     expect(settings.body).toEqual({ roomName, owner: 'team-42', hasPasscode: true, hasModeratorPasscode: true, shortPasscodes: [] });
     const join = (passcode: string) => stack.anonymous().post('/token').send({ roomName, participantName: 'p', passcode });
-    expect((await join('open-sesame').expect(200)).body.role).toBe('participant');
-    expect((await join('chair-person').expect(200)).body.role).toBe('moderator');
-    expect((await join('open-sesamE').expect(401)).body.code).toBe('invalid_passcode');
+    expect(((await join('open-sesame').expect(200)).body as Admission).role).toBe('participant');
+    expect(((await join('chair-person').expect(200)).body as Admission).role).toBe('moderator');
+    expect(((await join('open-sesamE').expect(401)).body as ApiError).code).toBe('invalid_passcode');
     const stored = (await readObject(stack, `recordings/.rooms/${encodeURIComponent(roomName)}.json`))!.toString('utf8');
     expect(stored).not.toContain('open-sesame');
     expect(stored).not.toContain('chair-person');
 
     // A person in the room is not the host application: room settings stay out of reach.
-    const moderator = (await join('chair-person')).body.token;
+    const moderator = ((await join('chair-person')).body as Admission).token;
     await stack
       .anonymous()
       .put(`/rooms/${encodeURIComponent(roomName)}`)
@@ -130,14 +147,11 @@ describe('who may join: admission by the host application, join tokens and passc
       .send({ passcode: null })
       .expect(403);
     await stack.anonymous().post('/join-tokens').set('Authorization', `Bearer ${moderator}`).send({ roomName }).expect(403);
-    expect(
-      (
-        await stack
-          .http()
-          .get(`/rooms/${encodeURIComponent(roomName)}`)
-          .expect(200)
-      ).body.hasPasscode,
-    ).toBe(true);
+    const described = await stack
+      .http()
+      .get(`/rooms/${encodeURIComponent(roomName)}`)
+      .expect(200);
+    expect((described.body as RoomAccessView).hasPasscode).toBe(true);
 
     // Equal passcodes would make every participant a moderator: refused, in one request or two.
     const put = (body: Record<string, string>) =>
@@ -148,7 +162,7 @@ describe('who may join: admission by the host application, join tokens and passc
     await put({ passcode: 'same-code', moderatorPasscode: 'same-code' }).expect(400);
     await put({ passcode: 'chair-person' }).expect(400);
     await put({ moderatorPasscode: 'open-sesame' }).expect(400);
-    expect((await join('open-sesame').expect(200)).body.role).toBe('participant');
+    expect(((await join('open-sesame').expect(200)).body as Admission).role).toBe('participant');
   });
 });
 
@@ -169,17 +183,17 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
         .anonymous()
         .post('/token')
         .send({ roomName, participantName: 'p', ...body });
-    const owner = (await join().expect(200)).body;
+    const owner = (await join().expect(200)).body as Admission;
     expect(owner.role).toBe('moderator');
     expect(owner.moderatorPasscode).toMatch(/^[a-z2-9]{12}$/);
-    const second = (await join().expect(200)).body;
+    const second = (await join().expect(200)).body as Admission;
     expect(second).toMatchObject({ role: 'participant' });
     expect(second.moderatorPasscode).toBeUndefined();
 
     const { name } = await completeRecording(stack, roomName);
     await stack.livekit.closeRoom(roomName);
     // Someone else opens the room again later: a participant, whatever the room's metadata says.
-    const newcomer = (await join().expect(200)).body;
+    const newcomer = (await join().expect(200)).body as Admission;
     expect(newcomer.role).toBe('participant');
     await stack
       .anonymous()
@@ -187,7 +201,7 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
       .set('Authorization', `Bearer ${newcomer.token}`)
       .expect(403);
     // The owner comes back as moderator with the passcode they were given.
-    const back = (await join({ passcode: owner.moderatorPasscode }).expect(200)).body;
+    const back = (await join({ passcode: owner.moderatorPasscode! }).expect(200)).body as Admission;
     expect(back.role).toBe('moderator');
     await stack
       .anonymous()
@@ -199,17 +213,15 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
   it('never lets a stranger claim a room the host application admits people to, or one recorded before', async () => {
     const hosted = uniqueRoom('hosted-open');
     await stack.http().post('/token').send({ roomName: hosted, participantName: 'staff', role: 'moderator' }).expect(200);
-    const stranger = (await stack.anonymous().post('/token').send({ roomName: hosted, participantName: 'stranger' }).expect(200)).body;
+    const stranger = (await stack.anonymous().post('/token').send({ roomName: hosted, participantName: 'stranger' }).expect(200))
+      .body as Admission;
     expect(stranger.role).toBe('participant');
     expect(stranger.moderatorPasscode).toBeUndefined();
-    expect(
-      (
-        await stack
-          .http()
-          .get(`/rooms/${encodeURIComponent(hosted)}`)
-          .expect(200)
-      ).body.owner,
-    ).toBe('host application');
+    const hostedAccess = await stack
+      .http()
+      .get(`/rooms/${encodeURIComponent(hosted)}`)
+      .expect(200);
+    expect((hostedAccess.body as RoomAccessView).owner).toBe('host application');
 
     // A room name with recordings from before rooms had owners (a room record without access).
     const recorded = uniqueRoom('recorded-before');
@@ -218,9 +230,9 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
       currentRecording: { id: 'EG_old', name: 'old.mp4', startedAt: 1 },
       updatedAt: 1,
     });
-    expect((await stack.anonymous().post('/token').send({ roomName: recorded, participantName: 'stranger' }).expect(200)).body.role).toBe(
-      'participant',
-    );
+    const latecomer = (await stack.anonymous().post('/token').send({ roomName: recorded, participantName: 'stranger' }).expect(200))
+      .body as Admission;
+    expect(latecomer.role).toBe('participant');
   });
 
   /** Requests with a room token, as the browser client sends them. */
@@ -229,7 +241,7 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
     delete: (path: string) => stack.anonymous().delete(path).set('Authorization', `Bearer ${token}`),
   });
   const listedFor = async (token: string) =>
-    (await as(token).get('/recordings').expect(200)).body.recordings.map((r: { name: string }) => r.name);
+    ((await as(token).get('/recordings').expect(200)).body as RecordingPage).recordings.map((r) => r.name);
   const recordingPath = (name: string) => `/recordings/${encodeURIComponent(name)}`;
 
   it('shows a walk-in only the recordings of the session they joined and of later ones, never those of earlier sessions', async () => {
@@ -238,7 +250,7 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
     const { name: earlier } = await completeRecording(stack, roomName);
     await stack.livekit.closeRoom(roomName);
     // A walk-in opens the name again: a new session (a new room sid in LiveKit).
-    const walkIn = (await stack.anonymous().post('/token').send({ roomName, participantName: 'walk-in' }).expect(200)).body;
+    const walkIn = (await stack.anonymous().post('/token').send({ roomName, participantName: 'walk-in' }).expect(200)).body as Admission;
     expect(walkIn.role).toBe('participant');
     const { name: current } = await completeRecording(stack, roomName);
     // LiveKit recreates the room (after a reconnect, say): a later session, while the token lasts.
@@ -258,8 +270,8 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
     await as(walkIn.token).get(recordingPath(current)).expect(200);
 
     // Earlier sessions are for those the host vouched for, by join link or passcode.
-    const { joinToken } = (await stack.http().post('/join-tokens').send({ roomName }).expect(200)).body;
-    const invited = (await stack.anonymous().post('/token').send({ joinToken, participantName: 'invited' }).expect(200)).body;
+    const { joinToken } = (await stack.http().post('/join-tokens').send({ roomName }).expect(200)).body as JoinLink;
+    const invited = (await stack.anonymous().post('/token').send({ joinToken, participantName: 'invited' }).expect(200)).body as Admission;
     expect(await listedFor(invited.token)).toEqual([later, current, earlier]);
     await stack
       .http()
@@ -267,7 +279,7 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
       .send({ passcode: 'members-only' })
       .expect(200);
     const member = (await stack.anonymous().post('/token').send({ roomName, participantName: 'm', passcode: 'members-only' }).expect(200))
-      .body;
+      .body as Admission;
     expect(await listedFor(member.token)).toEqual([later, current, earlier]);
     await as(member.token)
       .get(`${recordingPath(earlier)}/url`)
@@ -276,7 +288,7 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
 
   it('pages a walk-in through exactly the recordings of their session, at one LIST and a GET per recording a page', async () => {
     const roomName = uniqueRoom('paged');
-    const walkIn = (await stack.anonymous().post('/token').send({ roomName, participantName: 'walk-in' }).expect(200)).body;
+    const walkIn = (await stack.anonymous().post('/token').send({ roomName, participantName: 'walk-in' }).expect(200)).body as Admission;
     const sid = stack.livekit.getRoom(roomName)!.sid;
     const base = Date.now();
     const recording = (i: number, roomId: string, startedAt: number) => finishedRecording(roomName, roomId, i, startedAt);
@@ -295,11 +307,11 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
         await as(walkIn.token)
           .get(`/recordings?limit=10${cursor ? `&cursor=${cursor}` : ''}`)
           .expect(200)
-      ).body;
+      ).body as RecordingPage;
       const reads = stack.s3Proxy.requests.slice(before).filter((r) => r.method === 'GET');
       expect(reads.filter((r) => /^\/[^/]+\/?$/.test(r.path))).toHaveLength(1); // the LIST
       expect(reads.filter((r) => r.path.includes('/.metadata/')).length).toBeLessThanOrEqual(10);
-      seen.push(...page.recordings.map((r: Recording) => r.name));
+      seen.push(...page.recordings.map((r) => r.name));
       cursor = page.nextCursor ?? undefined;
       pages++;
     } while (cursor);
@@ -309,7 +321,7 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
 
   it("bounds a moderator admitted openly the same way, also back with their claim's moderator passcode: a recording of an earlier session found later is not theirs to see or delete", async () => {
     const roomName = uniqueRoom('claimed-bound');
-    const owner = (await stack.anonymous().post('/token').send({ roomName, participantName: 'owner' }).expect(200)).body;
+    const owner = (await stack.anonymous().post('/token').send({ roomName, participantName: 'owner' }).expect(200)).body as Admission;
     expect(owner.role).toBe('moderator');
     // Media of an earlier session of the name (its egress started in 2020), found by a later reconcile pass.
     const orphan = `${roomName}-RM_earlier0001-20200101120000000.mp4`;
@@ -328,8 +340,8 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
     // Back with the moderator passcode their claim gave them (as the page renews its token), still
     // bound to the session they claimed: nobody vouched for them.
     const backWith = async (passcode: string) =>
-      (await stack.anonymous().post('/token').send({ roomName, participantName: 'owner', passcode }).expect(200)).body;
-    const back = await backWith(owner.moderatorPasscode);
+      (await stack.anonymous().post('/token').send({ roomName, participantName: 'owner', passcode }).expect(200)).body as Admission;
+    const back = await backWith(owner.moderatorPasscode!);
     expect(back.role).toBe('moderator');
     expect(await listedFor(back.token)).toEqual([]);
     await as(back.token)
@@ -347,7 +359,7 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
 
   it('claims only a name with no recordings, no sidecars and no live room another application made', async () => {
     const firstInto = async (roomName: string) =>
-      (await stack.anonymous().post('/token').send({ roomName, participantName: 'first' }).expect(200)).body;
+      (await stack.anonymous().post('/token').send({ roomName, participantName: 'first' }).expect(200)).body as Admission;
     // Recordings listed under the name, though no room record says so (an earlier version wrote them).
     const recorded = uniqueRoom('indexed');
     await stack.services.store.save(finishedRecording(recorded, 'RM_indexed0001', 1, Date.now() - 3_600_000), undefined);
@@ -381,14 +393,11 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
         role: 'participant',
         moderatorPasscode: undefined,
       });
-      expect(
-        (
-          await stack
-            .http()
-            .get(`/rooms/${encodeURIComponent(roomName)}`)
-            .expect(200)
-        ).body.owner,
-      ).toBeNull();
+      const access = await stack
+        .http()
+        .get(`/rooms/${encodeURIComponent(roomName)}`)
+        .expect(200);
+      expect((access.body as RoomAccessView).owner).toBeNull();
     }
     expect(JSON.parse(stack.livekit.getRoom(foreign)!.metadata)).toEqual({ createdBy: 'another-app' });
     expect(await readObject(stack, `recordings/.rooms/${encodeURIComponent(adopted)}.json`)).toBeDefined();
@@ -422,9 +431,9 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
       return stack.s3Proxy.requests.slice(before).filter((r) => r.method === 'GET' && /^\/[^/]+\/?$/.test(r.path)).length;
     };
     const walkIn = async () =>
-      expect((await stack.anonymous().post('/token').send({ roomName, participantName: 'walk-in' }).expect(200)).body.role).toBe(
-        'participant',
-      );
+      expect(
+        ((await stack.anonymous().post('/token').send({ roomName, participantName: 'walk-in' }).expect(200)).body as Admission).role,
+      ).toBe('participant');
     expect(await lists(walkIn)).toBeGreaterThan(0);
     expect(await lists(walkIn)).toBe(0);
   });
@@ -436,7 +445,7 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
       .put(`/rooms/${encodeURIComponent(roomName)}`)
       .send({ passcode: 'letmein1' })
       .expect(200);
-    expect((await stack.anonymous().post('/token').send({ roomName, participantName: 'p' }).expect(401)).body.code).toBe(
+    expect(((await stack.anonymous().post('/token').send({ roomName, participantName: 'p' }).expect(401)).body as ApiError).code).toBe(
       'passcode_required',
     );
     await stack.anonymous().post('/token').send({ roomName, participantName: 'p', passcode: 'letmein1' }).expect(200);
@@ -510,7 +519,7 @@ describe('claims in open admission wait for the start-up repair', () => {
           .post('/token')
           .send({ roomName: uniqueRoom('unrepaired'), participantName: 'first' })
           .expect(200)
-      ).body;
+      ).body as Admission;
       expect([first.role, first.moderatorPasscode]).toEqual(['participant', undefined]);
     } finally {
       await off.close();

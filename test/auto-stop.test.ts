@@ -1,5 +1,12 @@
+import type { RecordingView } from '../src/models/recording.model';
 import { uniqueRoom, waitForRecording } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
+
+/** What POST /recordings/start answers. */
+interface Started {
+  message: string;
+  recording: RecordingView;
+}
 
 describe('auto-stop when everyone has left', () => {
   let stack: TestStack;
@@ -14,7 +21,7 @@ describe('auto-stop when everyone has left', () => {
   async function recordingWith(people: string[]) {
     const roomName = uniqueRoom('meeting');
     for (const identity of people) stack.livekit.addParticipant(roomName, { identity, name: identity, tracks: ['audio', 'video'] });
-    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body;
+    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as Started;
     await waitForRecording(stack, recording.name, (r) => r.status === 'ACTIVE');
     expect(stack.livekit.listParticipants(roomName).some((p) => p.identity === recording.id)).toBe(true);
     return { roomName, recording: recording as { id: string; name: string } };
@@ -24,7 +31,7 @@ describe('auto-stop when everyone has left', () => {
     const { roomName, recording } = await recordingWith(['alice', 'bob']);
     stack.livekit.removeParticipant(roomName, 'alice');
     await stack.livekit.webhooks.idle();
-    expect((await stack.http().get(`/recordings/${recording.name}/info`)).body.autoStopAt).toBeUndefined();
+    expect(((await stack.http().get(`/recordings/${recording.name}/info`)).body as RecordingView).autoStopAt).toBeUndefined();
 
     const left = Date.now();
     stack.livekit.removeParticipant(roomName, 'bob');
@@ -53,12 +60,12 @@ describe('auto-stop when everyone has left', () => {
     try {
       const roomName = uniqueRoom('manual');
       manual.livekit.addParticipant(roomName, { identity: 'dan', tracks: ['video'] });
-      const { recording } = (await manual.http().post('/recordings/start').send({ roomName }).expect(200)).body;
+      const { recording } = (await manual.http().post('/recordings/start').send({ roomName }).expect(200)).body as Started;
       await waitForRecording(manual, recording.name, (r) => r.status === 'ACTIVE');
       manual.livekit.removeParticipant(roomName, 'dan');
       await manual.livekit.webhooks.idle();
       await new Promise((resolve) => setTimeout(resolve, 500));
-      const info = (await manual.http().get(`/recordings/${recording.name}/info`).expect(200)).body;
+      const info = (await manual.http().get(`/recordings/${recording.name}/info`).expect(200)).body as RecordingView;
       expect(info).toMatchObject({ status: 'ACTIVE' });
       expect(info.autoStopAt).toBeUndefined();
     } finally {

@@ -23,8 +23,9 @@ const memory: Store = () => {
   let now = 1_000_000;
   return {
     counter: new MemoryFailureCounter(policy, () => now),
-    advance: async (ms) => {
+    advance: (ms) => {
       now += ms;
+      return Promise.resolve();
     },
   };
 };

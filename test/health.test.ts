@@ -20,7 +20,7 @@ describe('health and readiness', () => {
       quick.s3Proxy.inject((method, path) => method === 'GET' && path.includes('/.metadata/'), { kind: 'hang' });
       const started = Date.now();
       const res = await quick.http().get('/recordings/some-RM_x-1.mp4/info').expect(503);
-      expect(res.body.code).toBe('s3_unavailable');
+      expect((res.body as { code: string }).code).toBe('s3_unavailable');
       expect(Date.now() - started).toBeLessThan(5000);
       await quick.http().get('/recordings/some-RM_x-1.mp4/info').expect(404);
     } finally {

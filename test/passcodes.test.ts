@@ -1,8 +1,14 @@
 import type { Redis } from 'ioredis';
 import request from 'supertest';
+import type { Admission, RoomAccessView } from '../src/services/admission.service';
 import { REDIS_TEST_URL, connectRedis, deleteKeys, testPrefix } from './support/redis';
 import { uniqueRoom } from './support/recordings';
 import { startStack, type ServiceInstance, type TestStack } from './support/stack';
+
+interface ApiError {
+  errorMessage: string;
+  code: string;
+}
 
 const WRONG = 'not-the-passcode';
 /**
@@ -69,7 +75,7 @@ describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
   /** The lock's answer: 429 and how long to wait. */
   const expectLocked = async (roomName: string, passcode: string, retryAfter: string) => {
     const res = await attempt(roomName, passcode);
-    expect({ status: res.status, code: res.body.code, retryAfter: res.headers['retry-after'] }).toEqual({
+    expect({ status: res.status, code: (res.body as ApiError).code, retryAfter: res.headers['retry-after'] }).toEqual({
       status: 429,
       code: 'passcode_locked',
       retryAfter,
@@ -77,7 +83,7 @@ describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
   };
   const admittedAs = async (roomName: string, passcode: string) => {
     const res = await attempt(roomName, passcode);
-    return res.status === 200 ? (res.body.role as string) : undefined;
+    return res.status === 200 ? (res.body as Admission).role : undefined;
   };
 
   it("locks a room's passcodes after five failures from anywhere, refusing even the right one; join links and the host key still admit", async () => {
@@ -94,7 +100,7 @@ describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
     }
 
     // The host application's ways in are not locked.
-    const { joinToken } = (await stack.http().post('/join-tokens').send({ roomName }).expect(200)).body;
+    const { joinToken } = (await stack.http().post('/join-tokens').send({ roomName }).expect(200)).body as { joinToken: string };
     await stack
       .anonymous()
       .post('/token')
@@ -114,7 +120,7 @@ describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
     await Promise.all(rooms.map((roomName) => setPasscodes(roomName, { passcode: 'participants-code' })));
     await Promise.all(rooms.slice(0, 5).map((roomName) => failTimes(roomName, 1, guesser)));
     const refused = await attempt(rooms[5], 'participants-code', guesser);
-    expect({ status: refused.status, code: refused.body.code, retryAfter: refused.headers['retry-after'] }).toEqual({
+    expect({ status: refused.status, code: (refused.body as ApiError).code, retryAfter: refused.headers['retry-after'] }).toEqual({
       status: 429,
       code: 'passcode_locked',
       retryAfter: '1',
@@ -192,14 +198,19 @@ describe('passcode length', () => {
   });
 
   const room = (roomName: string) => `/rooms/${encodeURIComponent(roomName)}`;
-  const join = (roomName: string, passcode: string) =>
-    stack.anonymous().post('/token').send({ roomName, participantName: 'p', passcode }).expect(200);
+  const join = async (roomName: string, passcode: string) =>
+    (await stack.anonymous().post('/token').send({ roomName, participantName: 'p', passcode }).expect(200)).body as Admission;
+  /** The host application admits a moderator. */
+  const joinAsHost = async (roomName: string) =>
+    (await stack.http().post('/token').send({ roomName, participantName: 'staff', role: 'moderator' }).expect(200)).body as Admission;
+  /** The room's access as the host application sees it. */
+  const roomAccess = async (roomName: string) => (await stack.http().get(room(roomName)).expect(200)).body as RoomAccessView;
 
   it('refuses new passcodes shorter than 8 characters; an existing short one keeps working, and moderators and the host application are told', async () => {
     const roomName = uniqueRoom('short');
     for (const body of [{ passcode: 'seven-c' }, { moderatorPasscode: 'seven-c' }]) {
       const res = await stack.http().put(room(roomName)).send(body).expect(400);
-      expect(res.body.errorMessage).toMatch(/at least 8 characters/);
+      expect((res.body as ApiError).errorMessage).toMatch(/at least 8 characters/);
     }
 
     // A room whose participant passcode was set before the rule.
@@ -213,18 +224,20 @@ describe('passcode length', () => {
       },
       updatedAt: 1,
     });
-    const participant = (await join(roomName, '1234')).body;
+    const participant = await join(roomName, '1234');
     expect(participant.role).toBe('participant');
     expect(participant.shortPasscodes).toBeUndefined();
     await stack.anonymous().get(room(roomName)).set('Authorization', `Bearer ${participant.token}`).expect(403);
-    expect((await stack.http().get(room(roomName)).expect(200)).body.shortPasscodes).toEqual(['participant']);
-    expect((await join(roomName, 'moderators-code')).body.shortPasscodes).toEqual(['participant']);
-    const hosted = (await stack.http().post('/token').send({ roomName, participantName: 'staff', role: 'moderator' }).expect(200)).body;
+    expect((await roomAccess(roomName)).shortPasscodes).toEqual(['participant']);
+    expect((await join(roomName, 'moderators-code')).shortPasscodes).toEqual(['participant']);
+    const hosted = await joinAsHost(roomName);
     expect(hosted.shortPasscodes).toEqual(['participant']);
 
     // Once changed, nobody is told any more.
-    expect((await stack.http().put(room(roomName)).send({ passcode: 'a-longer-passcode' }).expect(200)).body.shortPasscodes).toEqual([]);
-    expect((await join(roomName, 'moderators-code')).body.shortPasscodes).toBeUndefined();
+    expect(
+      ((await stack.http().put(room(roomName)).send({ passcode: 'a-longer-passcode' }).expect(200)).body as RoomAccessView).shortPasscodes,
+    ).toEqual([]);
+    expect((await join(roomName, 'moderators-code')).shortPasscodes).toBeUndefined();
   });
 
   const putOldRoom = async (roomName: string, passcode: string, moderatorPasscode: string) => {
@@ -248,12 +261,10 @@ describe('passcode length', () => {
     await putOldRoom(roomName, '1234', 'moderators-code');
     await join(roomName, '1234');
     let before = stack.s3Proxy.requests.length;
-    expect((await join(roomName, 'moderators-code')).body.shortPasscodes).toEqual(['participant']);
+    expect((await join(roomName, 'moderators-code')).shortPasscodes).toEqual(['participant']);
     expect(roomRecordReads(roomName, before)).toBe(1);
     before = stack.s3Proxy.requests.length;
-    expect(
-      (await stack.http().post('/token').send({ roomName, participantName: 'staff', role: 'moderator' }).expect(200)).body.shortPasscodes,
-    ).toEqual(['participant']);
+    expect((await joinAsHost(roomName)).shortPasscodes).toEqual(['participant']);
     expect(roomRecordReads(roomName, before)).toBe(1);
   });
 
@@ -263,16 +274,9 @@ describe('passcode length', () => {
     const writesOfTheRecord = (method: string, path: string) =>
       method === 'PUT' && path.endsWith(`/.rooms/${encodeURIComponent(roomName)}.json`);
     for (let attempt = 0; attempt < 3; attempt++) stack.s3Proxy.inject(writesOfTheRecord, { kind: 'status', status: 503 }); // every retry of the SDK
-    expect((await join(roomName, 'mod1')).body).toMatchObject({ role: 'moderator', shortPasscodes: ['moderator'] });
+    expect(await join(roomName, 'mod1')).toMatchObject({ role: 'moderator', shortPasscodes: ['moderator'] });
     // Not noted, so the next admission tries again, and tells the same.
-    expect((await join(roomName, 'mod1')).body.shortPasscodes).toEqual(['moderator']);
-    expect(
-      (
-        await stack
-          .http()
-          .get(`/rooms/${encodeURIComponent(roomName)}`)
-          .expect(200)
-      ).body.shortPasscodes,
-    ).toEqual(['moderator']);
+    expect((await join(roomName, 'mod1')).shortPasscodes).toEqual(['moderator']);
+    expect((await roomAccess(roomName)).shortPasscodes).toEqual(['moderator']);
   });
 });

@@ -1,21 +1,32 @@
 import http from 'node:http';
 import { EgressStatus } from '@livekit/protocol';
+import type { RecordingView } from '../src/models/recording.model';
 import { eventually } from './support/eventually';
 import { FIXTURE_MP4, binary, joinRoom, roomMetadata, uniqueRoom, waitForRecording, waitForRoomStatus } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
 /** Races, partial failures and odd input around starting, stopping, listing and deleting recordings. */
 
-interface RecordingBody {
-  id: string;
-  name: string;
-  status: string;
-  playable: boolean;
+/** What starting or stopping a recording answers. */
+interface RecordingAnswer {
+  message: string;
+  recording: RecordingView;
+}
+
+/** A page of GET /recordings. */
+interface RecordingPage {
+  recordings: RecordingView[];
+  nextCursor: string | null;
+}
+
+interface ApiError {
+  errorMessage: string;
+  code: string;
 }
 
 async function startRecording(stack: TestStack, roomName = uniqueRoom()) {
   await joinRoom(stack, roomName);
-  const recording: RecordingBody = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
+  const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as RecordingAnswer;
   await stack.livekit.webhooks.idle();
   return { roomName, recording };
 }
@@ -52,8 +63,8 @@ function failSidecarWrites(stack: TestStack, roomName: string, times = 3) {
 
 const egressesOf = (stack: TestStack, roomName: string) => stack.livekit.listEgresses().filter((e) => e.roomName === roomName);
 
-const listRoom = async (stack: TestStack, roomName: string): Promise<RecordingBody[]> =>
-  (await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings;
+const listRoom = async (stack: TestStack, roomName: string): Promise<RecordingView[]> =>
+  ((await stack.http().get('/recordings').query({ roomName }).expect(200)).body as RecordingPage).recordings;
 
 describe('recording edge cases', () => {
   let stack: TestStack;
@@ -82,10 +93,10 @@ describe('recording edge cases', () => {
     );
 
     expect(answers.map((res) => res.status).sort()).toEqual([200, 409, 409, 409, 409]);
-    for (const refused of answers.filter((res) => res.status === 409)) expect(refused.body.code).toBe('recording_active');
+    for (const refused of answers.filter((res) => res.status === 409)) expect((refused.body as ApiError).code).toBe('recording_active');
     // LiveKit was asked once: no orphan egress is recording the room behind our back.
     expect(egressesOf(stack, roomName)).toHaveLength(1);
-    expect(egressesOf(stack, roomName)[0].egressId).toBe(answers.find((res) => res.status === 200)!.body.recording.id);
+    expect(egressesOf(stack, roomName)[0].egressId).toBe((answers.find((res) => res.status === 200)!.body as RecordingAnswer).recording.id);
   });
 
   it('keeps a recording that hit the egress limit: LIMIT_REACHED, playable, streamed, and the room shows STOPPED', async () => {
@@ -105,8 +116,10 @@ describe('recording edge cases', () => {
 
     const done = await waitForRecording(stack, recording.name, (r) => r.status === 'COMPLETE');
     expect(done.playable).toBe(false);
-    expect((await stack.http().get(`/recordings/${recording.name}`).expect(409)).body.code).toBe('recording_not_playable');
-    expect((await stack.http().get(`/recordings/${recording.name}/url`).expect(409)).body.code).toBe('recording_not_playable');
+    expect(((await stack.http().get(`/recordings/${recording.name}`).expect(409)).body as ApiError).code).toBe('recording_not_playable');
+    expect(((await stack.http().get(`/recordings/${recording.name}/url`).expect(409)).body as ApiError).code).toBe(
+      'recording_not_playable',
+    );
   });
 
   it('stops the egress and leaves nothing active when the sidecar cannot be written during start', async () => {
@@ -135,7 +148,7 @@ describe('recording edge cases', () => {
 
     // The egress is stopping whatever we managed to write: telling the user "failed" would be wrong.
     const stopped = await stack.http().post('/recordings/stop').send({ roomName });
-    expect({ status: stopped.status, body: stopped.body }).toMatchObject({
+    expect({ status: stopped.status, body: stopped.body as unknown }).toMatchObject({
       status: 200,
       body: { recording: { id: recording.id, status: 'ENDING' } },
     });
@@ -164,11 +177,11 @@ describe('recording edge cases', () => {
 
   it('treats empty filters (as a reference client sends them) as no filter', async () => {
     await finishedRecording(stack);
-    const everything = (await stack.http().get('/recordings').expect(200)).body;
+    const everything = (await stack.http().get('/recordings').expect(200)).body as RecordingPage;
     expect(everything.recordings.length).toBeGreaterThan(0);
 
     const res = await stack.http().get('/recordings?roomName=&roomId=');
-    expect({ status: res.status, code: res.body.code }).toEqual({ status: 200, code: undefined });
+    expect({ status: res.status, code: (res.body as Partial<ApiError>).code }).toEqual({ status: 200, code: undefined });
     expect(res.body).toEqual(everything);
   });
 
@@ -179,7 +192,7 @@ describe('recording edge cases', () => {
     const res = await rawRequest(stack, method, path);
     expect(res.status).toBe(400);
     expect(res.contentType).toMatch(/^application\/json/);
-    expect(JSON.parse(res.body)).toEqual(expect.objectContaining({ code: expect.any(String) }));
+    expect(JSON.parse(res.body)).toEqual(expect.objectContaining<{ code: unknown }>({ code: expect.any(String) }));
   });
 });
 
@@ -230,7 +243,7 @@ describe('a start call that times out after LiveKit started the egress', () => {
     await joinRoom(stack, roomName);
     stack.livekit.failNext('StartRoomCompositeEgress', { delayMs: 1500 });
     const failed = await stack.http().post('/recordings/start').send({ roomName }).expect(503);
-    expect(failed.body.code).toBe('livekit_unavailable');
+    expect((failed.body as ApiError).code).toBe('livekit_unavailable');
 
     // LiveKit did start it: its webhooks alone must make it one of ours.
     const egress = await eventually(() => egressesOf(stack, roomName)[0], { what: 'the egress LiveKit started' });
@@ -246,7 +259,7 @@ describe('a start call that times out after LiveKit started the egress', () => {
     await waitForRoomStatus(stack, roomName, 'STARTED');
 
     const stopped = await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
-    expect(stopped.body.recording.id).toBe(egress.egressId);
+    expect((stopped.body as RecordingAnswer).recording.id).toBe(egress.egressId);
     const done = await waitForRecording(stack, listed.name, (r) => r.status === 'COMPLETE');
     expect(done.playable).toBe(true);
   });

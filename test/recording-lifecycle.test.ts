@@ -1,4 +1,5 @@
 import { EgressClient, EncodedFileOutput, EncodedFileType, S3Upload } from 'livekit-server-sdk';
+import type { RecordingView } from '../src/models/recording.model';
 import {
   FIXTURE_MP4,
   binary,
@@ -13,6 +14,29 @@ import {
 import { eventually } from './support/eventually';
 import { startStack, type TestStack } from './support/stack';
 
+/** What starting or stopping a recording answers. */
+interface RecordingAnswer {
+  message: string;
+  recording: RecordingView;
+}
+
+/** A page of GET /recordings. */
+interface RecordingPage {
+  recordings: RecordingView[];
+  nextCursor: string | null;
+}
+
+/** What GET /recordings/:name/url answers. */
+interface MediaUrl {
+  recordingUrl: string;
+  expiresAt: number;
+}
+
+interface ApiError {
+  errorMessage: string;
+  code: string;
+}
+
 describe('recording a room', () => {
   let stack: TestStack;
   beforeAll(async () => {
@@ -21,13 +45,15 @@ describe('recording a room', () => {
   afterAll(async () => {
     await stack.close();
   });
+  const listRoom = async (roomName: string) =>
+    ((await stack.http().get('/recordings').query({ roomName }).expect(200)).body as RecordingPage).recordings;
 
   it('walks STARTING → STARTED → STOPPING → STOPPED, with a sidecar at every step and a playable MP4 at the end', async () => {
     const roomName = uniqueRoom('walk');
     await joinRoom(stack, roomName);
-    const started = await stack.http().post('/recordings/start').send({ roomName }).expect(200);
-    const { recording } = started.body;
-    expect(started.body.message).toBe('Recording started');
+    const started = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as RecordingAnswer;
+    const { recording } = started;
+    expect(started.message).toBe('Recording started');
     expect(recording).toMatchObject({ roomName, status: 'STARTING', playable: false });
     expect(recording.id).toMatch(/^EG_/);
     expect(recording.roomId).toBe(stack.livekit.getRoom(roomName)!.sid);
@@ -60,24 +86,24 @@ describe('recording a room', () => {
   it('lists in-progress, failed and finished recordings with their status and playability', async () => {
     const roomName = uniqueRoom('mixed');
     await joinRoom(stack, roomName);
-    const first = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
+    const first = ((await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as RecordingAnswer).recording;
     await stack.livekit.endEgress(first.id, { status: 'FAILED', error: 'chrome crashed' });
     await waitForRoomStatus(stack, roomName, 'FAILED');
-    const second = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
+    const second = ((await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as RecordingAnswer).recording;
 
-    const list = await stack.http().get('/recordings').query({ roomName }).expect(200);
-    expect(list.body.nextCursor).toBeNull();
-    expect(list.body.recordings.map((r: { id: string }) => r.id)).toEqual([second.id, first.id]);
-    expect(list.body.recordings[0]).toMatchObject({ status: 'STARTING', playable: false });
-    expect(list.body.recordings[1]).toMatchObject({ status: 'FAILED', playable: false, error: 'chrome crashed' });
+    const list = (await stack.http().get('/recordings').query({ roomName }).expect(200)).body as RecordingPage;
+    expect(list.nextCursor).toBeNull();
+    expect(list.recordings.map((r) => r.id)).toEqual([second.id, first.id]);
+    expect(list.recordings[0]).toMatchObject({ status: 'STARTING', playable: false });
+    expect(list.recordings[1]).toMatchObject({ status: 'FAILED', playable: false, error: 'chrome crashed' });
 
     // Not playable: no URL, no media; unknown: 404.
-    expect((await stack.http().get(`/recordings/${first.name}/url`).expect(409)).body.code).toBe('recording_not_playable');
+    expect(((await stack.http().get(`/recordings/${first.name}/url`).expect(409)).body as ApiError).code).toBe('recording_not_playable');
     await stack.http().get(`/recordings/${first.name}`).expect(409);
     await stack.http().get('/recordings/nothing-here.mp4').expect(404);
     await stack.http().get('/recordings/nothing-here.mp4/url').expect(404);
     // An unfinished recording cannot be deleted; a failed one can.
-    expect((await stack.http().delete(`/recordings/${second.name}`).expect(409)).body.code).toBe('recording_in_progress');
+    expect(((await stack.http().delete(`/recordings/${second.name}`).expect(409)).body as ApiError).code).toBe('recording_in_progress');
     await stack.http().delete(`/recordings/${first.name}`).expect(200);
   });
 
@@ -85,12 +111,12 @@ describe('recording a room', () => {
     const roomName = uniqueRoom('busy');
     await joinRoom(stack, roomName);
     await stack.http().post('/recordings/stop').send({ roomName }).expect(409);
-    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body;
+    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as RecordingAnswer;
     const again = await stack.http().post('/recordings/start').send({ roomName }).expect(409);
     expect(again.body).toMatchObject({ code: 'recording_active' });
     // Stopping a recording that never started media aborts it.
     const stopped = await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
-    expect(stopped.body.recording).toMatchObject({ id: recording.id, status: 'ABORTED' });
+    expect((stopped.body as RecordingAnswer).recording).toMatchObject({ id: recording.id, status: 'ABORTED' });
     await waitForRoomStatus(stack, roomName, 'FAILED');
     await stack.http().post('/recordings/stop').send({ roomName }).expect(409);
   });
@@ -120,7 +146,7 @@ describe('recording a room', () => {
     expect(
       stack.livekit.deliveries.filter((d) => d.event.egressInfo?.egressId === foreign.egressId).every((d) => d.attempts.at(-1) === 200),
     ).toBe(true);
-    expect((await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings).toEqual([]);
+    expect(await listRoom(roomName)).toEqual([]);
     expect(await roomMetadata(stack, roomName)).toMatchObject({ recordingStatus: 'STOPPED' });
     await stack.http().post('/recordings/start').send({ roomName }).expect(200);
   });
@@ -131,8 +157,10 @@ describe('recording a room', () => {
       .post('/recordings/start')
       .send({ roomName: uniqueRoom('missing') })
       .expect(404);
-    expect(missing.body.errorMessage).toMatch(/does not exist/);
-    expect((await stack.http().post('/recordings/start').send({}).expect(400)).body.errorMessage).toMatch(/roomName is required/);
+    expect((missing.body as ApiError).errorMessage).toMatch(/does not exist/);
+    expect(((await stack.http().post('/recordings/start').send({}).expect(400)).body as ApiError).errorMessage).toMatch(
+      /roomName is required/,
+    );
     await stack
       .http()
       .post('/recordings/stop')
@@ -145,12 +173,14 @@ describe('recording a room', () => {
     await joinRoom(stack, roomName);
     stack.livekit.failNext('StartRoomCompositeEgress', { code: 'internal', msg: 'egress not connected (redis required)' });
     const failed = await stack.http().post('/recordings/start').send({ roomName }).expect(502);
-    expect(failed.body.code).toBe('livekit_error');
+    expect((failed.body as ApiError).code).toBe('livekit_error');
     stack.livekit.failNext('StartRoomCompositeEgress', 'network');
-    expect((await stack.http().post('/recordings/start').send({ roomName }).expect(503)).body.code).toBe('livekit_unavailable');
+    expect(((await stack.http().post('/recordings/start').send({ roomName }).expect(503)).body as ApiError).code).toBe(
+      'livekit_unavailable',
+    );
     stack.livekit.failNext('ListEgress', { code: 'unavailable', msg: 'no response from servers' }, 3);
     await stack.http().post('/recordings/start').send({ roomName }).expect(503);
-    expect((await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings).toEqual([]);
+    expect(await listRoom(roomName)).toEqual([]);
     // A single passing failure of a read is asked again, not reported.
     stack.livekit.failNext('ListEgress', 'network');
     await stack.http().post('/recordings/start').send({ roomName }).expect(200);
@@ -159,7 +189,7 @@ describe('recording a room', () => {
 
   it('hands out a presigned URL for the public S3 endpoint, valid for the configured time', async () => {
     const { name, recording } = await completeWithManualLifecycle(stack);
-    const { recordingUrl } = (await stack.http().get(`/recordings/${name}/url`).expect(200)).body;
+    const { recordingUrl } = (await stack.http().get(`/recordings/${name}/url`).expect(200)).body as MediaUrl;
     const url = new URL(recordingUrl);
     expect(url.origin).toBe('http://media.example.test:9000');
     expect(decodeURIComponent(url.pathname)).toBe(`/${stack.s3.bucket}/${recording.mediaKey}`);
@@ -186,7 +216,7 @@ describe('recording a room', () => {
       .find((d) => d.event.egressInfo?.egressId === recording.id);
     expect(await stack.livekit.sendWebhook(ended!.event)).toBe(200);
     await stack.http().get(`/recordings/${name}/info`).expect(404);
-    expect((await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings).toEqual([]);
+    expect(await listRoom(roomName)).toEqual([]);
   });
 
   it('deletes a recording whose room is gone, without telling anyone', async () => {
@@ -206,7 +236,7 @@ describe('recording a room', () => {
           .http()
           .get(`/recordings/${encodeURIComponent(name)}/url`)
           .expect(200)
-      ).body;
+      ).body as MediaUrl;
       expect(recordingUrl).toMatch(new RegExp(`^/recordings/${encodeURIComponent(name)}\\?expires=\\d+&signature=[\\w-]+$`));
       // As a <video> plays it: no bearer token, the signature is the credential.
       const media = await proxied.anonymous().get(recordingUrl).buffer(true).parse(binary).expect(200);
@@ -221,10 +251,10 @@ describe('recording a room', () => {
 async function completeWithManualLifecycle(stack: TestStack) {
   const roomName = uniqueRoom('done');
   await joinRoom(stack, roomName);
-  const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body;
+  const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as RecordingAnswer;
   await stack.livekit.activateEgress(recording.id);
   await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
   const done = await waitForRecording(stack, recording.name, (r) => r.playable);
   await eventually(() => stack.livekit.webhooks.idle().then(() => true));
-  return { roomName, name: recording.name as string, recording: done };
+  return { roomName, name: recording.name, recording: done };
 }

@@ -1,4 +1,5 @@
 import { SignJWT } from 'jose';
+import type { Admission } from '../src/services/admission.service';
 import { uniqueRoom } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
@@ -29,7 +30,7 @@ describe('room tokens live no longer than PARTICIPANT_TOKEN_TTL', () => {
 
   it('refuses one without exp, or whose lifetime exceeds the TTL plus a minute, and accepts the ones it mints', async () => {
     const roomName = uniqueRoom('lifetime');
-    const admitted = (await stack.http().post('/token').send({ roomName, participantName: 'p' }).expect(200)).body;
+    const admitted = (await stack.http().post('/token').send({ roomName, participantName: 'p' }).expect(200)).body as Admission;
     await listWith(roomName, admitted.token).expect(200);
     await listWith(roomName, await roomToken(roomName, { nbf: now(), exp: now() + HOUR + 30 })).expect(200);
 

@@ -4,7 +4,9 @@ import { AccessToken } from 'livekit-server-sdk';
 import request from 'supertest';
 import { createApp } from '../src/app';
 import { createLogger } from '../src/logger';
+import type { RecordingView } from '../src/models/recording.model';
 import { createServices } from '../src/services';
+import type { Admission } from '../src/services/admission.service';
 import { appRoutes } from './support/routes';
 import { TEST_ADMIN_KEY } from './support/service-process';
 import { completeRecording, readObject, roomMetadata, sidecarsOf, uniqueRoom } from './support/recordings';
@@ -15,6 +17,17 @@ import { startStack, type TestStack } from './support/stack';
  * description, and /metrics outside production without METRICS_TOKEN (test/observability.test.ts).
  */
 const PUBLIC_ROUTES = new Set(['GET /config', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /docs']);
+
+interface ApiError {
+  errorMessage: string;
+  code: string;
+}
+
+/** What GET /recordings/:name/url answers. */
+interface MediaUrl {
+  recordingUrl: string;
+  expiresAt: number;
+}
 
 describe('security: each attack is refused and changes nothing', () => {
   let stack: TestStack;
@@ -31,7 +44,7 @@ describe('security: each attack is refused and changes nothing', () => {
 
   /** A room token as POST /token hands it out, admitted by the host application. */
   async function tokenFor(room: string, role: 'moderator' | 'participant', participantName = 'someone') {
-    return (await stack.http().post('/token').send({ roomName: room, participantName, role }).expect(200)).body.token as string;
+    return ((await stack.http().post('/token').send({ roomName: room, participantName, role }).expect(200)).body as Admission).token;
   }
   const as = (token: string) => ({
     get: (path: string) => stack.anonymous().get(path).set('Authorization', `Bearer ${token}`),
@@ -42,7 +55,7 @@ describe('security: each attack is refused and changes nothing', () => {
 
   /** What an attack must not change: the media, the sidecars, the room's metadata, the egresses. */
   async function state() {
-    const sidecars = await sidecarsOf(stack, (await stack.http().get(`${path()}/info`)).body.id);
+    const sidecars = await sidecarsOf(stack, ((await stack.http().get(`${path()}/info`)).body as RecordingView).id);
     return {
       media: createHash('sha256')
         .update((await readObject(stack, `recordings/${name}`)) ?? '')
@@ -94,13 +107,10 @@ describe('security: each attack is refused and changes nothing', () => {
     expired.addGrant({ room: roomName, roomJoin: true });
     await expectUnchanged(async () => {
       await stack.anonymous().delete(path()).expect(401);
-      expect(
-        (
-          await as(await forged.toJwt())
-            .delete(path())
-            .expect(401)
-        ).body.code,
-      ).toBe('unauthenticated');
+      const refused = await as(await forged.toJwt())
+        .delete(path())
+        .expect(401);
+      expect((refused.body as ApiError).code).toBe('unauthenticated');
       await as(await expired.toJwt())
         .delete(path())
         .expect(401);
@@ -111,7 +121,7 @@ describe('security: each attack is refused and changes nothing', () => {
   it('refuses a token for another room with 403, whatever its role', async () => {
     const elsewhere = await tokenFor(uniqueRoom('elsewhere'), 'moderator');
     await expectUnchanged(async () => {
-      expect((await as(elsewhere).get(`${path()}/info`).expect(403)).body.code).toBe('forbidden');
+      expect(((await as(elsewhere).get(`${path()}/info`).expect(403)).body as ApiError).code).toBe('forbidden');
       await as(elsewhere).get(`${path()}/url`).expect(403);
       await as(elsewhere).get(path()).expect(403);
       await as(elsewhere).delete(path()).expect(403);
@@ -128,9 +138,10 @@ describe('security: each attack is refused and changes nothing', () => {
       await as(participant).post('/recordings/stop').send({ roomName }).expect(403);
     });
     // Its own room is listed even without a filter; the recording plays.
-    const listed = (await as(participant).get('/recordings').expect(200)).body.recordings.map((r: { name: string }) => r.name);
+    const { recordings } = (await as(participant).get('/recordings').expect(200)).body as { recordings: RecordingView[] };
+    const listed = recordings.map((r) => r.name);
     expect(listed).toEqual([name]);
-    expect((await as(participant).get(`${path()}/url`).expect(200)).body.recordingUrl).toBeTruthy();
+    expect(((await as(participant).get(`${path()}/url`).expect(200)).body as MediaUrl).recordingUrl).toBeTruthy();
   });
 
   it('lets a moderator of the room record and delete', async () => {
@@ -153,7 +164,7 @@ describe('security: each attack is refused and changes nothing', () => {
           .http()
           .get(`/recordings/${encodeURIComponent(media)}/url`)
           .expect(200)
-      ).body;
+      ).body as MediaUrl;
       expect(expiresAt - Date.now()).toBeLessThanOrEqual(2000);
       await proxied.anonymous().get(recordingUrl).expect(200);
       const url = new URL(recordingUrl, proxied.baseUrl);
@@ -177,7 +188,7 @@ describe('security: each attack is refused and changes nothing', () => {
         .get(`/recordings/${encodeURIComponent(name)}${url.search}`)
         .expect(401);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 1100));
-      expect((await proxied.anonymous().get(recordingUrl).expect(401)).body.code).toBe('invalid_media_url');
+      expect(((await proxied.anonymous().get(recordingUrl).expect(401)).body as ApiError).code).toBe('invalid_media_url');
     } finally {
       await proxied.close();
     }
@@ -240,8 +251,8 @@ describe('security: each attack is refused and changes nothing', () => {
 
   it('gives namesakes distinct identities, so a second "Alice" does not replace the first', async () => {
     const room = uniqueRoom('namesakes');
-    const first = (await stack.http().post('/token').send({ roomName: room, participantName: 'Alice' }).expect(200)).body;
-    const second = (await stack.http().post('/token').send({ roomName: room, participantName: 'Alice' }).expect(200)).body;
+    const first = (await stack.http().post('/token').send({ roomName: room, participantName: 'Alice' }).expect(200)).body as Admission;
+    const second = (await stack.http().post('/token').send({ roomName: room, participantName: 'Alice' }).expect(200)).body as Admission;
     expect(first.identity).not.toBe(second.identity);
     expect([first.participantName, second.participantName]).toEqual(['Alice', 'Alice']);
   });
@@ -251,7 +262,7 @@ describe('security: each attack is refused and changes nothing', () => {
     const moderator = await tokenFor(room, 'moderator');
     const answers = [];
     for (let i = 0; i < 20; i++) answers.push((await as(moderator).post('/recordings/start').send({ roomName: room })).status);
-    expect(answers).toEqual([200, ...Array(19).fill(409)]);
+    expect(answers).toEqual([200, ...Array<number>(19).fill(409)]);
     await as(moderator).post('/recordings/stop').send({ roomName: room }).expect(200);
   });
 
@@ -299,13 +310,14 @@ describe('security: each attack is refused and changes nothing', () => {
           .set('Authorization', `Bearer ${TEST_ADMIN_KEY}`)
           .send({ roomName, participantName: 'logged', role: 'moderator' })
           .expect(200)
-      ).body;
+      ).body as Admission;
       const { joinToken } = (
         await request(app).post('/join-tokens').set('Authorization', `Bearer ${TEST_ADMIN_KEY}`).send({ roomName }).expect(200)
-      ).body;
+      ).body as { joinToken: string };
       await request(app).post('/token').send({ joinToken, participantName: 'invited' }).expect(200);
       await request(app).post('/token').send({ roomName, participantName: 'guessing', passcode: 'not-the-passcode' }).expect(401);
-      const { recordingUrl } = (await request(app).get(`${path()}/url`).set('Authorization', `Bearer ${admitted.token}`).expect(200)).body;
+      const { recordingUrl } = (await request(app).get(`${path()}/url`).set('Authorization', `Bearer ${admitted.token}`).expect(200))
+        .body as MediaUrl;
       // S3 fails while the signed URL is served: the error is logged, the URL's signature is not.
       for (let i = 0; i < 3; i++)
         stack.s3Proxy.inject((method, p) => method === 'GET' && p.endsWith('.mp4'), { kind: 'status', status: 503 });
@@ -354,7 +366,7 @@ describe('security: each attack is refused and changes nothing', () => {
         new URL(recordingUrl, 'http://x').searchParams.get('signature')!,
         signature,
         stack.livekit.apiSecret,
-        stack.config.s3.secretKey,
+        stack.config.s3.secretKey!, // the test stack sets S3 credentials
         stack.config.security.mediaUrlKey,
         streamKey,
       ];

@@ -1,12 +1,18 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { withComment } from './support/livekit-double/egress';
-import { imageKeyOf } from '../src/models/recording.model';
+import { imageKeyOf, type RecordingView } from '../src/models/recording.model';
 import { binary, completeRecording, joinRoom, keysUnder, putObject, readObject, uniqueRoom, waitForRecording } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 import { eventually } from './support/eventually';
 
 const PICTURE = readFileSync(path.join(__dirname, 'fixtures', 'frame.jpeg'));
+
+/** What POST /recordings/start answers. */
+interface Started {
+  message: string;
+  recording: RecordingView;
+}
 
 describe('thumbnails', () => {
   let stack: TestStack;
@@ -28,8 +34,9 @@ describe('thumbnails', () => {
       .buffer(true)
       .parse(binary)
       .expect(200);
+    const poster = res.body as Buffer;
     expect(res.headers['content-type']).toBe('image/jpeg');
-    expect(res.body.equals(expected)).toBe(true);
+    expect(poster.equals(expected)).toBe(true);
     // The other images go shortly after, off the path of the webhook.
     await eventually(async () => (await keysUnder(stack, `${recording.thumbnailPrefix}_`)).join() === recording.thumbnailKey, {
       what: 'only the poster left',
@@ -37,13 +44,13 @@ describe('thumbnails', () => {
 
     const other = await completeRecording(stack, uniqueRoom('posters'));
     const otherImage = await readObject(stack, other.recording.thumbnailKey!);
-    expect(otherImage?.equals(res.body)).toBe(false);
+    expect(otherImage?.equals(poster)).toBe(false);
   });
 
   it('asks egress for images with the recording, into a folder of ours', async () => {
     const roomName = uniqueRoom('asked');
     await joinRoom(stack, roomName);
-    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body;
+    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as Started;
     const request = stack.livekit.calls.filter((c) => c.method === 'StartRoomCompositeEgress').at(-1)!.request as {
       imageOutputs: Array<Record<string, unknown>>;
     };
@@ -83,19 +90,16 @@ describe('thumbnails', () => {
   it('has none for an audio-only recording, nor with THUMBNAILS=false', async () => {
     const roomName = uniqueRoom('voice');
     await joinRoom(stack, roomName);
-    const { recording } = (await stack.http().post('/recordings/start').send({ roomName, audioOnly: true }).expect(200)).body;
+    const { recording } = (await stack.http().post('/recordings/start').send({ roomName, audioOnly: true }).expect(200)).body as Started;
     expect(recording.thumbnailPrefix).toBeUndefined();
     await waitForRecording(stack, recording.name, (r) => r.status === 'ACTIVE');
     await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
     await waitForRecording(stack, recording.name, (r) => r.playable);
-    expect(
-      (
-        await stack
-          .http()
-          .get(`/recordings/${encodeURIComponent(recording.name)}/thumbnail`)
-          .expect(404)
-      ).body.code,
-    ).toBe('not_found');
+    const missing = await stack
+      .http()
+      .get(`/recordings/${encodeURIComponent(recording.name)}/thumbnail`)
+      .expect(404);
+    expect((missing.body as { code: string }).code).toBe('not_found');
 
     const plain = await startStack({ env: { THUMBNAILS: 'false' } });
     try {

@@ -1,7 +1,13 @@
 import { decodeJwt } from 'jose';
 import { RoomServiceClient } from 'livekit-server-sdk';
+import type { Admission } from '../src/services/admission.service';
 import { startStack, type TestStack } from './support/stack';
 import { roomMetadata, uniqueRoom } from './support/recordings';
+
+interface ApiError {
+  errorMessage: string;
+  code: string;
+}
 
 describe('POST /token', () => {
   let stack: TestStack;
@@ -15,8 +21,9 @@ describe('POST /token', () => {
   it('admits a participant with a token for that room only, without Egress or admin rights', async () => {
     const roomName = uniqueRoom();
     const res = await stack.http().post('/token').send({ roomName, participantName: 'Zoë' }).expect(200);
-    expect(res.body.livekitUrl).toBe(stack.config.livekit.publicUrl);
-    const claims = decodeJwt(res.body.token) as { sub: string; name: string; iss: string; video: Record<string, unknown> };
+    const admitted = res.body as Admission;
+    expect(admitted.livekitUrl).toBe(stack.config.livekit.publicUrl);
+    const claims = decodeJwt(admitted.token) as { sub: string; name: string; iss: string; video: Record<string, unknown> };
     // The name is what people see; the identity is made unique so that a namesake does not replace anyone.
     expect(claims.name).toBe('Zoë');
     expect(claims.sub).toMatch(/^Zoë#[0-9a-f]{8}$/);
@@ -62,9 +69,9 @@ describe('POST /token', () => {
     [{ roomName: 'a\nb', participantName: 'p' }, /control characters/],
     [{ roomName: 42, participantName: 'p' }, /roomName/],
   ])('answers 400 with a clear message for %j', async (body, message) => {
-    const res = await stack.http().post('/token').send(body).expect(400);
-    expect(res.body.code).toBe('invalid_request');
-    expect(res.body.errorMessage).toMatch(message);
+    const error = (await stack.http().post('/token').send(body).expect(400)).body as ApiError;
+    expect(error.code).toBe('invalid_request');
+    expect(error.errorMessage).toMatch(message);
   });
 
   it('answers malformed JSON with a JSON 400, never a stack trace', async () => {
@@ -84,12 +91,12 @@ describe('POST /token', () => {
   it('answers 503 when LiveKit stays unreachable, and keeps serving', async () => {
     stack.livekit.failNext('CreateRoom', 'network', 3);
     const res = await stack.http().post('/token').send({ roomName: uniqueRoom(), participantName: 'p' }).expect(503);
-    expect(res.body.code).toBe('livekit_unavailable');
+    expect((res.body as ApiError).code).toBe('livekit_unavailable');
     await stack.http().post('/token').send({ roomName: uniqueRoom(), participantName: 'p' }).expect(200);
   });
 
   it('answers unknown routes with JSON 404', async () => {
     const res = await stack.http().get('/nope').expect(404);
-    expect(res.body.code).toBe('not_found');
+    expect((res.body as ApiError).code).toBe('not_found');
   });
 });
