@@ -26,6 +26,17 @@ describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'test', RECORDINGS_PATH: '' }).recordings.path).toBe('');
   });
 
+  it.failing('keeps every object under S3_PREFIX, with RECORDINGS_PATH (its former name) still read, and refuses the two when they differ', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).recordings.path).toBe('recordings/');
+    expect(loadConfig({ NODE_ENV: 'test', S3_PREFIX: 'state/rm' }).recordings.path).toBe('state/rm/');
+    expect(loadConfig({ NODE_ENV: 'test', S3_PREFIX: '' }).recordings.path).toBe('');
+    expect(loadConfig({ NODE_ENV: 'test', RECORDINGS_PATH: 'old/place/' }).recordings.path).toBe('old/place/');
+    expect(loadConfig({ NODE_ENV: 'test', S3_PREFIX: 'same/', RECORDINGS_PATH: 'same' }).recordings.path).toBe('same/');
+    expect(() => loadConfig({ NODE_ENV: 'test', S3_PREFIX: 'new/', RECORDINGS_PATH: 'old/' })).toThrow(
+      'S3_PREFIX: differs from RECORDINGS_PATH, its former name (set only S3_PREFIX)',
+    );
+  });
+
   it('fails with one clear line per bad value', () => {
     let error: unknown;
     try {
