@@ -104,7 +104,7 @@ describe('the local Docker stack', () => {
     for (const [name, value] of Object.entries(services).filter(([, value]) => record(value, 'service').build === undefined)) {
       const image = text(record(value, name).image, `${name}.image`);
       const tag = image.slice(image.lastIndexOf('/') + 1).split(':')[1];
-      expect({ name, tag }).toEqual({ name, tag: expect.stringMatching(/^(?!latest$).+/) });
+      expect({ name, tag }).toEqual({ name, tag: expect.stringMatching(/^(?!latest$).+/) as unknown });
     }
   });
 
@@ -378,7 +378,7 @@ describe('compose/service-on-host.yaml (the service on the host instead)', () =>
   });
 
   it("has `npm run dev` run the service in development, whose defaults are the stack's keys (checked above)", () => {
-    const scripts = record(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts, 'package.json scripts');
+    const scripts = record((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Json).scripts, 'package.json scripts');
     expect(text(scripts.dev, 'scripts.dev')).toMatch(/(^|\s)NODE_ENV=development node dist\/index\.js$/);
     // `npm start` is production: it sets no NODE_ENV.
     expect(text(scripts.start, 'scripts.start')).not.toContain('NODE_ENV');

@@ -1,8 +1,13 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { EgressStatus } from '@livekit/protocol';
+import type { Recording, RecordingView } from '../src/models/recording.model';
 import { eventually } from './support/eventually';
 import { LiveKitDouble } from './support/livekit-double';
 import { S3TestServer } from './support/s3-server';
 import { HOST_HEADERS, type ServiceProcess, freePort, runService, waitReady, peerEnv } from './support/service-process';
+
+/** What POST /recordings/start answers. */
+type StartAnswer = { recording: RecordingView };
 
 /**
  * The service is SIGKILLed during an active recording and started again on the same port. Its
@@ -49,10 +54,10 @@ describe('a service killed mid-recording', () => {
   async function recordThenKill(roomName: string, options: Record<string, unknown> = {}) {
     await startService();
     expect((await post('/token', { roomName, participantName: 'p' })).status).toBe(200);
-    const { recording } = await (await post('/recordings/start', { roomName, ...options })).json();
+    const { recording } = (await (await post('/recordings/start', { roomName, ...options })).json()) as StartAnswer;
     await livekit.activateEgress(recording.id);
     // A cold process on a loaded machine: allow for it, and say what the service said if it never comes.
-    await eventually(async () => (await (await api(`/recordings/${recording.name}/info`)).json()).status === 'ACTIVE', {
+    await eventually(async () => ((await (await api(`/recordings/${recording.name}/info`)).json()) as RecordingView).status === 'ACTIVE', {
       timeoutMs: 15_000,
       what: `recording ACTIVE (service output: ${service!.output().slice(-300)})`,
     });
@@ -65,7 +70,7 @@ describe('a service killed mid-recording', () => {
   const completed = (name: string) =>
     eventually(
       async () => {
-        const info = await (await api(`/recordings/${name}/info`)).json();
+        const info = (await (await api(`/recordings/${name}/info`)).json()) as RecordingView;
         return info.status === 'COMPLETE' ? info : undefined;
       },
       { timeoutMs: 20_000, what: 'recording complete after restart' },
@@ -96,7 +101,7 @@ describe('a service killed mid-recording', () => {
     const recording = await recordThenKill(roomName);
     livekit.webhooks.drop(() => true);
     await livekit.endEgress(recording.id, { status: 'COMPLETE' });
-    await eventually(() => livekit.getEgress(recording.id)?.status === 3, { what: 'egress complete' });
+    await eventually(() => livekit.getEgress(recording.id)?.status === EgressStatus.EGRESS_COMPLETE, { what: 'egress complete' });
     livekit.webhooks.clear();
     await startService();
     await expectConverged(recording, roomName);
@@ -108,7 +113,9 @@ describe('a service killed mid-recording', () => {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, recording.deadline - Date.now()) + 200));
     expect(livekit.getEgress(recording.id)!.status).toBe(1); // still ACTIVE: nobody stopped it
     await startService();
-    await eventually(() => livekit.getEgress(recording.id)!.status >= 2, { what: 'the egress stopped by the start-up pass' });
+    await eventually(() => livekit.getEgress(recording.id)!.status >= EgressStatus.EGRESS_ENDING, {
+      what: 'the egress stopped by the start-up pass',
+    });
     const done = await completed(recording.name);
     expect(done.endReason).toBe('maxDuration');
   }, 60_000);
@@ -118,7 +125,7 @@ describe('a service killed mid-recording', () => {
     // Long enough for the kill to come well before the first process's own timer would fire.
     await startService({ AUTO_STOP_GRACE: '4s' });
     livekit.addParticipant(roomName, { identity: 'last-one' });
-    const { recording } = await (await post('/recordings/start', { roomName })).json();
+    const { recording } = (await (await post('/recordings/start', { roomName })).json()) as StartAnswer;
     await livekit.activateEgress(recording.id);
     // This process must not stop it itself, however late the test gets to kill it on a loaded machine.
     livekit.failNext('StopEgress', { code: 'unavailable', msg: 'egress unreachable' }, 1000);
@@ -128,8 +135,8 @@ describe('a service killed mid-recording', () => {
     const marked = await eventually(
       async () => {
         const object = await s3.client().send(new GetObjectCommand({ Bucket: s3.bucket, Key: sidecarKey }));
-        const sidecar = JSON.parse(await object.Body!.transformToString());
-        return sidecar.autoStopAt > 0 ? sidecar : undefined;
+        const { autoStopAt = 0 } = JSON.parse(await object.Body!.transformToString()) as Pick<Recording, 'autoStopAt'>;
+        return autoStopAt > 0 ? { autoStopAt } : undefined;
       },
       { timeoutMs: 10_000, what: 'the room marked empty' },
     );

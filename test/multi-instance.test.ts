@@ -52,7 +52,7 @@ describe('two service processes sharing Redis', () => {
     expect((await post(services[0].port, '/token', { roomName, participantName: 'p' })).status).toBe(200);
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => post(services[i % 2].port, '/recordings/start', { roomName })));
     const statuses = answers.map((res) => res.status).sort();
-    expect(statuses).toEqual([200, ...Array(19).fill(409)]);
+    expect(statuses).toEqual([200, ...Array<number>(19).fill(409)]);
     expect(livekit.listEgresses().filter((e) => e.roomName === roomName)).toHaveLength(1);
     expect(livekit.calls.filter((c) => c.method === 'StartRoomCompositeEgress')).toHaveLength(1);
   });
@@ -61,7 +61,7 @@ describe('two service processes sharing Redis', () => {
     const roomName = 'one-instance-room';
     expect((await post(services[1].port, '/token', { roomName, participantName: 'p' })).status).toBe(200);
     const answers = await Promise.all(Array.from({ length: 20 }, () => post(services[1].port, '/recordings/start', { roomName })));
-    expect(answers.map((res) => res.status).sort()).toEqual([200, ...Array(19).fill(409)]);
+    expect(answers.map((res) => res.status).sort()).toEqual([200, ...Array<number>(19).fill(409)]);
     expect(livekit.listEgresses().filter((e) => e.roomName === roomName)).toHaveLength(1);
   });
 

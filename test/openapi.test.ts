@@ -31,7 +31,7 @@ describe('the OpenAPI description', () => {
   };
   beforeAll(async () => {
     stack = await startStack();
-    document = (await stack.anonymous().get('/openapi.json').expect(200).expect('Content-Type', /json/)).body;
+    document = (await stack.anonymous().get('/openapi.json').expect(200).expect('Content-Type', /json/)).body as typeof document;
   });
   afterAll(async () => {
     await stack.close();

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { EgressStatus } from '@livekit/protocol';
 import type { Recording } from '../src/models/recording.model';
 import { mapConcurrent } from '../src/services/concurrency';
 import { eventually } from './support/eventually';
@@ -19,8 +20,8 @@ type Listed = Recording & { playable: boolean };
 
 async function startRecording(stack: TestStack, roomName = uniqueRoom()) {
   await joinRoom(stack, roomName);
-  const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body;
-  return { roomName, recording: recording as Listed };
+  const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as { recording: Listed };
+  return { roomName, recording };
 }
 
 /** Resolves after `count` more reconcile passes have completed. */
@@ -55,7 +56,9 @@ describe('the reconciler repairs what webhooks missed', () => {
       if (end === 'COMPLETE') await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
       else await stack.livekit.endEgress(recording.id, { status: end, error: end === 'FAILED' ? 'encoder crashed' : undefined });
     });
-    await eventually(() => started.every(({ recording }) => (stack.livekit.getEgress(recording.id)?.status ?? 0) >= 3), {
+    const ended = (egressId: string) =>
+      (stack.livekit.getEgress(egressId)?.status ?? EgressStatus.EGRESS_STARTING) >= EgressStatus.EGRESS_COMPLETE;
+    await eventually(() => started.every(({ recording }) => ended(recording.id)), {
       timeoutMs: 20_000,
       what: 'every egress ended',
     });
@@ -88,7 +91,7 @@ describe('the reconciler repairs what webhooks missed', () => {
       expect(failed.error).toMatch(/did not start within 1 s/);
       await waitForRoomStatus(stack, roomName, 'FAILED');
       // LiveKit reports the stop as ABORTED; the recording keeps the reason we decided.
-      await eventually(() => stack.livekit.getEgress(recording.id)?.status === 5, { what: 'egress aborted' });
+      await eventually(() => stack.livekit.getEgress(recording.id)?.status === EgressStatus.EGRESS_ABORTED, { what: 'egress aborted' });
       await stack.livekit.webhooks.idle();
       await passes(stack, 1);
       expect((await stack.http().get(`/recordings/${recording.name}/info`).expect(200)).body).toMatchObject({
@@ -114,9 +117,9 @@ describe('the reconciler repairs what webhooks missed', () => {
 
     const report = await stack.services.reconciler.runPass();
     expect(report.settled).toBeGreaterThanOrEqual(2);
-    const complete = (await stack.http().get(`/recordings/${withMedia.recording.name}/info`).expect(200)).body;
+    const complete = (await stack.http().get(`/recordings/${withMedia.recording.name}/info`).expect(200)).body as Listed;
     expect(complete).toMatchObject({ status: 'COMPLETE', size: FIXTURE_MP4.length, playable: true });
-    const failed = (await stack.http().get(`/recordings/${withoutMedia.recording.name}/info`).expect(200)).body;
+    const failed = (await stack.http().get(`/recordings/${withoutMedia.recording.name}/info`).expect(200)).body as Listed;
     expect(failed).toMatchObject({ status: 'FAILED', playable: false });
     expect(failed.error).toMatch(/no media/);
     expect(await roomMetadata(stack, withMedia.roomName)).toMatchObject({ recordingStatus: 'STOPPED' });
@@ -146,7 +149,7 @@ describe('the reconciler repairs what webhooks missed', () => {
     await putObject(stack, `recordings/${referenceOrphan}`, FIXTURE_MP4, 'video/mp4');
 
     await stack.services.reconciler.runPass();
-    const adopted = (await stack.http().get(`/recordings/${orphanName}/info`).expect(200)).body;
+    const adopted = (await stack.http().get(`/recordings/${orphanName}/info`).expect(200)).body as Listed;
     expect(adopted).toMatchObject({
       roomName: 'Board meeting',
       roomId: 'RM_orphan12345',

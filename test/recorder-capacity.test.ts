@@ -1,5 +1,9 @@
+import type { RecordingView } from '../src/models/recording.model';
 import { joinRoom, listAll, roomMetadata, uniqueRoom, waitForRecording } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
+
+/** What POST /recordings/start answers. */
+type StartAnswer = { recording: RecordingView };
 
 /**
  * A start that no egress takes: the double's egress has 4 cores, room for one recording (cost 4; beside
@@ -18,7 +22,7 @@ describe('a start that no recorder takes', () => {
   async function startedRecording() {
     const roomName = uniqueRoom('capacity');
     await joinRoom(stack, roomName);
-    const { name } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
+    const { name } = ((await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as StartAnswer).recording;
     await waitForRecording(stack, name, (r) => r.status === 'ACTIVE');
     return { roomName, name };
   }
@@ -44,7 +48,8 @@ describe('a start that no recorder takes', () => {
 
     await stack.http().post('/recordings/stop').send({ roomName: first.roomName }).expect(200);
     await waitForRecording(stack, first.name, (r) => r.playable);
-    const { name } = (await stack.http().post('/recordings/start').send({ roomName: busyRoom }).expect(200)).body.recording;
+    const { name } = ((await stack.http().post('/recordings/start').send({ roomName: busyRoom }).expect(200)).body as StartAnswer)
+      .recording;
     await waitForRecording(stack, name, (r) => r.status === 'ACTIVE');
     await stack.http().post('/recordings/stop').send({ roomName: busyRoom }).expect(200);
     await waitForRecording(stack, name, (r) => r.playable);

@@ -97,8 +97,8 @@ test('different keys do not block each other', async () => {
   const [first, second] = [lockService(a), lockService(b)];
   const holder = holdLock(first, 'room:one');
   await eventually(holder.entered, { what: 'room:one taken' });
-  await expect(second.withLock('room:two', async () => 'two')).resolves.toBe('two');
-  await expect(first.withLock('room:three', async () => 'three')).resolves.toBe('three');
+  await expect(second.withLock('room:two', () => Promise.resolve('two'))).resolves.toBe('two');
+  await expect(first.withLock('room:three', () => Promise.resolve('three'))).resolves.toBe('three');
   expect(holder.entered()).toBe(true);
   holder.release();
   await expect(holder.done).resolves.toBe('held');
@@ -107,9 +107,9 @@ test('different keys do not block each other', async () => {
 test('the lock is released when the work throws', async () => {
   const [first, second] = [lockService(a), lockService(b, { waitTimeoutMs: 300 })];
   const failure = new Error('work failed');
-  await expect(first.withLock('room:throws', async () => Promise.reject(failure))).rejects.toBe(failure);
+  await expect(first.withLock('room:throws', () => Promise.reject(failure))).rejects.toBe(failure);
   expect(await a.exists(lockKey('room:throws'))).toBe(0);
-  await expect(second.withLock('room:throws', async () => 'next')).resolves.toBe('next');
+  await expect(second.withLock('room:throws', () => Promise.resolve('next'))).resolves.toBe('next');
 });
 
 test('a holder that is SIGKILLed loses its lock when the TTL runs out, and another instance gets it', async () => {
@@ -120,7 +120,7 @@ test('a holder that is SIGKILLed loses its lock when the TTL runs out, and anoth
   });
   children.push(child);
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   await eventually(() => output.includes('held'), { what: 'child holding the lock' });
 
   const waiter = holdLock(lockService(b), 'room:dies');
@@ -144,14 +144,14 @@ test('slow work keeps its lock past the TTL by extending it; a waiter on another
 
   const startedAt = Date.now();
   const waiter = lockService(b, { waitTimeoutMs: 4 * ttlMs });
-  expectAppError(await rejection(waiter.withLock('room:slow', async () => 'entered')), 503, 'lock_timeout');
+  expectAppError(await rejection(waiter.withLock('room:slow', () => Promise.resolve('entered'))), 503, 'lock_timeout');
   expect(Date.now() - startedAt).toBeGreaterThanOrEqual(4 * ttlMs);
   expect(await a.pttl(lockKey('room:slow'))).toBeGreaterThan(0);
   expect(lost).toEqual([]);
 
   holder.release();
   await expect(holder.done).resolves.toBe('held');
-  await expect(lockService(b, { waitTimeoutMs: 200 }).withLock('room:slow', async () => 'next')).resolves.toBe('next');
+  await expect(lockService(b, { waitTimeoutMs: 200 }).withLock('room:slow', () => Promise.resolve('next'))).resolves.toBe('next');
 });
 
 test('waiting beyond waitTimeoutMs gives 503 lock_timeout, across instances and within one', async () => {
@@ -165,7 +165,7 @@ test('waiting beyond waitTimeoutMs gives 503 lock_timeout, across instances and 
     ['same instance', first],
   ] as const) {
     const startedAt = Date.now();
-    const error = await rejection(service.withLock('room:busy', async () => ran.push(name)));
+    const error = await rejection(service.withLock('room:busy', () => Promise.resolve(ran.push(name))));
     const waited = Date.now() - startedAt;
     expectAppError(error, 503, 'lock_timeout');
     expect((error as Error).message).toMatch(/room:busy.*busy/);
@@ -176,7 +176,7 @@ test('waiting beyond waitTimeoutMs gives 503 lock_timeout, across instances and 
   holder.release();
   await holder.done;
   // The abandoned local waiter's turn comes before this one (FIFO); it must not run its work.
-  await expect(first.withLock('room:busy', async () => 'after')).resolves.toBe('after');
+  await expect(first.withLock('room:busy', () => Promise.resolve('after'))).resolves.toBe('after');
   expect(ran).toEqual([]);
 });
 
@@ -213,7 +213,7 @@ test('releaseAll frees held locks at once; close refuses new ones', async () => 
   await next.done;
 
   await first.close();
-  expectAppError(await rejection(first.withLock('room:shutdown', async () => 'no')), 503, 'shutting_down');
+  expectAppError(await rejection(first.withLock('room:shutdown', () => Promise.resolve('no'))), 503, 'shutting_down');
 });
 
 describe('Redis unreachable', () => {
@@ -239,9 +239,14 @@ describe('Redis unreachable', () => {
     const service = lockService(unreachable(options), { commandTimeoutMs: 300 });
     let ran = false;
     const startedAt = Date.now();
-    const error = await rejection(service.withLock('room:down', async () => (ran = true)));
+    const error = await rejection(
+      service.withLock('room:down', () => {
+        ran = true;
+        return Promise.resolve(ran);
+      }),
+    );
     expectAppError(error, 503, 'redis_unavailable');
-    expect((error as AppError).details).toEqual({ reason: expect.any(String) });
+    expect((error as AppError).details).toEqual({ reason: expect.any(String) as unknown });
     expect(Date.now() - startedAt).toBeLessThan(withinMs);
     expect(ran).toBe(false);
   });

@@ -1,4 +1,4 @@
-import type { Recording } from '../src/models/recording.model';
+import type { Recording, RecordingView } from '../src/models/recording.model';
 import { mapConcurrent } from '../src/services/concurrency';
 import { FIXTURE_MP4, putObject, readObject, sidecarsOf } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
@@ -50,8 +50,10 @@ describe('RETENTION_DAYS', () => {
     for (const kept of [recent]) {
       expect((await readObject(stack, kept.mediaKey))?.equals(FIXTURE_MP4)).toBe(true);
     }
-    const listed = (await stack.http().get('/recordings').query({ roomName: 'retention' }).expect(200)).body.recordings;
-    expect(listed.map((r: Recording) => r.name)).toEqual([recent.name]);
+    const { recordings: listed } = (await stack.http().get('/recordings').query({ roomName: 'retention' }).expect(200)).body as {
+      recordings: RecordingView[];
+    };
+    expect(listed.map((r) => r.name)).toEqual([recent.name]);
     // Nothing more to do: the next pass deletes nothing.
     expect((await stack.services.reconciler.runPass({ full: false })).expired).toBe(0);
   });

@@ -17,6 +17,11 @@ interface Body {
   endReason?: string;
 }
 
+/** What the start, stop and stream routes answer. */
+type RecordingAnswer = { recording: Body };
+type StreamAnswer = { stream: Body };
+type ErrorAnswer = { code: string };
+
 const stopCalls = (stack: TestStack, egressId: string) =>
   stack.livekit.calls.filter((c) => c.method === 'StopEgress' && (c.request as { egressId?: string }).egressId === egressId);
 
@@ -64,7 +69,7 @@ describe('stopping and updating while the egress ends', () => {
 
   async function activeRecording(roomName = uniqueRoom('race')) {
     stack.livekit.addParticipant(roomName, { identity: 'alice', name: 'Alice' });
-    const recording: Body = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
+    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as RecordingAnswer;
     await stack.livekit.activateEgress(recording.id);
     await waitForRecording(stack, recording.name, (r) => r.status === 'ACTIVE');
     return { roomName, recording };
@@ -95,7 +100,7 @@ describe('stopping and updating while the egress ends', () => {
 
     const stopped = await stop.value;
     expect(stopped.status).toBe(409);
-    expect(stopped.body.code).toBe('recording_not_active');
+    expect((stopped.body as ErrorAnswer).code).toBe('recording_not_active');
     await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
   });
 
@@ -107,7 +112,7 @@ describe('stopping and updating while the egress ends', () => {
     try {
       const roomName = uniqueRoom('timeout');
       await joinRoom(quick, roomName);
-      const recording: Body = (await quick.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
+      const { recording } = (await quick.http().post('/recordings/start').send({ roomName }).expect(200)).body as RecordingAnswer;
       await quick.livekit.activateEgress(recording.id);
       quick.livekit.hangEgressHandler(recording.id);
       const began = Date.now();
@@ -139,7 +144,8 @@ describe('stopping and updating while the egress ends', () => {
   it('maxDuration on an egress that ended after the reconciler looked: recorded as ended in the same pass, no StopEgress', async () => {
     const roomName = uniqueRoom('max-duration');
     await joinRoom(stack, roomName);
-    const recording: Body = (await stack.http().post('/recordings/start').send({ roomName, maxDuration: 1 }).expect(200)).body.recording;
+    const { recording } = (await stack.http().post('/recordings/start').send({ roomName, maxDuration: 1 }).expect(200))
+      .body as RecordingAnswer;
     await stack.livekit.activateEgress(recording.id);
     const { deadline } = (await waitForRecording(stack, recording.name, (r) => r.status === 'ACTIVE')) as { deadline?: number };
     expect(deadline).toBeDefined();
@@ -160,7 +166,7 @@ describe('stopping and updating while the egress ends', () => {
     try {
       const roomName = uniqueRoom('start-timeout');
       slowStart.livekit.addParticipant(roomName, { identity: 'alice', name: 'Alice' });
-      const recording: Body = (await slowStart.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
+      const { recording } = (await slowStart.http().post('/recordings/start').send({ roomName }).expect(200)).body as RecordingAnswer;
       await eventually(() => Date.now() - Number(slowStart.livekit.getEgress(recording.id)!.startedAt / 1_000_000n) > 400, {
         what: 'the start timeout',
       });
@@ -188,12 +194,12 @@ describe('stopping and updating while the egress ends', () => {
         .post('/streams/start')
         .send({ roomName, urls: ['rtmp://a.rtmp.youtube.com/live2/key-late'] })
         .expect(200);
-      const streamId: string = started.body.stream.id;
+      const streamId = (started.body as StreamAnswer).stream.id;
       await eventually(() => Date.now() - Number(slowStart.livekit.getEgress(streamId)!.startedAt / 1_000_000n) > 400, {
         what: 'the start timeout',
       });
       await passThatLooksEarly(slowStart, () => startsAndCompletesUnseen(slowStart, streamId));
-      const after = (await slowStart.http().get(`/streams/${roomName}`).expect(200)).body.stream as Body;
+      const { stream: after } = (await slowStart.http().get(`/streams/${roomName}`).expect(200)).body as StreamAnswer;
       expect(after.status).toBe('COMPLETE');
       expect(after.endReason).not.toBe('startTimeout');
       expect(stopCalls(slowStart, streamId)).toEqual([]);
@@ -210,7 +216,7 @@ describe('stopping and updating while the egress ends', () => {
       .post('/streams/start')
       .send({ roomName, urls: ['rtmp://a.rtmp.youtube.com/live2/key-one'] });
     expect(started.status).toBe(200);
-    const streamId: string = started.body.stream.id;
+    const streamId = (started.body as StreamAnswer).stream.id;
     await stack.livekit.activateEgress(streamId);
     stack.livekit.hangEgressHandler(streamId);
     const update = pending(
@@ -231,7 +237,7 @@ describe('stopping and updating while the egress ends', () => {
     expect(update.settled).toBe(false);
     const updated = await update.value;
     expect(updated.status).toBe(409);
-    expect(updated.body.code).toBe('stream_not_active');
+    expect((updated.body as ErrorAnswer).code).toBe('stream_not_active');
     await stack.http().post('/streams/stop').send({ roomName }).expect(200);
   });
 });

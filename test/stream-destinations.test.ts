@@ -3,11 +3,16 @@
  * address, or a name whose every address is one (SECURITY.md, "Stream destinations"). The service's
  * DNS is the stack's table (test/support/dns.ts): these names resolve as they would inside a cluster.
  */
+import type { Stream } from '../src/models/stream.model';
 import { FAILS, type DnsTable } from './support/dns';
 import { joinRoom, uniqueRoom } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
 const KEY = 'sk_destination-key-0123456789';
+
+/** What the /streams routes answer, and what an error answer holds. */
+type StreamAnswer = { stream: Stream };
+type ErrorAnswer = { errorMessage: string; code: string };
 
 /** Names that resolve to egress's own network (Kubernetes, a cloud's metadata, wildcard DNS, compose). */
 const INTERNAL_DNS: DnsTable = {
@@ -106,7 +111,9 @@ describe('stream destinations must be public addresses', () => {
           .post('/streams/start')
           .send({ roomName, urls: [url] });
         const refused =
-          res.status === 400 && /must be a public address/.test(res.body.errorMessage) && !JSON.stringify(res.body).includes(KEY);
+          res.status === 400 &&
+          /must be a public address/.test((res.body as ErrorAnswer).errorMessage) &&
+          !JSON.stringify(res.body).includes(KEY);
         if (!refused) notRefused.push(`${url.slice(0, 6)}${host} → ${res.status}`);
       }
     }
@@ -122,7 +129,7 @@ describe('stream destinations must be public addresses', () => {
       .post('/streams/start')
       .send({ roomName, urls: [`rtmp://nowhere.example.com/live/${KEY}`] })
       .expect(400);
-    expect(missing.body.errorMessage).toContain(
+    expect((missing.body as ErrorAnswer).errorMessage).toContain(
       'nowhere.example.com must be a public address, or a name that resolves to public addresses only',
     );
     const flaky = await stack
@@ -130,7 +137,7 @@ describe('stream destinations must be public addresses', () => {
       .post('/streams/start')
       .send({ roomName, urls: [`rtmp://flaky.example.com/live/${KEY}`] })
       .expect(503);
-    expect(flaky.body.code).toBe('dns_unavailable');
+    expect((flaky.body as ErrorAnswer).code).toBe('dns_unavailable');
     expect(egressesOf(roomName)).toEqual([]);
   });
 
@@ -142,7 +149,8 @@ describe('stream destinations must be public addresses', () => {
         .http()
         .post('/streams/start')
         .send({ roomName, urls: [`rtmp://${host}/live/${KEY}`] });
-      return { status: res.status, code: res.body.code, errorMessage: String(res.body.errorMessage).replaceAll(host, '<host>') };
+      const body = res.body as ErrorAnswer;
+      return { status: res.status, code: body.code, errorMessage: String(body.errorMessage).replaceAll(host, '<host>') };
     };
     const internal = await refusalOf('redis.default');
     expect(internal.status).toBe(400);
@@ -167,26 +175,30 @@ describe('stream destinations must be public addresses', () => {
       '[2001:0:4136:e378:8000:63bf:a247:28f1]',
     ].map((host) => `rtmp://${host}/app/${KEY}`);
     const updated = await stack.http().post('/streams/update').send({ roomName, addUrls }).expect(200);
-    expect(updated.body.stream.destinations).toHaveLength(6);
+    expect((updated.body as StreamAnswer).stream.destinations).toHaveLength(6);
     await stack.http().post('/streams/stop').send({ roomName }).expect(200);
   });
 
   it('refuses a private destination added to a running stream, which keeps its destinations', async () => {
     const roomName = uniqueRoom('ssrf-update');
     await joinRoom(stack, roomName);
-    const started = (
+    const { stream: started } = (
       await stack
         .http()
         .post('/streams/start')
         .send({ roomName, urls: [`rtmp://a.rtmp.youtube.com/live2/${KEY}`] })
         .expect(200)
-    ).body.stream;
+    ).body as StreamAnswer;
     for (const host of ['redis.default', '[::ffff:10.0.0.1]', 'mixed.example.com', '198.18.0.1']) {
       const res = await stack
         .http()
         .post('/streams/update')
         .send({ roomName, addUrls: [`rtmp://${host}/app/${KEY}`] });
-      expect([host, res.status, res.body.errorMessage]).toEqual([host, 400, expect.stringContaining('must be a public address')]);
+      expect([host, res.status, (res.body as ErrorAnswer).errorMessage]).toEqual([
+        host,
+        400,
+        expect.stringContaining('must be a public address'),
+      ]);
     }
     expect(
       stack.livekit.calls.filter(
@@ -199,8 +211,10 @@ describe('stream destinations must be public addresses', () => {
 
   it('looks a destination up only for a caller with the stream permission in its room', async () => {
     const roomName = uniqueRoom('ssrf-rights');
-    const tokenAs = async (role: string) =>
-      `Bearer ${(await stack.http().post('/token').send({ roomName, participantName: role, role }).expect(200)).body.token}`;
+    const tokenAs = async (role: string) => {
+      const res = await stack.http().post('/token').send({ roomName, participantName: role, role }).expect(200);
+      return `Bearer ${(res.body as { token: string }).token}`;
+    };
     const participant = await tokenAs('participant');
     const host = `probe-${roomName}.example.com`;
     const urls = [`rtmp://${host}/live/${KEY}`];

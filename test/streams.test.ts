@@ -1,4 +1,5 @@
 import { EgressStatus } from 'livekit-server-sdk';
+import type { RecordingView } from '../src/models/recording.model';
 import type { Stream } from '../src/models/stream.model';
 import { eventually } from './support/eventually';
 import { NotificationReceiver } from './support/notification-receiver';
@@ -12,6 +13,11 @@ const IVS = `rtmps://a1b2c3.global-contribute.live-video.net:443/app/${IVS_KEY}`
 const YOUTUBE = `rtmp://a.rtmp.youtube.com/live2/${YOUTUBE_KEY}`;
 const TWITCH = `rtmp://live.twitch.tv/app/${TWITCH_KEY}`;
 const KEYS = [IVS_KEY, YOUTUBE_KEY, TWITCH_KEY];
+
+/** What the /streams routes answer; GET /streams/:roomName has null when nothing streams. */
+type StreamAnswer = { stream: Stream };
+type ErrorAnswer = { errorMessage: string; code: string };
+type TokenAnswer = { token: string };
 
 /** The stream keys appear nowhere in `value` (an answer body, a stored record, a notification). */
 function expectNoKeys(value: unknown) {
@@ -39,12 +45,11 @@ describe('live streaming to RTMP destinations', () => {
   afterEach(() => stack.livekit.clearFaults());
 
   async function currentStream(roomName: string): Promise<Stream | null> {
-    return (
-      await stack
-        .http()
-        .get(`/streams/${encodeURIComponent(roomName)}`)
-        .expect(200)
-    ).body.stream;
+    const res = await stack
+      .http()
+      .get(`/streams/${encodeURIComponent(roomName)}`)
+      .expect(200);
+    return (res.body as { stream: Stream | null }).stream;
   }
 
   async function waitForStream(roomName: string, check: (stream: Stream) => boolean): Promise<Stream> {
@@ -61,7 +66,8 @@ describe('live streaming to RTMP destinations', () => {
     const roomName = uniqueRoom(label);
     const { identity: host } = await joinRoom(stack, roomName);
     const res = await stack.http().post('/streams/start').send({ roomName, urls, layout: 'speaker' }).expect(200);
-    return { roomName, host, started: res.body.stream as Stream, body: res.body };
+    const body = res.body as StreamAnswer;
+    return { roomName, host, started: body.stream, body };
   }
 
   it('goes live to Amazon IVS and YouTube at once, showing STARTED beside the recording status, and stops', async () => {
@@ -83,7 +89,7 @@ describe('live streaming to RTMP destinations', () => {
     await eventually(async () => (await roomMetadata(stack, roomName)).streamingStatus === 'STARTED', { what: 'streamingStatus STARTED' });
     expect(await roomMetadata(stack, roomName)).toMatchObject({ recordingStatus: 'STOPPED', streamingStatus: 'STARTED' });
 
-    const stopped = (await stack.http().post('/streams/stop').send({ roomName }).expect(200)).body.stream as Stream;
+    const { stream: stopped } = (await stack.http().post('/streams/stop').send({ roomName }).expect(200)).body as StreamAnswer;
     expect(stopped.id).toBe(started.id);
     const done = await waitForStream(roomName, (s) => s.status === 'COMPLETE');
     expect(done.endReason).toBe('stopped');
@@ -109,7 +115,9 @@ describe('live streaming to RTMP destinations', () => {
 
   it('streams and records the same room at once: each has its own status and stops alone', async () => {
     const { roomName, started } = await streamingRoom([YOUTUBE]);
-    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body;
+    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as {
+      recording: RecordingView;
+    };
     await waitForRecording(stack, recording.name, (r) => r.status === 'ACTIVE');
     await waitForStream(roomName, (s) => s.status === 'ACTIVE');
     await eventually(
@@ -132,9 +140,9 @@ describe('live streaming to RTMP destinations', () => {
       .post('/streams/start')
       .send({ roomName, urls: [TWITCH] })
       .expect(409);
-    expect(again.body.code).toBe('stream_active');
-    const listed = (await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings;
-    expect(listed.map((r: { id: string }) => r.id)).toEqual([recording.id]);
+    expect((again.body as ErrorAnswer).code).toBe('stream_active');
+    const listed = (await stack.http().get('/recordings').query({ roomName }).expect(200)).body as { recordings: RecordingView[] };
+    expect(listed.recordings.map((r) => r.id)).toEqual([recording.id]);
     await stack.http().post('/streams/stop').send({ roomName }).expect(200);
   });
 
@@ -148,14 +156,14 @@ describe('live streaming to RTMP destinations', () => {
       .send({ roomName, addUrls: [YOUTUBE, TWITCH] })
       .expect(200);
     expectNoKeys(added.body);
-    expect((added.body.stream as Stream).destinations).toHaveLength(3);
+    expect((added.body as StreamAnswer).stream.destinations).toHaveLength(3);
 
     const removed = await stack
       .http()
       .post('/streams/update')
       .send({ roomName, removeUrls: [IVS] })
       .expect(200);
-    const ivs = (removed.body.stream as Stream).destinations.find((d) => d.url.includes('live-video.net'))!;
+    const ivs = (removed.body as StreamAnswer).stream.destinations.find((d) => d.url.includes('live-video.net'))!;
     expect(ivs.status).toBe('FINISHED');
     expect(stack.livekit.getEgress(started.id)!.status).toBe(EgressStatus.EGRESS_ACTIVE);
 
@@ -171,7 +179,7 @@ describe('live streaming to RTMP destinations', () => {
       .send({ roomName, removeUrls: [`rtmp://a.rtmp.youtube.com/live2/${YOUTUBE_KEY}x`] })
       .expect(404);
     expectNoKeys([masked.body, unknown.body]);
-    expect(unknown.body.errorMessage).toContain('a.rtmp.youtube.com');
+    expect((unknown.body as ErrorAnswer).errorMessage).toContain('a.rtmp.youtube.com');
 
     // An SRT destination on an RTMP stream: LiveKit refuses it, the answer says why.
     const srt = await stack
@@ -179,7 +187,7 @@ describe('live streaming to RTMP destinations', () => {
       .post('/streams/update')
       .send({ roomName, addUrls: ['srt://ingest.example.com:9000?streamid=secret-srt-id'] })
       .expect(400);
-    expect(srt.body.errorMessage).not.toContain('secret-srt-id');
+    expect((srt.body as ErrorAnswer).errorMessage).not.toContain('secret-srt-id');
 
     const live = await waitForStream(roomName, (s) => s.destinations.length === 3 && s.status === 'ACTIVE');
     expect(live.destinations.filter((d) => d.status === 'ACTIVE')).toHaveLength(2);
@@ -247,7 +255,7 @@ describe('live streaming to RTMP destinations', () => {
         .post('/streams/start')
         .send(body as object)
         .expect(400);
-      expect(res.body.errorMessage).toContain(message);
+      expect((res.body as ErrorAnswer).errorMessage).toContain(message);
       expectNoKeys(res.body);
     }
     await stack.http().post('/streams/update').send({ roomName }).expect(400);
@@ -258,13 +266,13 @@ describe('live streaming to RTMP destinations', () => {
     const roomName = uniqueRoom('numeric');
     await joinRoom(stack, roomName);
     const srt = 'srt://93.184.215.14:9000?streamid=publish:live/numeric-secret-id';
-    const started = (
+    const { stream: started } = (
       await stack
         .http()
         .post('/streams/start')
         .send({ roomName, urls: [srt] })
         .expect(200)
-    ).body.stream as Stream;
+    ).body as StreamAnswer;
     expect(JSON.stringify(started)).not.toContain('numeric-secret-id');
     await stack.http().post('/streams/stop').send({ roomName }).expect(200);
 
@@ -277,7 +285,7 @@ describe('live streaming to RTMP destinations', () => {
       .post('/streams/start')
       .send({ roomName, urls: [YOUTUBE] })
       .expect(400);
-    expect(refused.body.errorMessage).toContain('LiveKit refused a destination');
+    expect((refused.body as ErrorAnswer).errorMessage).toContain('LiveKit refused a destination');
     expectNoKeys(refused.body);
   });
 
@@ -312,9 +320,11 @@ describe('live streaming to RTMP destinations', () => {
 
   it('needs the stream permission in the room: a moderator may, a participant and a stranger may not', async () => {
     const roomName = uniqueRoom('rights');
-    const moderator = (await stack.http().post('/token').send({ roomName, participantName: 'mod', role: 'moderator' }).expect(200)).body
-      .token;
-    const participant = (await stack.http().post('/token').send({ roomName, participantName: 'guest' }).expect(200)).body.token;
+    const { token: moderator } = (
+      await stack.http().post('/token').send({ roomName, participantName: 'mod', role: 'moderator' }).expect(200)
+    ).body as TokenAnswer;
+    const { token: participant } = (await stack.http().post('/token').send({ roomName, participantName: 'guest' }).expect(200))
+      .body as TokenAnswer;
     await stack
       .anonymous()
       .post('/streams/start')

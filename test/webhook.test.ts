@@ -1,7 +1,11 @@
-import { WebhookEvent } from '@livekit/protocol';
+import { EgressStatus, WebhookEvent } from '@livekit/protocol';
+import type { RecordingView } from '../src/models/recording.model';
 import { eventually } from './support/eventually';
 import { joinRoom, roomMetadata, sidecarsOf, uniqueRoom, waitForRecording, waitForRoomStatus } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
+
+/** What POST /recordings/start answers. */
+type StartAnswer = { recording: RecordingView };
 
 describe('POST /livekit/webhook', () => {
   let stack: TestStack;
@@ -18,7 +22,7 @@ describe('POST /livekit/webhook', () => {
 
   async function startRecording(roomName = uniqueRoom()) {
     await joinRoom(stack, roomName);
-    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body;
+    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as StartAnswer;
     await stack.livekit.webhooks.idle();
     return { roomName, recording };
   }
@@ -45,7 +49,7 @@ describe('POST /livekit/webhook', () => {
     const body = JSON.stringify(activeEvent(recording.id).toJson());
 
     const forged = await stack.livekit.signWebhook(body, { apiSecret: 'not-the-secret' });
-    expect((await post(body, forged).expect(401)).body.code).toBe('invalid_webhook');
+    expect(((await post(body, forged).expect(401)).body as { code: string }).code).toBe('invalid_webhook');
     const otherKey = await stack.livekit.signWebhook(body, { apiKey: 'otherkey' });
     await post(body, otherKey).expect(401);
     const genuine = await stack.livekit.signWebhook(body);
@@ -53,7 +57,7 @@ describe('POST /livekit/webhook', () => {
     await post(body).expect(401);
     await post(body, `Bearer ${genuine}`).expect(401);
 
-    expect((await stack.http().get(`/recordings/${recording.name}/info`).expect(200)).body.status).toBe('STARTING');
+    expect(((await stack.http().get(`/recordings/${recording.name}/info`).expect(200)).body as RecordingView).status).toBe('STARTING');
     // The genuine one is accepted.
     await post(body, genuine).expect(200);
     await waitForRecording(stack, recording.name, (r) => r.status === 'ACTIVE');
@@ -70,7 +74,7 @@ describe('POST /livekit/webhook', () => {
     stack.livekit.webhooks.hold();
     await stack.livekit.activateEgress(recording.id);
     await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
-    await eventually(() => stack.livekit.getEgress(recording.id)?.status === 3, { what: 'egress complete' });
+    await eventually(() => stack.livekit.getEgress(recording.id)?.status === EgressStatus.EGRESS_COMPLETE, { what: 'egress complete' });
     await stack.livekit.webhooks.release({ reverse: true });
     await stack.livekit.webhooks.idle();
 
@@ -110,7 +114,7 @@ describe('POST /livekit/webhook', () => {
     await joinRoom(stack, roomName);
     stack.livekit.failNext('StartRoomCompositeEgress', { delayMs: 300 });
     const start = stack.http().post('/recordings/start').send({ roomName });
-    const { recording } = (await start.expect(200)).body;
+    const { recording } = (await start.expect(200)).body as StartAnswer;
     await stack.livekit.webhooks.idle();
     expect(stack.livekit.deliveries.filter((d) => d.event.egressInfo?.egressId === recording.id).map((d) => d.attempts.at(-1))).toEqual([
       200,
@@ -162,7 +166,7 @@ describe('POST /livekit/webhook', () => {
     await stack.livekit.activateEgress(first.id);
     await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
     await waitForRecording(stack, first.name, (r) => r.status === 'COMPLETE');
-    const { recording: second } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body;
+    const { recording: second } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as StartAnswer;
     await stack.livekit.activateEgress(second.id);
     await waitForRoomStatus(stack, roomName, 'STARTED');
 
