@@ -28,10 +28,9 @@ const anyUrl = () => z.url({ protocol: /^(https?|wss?)$/, error: 'expected an ht
 const url = (fallback: string) => anyUrl().default(fallback);
 const optionalUrl = () => anyUrl().optional();
 
-/** Empty, or ends with one "/" and never starts with one: keys are `${RECORDINGS_PATH}${name}`. */
+/** Empty, or ends with one "/" and never starts with one: keys are `${S3_PREFIX}${name}`. */
 const keyPrefix = z
   .string()
-  .default('recordings/')
   .transform((prefix) => prefix.replace(/^\/+/, ''))
   .transform((prefix) => (prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`))
   .refine((prefix) => !prefix.split('/').some((part) => part === '.' || part === '..'), {
@@ -112,7 +111,10 @@ export const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name')
     .default('openvidu-appdata'),
-  RECORDINGS_PATH: keyPrefix,
+  /** Where every object of the service lives: media, sidecars, the index, rooms, streams, the outbox. */
+  S3_PREFIX: keyPrefix.default('recordings/'),
+  /** S3_PREFIX's former name (the reference's), still read. */
+  RECORDINGS_PATH: keyPrefix.optional(),
   S3_REQUEST_TIMEOUT: duration('10s'),
   S3_MEDIA_MAX_SOCKETS: z.coerce.number().int().min(1).default(100),
 
@@ -283,17 +285,29 @@ export class ConfigError extends Error {
 /** The browser connects over WebSocket to the same host unless told otherwise. */
 const toWebSocketUrl = (httpUrl: string) => httpUrl.replace(/^http(s?):/, 'ws$1:');
 
+/** The key prefix: S3_PREFIX, else its former name RECORDINGS_PATH when only that one is set. */
+const keyPrefixOf = (env: Env, given: Record<string, string>) =>
+  given.S3_PREFIX === undefined && env.RECORDINGS_PATH !== undefined ? env.RECORDINGS_PATH : env.S3_PREFIX;
+
+/** A setting given under its new name and its former one, with different values. */
+const renamedProblems = (env: Env, given: Record<string, string>) =>
+  given.S3_PREFIX !== undefined && env.RECORDINGS_PATH !== undefined && env.RECORDINGS_PATH !== env.S3_PREFIX
+    ? ['S3_PREFIX: differs from RECORDINGS_PATH, its former name (set only S3_PREFIX)']
+    : [];
+
 /** Reads and validates the whole configuration at once, reporting every bad value. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable means "use the default", as the reference did with `||`.
   const present: Record<string, string> = Object.fromEntries(
     Object.entries(source).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
   );
-  if (source.RECORDINGS_PATH === '') present.RECORDINGS_PATH = '';
+  for (const prefix of ['S3_PREFIX', 'RECORDINGS_PATH']) if (source[prefix] === '') present[prefix] = '';
   const production = modeOf(present.NODE_ENV ?? 'production') === 'production';
   const parsed = envSchema.safeParse(production ? present : { ...developmentDefaults(present), ...present });
   const problems = [
-    ...(parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)),
+    ...(parsed.success
+      ? renamedProblems(parsed.data, present)
+      : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)),
     ...(production ? productionProblems(present) : []),
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems, production ? PRODUCTION_NOTE : undefined);
@@ -325,7 +339,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       mediaMaxSockets: env.S3_MEDIA_MAX_SOCKETS,
     },
     recordings: {
-      path: env.RECORDINGS_PATH,
+      path: keyPrefixOf(env, present),
       playbackStrategy: env.RECORDING_PLAYBACK_STRATEGY,
       urlTtlMs: env.RECORDING_URL_TTL,
       startTimeoutMs: env.RECORDING_START_TIMEOUT,

@@ -19,14 +19,13 @@ describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'test', LIVEKIT_EGRESS_TIMEOUT: '30s' }).livekit.egressTimeoutMs).toBe(30_000);
   });
 
-  it('reads durations with units and normalises the recordings path', () => {
-    const config = loadConfig({ NODE_ENV: 'test', RECORDING_URL_TTL: '90s', WEBHOOK_TIMEOUT: '500ms', RECORDINGS_PATH: '/media/rec' });
+  it('reads durations with units and normalises the key prefix', () => {
+    const config = loadConfig({ NODE_ENV: 'test', RECORDING_URL_TTL: '90s', WEBHOOK_TIMEOUT: '500ms', S3_PREFIX: '/media/rec' });
     expect(config.recordings).toMatchObject({ urlTtlMs: 90_000, path: 'media/rec/' });
     expect(config.webhookTimeoutMs).toBe(500);
-    expect(loadConfig({ NODE_ENV: 'test', RECORDINGS_PATH: '' }).recordings.path).toBe('');
   });
 
-  it.failing('keeps every object under S3_PREFIX, with RECORDINGS_PATH (its former name) still read, and refuses the two when they differ', () => {
+  it('keeps every object under S3_PREFIX, with RECORDINGS_PATH (its former name) still read, and refuses the two when they differ', () => {
     expect(loadConfig({ NODE_ENV: 'test' }).recordings.path).toBe('recordings/');
     expect(loadConfig({ NODE_ENV: 'test', S3_PREFIX: 'state/rm' }).recordings.path).toBe('state/rm/');
     expect(loadConfig({ NODE_ENV: 'test', S3_PREFIX: '' }).recordings.path).toBe('');
@@ -45,7 +44,7 @@ describe('configuration', () => {
         SERVER_PORT: 'eighty',
         RECORDING_PLAYBACK_STRATEGY: 'FTP',
         LIVEKIT_URL: 'not a url',
-        RECORDINGS_PATH: 'a/../b',
+        S3_PREFIX: 'a/../b',
       });
     } catch (caught) {
       error = caught;
@@ -55,8 +54,8 @@ describe('configuration', () => {
     expect(problems).toHaveLength(4);
     expect(problems.map((line) => line.split(':')[0]).sort()).toEqual([
       'LIVEKIT_URL',
-      'RECORDINGS_PATH',
       'RECORDING_PLAYBACK_STRATEGY',
+      'S3_PREFIX',
       'SERVER_PORT',
     ]);
   });

@@ -104,7 +104,7 @@ type PostOutcome = { result: 'delivered' } | { result: 'refused' | 'retry'; reas
 
 /**
  * Signed HTTP POSTs to the customer's URLs (NOTIFY_URLS), at least once. Each delivery is written to
- * an outbox in S3 (`<RECORDINGS_PATH>.outbox/`) before anything is sent, removed once a URL answered
+ * an outbox in S3 (`<S3_PREFIX>.outbox/`) before anything is sent, removed once a URL answered
  * 2xx, and retried with exponential backoff otherwise, so a restart loses nothing. Sending happens
  * after the caller has moved on: it never delays the answer to LiveKit.
  */

@@ -61,7 +61,7 @@ export interface IndexPage {
   more: boolean;
 }
 
-/** Where one scope's entries live, under `<RECORDINGS_PATH>.index/`. */
+/** Where one scope's entries live, under `<S3_PREFIX>.index/`. */
 export function indexScopePrefix(recordingsPath: string, scope: IndexScope): string {
   const base = `${recordingsPath}.index/`;
   switch (scope.kind) {
@@ -77,7 +77,7 @@ export function indexScopePrefix(recordingsPath: string, scope: IndexScope): str
 }
 
 /**
- * The listing index under `<RECORDINGS_PATH>.index/`: one empty object per recording and scope. It is
+ * The listing index under `<S3_PREFIX>.index/`: one empty object per recording and scope. It is
  * written when a recording is first saved (its order never changes), the `open` entry is removed when
  * it reaches a final status, and all are removed when it is deleted. The sidecar stays the truth:
  * an entry whose sidecar is gone is skipped, and the reconciler re-creates entries that are missing.

@@ -70,7 +70,7 @@ export interface ListResult {
 }
 
 /**
- * Where recordings are kept in the bucket, under RECORDINGS_PATH:
+ * Where recordings are kept in the bucket, under S3_PREFIX:
  *   <name>                      the media (for recordings this service names)
  *   .metadata/<stem>.json       one sidecar per recording (the reference tutorial's key, so its sidecars are read too)
  *   .tombstones/<name>.json     a deleted recording, so that late webhooks do not bring it back

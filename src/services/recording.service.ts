@@ -340,7 +340,7 @@ export class RecordingService {
     return recordingOf(result) ?? recordingFromEgressOrFail(info);
   }
 
-  /** `<room>-<roomSid>-<utc>.mp4` under RECORDINGS_PATH; egress fills the placeholders. */
+  /** `<room>-<roomSid>-<utc>.mp4` under S3_PREFIX; egress fills the placeholders. */
   private mediaPath(roomName: string): string {
     const { path, fileTemplate } = this.deps.config.recordings;
     return `${path}${expandFileTemplate(fileTemplate, safeNamePart(roomName), new Date())}`;

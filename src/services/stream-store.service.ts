@@ -8,7 +8,7 @@ import type { S3Service } from './s3.service';
 const ORPHAN_MARKER_AGE_MS = 10 * 60_000;
 
 /**
- * Where streams are kept, under RECORDINGS_PATH:
+ * Where streams are kept, under S3_PREFIX:
  *   .streams/<egressId>.json      one record per stream this service started (what makes it ours)
  *   .streams/open/<egressId>      an empty marker while it has not reached a final status, so the
  *                                 reconciler finds the running ones with one small LIST
