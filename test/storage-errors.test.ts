@@ -1,3 +1,7 @@
+import { EgressStatus } from 'livekit-server-sdk';
+import type { RecordingView } from '../src/models/recording.model';
+import { eventually } from './support/eventually';
+import { joinRoom, uniqueRoom } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 
 /** The next LIST under `prefix` is refused (the S3 client does not retry a 403). */
@@ -13,9 +17,23 @@ describe('a failed S3 listing says what it was listing', () => {
     await stack.close();
   });
 
-  it('the open streams', async () => {
+  it('the open streams: the reconciler reports its stream job failed by name, and its other jobs still run', async () => {
+    // A recording whose webhooks were lost: only the reconciler can see it started.
+    const roomName = uniqueRoom('unseen');
+    await joinRoom(stack, roomName);
+    stack.livekit.webhooks.drop(() => true);
+    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as {
+      recording: RecordingView;
+    };
+    await eventually(() => stack.livekit.getEgress(recording.id)?.status === EgressStatus.EGRESS_ACTIVE, { what: 'egress active' });
+    stack.livekit.webhooks.clear();
+
     refuseList(stack, 'recordings/.streams/open/');
-    await expect(stack.services.reconciler.runPass({ full: false })).rejects.toThrow(/^S3 could not list the open streams \(/);
+    const report = await stack.services.reconciler.runPass({ full: false });
+    expect(Object.keys(report.failed)).toEqual(['stream repair']);
+    expect(report.failed['stream repair']).toMatch(/^S3 could not list the open streams \(/);
+    expect(report.repaired).toBe(1);
+    expect(((await stack.http().get(`/recordings/${recording.name}/info`).expect(200)).body as RecordingView).status).toBe('ACTIVE');
   });
 
   it('the recordings', async () => {

@@ -13,7 +13,10 @@ import { EgressService } from './egress.service';
 import type { Dependency } from './health.service';
 import { LocalLockService, type LockService } from './lock.service';
 import { RedisLockService, redisLockClientOptions } from './redis-lock.service';
-import { type ReconcileReport, ReconcilerService } from './reconciler.service';
+import { REPAIR_COUNTS, type ReconcileReport } from './reconcile-job';
+import { ReconcilerService } from './reconciler.service';
+import { recordingJobs } from './recording-repair.jobs';
+import { streamRepairJob } from './stream-repair.job';
 import { RecordingEventsService } from './recording-events.service';
 import { RecordingStore } from './recording-store.service';
 import { RecordingService } from './recording.service';
@@ -130,26 +133,31 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     log,
   );
   const expire = (recording: Recording) => recordings.delete(recording.name, () => undefined);
-  const reconciler = new ReconcilerService(
+  const { startTimeoutMs } = config.recordings;
+  const reconciler = new ReconcilerService({
+    intervalMs: config.reconcileIntervalMs,
     egress,
-    store,
-    events,
-    s3,
-    autoStop,
-    { store: streamStore, events: streamEvents },
-    expire,
-    {
-      intervalMs: config.reconcileIntervalMs,
-      startTimeoutMs: config.recordings.startTimeoutMs,
-      recordingsPath: config.recordings.path,
-      mediaInFolders: config.recordings.fileTemplate.includes('/'),
-      retentionMs: config.recordings.retentionMs,
-    },
     log,
-  );
+    jobs: [
+      streamRepairJob({ egress, store: streamStore, events: streamEvents, autoStop, log, startTimeoutMs }),
+      ...recordingJobs({
+        egress,
+        store,
+        events,
+        s3,
+        autoStop,
+        remove: expire,
+        log,
+        startTimeoutMs,
+        prefix: config.recordings.path,
+        mediaInFolders: config.recordings.fileTemplate.includes('/'),
+        retentionMs: config.recordings.retentionMs,
+      }),
+    ],
+  });
 
   reconciler.on('pass', (report: ReconcileReport) => {
-    for (const [repair, count] of Object.entries<number>({ ...report })) if (count > 0) metrics.repairs.inc({ repair }, count);
+    for (const repair of REPAIR_COUNTS) if (report[repair] > 0) metrics.repairs.inc({ repair }, report[repair]);
   });
   metrics.gaugeOnScrape(
     'active',
