@@ -22,5 +22,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },
   },
+  { files: ['test/support/fake-livekit-client.mjs'], languageOptions: { globals: { ...globals.browser } } },
+  // The browser client: plain JavaScript typed by JSDoc, checked through public/tsconfig.json.
+  { files: ['public/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
   prettier,
 );

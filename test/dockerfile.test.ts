@@ -150,7 +150,7 @@ async function run(command: string, args: string[], options: { cwd: string; env:
   child.stderr.on('data', (chunk) => {
     output += chunk;
   });
-  const [code] = await once(child, 'exit');
+  const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0)
     throw Object.assign(new Error(`${command} ${args.join(' ')} exited ${code} in ${options.cwd}:\n${output.slice(-3000)}`), { code });
   return code;
@@ -159,8 +159,8 @@ async function run(command: string, args: string[], options: { cwd: string; env:
 /** The exit code, whatever it is. */
 async function exitCode(command: string[], options: { cwd: string; env: Record<string, string> }): Promise<number | null> {
   const child = spawn(command[0], command.slice(1), { ...options, stdio: 'ignore' });
-  const [code] = await once(child, 'exit');
-  return code as number | null;
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code;
 }
 
 /** Copies a context file or folder, leaving out what .dockerignore leaves out of the context. */
@@ -220,8 +220,12 @@ describe('the Dockerfile, replayed outside Docker', () => {
   function replayBuild(): Promise<void> {
     const done = new Map<string, Promise<void>>();
     for (const stage of stages) {
-      const dependencies = copies(stage).flatMap((step) => (step.from ? [done.get(step.from)] : []));
-      if (dependencies.includes(undefined)) throw new Error(`${stage.name} copies from a stage that is not before it`);
+      const dependencies = copies(stage).flatMap((step) => {
+        if (!step.from) return [];
+        const dependency = done.get(step.from);
+        if (!dependency) throw new Error(`${stage.name} copies from a stage that is not before it`);
+        return [dependency];
+      });
       done.set(
         stage.name,
         (async () => {

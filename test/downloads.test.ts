@@ -1,5 +1,17 @@
 import { binary, completeRecording, FIXTURE_MP4, joinRoom, readObject, uniqueRoom, waitForRecording } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
+import type { ErrorAnswer } from '../src/models/app-error';
+import type { RecordingView } from '../src/models/recording.model';
+
+/** GET /recordings/:name/url. */
+interface SignedUrl {
+  recordingUrl: string;
+}
+
+/** DELETE /recordings: one answer per name asked for. */
+interface BulkDeletion {
+  results: Array<{ name: string; deleted: boolean; status: number; code?: string; errorMessage?: string }>;
+}
 
 describe('downloads and bulk deletion', () => {
   let stack: TestStack;
@@ -19,7 +31,7 @@ describe('downloads and bulk deletion', () => {
       .buffer(true)
       .parse(binary)
       .expect(200);
-    expect(res.body.equals(FIXTURE_MP4)).toBe(true);
+    expect((res.body as Buffer).equals(FIXTURE_MP4)).toBe(true);
     const started = new Date(recording.startedAt).toISOString().slice(0, 16).replace('T', ' ').replace(':', '.');
     const disposition = res.headers['content-disposition'];
     expect(disposition).toMatch(/^attachment; filename="[\x20-\x7e]+\.mp4"; filename\*=UTF-8''/);
@@ -40,11 +52,11 @@ describe('downloads and bulk deletion', () => {
         .get(`/recordings/${encodeURIComponent(name)}/url`)
         .query({ download: 'true' })
         .expect(200)
-    ).body;
+    ).body as SignedUrl;
     expect(recordingUrl).toMatch(new RegExp(`^/recordings/${encodeURIComponent(name)}/download\\?expires=\\d+&signature=`));
     const res = await stack.anonymous().get(recordingUrl).buffer(true).parse(binary).expect(200);
     expect(res.headers['content-disposition']).toMatch(/^attachment;/);
-    expect(res.body.equals(FIXTURE_MP4)).toBe(true);
+    expect((res.body as Buffer).equals(FIXTURE_MP4)).toBe(true);
   });
 
   it('presigns S3 downloads with the attachment header', async () => {
@@ -56,7 +68,7 @@ describe('downloads and bulk deletion', () => {
           .http()
           .get(`/recordings/${encodeURIComponent(name)}/url?download=true`)
           .expect(200)
-      ).body;
+      ).body as SignedUrl;
       expect(new URL(recordingUrl).searchParams.get('response-content-disposition')).toMatch(/^attachment; filename=/);
     } finally {
       await presigning.close();
@@ -68,7 +80,8 @@ describe('downloads and bulk deletion', () => {
     const first = await completeRecording(stack, roomName);
     const second = await completeRecording(stack, roomName);
     await joinRoom(stack, roomName);
-    const running = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
+    const running = ((await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as { recording: RecordingView })
+      .recording;
     await waitForRecording(stack, running.name, (r) => r.status === 'ACTIVE');
 
     const res = await stack
@@ -76,7 +89,7 @@ describe('downloads and bulk deletion', () => {
       .delete('/recordings')
       .send({ names: [first.name, second.name, running.name, 'nothing-here.mp4'] })
       .expect(200);
-    expect(res.body.results.map((r: { name: string; status: number; code?: string }) => [r.name, r.status, r.code ?? 'deleted'])).toEqual([
+    expect((res.body as BulkDeletion).results.map((r) => [r.name, r.status, r.code ?? 'deleted'])).toEqual([
       [first.name, 200, 'deleted'],
       [second.name, 200, 'deleted'],
       [running.name, 409, 'recording_in_progress'],
@@ -90,15 +103,16 @@ describe('downloads and bulk deletion', () => {
   it('deletes in bulk only what the caller may delete', async () => {
     const roomName = uniqueRoom('guarded-bulk');
     const { name, recording } = await completeRecording(stack, roomName);
-    const participant = (await stack.http().post('/token').send({ roomName, participantName: 'p', role: 'participant' }).expect(200)).body
-      .token;
+    const { token: participant } = (
+      await stack.http().post('/token').send({ roomName, participantName: 'p', role: 'participant' }).expect(200)
+    ).body as { token: string };
     const res = await stack
       .anonymous()
       .delete('/recordings')
       .set('Authorization', `Bearer ${participant}`)
       .send({ names: [name] })
       .expect(200);
-    expect(res.body.results).toEqual([expect.objectContaining({ name, deleted: false, status: 403, code: 'forbidden' })]);
+    expect((res.body as BulkDeletion).results).toEqual([expect.objectContaining({ name, deleted: false, status: 403, code: 'forbidden' })]);
     expect((await readObject(stack, recording.mediaKey))?.equals(FIXTURE_MP4)).toBe(true);
   });
 
@@ -109,6 +123,6 @@ describe('downloads and bulk deletion', () => {
     [{ names: ['../etc/passwd'] }, /not a recording name/],
     [{}, /names/],
   ])('refuses a bulk deletion of %j with 400', async (body, message) => {
-    expect((await stack.http().delete('/recordings').send(body).expect(400)).body.errorMessage).toMatch(message);
+    expect(((await stack.http().delete('/recordings').send(body).expect(400)).body as ErrorAnswer).errorMessage).toMatch(message);
   });
 });

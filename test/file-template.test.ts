@@ -1,6 +1,13 @@
 import { expandFileTemplate, fileTemplateProblem } from '../src/models/file-template.model';
 import { completeRecording, FIXTURE_MP4, putObject, readObject, uniqueRoom } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
+import type { RecordingView } from '../src/models/recording.model';
+
+/** A page of GET /recordings. */
+interface RecordingPage {
+  recordings: RecordingView[];
+  nextCursor: string | null;
+}
 
 describe('RECORDING_FILE_TEMPLATE', () => {
   it('expands the date parts (UTC) and the room name itself, leaves egress its own, and adds .mp4', () => {
@@ -41,8 +48,8 @@ describe('RECORDING_FILE_TEMPLATE', () => {
       expect(name).not.toContain('/');
       expect((await readObject(stack, recording.mediaKey))?.equals(FIXTURE_MP4)).toBe(true);
 
-      const listed = (await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings;
-      expect(listed.map((r: { name: string }) => r.name)).toEqual([name]);
+      const listed = ((await stack.http().get('/recordings').query({ roomName }).expect(200)).body as RecordingPage).recordings;
+      expect(listed.map((r) => r.name)).toEqual([name]);
       const media = await stack
         .http()
         .get(`/recordings/${encodeURIComponent(name)}`)
@@ -54,7 +61,7 @@ describe('RECORDING_FILE_TEMPLATE', () => {
         .delete(`/recordings/${encodeURIComponent(name)}`)
         .expect(200);
       expect(await readObject(stack, recording.mediaKey)).toBeUndefined();
-      expect((await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings).toEqual([]);
+      expect(((await stack.http().get('/recordings').query({ roomName }).expect(200)).body as RecordingPage).recordings).toEqual([]);
     });
 
     it('adopts media found in a dated folder without a sidecar', async () => {
@@ -62,7 +69,8 @@ describe('RECORDING_FILE_TEMPLATE', () => {
       await putObject(stack, key, FIXTURE_MP4, 'video/mp4');
       const report = await stack.services.reconciler.runPass();
       expect(report.adopted).toBeGreaterThanOrEqual(1);
-      const adopted = (await stack.http().get('/recordings/orphan-RM_orphan1234-20251231120000123.mp4/info').expect(200)).body;
+      const adopted = (await stack.http().get('/recordings/orphan-RM_orphan1234-20251231120000123.mp4/info').expect(200))
+        .body as RecordingView;
       expect(adopted).toMatchObject({ mediaKey: key, roomName: 'orphan', status: 'COMPLETE' });
     });
   });

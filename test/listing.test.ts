@@ -1,7 +1,16 @@
-import type { Recording } from '../src/models/recording.model';
+import type { ErrorAnswer } from '../src/models/app-error';
+import type { Recording, RecordingView } from '../src/models/recording.model';
 import { mapConcurrent } from '../src/services/concurrency';
 import { putObject, readObject } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
+
+/** A page of GET /recordings. */
+interface RecordingPage {
+  recordings: RecordingView[];
+  nextCursor: string | null;
+}
+
+type Listed = Pick<Recording, 'id' | 'startedAt'>;
 
 const sidecar = (i: number, roomName: string, extra: Partial<Recording> = {}): Recording => ({
   id: `EG_${String(i).padStart(12, '0')}`,
@@ -33,14 +42,14 @@ async function seedLegacy(stack: TestStack, recordings: Recording[]) {
 }
 
 /** Newest first by startedAt, then by id. */
-const listOrder = (a: Recording, b: Recording) => b.startedAt - a.startedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const listOrder = (a: Listed, b: Listed) => b.startedAt - a.startedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 async function allPages(
   http: () => ReturnType<TestStack['http']>,
   query: Record<string, string | number>,
   between?: (page: number) => Promise<void>,
 ) {
-  const seen: Recording[] = [];
+  const seen: RecordingView[] = [];
   let cursor: string | undefined;
   let pages = 0;
   do {
@@ -48,9 +57,10 @@ async function allPages(
       .get('/recordings')
       .query({ ...query, ...(cursor ? { cursor } : {}) })
       .expect(200);
-    expect(res.body.recordings.length).toBeLessThanOrEqual(Number(query.limit ?? 50));
-    seen.push(...res.body.recordings);
-    cursor = res.body.nextCursor ?? undefined;
+    const page = res.body as RecordingPage;
+    expect(page.recordings.length).toBeLessThanOrEqual(Number(query.limit ?? 50));
+    seen.push(...page.recordings);
+    cursor = page.nextCursor ?? undefined;
     pages++;
     if (between) await between(pages);
   } while (cursor);
@@ -69,6 +79,9 @@ describe('GET /recordings', () => {
     );
   }, 60_000);
   const http = () => stack.http();
+  /** The recordings of the first page GET /recordings answers for `query`. */
+  const firstPage = async (query: Record<string, string>) =>
+    ((await stack.http().get('/recordings').query(query).expect(200)).body as RecordingPage).recordings;
   afterAll(async () => {
     await stack.close();
   });
@@ -82,11 +95,11 @@ describe('GET /recordings', () => {
   }, 60_000);
 
   it('pages 50 at a time by default and never more than 100', async () => {
-    const first = await stack.http().get('/recordings').expect(200);
-    expect(first.body.recordings).toHaveLength(50);
-    expect(typeof first.body.nextCursor).toBe('string');
-    expect(first.body.recordings[0]).toMatchObject({ playable: true, status: 'COMPLETE' });
-    expect(first.body.recordings[0].mediaVerified).toBeUndefined();
+    const first = (await stack.http().get('/recordings').expect(200)).body as RecordingPage;
+    expect(first.recordings).toHaveLength(50);
+    expect(typeof first.nextCursor).toBe('string');
+    expect(first.recordings[0]).toMatchObject({ playable: true, status: 'COMPLETE' });
+    expect((first.recordings[0] as Partial<Recording>).mediaVerified).toBeUndefined();
     for (const limit of ['0', '101', 'ten', '-1']) {
       await stack.http().get('/recordings').query({ limit }).expect(400);
     }
@@ -99,12 +112,10 @@ describe('GET /recordings', () => {
     const pattern = await allPages(http, { roomName: 'a.*', limit: 100 });
     expect(pattern.seen).toHaveLength(350);
     expect(pattern.seen.every((r) => r.roomName === 'a.*')).toBe(true);
-    expect((await stack.http().get('/recordings').query({ roomName: '(' }).expect(200)).body.recordings).toEqual([]);
+    expect(await firstPage({ roomName: '(' })).toEqual([]);
     const byId = await allPages(http, { roomId: 'RM_alpha-2', limit: 100 });
     expect(byId.seen).toHaveLength(350);
-    expect((await stack.http().get('/recordings').query({ roomName: 'alpha', roomId: 'RM_alpha-2' }).expect(200)).body.recordings).toEqual(
-      [],
-    );
+    expect(await firstPage({ roomName: 'alpha', roomId: 'RM_alpha-2' })).toEqual([]);
   }, 60_000);
 
   it('costs one LIST and at most one GET per recording shown, and only the LIST once they have been read', async () => {
@@ -116,7 +127,7 @@ describe('GET /recordings', () => {
         .query({ ...query, limit: 20 })
         .expect(200);
       const coldRequests = stack.s3Proxy.requests.slice(before);
-      expect(cold.body.recordings).toHaveLength(20);
+      expect((cold.body as RecordingPage).recordings).toHaveLength(20);
       expect(coldRequests.filter((r) => r.method === 'GET' && !r.path.includes('/.metadata/'))).toHaveLength(1); // the LIST
       expect(coldRequests.length).toBeLessThanOrEqual(21);
       const warmStart = stack.s3Proxy.requests.length;
@@ -134,10 +145,8 @@ describe('GET /recordings', () => {
     await seed(stack, failed);
     const byStatus = await allPages(http, { status: 'failed', limit: 5 });
     expect(byStatus.seen.map((r) => r.id)).toEqual([...failed].sort(listOrder).map((r) => r.id));
-    expect(
-      (await stack.http().get('/recordings').query({ status: 'COMPLETE,FAILED', roomName: 'beta' }).expect(200)).body.recordings,
-    ).toHaveLength(7);
-    expect((await stack.http().get('/recordings').query({ status: 'STARTING' }).expect(200)).body.recordings).toEqual([]);
+    expect(await firstPage({ status: 'COMPLETE,FAILED', roomName: 'beta' })).toHaveLength(7);
+    expect(await firstPage({ status: 'STARTING' })).toEqual([]);
 
     // Recordings 100..199 started in [from, to): 50 distinct seconds, two per second.
     const from = 1_700_000_000_000 + 50 * 1000;
@@ -148,13 +157,13 @@ describe('GET /recordings', () => {
     expect(ranged.seen.map((r) => r.id)).toEqual([...ranged.seen].sort(listOrder).map((r) => r.id));
 
     for (const query of [{ status: 'DONE' }, { from: 'yesterday' }, { from: to, to: from }]) {
-      expect((await stack.http().get('/recordings').query(query).expect(400)).body.code).toBe('invalid_request');
+      expect(((await stack.http().get('/recordings').query(query).expect(400)).body as ErrorAnswer).code).toBe('invalid_request');
     }
   });
 
   it('refuses a cursor it did not issue', async () => {
     for (const cursor of ['garbage', Buffer.from('{"a":1}').toString('base64url')]) {
-      expect((await stack.http().get('/recordings').query({ cursor }).expect(400)).body.code).toBe('invalid_request');
+      expect(((await stack.http().get('/recordings').query({ cursor }).expect(400)).body as ErrorAnswer).code).toBe('invalid_request');
     }
   });
 });
@@ -179,7 +188,7 @@ describe('GET /recordings with sidecars it did not write', () => {
     await putObject(stack, 'recordings/.metadata/wrong-shape.json', '{"hello":"world"}', 'application/json');
     await stack.services.reconciler.runPass();
     const res = await stack.http().get('/recordings').expect(200);
-    expect(res.body.recordings.map((r: Recording) => r.id)).toEqual([sidecar(1, 'solid').id]);
+    expect((res.body as RecordingPage).recordings.map((r) => r.id)).toEqual([sidecar(1, 'solid').id]);
   });
 
   it('lists sidecars an earlier version wrote, once a reconcile pass has indexed them (at start-up in service)', async () => {
@@ -188,7 +197,7 @@ describe('GET /recordings with sidecars it did not write', () => {
     expect((await stack.services.reconciler.runPass()).indexed).toBe(5);
     expect((await stack.services.reconciler.runPass()).indexed).toBe(0);
     const listed = await stack.http().get('/recordings').query({ roomName: 'legacy' }).expect(200);
-    expect(listed.body.recordings.map((r: Recording) => r.id)).toEqual([...legacy].sort(listOrder).map((r) => r.id));
+    expect((listed.body as RecordingPage).recordings.map((r) => r.id)).toEqual([...legacy].sort(listOrder).map((r) => r.id));
     await stack.http().get(`/recordings/${legacy[0].name}/info`).expect(200);
   });
 
@@ -213,7 +222,7 @@ describe('GET /recordings with sidecars it did not write', () => {
     await stack.services.reconciler.runPass();
 
     const res = await stack.http().get('/recordings').query({ roomName: 'Test Room' }).expect(200);
-    expect(res.body.recordings.map((r: Recording & { playable: boolean }) => [r.id, r.status, r.playable])).toEqual([
+    expect((res.body as RecordingPage).recordings.map((r) => [r.id, r.status, r.playable])).toEqual([
       ['EG_reference03', 'FAILED', false],
       ['EG_reference02', 'FAILED', false],
       ['EG_reference01', 'COMPLETE', true],
@@ -228,7 +237,7 @@ describe('GET /recordings with sidecars it did not write', () => {
       .get(`/recordings/${encodeURIComponent(withMedia.sidecar.name)}`)
       .expect(200);
     // Rewritten where it lay, in the service's own format.
-    const migrated = JSON.parse((await readObject(stack, withMedia.key))!.toString('utf8'));
+    const migrated = JSON.parse((await readObject(stack, withMedia.key))!.toString('utf8')) as Recording;
     expect(migrated).toMatchObject({ status: 'COMPLETE', mediaVerified: true, name: withMedia.sidecar.name });
   });
 });
@@ -250,7 +259,7 @@ describe('paging while recordings come and go, across two instances', () => {
       const deleted = new Set<string>();
       const addedOlder: Recording[] = [];
       const instances = [stack.http, peer.http];
-      const seen: Recording[] = [];
+      const seen: RecordingView[] = [];
       let cursor: string | undefined;
       let page = 0;
       do {
@@ -260,11 +269,12 @@ describe('paging while recordings come and go, across two instances', () => {
           .get('/recordings')
           .query({ limit: 10, ...(cursor ? { cursor } : {}) })
           .expect(200);
-        for (const recording of res.body.recordings as Recording[]) {
+        const answer = res.body as RecordingPage;
+        for (const recording of answer.recordings) {
           expect(deleted.has(recording.name)).toBe(false);
           seen.push(recording);
         }
-        cursor = res.body.nextCursor ?? undefined;
+        cursor = answer.nextCursor ?? undefined;
         page++;
         // Meanwhile: one instance deletes one recording not yet shown and one already shown, the other
         // writes a new recording (newer than the first page) and an old one (still ahead of the cursor).

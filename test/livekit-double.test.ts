@@ -30,6 +30,30 @@ import { S3TestServer, TEST_S3_CREDENTIALS } from './support/s3-server';
 
 const FIXTURE = readFileSync(path.join(__dirname, 'fixtures', 'sample.mp4'));
 
+/** A Twirp error answer's body. */
+interface TwirpErrorJson {
+  code: string;
+  msg: string;
+}
+
+/**
+ * An egress webhook body, as far as these tests read it: protobuf JSON, so camelCase names, enums by
+ * name, 64-bit numbers as strings and default values left out.
+ */
+interface EgressWebhookJson {
+  egressInfo: {
+    egressId: string;
+    status?: string;
+    streamResults: Array<{ url: string; status?: string; startedAt?: string; error?: string }>;
+    roomComposite: { streamOutputs: Array<{ urls: string[] }> };
+  };
+}
+
+/** A ListEgress answer as Twirp sends it (proto field names). */
+interface ListEgressJson {
+  items: Array<{ stream_results: Array<{ status: string }> }>;
+}
+
 /** A webhook endpoint like the service's: records raw bodies and headers, answers with scripted statuses. */
 class Receiver {
   readonly received: Array<{ body: string; authorization?: string; contentType?: string; userAgent?: string }> = [];
@@ -41,22 +65,22 @@ class Receiver {
   ) {}
 
   static async start(): Promise<Receiver> {
-    let receiver: Receiver | undefined;
+    // Requests come only once the port is known, after `receiver` is set below.
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        receiver!.received.push({
+        receiver.received.push({
           body: Buffer.concat(chunks).toString('utf8'),
           authorization: req.headers.authorization,
           contentType: req.headers['content-type'],
           userAgent: req.headers['user-agent'],
         });
-        res.writeHead(receiver!.statuses.shift() ?? 200).end();
+        res.writeHead(receiver.statuses.shift() ?? 200).end();
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    receiver = new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`);
+    const receiver = new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`);
     return receiver;
   }
 
@@ -251,7 +275,7 @@ describe('LiveKit double', () => {
         { grant: { roomAdmin: true, room: name } },
       );
       expect(badNonce.status).toBe(400);
-      expect(JSON.parse(badNonce.text).code).toBe('invalid_argument');
+      expect((JSON.parse(badNonce.text) as TwirpErrorJson).code).toBe('invalid_argument');
     });
 
     it('lists participants; an unknown room is an empty list', async () => {
@@ -323,11 +347,11 @@ describe('LiveKit double', () => {
     it('answers bad_route for other methods and for non-POST requests', async () => {
       const unknown = await rawCall('/twirp/livekit.RoomService/MutePublishedTrack', {}, { grant: { roomAdmin: true } });
       expect(unknown.status).toBe(404);
-      expect(JSON.parse(unknown.text).code).toBe('bad_route');
+      expect((JSON.parse(unknown.text) as TwirpErrorJson).code).toBe('bad_route');
       const get = await fetch(`${double.url}/twirp/livekit.RoomService/ListRooms`);
       expect(get.status).toBe(404);
       expect(get.headers.get('content-type')).toBe('application/json');
-      expect((await get.json()).code).toBe('bad_route');
+      expect(((await get.json()) as TwirpErrorJson).code).toBe('bad_route');
     });
 
     it('injects Twirp errors, dropped connections and slow answers', async () => {
@@ -449,7 +473,7 @@ describe('LiveKit double', () => {
           (r) => r.contentType === 'application/webhook+json' && r.userAgent === 'LiveKit' && !r.authorization?.startsWith('Bearer'),
         ),
       ).toBe(true);
-      const startedJson = JSON.parse(raw.find((r) => r.body.includes('"egress_started"'))!.body);
+      const startedJson = JSON.parse(raw.find((r) => r.body.includes('"egress_started"'))!.body) as EgressWebhookJson;
       expect(startedJson.egressInfo.status).toBeUndefined();
       expect(startedJson.egressInfo.egressId).toBe(id);
 
@@ -498,7 +522,7 @@ describe('LiveKit double', () => {
         { roomName, fileOutputs: [output, output] },
         { grant: { roomRecord: true } },
       );
-      expect(JSON.parse(twoOutputs.text).code).toBe('invalid_argument');
+      expect((JSON.parse(twoOutputs.text) as TwirpErrorJson).code).toBe('invalid_argument');
       // Without the recordRecord grant, even a valid request is refused.
       const noGrant = await rawCall(
         '/twirp/livekit.Egress/StartRoomCompositeEgress',
@@ -993,8 +1017,8 @@ describe('LiveKit double', () => {
       expect(request.output.case === 'stream' && request.output.value.urls).toEqual([RTMP_A_SHOWN, RTMP_B_SHOWN]);
 
       // Twirp answers show the ACTIVE default; webhook bodies omit it.
-      const listed = JSON.parse((await rawCall('/twirp/livekit.Egress/ListEgress', { egressId: id }, grant)).text);
-      expect(listed.items[0].stream_results.map((s: { status: string }) => s.status)).toEqual(['ACTIVE', 'ACTIVE']);
+      const listed = JSON.parse((await rawCall('/twirp/livekit.Egress/ListEgress', { egressId: id }, grant)).text) as ListEgressJson;
+      expect(listed.items[0].stream_results.map((s) => s.status)).toEqual(['ACTIVE', 'ACTIVE']);
 
       await double.activateEgress(id);
       expect(entries(double.getEgress(id)!)).toEqual([
@@ -1061,10 +1085,10 @@ describe('LiveKit double', () => {
       expect(await objectCount()).toBe(objectsBefore);
 
       // The wire: no status key on live entries, FINISHED spelled out at the end, no raw key anywhere.
-      const bodies = (await rawBodies(id)).map((body) => JSON.parse(body));
+      const bodies = (await rawBodies(id)).map((body) => JSON.parse(body) as EgressWebhookJson);
       expect(bodies[0].egressInfo.streamResults).toEqual([{ url: RTMP_A_SHOWN }, { url: RTMP_B_SHOWN }]);
-      expect(bodies[2].egressInfo.streamResults.map((s: object) => 'status' in s)).toEqual([false, false]);
-      expect(bodies.at(-1).egressInfo.streamResults.map((s: { status: string }) => s.status)).toEqual(['FINISHED', 'FINISHED']);
+      expect(bodies[2].egressInfo.streamResults.map((s) => 'status' in s)).toEqual([false, false]);
+      expect(bodies.at(-1)!.egressInfo.streamResults.map((s) => s.status)).toEqual(['FINISHED', 'FINISHED']);
       expect(bodies[0].egressInfo.roomComposite.streamOutputs[0].urls).toEqual([RTMP_A_SHOWN, RTMP_B_SHOWN]);
       await expectKeysHidden(id, [KEY_A, KEY_B]);
     });
@@ -1128,7 +1152,7 @@ describe('LiveKit double', () => {
         ['egress_ended', 'EGRESS_COMPLETE', 'End reason: Source closed'],
       ]);
       expect(entries(events.at(-1)!.egressInfo!)).toEqual([[SRT, 'FINISHED', true]]);
-      const started = JSON.parse((await rawBodies(info.egressId))[0]);
+      const started = JSON.parse((await rawBodies(info.egressId))[0]) as EgressWebhookJson;
       expect(started.egressInfo.streamResults[0].startedAt).toBe(String(info.streamResults[0].startedAt));
       expect(started.egressInfo.roomComposite.streamOutputs[0].urls).toEqual([SRT_ECHO]);
     });
@@ -1240,7 +1264,7 @@ describe('LiveKit double', () => {
         [RTMP_B_SHOWN, 'FAILED', true],
       ]);
       expect(ended.endedAt).toBeGreaterThan(0n);
-      const failedBody = JSON.parse((await rawBodies(id))[2]);
+      const failedBody = JSON.parse((await rawBodies(id))[2]) as EgressWebhookJson;
       expect(failedBody.egressInfo.streamResults[1]).toMatchObject({ status: 'FAILED', error: 'Could not connect to RTMP stream' });
       await expect(double.failStream(id, RTMP_A)).rejects.toThrow(/only an ACTIVE egress/);
       await expectKeysHidden(id, [KEY_A, KEY_B]);

@@ -46,7 +46,9 @@ function openMedia(port: number, path: string, headers: Record<string, string> =
       }
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString() || '{}'), leave }));
+      res.on('end', () =>
+        resolve({ status, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString() || '{}') as Answer['body'], leave }),
+      );
     });
     req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
   });
@@ -156,7 +158,7 @@ describe('media streams beside control traffic (a service process)', () => {
     livekit.addParticipant(roomName, { identity: 'host', tracks: ['video'] });
     const started = await post(`${url}/recordings/start`, { roomName });
     expect(started.status).toBe(200);
-    const { id, name } = (await started.json()).recording as Recording;
+    const { id, name } = ((await started.json()) as { recording: Recording }).recording;
     const statusOf = async () =>
       ((await (await fetch(`${url}/recordings/${name}/info`, { headers: HOST_HEADERS })).json()) as Recording).status;
     await eventually(async () => (await statusOf()) === 'ACTIVE', { what: 'recording ACTIVE', timeoutMs: 15_000 });
@@ -321,15 +323,18 @@ describe('media stream slots (the app against the fault proxy)', () => {
 });
 
 describe('MediaStreamSlots', () => {
+  // toThrow compares the thrown AppError with an asymmetric matcher as it would with an Error (its typing names only the latter).
+  const appErrorWith = (fields: { status?: number; code: string }) => expect.objectContaining(fields) as Error;
+
   it('counts a stream released twice once, per client and in all', () => {
     const slots = new MediaStreamSlots({ max: 2, maxPerClient: 1 }, new Metrics());
     const release = slots.take('198.51.100.1');
-    expect(() => slots.take('198.51.100.1')).toThrow(expect.objectContaining({ status: 429, code: 'too_many_media_streams' }));
+    expect(() => slots.take('198.51.100.1')).toThrow(appErrorWith({ status: 429, code: 'too_many_media_streams' }));
     slots.take('198.51.100.2');
     release();
     release();
-    expect(() => slots.take('198.51.100.2')).toThrow(expect.objectContaining({ code: 'too_many_media_streams' }));
+    expect(() => slots.take('198.51.100.2')).toThrow(appErrorWith({ code: 'too_many_media_streams' }));
     slots.take('198.51.100.1');
-    expect(() => slots.take('198.51.100.3')).toThrow(expect.objectContaining({ status: 429, code: 'media_streams_full' }));
+    expect(() => slots.take('198.51.100.3')).toThrow(appErrorWith({ status: 429, code: 'media_streams_full' }));
   });
 });

@@ -5,6 +5,13 @@ import { completeRecording, joinRoom, keysUnder, uniqueRoom, waitForRecording } 
 import { S3TestServer } from './support/s3-server';
 import { HOST_HEADERS, type ServiceProcess, freePort, peerEnv, runService, waitReady } from './support/service-process';
 import { startStack, type TestStack } from './support/stack';
+import type { RecordingView } from '../src/models/recording.model';
+
+/** What starting a recording answers. */
+interface RecordingAnswer {
+  message: string;
+  recording: RecordingView;
+}
 
 const KEY = 'notification-signing-key-of-the-customer-0123';
 
@@ -27,13 +34,13 @@ describe('notifications to the customer (NOTIFY_URLS)', () => {
   it('posts started, updated, ended and deleted, signed, with the recording and its metadata', async () => {
     const roomName = uniqueRoom('notified');
     await joinRoom(stack, roomName);
-    const started = (
+    const { recording: started } = (
       await stack
         .http()
         .post('/recordings/start')
         .send({ roomName, metadata: { meetingId: 'm-1' } })
         .expect(200)
-    ).body.recording;
+    ).body as RecordingAnswer;
     await waitForRecording(stack, started.name, (r) => r.status === 'ACTIVE');
     await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
     await waitForRecording(stack, started.name, (r) => r.playable);
@@ -57,7 +64,7 @@ describe('notifications to the customer (NOTIFY_URLS)', () => {
   it('sends recording.ended only once the media is seen in S3, and then once', async () => {
     const roomName = uniqueRoom('late media');
     await joinRoom(stack, roomName);
-    const started = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body.recording;
+    const { recording: started } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as RecordingAnswer;
     await waitForRecording(stack, started.name, (r) => r.status === 'ACTIVE');
     // S3 does not show the media yet when egress reports it complete.
     stack.s3Proxy.inject((method, path) => method === 'HEAD' && path.endsWith(started.name), { kind: 'status', status: 404 });
@@ -142,7 +149,7 @@ describe('notifications across a restart', () => {
       receiver.failWhen((n) => n.type === 'recording.started', 503);
       await post('/token', { roomName, participantName: 'p' });
       livekit.addParticipant(roomName, { identity: 'p', tracks: ['video'] });
-      const { recording } = await (await post('/recordings/start', { roomName })).json();
+      const { recording } = (await (await post('/recordings/start', { roomName })).json()) as RecordingAnswer;
       await eventually(() => receiver.received.some((r) => r.id === `${recording.id}:started`), { what: 'first attempt' });
       // Refused once; its retry is 3 s away. The service goes down before then, so only the next one can send it.
       service.child.kill('SIGKILL');

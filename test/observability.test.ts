@@ -1,14 +1,22 @@
 import type { AddressInfo } from 'node:net';
+import { EgressStatus } from '@livekit/protocol';
 import request from 'supertest';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
+import type { RecordingView } from '../src/models/recording.model';
 import { createServices } from '../src/services';
 import { eventually } from './support/eventually';
 import { NotificationReceiver } from './support/notification-receiver';
 import { completeRecording, joinRoom, uniqueRoom, waitForRecording } from './support/recordings';
 import { TEST_ADMIN_KEY } from './support/service-process';
 import { startStack, type TestStack } from './support/stack';
+
+/** What starting a recording answers. */
+interface RecordingAnswer {
+  message: string;
+  recording: RecordingView;
+}
 
 const METRICS_TOKEN = 'metrics-token-for-prometheus-0123';
 const KEY = 'observability-notification-key-0123456789';
@@ -123,8 +131,8 @@ describe('observability: request ids, logs and metrics', () => {
     await stack.http().post('/recordings/start').send({ roomName }).expect(503);
     // A running recording whose webhooks were lost: the reconciler repairs it.
     stack.livekit.webhooks.drop((event) => event.egressInfo?.roomName === roomName);
-    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body;
-    await eventually(() => stack.livekit.getEgress(recording.id)?.status === 1, { what: 'egress active' });
+    const { recording } = (await stack.http().post('/recordings/start').send({ roomName }).expect(200)).body as RecordingAnswer;
+    await eventually(() => stack.livekit.getEgress(recording.id)?.status === EgressStatus.EGRESS_ACTIVE, { what: 'egress active' });
     await stack.services.reconciler.runPass({ full: false });
     stack.livekit.webhooks.clear();
 
@@ -144,7 +152,9 @@ describe('observability: request ids, logs and metrics', () => {
 
   it('writes the request id, the room and the egress id on every log line of a request', async () => {
     const lines: Array<Record<string, unknown>> = [];
-    const logger = createLogger('debug', 'recording-manager', { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const logger = createLogger('debug', 'recording-manager', {
+      write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+    });
     const services = createServices(stack.config, logger);
     const server = createApp(services).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
@@ -161,7 +171,7 @@ describe('observability: request ids, logs and metrics', () => {
         .set('X-Request-Id', 'start-call-1')
         .send({ roomName })
         .expect(200);
-      const egressId = started.body.recording.id as string;
+      const egressId = (started.body as RecordingAnswer).recording.id;
       await eventually(() => lines.some((line) => line.msg === 'egress event applied' && line.egressId === egressId), {
         what: 'a webhook applied',
       });
@@ -169,7 +179,7 @@ describe('observability: request ids, logs and metrics', () => {
       const ofStart = lines.filter((line) => line.requestId === 'start-call-1');
       expect(ofStart.find((line) => line.msg === 'request')).toMatchObject({ route: '/recordings/start', status: 200, roomName });
       const webhookLines = lines.filter((line) => line.egressId === egressId && line.msg === 'egress event applied');
-      for (const line of webhookLines) expect(line).toMatchObject({ roomName, requestId: expect.any(String) });
+      for (const line of webhookLines) expect(line).toMatchObject({ roomName, requestId: expect.any(String) as unknown });
       const webhookRequest = lines.find(
         (line) => line.msg === 'request' && line.route === '/livekit/webhook' && line.requestId === webhookLines[0].requestId,
       );

@@ -72,8 +72,8 @@ describe('the service process without NODE_ENV, which means production', () => {
       const service = runService({ SERVER_PORT: '0', ...deploymentEnv({ ...livekit, apiSecret: secret }, s3) });
       try {
         expect({ secret, outcome: await startOrExit(service) }).toEqual({ secret, outcome: 1 });
-        expect(service.output()).toMatch(/^  LIVEKIT_API_SECRET: .+$/m);
-        expect(service.output().match(/^  \w+: /gm)).toHaveLength(1);
+        expect(service.output()).toMatch(/^ {2}LIVEKIT_API_SECRET: .+$/m);
+        expect(service.output().match(/^ {2}\w+: /gm)).toHaveLength(1);
       } finally {
         service.child.kill('SIGKILL');
       }

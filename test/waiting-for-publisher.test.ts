@@ -40,13 +40,14 @@ describe('a recording in a room where nobody publishes', () => {
         .post('/recordings/start')
         .send({ roomName, ...body })
         .expect(200)
-    ).body;
+    ).body as { recording: { id: string; name: string; waitingForPublisher?: boolean } };
     stack.livekit.recorderJoins(recording.id);
-    return recording as { id: string; name: string; waitingForPublisher?: boolean };
+    return recording;
   }
 
   const listed = async (roomName: string) =>
-    (await stack.http().get('/recordings').query({ roomName }).expect(200)).body.recordings as Array<Record<string, unknown>>;
+    ((await stack.http().get('/recordings').query({ roomName }).expect(200)).body as { recordings: Array<Record<string, unknown>> })
+      .recordings;
 
   it('says it waits for a publisher in the room metadata, the listing and its info, until someone publishes', async () => {
     const roomName = uniqueRoom('silent');

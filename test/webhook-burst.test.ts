@@ -1,3 +1,5 @@
+import { EgressStatus } from '@livekit/protocol';
+import type { RecordingView } from '../src/models/recording.model';
 import { mapConcurrent } from '../src/services/concurrency';
 import { eventually } from './support/eventually';
 import { REDIS_TEST_URL, connectRedis, deleteKeys, testPrefix } from './support/redis';
@@ -22,9 +24,9 @@ describe('a burst of webhooks', () => {
     for (const roomName of rooms) stack.livekit.addParticipant(roomName, { identity: 'host', tracks: ['video'] });
     await mapConcurrent(rooms, 16, async (roomName) => {
       const res = await stack.http().post('/recordings/start').send({ roomName }).expect(200);
-      names.set(roomName, res.body.recording.name);
+      names.set(roomName, (res.body as { recording: RecordingView }).recording.name);
     });
-    await eventually(() => stack.livekit.listEgresses().filter((e) => e.status === 1).length === ROOMS, {
+    await eventually(() => stack.livekit.listEgresses().filter((e) => e.status === EgressStatus.EGRESS_ACTIVE).length === ROOMS, {
       what: 'every egress active',
       timeoutMs: 30_000,
     });

@@ -1,6 +1,16 @@
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { SCREENSHOT_DIR, cspViolations, joinFromPage, joinLink, launchChromium, openRoomPage } from '../support/browser';
+import { EgressStatus } from '@livekit/protocol';
+import {
+  type FakeLiveKitWindow,
+  SCREENSHOT_DIR,
+  cspViolations,
+  joinFromPage,
+  joinLink,
+  launchChromium,
+  openRoomPage,
+} from '../support/browser';
+import type { RecordingView } from '../../src/models/recording.model';
 import { eventually } from '../support/eventually';
 import { uniqueRoom } from '../support/recordings';
 import { startStack, type TestStack } from '../support/stack';
@@ -15,7 +25,9 @@ async function expectButton(page: Page, status: string, label: string, enabled: 
 
 /** The egress the service started for the room, as the double knows it. */
 const egressOf = (stack: TestStack, roomName: string) =>
-  eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status < 3), { what: 'an active egress' });
+  eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status < EgressStatus.EGRESS_COMPLETE), {
+    what: 'an active egress',
+  });
 
 describe('the room page in Chromium', () => {
   let stack: TestStack;
@@ -56,7 +68,7 @@ describe('the room page in Chromium', () => {
     expect(await alice.isVisible('#recording-badge')).toBe(true);
     // In progress, the recording is already listed for everyone.
     await bob.locator('#recording-list li.recording .status', { hasText: 'Recording' }).waitFor();
-    await alice.evaluate(() => (window as any).__fakeLiveKit.rooms[0].addRemoteParticipant('bob', 'Bob'));
+    await alice.evaluate(() => (window as FakeLiveKitWindow).__fakeLiveKit.rooms[0].addRemoteParticipant('bob', 'Bob'));
     await alice.locator('#recording-list li.recording .status', { hasText: 'Recording' }).waitFor();
     await alice.screenshot({ path: path.join(SCREENSHOT_DIR, 'room.png') });
 
@@ -66,7 +78,7 @@ describe('the room page in Chromium', () => {
     await expectButton(alice, 'STOPPING', 'Stopping…', false);
     await expectButton(bob, 'STOPPING', 'Stopping…', false);
     expect(await alice.isVisible('#recording-badge')).toBe(true);
-    await eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status === 3), {
+    await eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status === EgressStatus.EGRESS_COMPLETE), {
       what: 'egress complete',
     });
     await stack.livekit.webhooks.release();
@@ -107,7 +119,9 @@ describe('the room page in Chromium', () => {
     await expectButton(page, 'STARTED', 'Stop recording', true);
     await page.selectOption('#recording-layout', 'grid');
     await eventually(
-      async () => (await stack.http().get('/recordings').query({ roomName })).body.recordings[0]?.options?.layout === 'grid',
+      async () =>
+        ((await stack.http().get('/recordings').query({ roomName })).body as { recordings: RecordingView[] }).recordings[0]?.options
+          ?.layout === 'grid',
       { what: 'layout changed' },
     );
     await button(page).click();
@@ -151,9 +165,12 @@ describe('the room page in Chromium', () => {
     await button(page).click();
     await stack.livekit.activateEgress(
       (
-        await eventually(() => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status === 0), {
-          what: 'the recording',
-        })
+        await eventually(
+          () => stack.livekit.listEgresses().find((e) => e.roomName === roomName && e.status === EgressStatus.EGRESS_STARTING),
+          {
+            what: 'the recording',
+          },
+        )
       ).egressId,
     );
     await expectButton(page, 'STARTED', 'Stop recording', true);
@@ -183,7 +200,7 @@ describe('the room page in Chromium', () => {
     const roomName = uniqueRoom('camera shy');
     const alice = await openRoomPage(browser, stack);
     await alice.addInitScript(() => {
-      (window as any).__fakeLiveKitMediaDenied = true;
+      (window as FakeLiveKitWindow).__fakeLiveKitMediaDenied = true;
     });
     await joinFromPage(alice, stack, roomName, 'Alice');
     await alice.locator('#errors .error', { hasText: 'Camera or microphone unavailable' }).waitFor();
@@ -266,13 +283,13 @@ describe('the room page in Chromium', () => {
     const page = await openRoomPage(browser, stack);
     await joinFromPage(page, stack, hostileRoom, hostileName);
     await page.evaluate(() =>
-      (window as any).__fakeLiveKit.rooms[0].addRemoteParticipant('mallory', '<b onmouseover="window.__pwned=1">Mallory</b>'),
+      (window as FakeLiveKitWindow).__fakeLiveKit.rooms[0].addRemoteParticipant('mallory', '<b onmouseover="window.__pwned=1">Mallory</b>'),
     );
     expect(await page.textContent('#room-title')).toBe(hostileRoom);
     const names = await page.locator('.tile-name').allTextContents();
     expect(names).toEqual(expect.arrayContaining([`${hostileName} (you)`, '<b onmouseover="window.__pwned=1">Mallory</b>']));
     await page.hover('.tile-name >> nth=1');
-    expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
+    expect(await page.evaluate(() => (window as Window & { __pwned?: unknown }).__pwned)).toBeUndefined();
     expect(await page.locator('#video-grid img, #video-grid script, #video-grid b').count()).toBe(0);
     await page.close();
   });

@@ -1,5 +1,5 @@
 import type { Browser, Page } from 'playwright-core';
-import { cspViolations, joinFromPage, launchChromium, openRoomPage } from '../support/browser';
+import { type FakeLiveKitWindow, cspViolations, joinFromPage, launchChromium, openRoomPage } from '../support/browser';
 import { eventually } from '../support/eventually';
 import { completeRecording, uniqueRoom } from '../support/recordings';
 import { startStack, type TestStack } from '../support/stack';
@@ -10,7 +10,7 @@ const listed = (page: Page) => page.locator('#recording-list .recording-name').a
 const fromParticipant = (page: Page, identity: string, recordingName: string, known: boolean) =>
   page.evaluate(
     ([who, name, isKnown]) => {
-      for (const fake of (window as any).__fakeLiveKit.rooms) {
+      for (const fake of (window as FakeLiveKitWindow).__fakeLiveKit.rooms) {
         fake.receiveDataFrom(who, JSON.stringify({ recordingName: name }), 'RECORDING_DELETED', { known: isKnown });
       }
     },
@@ -84,7 +84,7 @@ describe('the room page renews its room token, in Chromium', () => {
   const setup = chromiumStack({ PARTICIPANT_TOKEN_TTL: '1s' });
 
   const heldTokens = (page: Page) =>
-    page.evaluate(() => JSON.parse(sessionStorage.getItem('rooms') || '{}')) as Promise<Record<string, { token: string }>>;
+    page.evaluate(() => JSON.parse(sessionStorage.getItem('rooms') || '{}') as Record<string, { token: string }>);
 
   async function joinWithPasscode(page: Page, roomName: string, passcode: string) {
     await page.fill('#room-name', roomName);
@@ -114,7 +114,7 @@ describe('the room page renews its room token, in Chromium', () => {
   /** A page per test below, each in its own room as a moderator by passcode, whose room token the service already refuses. */
   const refused = {} as Record<'renewing' | 'revoked' | 'left', { page: Page; roomName: string }>;
   beforeAll(async () => {
-    const joined = async (name: keyof typeof refused, prepare: (roomName: string) => Promise<unknown> = async () => undefined) => {
+    const joined = async (name: keyof typeof refused, prepare: (roomName: string) => Promise<unknown> = () => Promise.resolve()) => {
       const roomName = uniqueRoom(name);
       await setPasscodes(roomName, { passcode: 'participants-code', moderatorPasscode: 'moderators-code' });
       const page = await openRoomPage(setup.browser, setup.stack);

@@ -34,6 +34,22 @@ export async function newPage(browser: Browser): Promise<Page> {
   return page;
 }
 
+/** A fake Room (test/support/fake-livekit-client.mjs) as a test drives it from outside. */
+export interface FakeRoom {
+  name: string;
+  setMetadata(metadata: string): void;
+  receiveData(text: string, topic?: string): void;
+  receiveDataFrom(identity: string, text: string, topic: string | undefined, options?: { known?: boolean }): void;
+  addRemoteParticipant(identity: string, name: string): void;
+}
+
+/** The page's window with what the fake livekit-client adds to it; cast `window` to it inside `page.evaluate`. */
+export type FakeLiveKitWindow = typeof window & {
+  __fakeLiveKit: { rooms: FakeRoom[] };
+  /** Set by a test: the next camera and microphone request is refused, as by a person at the browser's prompt. */
+  __fakeLiveKitMediaDenied?: boolean;
+};
+
 const FAKE_LIVEKIT_CLIENT = readFileSync(path.join(__dirname, 'fake-livekit-client.mjs'), 'utf8');
 
 /**
@@ -55,20 +71,26 @@ export async function openRoomPage(browser: Browser, stack: TestStack): Promise<
   });
   const forward = (script: (args: [string, string, string?]) => void, args: [string, string, string?]) =>
     page.evaluate(script, args).catch(() => undefined); // the page may have closed
-  const onMetadata = (roomName: string, metadata: string) =>
-    forward(
+  const onMetadata = (roomName: string, metadata: string) => {
+    void forward(
       ([room, value]) => {
-        for (const fake of (window as any).__fakeLiveKit?.rooms ?? []) if (fake.name === room) fake.setMetadata(value);
+        for (const fake of (window as Partial<FakeLiveKitWindow>).__fakeLiveKit?.rooms ?? []) {
+          if (fake.name === room) fake.setMetadata(value);
+        }
       },
       [roomName, metadata],
     );
-  const onData = (roomName: string, packet: { payload: Buffer; topic?: string }) =>
-    forward(
+  };
+  const onData = (roomName: string, packet: { payload: Buffer; topic?: string }) => {
+    void forward(
       ([room, text, topic]) => {
-        for (const fake of (window as any).__fakeLiveKit?.rooms ?? []) if (fake.name === room) fake.receiveData(text, topic);
+        for (const fake of (window as Partial<FakeLiveKitWindow>).__fakeLiveKit?.rooms ?? []) {
+          if (fake.name === room) fake.receiveData(text, topic);
+        }
       },
       [roomName, packet.payload.toString('utf8'), packet.topic],
     );
+  };
   stack.livekit.events.on('roomMetadataChanged', onMetadata);
   stack.livekit.events.on('dataReceived', onData);
   page.on('close', () => {

@@ -19,12 +19,12 @@ export const PUBLIC_DNS: DnsTable = {
 /** A resolver answering from `table` ([] for a name it does not hold), counting what it was asked. */
 export function tableResolver(table: DnsTable): ResolveHost & { asked: string[] } {
   const asked: string[] = [];
-  const resolve = async (host: string) => {
+  const resolve = (host: string): Promise<string[]> => {
     asked.push(host);
     // An absolute name (a trailing dot) is the same name here: the table has no search domains.
     const answer = table[host.replace(/\.$/, '')] ?? [];
-    if (answer === FAILS) throw new Error(`test DNS: no answer for ${host}`);
-    return answer;
+    if (answer === FAILS) return Promise.reject(new Error(`test DNS: no answer for ${host}`));
+    return Promise.resolve(answer);
   };
   return Object.assign(resolve, { asked });
 }

@@ -1,3 +1,8 @@
+import { inspect, types } from 'node:util';
+
+/** How a failed check's error reads in a timeout message (an Error from any realm as its own toString). */
+export const describeError = (error: unknown): string => (types.isNativeError(error) ? String(error) : inspect(error));
+
 /** Polls `check` (sync or async) until it returns a value other than undefined/false, or fails at the deadline. */
 export async function eventually<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
@@ -13,7 +18,7 @@ export async function eventually<T>(
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${what} not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(`${what} not met within ${timeoutMs} ms${lastError ? `: ${describeError(lastError)}` : ''}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

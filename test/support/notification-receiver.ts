@@ -30,9 +30,8 @@ export class NotificationReceiver {
   ) {}
 
   static async start(signingKey: string): Promise<NotificationReceiver> {
-    let receiver: NotificationReceiver | undefined;
-    const server = http.createServer((req, res) => receiver!.handle(req, res));
-    receiver = new NotificationReceiver(server, signingKey);
+    const server = http.createServer((req, res) => receiver.handle(req, res));
+    const receiver = new NotificationReceiver(server, signingKey);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return receiver;
   }

@@ -23,8 +23,8 @@ export async function joinRoom(stack: TestStack, roomName: string, participantNa
   return admitted;
 }
 
-export async function roomMetadata(stack: TestStack, roomName: string): Promise<Record<string, unknown>> {
-  return JSON.parse(stack.livekit.getRoom(roomName)?.metadata || '{}');
+export function roomMetadata(stack: TestStack, roomName: string): Promise<Record<string, unknown>> {
+  return Promise.resolve(JSON.parse(stack.livekit.getRoom(roomName)?.metadata || '{}') as Record<string, unknown>);
 }
 
 export async function waitForRoomStatus(stack: TestStack, roomName: string, status: string) {
@@ -33,12 +33,20 @@ export async function waitForRoomStatus(stack: TestStack, roomName: string, stat
   });
 }
 
+/** A recording as the service shows it (`/recordings/:name/info`, an entry of `/recordings`). */
+export type ServiceRecording = Recording & { playable: boolean };
+
 /** Polls the service's own view of a recording until `check` holds. */
-export async function waitForRecording(stack: TestStack, name: string, check: (recording: Recording & { playable: boolean }) => boolean) {
+export async function waitForRecording(
+  stack: TestStack,
+  name: string,
+  check: (recording: ServiceRecording) => boolean,
+): Promise<ServiceRecording> {
   return eventually(
     async () => {
       const res = await stack.http().get(`/recordings/${encodeURIComponent(name)}/info`);
-      return res.status === 200 && check(res.body) ? (res.body as Recording & { playable: boolean }) : undefined;
+      const recording = res.body as ServiceRecording;
+      return res.status === 200 && check(recording) ? recording : undefined;
     },
     { what: `recording ${name}` },
   );
@@ -48,7 +56,7 @@ export async function waitForRecording(stack: TestStack, name: string, check: (r
 export async function completeRecording(stack: TestStack, roomName = uniqueRoom()) {
   await joinRoom(stack, roomName);
   const started = await stack.http().post('/recordings/start').send({ roomName }).expect(200);
-  const name: string = started.body.recording.name;
+  const { name } = (started.body as { recording: ServiceRecording }).recording;
   await waitForRecording(stack, name, (r) => r.status === 'ACTIVE');
   await stack.http().post('/recordings/stop').send({ roomName }).expect(200);
   const recording = await waitForRecording(stack, name, (r) => r.playable);
@@ -56,17 +64,18 @@ export async function completeRecording(stack: TestStack, roomName = uniqueRoom(
 }
 
 /** Every recording the service lists, page after page. */
-export async function listAll(stack: TestStack): Promise<Array<Recording & { playable: boolean }>> {
-  const all: Array<Recording & { playable: boolean }> = [];
+export async function listAll(stack: TestStack): Promise<ServiceRecording[]> {
+  const all: ServiceRecording[] = [];
   let cursor: string | undefined;
   do {
-    const page = await stack
+    const res = await stack
       .http()
       .get('/recordings')
       .query({ limit: 100, ...(cursor ? { cursor } : {}) })
       .expect(200);
-    all.push(...page.body.recordings);
-    cursor = page.body.nextCursor ?? undefined;
+    const page = res.body as { recordings: ServiceRecording[]; nextCursor: string | null };
+    all.push(...page.recordings);
+    cursor = page.nextCursor ?? undefined;
   } while (cursor);
   return all;
 }

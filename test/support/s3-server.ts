@@ -8,7 +8,14 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { eventually } from './eventually';
 // s3rver ships no types; its constructor, run/close and its store's putObject are all we use.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const S3rver = require('s3rver');
+const S3rver = require('s3rver') as new (options: { port: number; address: string; silent: boolean; directory: string }) => S3rverInstance;
+
+interface S3rverInstance {
+  store: { putObject: typeof putObjectSurvivingDeletes };
+  run(): Promise<{ port: number }>;
+  close(): Promise<void>;
+  httpServer: Server;
+}
 
 export const TEST_BUCKET = 'recordings-test';
 export const TEST_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -31,7 +38,7 @@ export class S3TestServer {
     server.store.putObject = putObjectSurvivingDeletes;
     const { port } = await server.run();
     const s3 = new S3TestServer(`http://127.0.0.1:${port}`, bucket, server, directory);
-    s3.track(server.httpServer as Server);
+    s3.track(server.httpServer);
     await s3.client().send(new CreateBucketCommand({ Bucket: bucket }));
     return s3;
   }
@@ -107,6 +114,6 @@ async function putObjectSurvivingDeletes(this: FilesystemStore, object: StoredOb
 
 async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
   return Buffer.concat(chunks);
 }

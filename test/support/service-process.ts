@@ -9,9 +9,9 @@ const ENTRY = path.join(__dirname, '..', '..', 'dist', 'index.js');
 
 export interface ServiceProcess {
   child: ChildProcess;
-  output(): string;
+  output: () => string;
   /** Resolves with the exit code once the process has ended. */
-  exited(): Promise<number | null>;
+  exited: () => Promise<number | null>;
 }
 
 /** The compiled service (`npm run build`) in its own process, as `npm start` runs it. */
@@ -25,10 +25,10 @@ export function runService(env: Record<string, string>): ServiceProcess {
 export function spawnService([command, ...args]: string[], options: { env: Record<string, string>; cwd?: string }): ServiceProcess {
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (chunk) => {
+  child.stdout.on('data', (chunk) => {
     output += chunk;
   });
-  child.stderr!.on('data', (chunk) => {
+  child.stderr.on('data', (chunk) => {
     output += chunk;
   });
   const exit = once(child, 'exit').then(([code]) => code as number | null);

@@ -70,7 +70,7 @@ export function verifyRequest(authorization: string | undefined, queryToken: str
     return { kind: 'rejected', message: 'invalid authorization token: go-jose/go-jose: error in cryptographic primitive' };
   const problem = timeProblem(claims, Date.now() / 1000);
   if (problem) return { kind: 'rejected', message: `invalid authorization token: ${problem}` };
-  return { kind: 'verified', claims: claims as ClaimGrants };
+  return { kind: 'verified', claims };
 }
 
 /** A grant check for one Twirp method (contract §2.3). */

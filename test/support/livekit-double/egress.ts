@@ -458,7 +458,10 @@ export class EgressSimulator {
       .filter((r) => r.info.roomName === roomName && !isEnded(r.info.status) && !r.finishing)
       .map((record) => {
         record.cancelPending?.();
-        if (record.info.status === EgressStatus.EGRESS_STARTING) return this.abort(record, MSG_START_NOT_RECEIVED, END_SOURCE_CLOSED);
+        if (record.info.status === EgressStatus.EGRESS_STARTING) {
+          this.abort(record, MSG_START_NOT_RECEIVED, END_SOURCE_CLOSED);
+          return Promise.resolve();
+        }
         if (record.info.status === EgressStatus.EGRESS_ACTIVE) this.beginEnding(record, END_SOURCE_CLOSED);
         return this.finish(record, EgressStatus.EGRESS_COMPLETE, {});
       });

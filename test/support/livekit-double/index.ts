@@ -11,6 +11,7 @@ import { type CallRecord, TwirpTransport } from './server';
 import type { DefaultStorage } from './storage';
 import { roomNotFound } from './twirp';
 import { type SignOptions, type WebhookDelivery, WebhookSender } from './webhooks';
+import { describeError } from '../eventually';
 
 export type { CallRecord } from './server';
 export type { DataPacketRecord } from './handlers';
@@ -244,8 +245,9 @@ export class LiveKitDouble {
   }
 
   /** STARTING → ACTIVE (egress_updated), whoever publishes; a no-op for an egress that is already ACTIVE. */
-  async activateEgress(id: string): Promise<void> {
+  activateEgress(id: string): Promise<void> {
     this.egress.activate(id);
+    return Promise.resolve();
   }
 
   /** Ends an egress as the test says; resolves once egress_ended is queued (after the upload, if any). */
@@ -308,8 +310,8 @@ export class LiveKitDouble {
   // ---- webhooks ----
 
   /** The `Authorization` value LiveKit would send for `body` (other key, secret or validity to forge one). */
-  async signWebhook(body: string, options?: SignOptions): Promise<string> {
-    return this.sender.sign(body, options);
+  signWebhook(body: string, options?: SignOptions): Promise<string> {
+    return Promise.resolve(this.sender.sign(body, options));
   }
 
   /** Signs and POSTs one event to every webhook URL now, without retries; not recorded in `deliveries`. */
@@ -334,7 +336,9 @@ export class LiveKitDouble {
       if (value instanceof Promise) throw new TypeError('waitFor checks synchronously: use eventually() for an async check');
       if (value !== undefined && value !== false) return value;
       if (Date.now() >= deadline) {
-        throw new Error(`LiveKitDouble.waitFor: not met within ${timeoutMs} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+        throw new Error(
+          `LiveKitDouble.waitFor: not met within ${timeoutMs} ms${lastError ? ` (last error: ${describeError(lastError)})` : ''}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }

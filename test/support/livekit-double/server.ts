@@ -46,15 +46,15 @@ export class TwirpTransport {
   }
 
   static async listen(options: TransportOptions): Promise<TwirpTransport> {
-    let transport: TwirpTransport | undefined;
+    // Requests come only once the port is known, after `transport` is set below.
     const server = http.createServer((req, res) => {
-      void transport?.handle(req, res).catch((error: unknown) => {
+      void transport.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) writeTwirpError(res, new TwirpError('internal', `LiveKit double: ${String(error)}`));
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    transport = new TwirpTransport(options, `http://127.0.0.1:${port}`, server);
+    const transport = new TwirpTransport(options, `http://127.0.0.1:${port}`, server);
     return transport;
   }
 
