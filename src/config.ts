@@ -4,6 +4,7 @@ import { PERMISSIONS, type Permission } from './models/access.model';
 import { DEFAULT_FILE_TEMPLATE, fileTemplateProblem } from './models/file-template.model';
 import type { LockoutPolicy } from './services/failure-counter';
 import type { NotificationOptions } from './services/notification.service';
+import type { S3Settings } from './services/s3.service';
 import { LAYOUTS, PRESETS } from './models/recording-options.model';
 
 /**
@@ -213,19 +214,7 @@ export interface Config {
     egressTimeoutMs: number;
     participantTokenTtlMs: number;
   };
-  s3: {
-    endpoint: string;
-    publicEndpoint: string;
-    egressEndpoint: string;
-    /** Both unset: the AWS SDK's default credential chain (an IAM role), here and in egress. */
-    accessKey?: string;
-    secretKey?: string;
-    region: string;
-    bucket: string;
-    requestTimeoutMs: number;
-    /** The media client's own socket pool: media streams hold a socket for as long as their reader reads. */
-    mediaMaxSockets: number;
-  };
+  s3: S3Settings;
   recordings: {
     path: string;
     playbackStrategy: Env['RECORDING_PLAYBACK_STRATEGY'];

@@ -11,7 +11,6 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { Config } from '../config';
 import type { Metrics } from '../metrics';
 import { AppError, upstreamError, upstreamUnavailable } from '../models/app-error';
 
@@ -39,8 +38,23 @@ export interface ByteRange {
 /** The socket pool of the client for everything but media: the SDK's own default, written down. */
 const CONTROL_MAX_SOCKETS = 50;
 
+/** Where the bucket is and how to reach it (config.ts reads it from S3_*). */
+export interface S3Settings {
+  endpoint: string;
+  publicEndpoint: string;
+  egressEndpoint: string;
+  /** Both unset: the AWS SDK's default credential chain (an IAM role), here and in egress. */
+  accessKey?: string;
+  secretKey?: string;
+  region: string;
+  bucket: string;
+  requestTimeoutMs: number;
+  /** The media client's own socket pool: media streams hold a socket for as long as their reader reads. */
+  mediaMaxSockets: number;
+}
+
 /** Settings that make one client work with AWS S3, MinIO and s3rver alike; `maxSockets` sizes its pool. */
-export function createS3Client(s3: Config['s3'], endpoint = s3.endpoint, maxSockets = CONTROL_MAX_SOCKETS): S3Client {
+export function createS3Client(s3: S3Settings, endpoint = s3.endpoint, maxSockets = CONTROL_MAX_SOCKETS): S3Client {
   return new S3Client({
     endpoint,
     requestHandler: { httpAgent: { maxSockets }, httpsAgent: { maxSockets } },
