@@ -24,7 +24,7 @@ import {
   startService,
   timed,
 } from './support';
-import { indexScopePrefix } from '../src/services/recording-index';
+import { indexScopePrefix } from '../src/services/storage/recording-index';
 import { HOST_HEADERS } from '../test/support/service-process';
 
 const LIST_SIZES = (process.env.BENCH_LIST_SIZES ?? '1000,10000').split(',').map(Number);

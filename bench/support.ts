@@ -9,7 +9,7 @@ import {
   S3Upload,
   WebhookEvent,
 } from '@livekit/protocol';
-import { OWNER_METADATA_KEY, ROOM_METADATA_KEY } from '../src/services/egress.service';
+import { OWNER_METADATA_KEY, ROOM_METADATA_KEY } from '../src/services/egress/egress.service';
 import { LiveKitDouble } from '../test/support/livekit-double';
 import { S3FaultProxy } from '../test/support/s3-fault-proxy';
 import { S3TestServer } from '../test/support/s3-server';

@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { PERMISSIONS, type Permission } from './models/access.model';
-import { DEFAULT_FILE_TEMPLATE, fileTemplateProblem } from './models/file-template.model';
-import type { LockoutPolicy } from './services/failure-counter';
-import type { NotificationOptions } from './services/notification.service';
-import type { S3Settings } from './services/s3.service';
-import { LAYOUTS, PRESETS } from './models/recording-options.model';
+import { PERMISSIONS, type Permission } from './services/rooms/access.model';
+import { DEFAULT_FILE_TEMPLATE, fileTemplateProblem } from './services/recordings/file-template.model';
+import type { LockoutPolicy } from './services/rooms/failure-counter';
+import type { NotificationOptions } from './services/notifications/notification.service';
+import type { S3Settings } from './services/storage/s3.service';
+import { LAYOUTS, PRESETS } from './services/recordings/recording-options.model';
 
 /**
  * Durations accept a bare number of seconds ("30") or a unit suffix ("500ms", "30s", "5m", "6h").

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import dotenv from 'dotenv';
 import { createApp } from './app';
 import { ConfigError, configWarnings, loadConfig } from './config';
-import { createLogger, type Logger } from './logger';
-import { runAsJob } from './request-context';
+import { createLogger, type Logger } from './services/platform/logger';
+import { runAsJob } from './services/platform/request-context';
 import { createServices } from './services';
 
 /** Stops taking connections, lets in-flight requests finish, and gives up after the time limit. */

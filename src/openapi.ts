@@ -16,9 +16,9 @@ import {
   tokenRequestSchema,
   urlQuerySchema,
 } from './models/api.model';
-import { ERROR_CODES } from './models/app-error';
-import { recordingSchema } from './models/recording.model';
-import { streamSchema } from './models/stream.model';
+import { ERROR_CODES } from './services/platform/app-error';
+import { recordingSchema } from './services/recordings/recording.model';
+import { streamSchema } from './services/streams/stream.model';
 
 /** Who may call an operation: nobody in particular, the host application, a permission in the room, or LiveKit. */
 type Access =

@@ -1,8 +1,8 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SignJWT, decodeJwt } from 'jose';
-import type { Recording, RecordingView } from '../src/models/recording.model';
-import type { Admission, RoomAccessView } from '../src/services/admission.service';
-import { mapConcurrent } from '../src/services/concurrency';
+import type { Recording, RecordingView } from '../src/services/recordings/recording.model';
+import type { Admission, RoomAccessView } from '../src/services/rooms/admission.service';
+import { mapConcurrent } from '../src/services/platform/concurrency';
 import { eventually } from './support/eventually';
 import { completeRecording, FIXTURE_MP4, putObject, readObject, uniqueRoom } from './support/recordings';
 import { LiveKitDouble } from './support/livekit-double';

@@ -1,5 +1,5 @@
 import { joinTokenRequestSchema, listQuerySchema, parseInput, tokenRequestSchema } from '../src/models/api.model';
-import { AppError } from '../src/models/app-error';
+import { AppError } from '../src/services/platform/app-error';
 
 const problemsOf = (run: () => unknown) => {
   try {

@@ -45,4 +45,15 @@ describe('the shape of the code', () => {
   it('has no import cycles in src, not even through type-only imports', () => {
     expect(importCycles(sourceFiles(SRC))).toEqual([]);
   });
+
+  it('gives each feature folder of src/services an index that says in one line what it owns', () => {
+    const services = path.join(SRC, 'services');
+    const folders = readdirSync(services, { withFileTypes: true }).filter((entry) => entry.isDirectory());
+    expect(folders.length).toBeGreaterThanOrEqual(8);
+    for (const { name } of folders) {
+      const index = path.join(services, name, 'index.ts');
+      const firstLine = existsSync(index) ? readFileSync(index, 'utf8').split('\n')[0] : '(no index.ts)';
+      expect(`${name}: ${/^\/\*\* \S.* \*\/$/.test(firstLine) ? 'one line' : firstLine}`).toBe(`${name}: one line`);
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { parseRange } from '../src/models/byte-range';
+import { parseRange } from '../src/services/recordings/byte-range';
 
 describe('parseRange (RFC 9110 single byte ranges against a known size)', () => {
   const size = 1000;

@@ -437,7 +437,7 @@ const admits = (cores: number, { maxCpuUtilization }: EgressCosts, running: numb
 describe("egress's admission on the local stack (egress's cost table and rule; unverified on an engine)", () => {
   const cpuCost = record(egressConfig.cpu_cost ?? {}, 'egress cpu_cost');
   const configured = egressCosts(cpuCost);
-  // The service's recordings and its streams are both room composites with video (src/services/egress.service.ts).
+  // The service's recordings and its streams are both room composites with video (src/services/egress/egress.service.ts).
   const roomComposite = configured.costs.room_composite_cpu_cost;
 
   it('sets only cost keys egress reads, each positive (egress takes 0 or less as its default)', () => {

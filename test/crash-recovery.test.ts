@@ -1,6 +1,6 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { EgressStatus } from '@livekit/protocol';
-import type { Recording, RecordingView } from '../src/models/recording.model';
+import type { Recording, RecordingView } from '../src/services/recordings/recording.model';
 import { eventually } from './support/eventually';
 import { LiveKitDouble } from './support/livekit-double';
 import { S3TestServer } from './support/s3-server';

@@ -1,7 +1,7 @@
 import { binary, completeRecording, FIXTURE_MP4, joinRoom, readObject, uniqueRoom, waitForRecording } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
-import type { ErrorAnswer } from '../src/models/app-error';
-import type { RecordingView } from '../src/models/recording.model';
+import type { ErrorAnswer } from '../src/services/platform/app-error';
+import type { RecordingView } from '../src/services/recordings/recording.model';
 
 /** GET /recordings/:name/url. */
 interface SignedUrl {

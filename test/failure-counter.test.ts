@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { type FailureCounter, type LockoutPolicy, MemoryFailureCounter, RedisFailureCounter } from '../src/services/failure-counter';
-import { redisLockClientOptions } from '../src/services/redis-lock.service';
+import { type FailureCounter, type LockoutPolicy, MemoryFailureCounter, RedisFailureCounter } from '../src/services/rooms/failure-counter';
+import { redisLockClientOptions } from '../src/services/platform/redis-lock.service';
 import { closedPort, connectRedis, deleteKeys, disconnectRedis, testPrefix } from './support/redis';
 
 // Short locks: Redis keeps its own time (TTLs), so its test waits them out for real.

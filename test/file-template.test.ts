@@ -1,7 +1,7 @@
-import { expandFileTemplate, fileTemplateProblem } from '../src/models/file-template.model';
+import { expandFileTemplate, fileTemplateProblem } from '../src/services/recordings/file-template.model';
 import { completeRecording, FIXTURE_MP4, putObject, readObject, uniqueRoom } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
-import type { RecordingView } from '../src/models/recording.model';
+import type { RecordingView } from '../src/services/recordings/recording.model';
 
 /** A page of GET /recordings. */
 interface RecordingPage {

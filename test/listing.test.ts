@@ -1,6 +1,6 @@
-import type { ErrorAnswer } from '../src/models/app-error';
-import type { Recording, RecordingView } from '../src/models/recording.model';
-import { mapConcurrent } from '../src/services/concurrency';
+import type { ErrorAnswer } from '../src/services/platform/app-error';
+import type { Recording, RecordingView } from '../src/services/recordings/recording.model';
+import { mapConcurrent } from '../src/services/platform/concurrency';
 import { putObject, readObject } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import type { Recording } from '../src/models/recording.model';
+import type { Recording } from '../src/services/recordings/recording.model';
 import { eventually } from './support/eventually';
 import { FIXTURE_MP4, completeRecording, putObject } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';

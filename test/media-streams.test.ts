@@ -1,9 +1,9 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { Metrics } from '../src/metrics';
-import type { Recording } from '../src/models/recording.model';
-import { MediaStreamSlots } from '../src/services/media-streams.service';
+import { Metrics } from '../src/services/platform/metrics';
+import type { Recording } from '../src/services/recordings/recording.model';
+import { MediaStreamSlots } from '../src/services/recordings/media-streams.service';
 import { eventually } from './support/eventually';
 import { LiveKitDouble } from './support/livekit-double';
 import { FIXTURE_MP4, completeRecording, putObject } from './support/recordings';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import request from 'supertest';
-import type { Admission, RoomAccessView } from '../src/services/admission.service';
+import type { Admission, RoomAccessView } from '../src/services/rooms/admission.service';
 import { REDIS_TEST_URL, connectRedis, deleteKeys, testPrefix } from './support/redis';
 import { uniqueRoom } from './support/recordings';
 import { startStack, type ServiceInstance, type TestStack } from './support/stack';

@@ -1,6 +1,6 @@
-import { isPublicAddress } from '../src/models/public-address';
-import { destinationHost } from '../src/models/stream.model';
-import { systemResolver } from '../src/services/host-resolver';
+import { isPublicAddress } from '../src/services/streams/public-address';
+import { destinationHost } from '../src/services/streams/stream.model';
+import { systemResolver } from '../src/services/streams/host-resolver';
 
 describe('isPublicAddress', () => {
   it('takes public unicast IPv4 and IPv6, and refuses the special-purpose registries, multicast and broadcast', () => {

@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { EgressStatus } from '@livekit/protocol';
-import type { Recording } from '../src/models/recording.model';
-import { mapConcurrent } from '../src/services/concurrency';
+import type { Recording } from '../src/services/recordings/recording.model';
+import { mapConcurrent } from '../src/services/platform/concurrency';
 import { eventually } from './support/eventually';
 import {
   FIXTURE_MP4,

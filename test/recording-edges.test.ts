@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { EgressStatus } from '@livekit/protocol';
-import type { RecordingView } from '../src/models/recording.model';
+import type { RecordingView } from '../src/services/recordings/recording.model';
 import { eventually } from './support/eventually';
 import { FIXTURE_MP4, binary, joinRoom, roomMetadata, uniqueRoom, waitForRecording, waitForRoomStatus } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';

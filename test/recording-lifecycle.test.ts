@@ -1,5 +1,5 @@
 import { EgressClient, EncodedFileOutput, EncodedFileType, S3Upload } from 'livekit-server-sdk';
-import type { RecordingView } from '../src/models/recording.model';
+import type { RecordingView } from '../src/services/recordings/recording.model';
 import {
   FIXTURE_MP4,
   binary,

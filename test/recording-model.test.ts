@@ -1,7 +1,7 @@
 import { EgressInfo, EgressStatus } from 'livekit-server-sdk';
-import { mergeRecording, type Recording, recordingFromEgress, roomStatusOf } from '../src/models/recording.model';
-import { withOwnMetadata } from '../src/models/room-metadata.model';
-import { safeNamePart } from '../src/services/recording.service';
+import { mergeRecording, type Recording, recordingFromEgress, roomStatusOf } from '../src/services/recordings/recording.model';
+import { withOwnMetadata } from '../src/services/rooms/room-metadata.model';
+import { safeNamePart } from '../src/services/recordings/recording.service';
 
 const base: Recording = {
   id: 'EG_aaaaaaaaaaaa',

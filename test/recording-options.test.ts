@@ -1,5 +1,5 @@
-import type { RecordingView } from '../src/models/recording.model';
-import type { Stream } from '../src/models/stream.model';
+import type { RecordingView } from '../src/services/recordings/recording.model';
+import type { Stream } from '../src/services/streams/stream.model';
 import { eventually } from './support/eventually';
 import { joinRoom, uniqueRoom, waitForRecording } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';

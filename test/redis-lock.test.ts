@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
-import { AppError } from '../src/models/app-error';
-import { RedisLockService, type RedisLockOptions, redisLockClientOptions } from '../src/services/redis-lock.service';
+import { AppError } from '../src/services/platform/app-error';
+import { RedisLockService, type RedisLockOptions, redisLockClientOptions } from '../src/services/platform/redis-lock.service';
 import { eventually } from './support/eventually';
 import { REDIS_TEST_URL, closedPort, connectRedis, deleteKeys, disconnectRedis, testPrefix } from './support/redis';
 

@@ -1,5 +1,5 @@
-import type { Recording, RecordingView } from '../src/models/recording.model';
-import { mapConcurrent } from '../src/services/concurrency';
+import type { Recording, RecordingView } from '../src/services/recordings/recording.model';
+import { mapConcurrent } from '../src/services/platform/concurrency';
 import { FIXTURE_MP4, putObject, readObject, sidecarsOf } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import type { Admission } from '../src/services/admission.service';
+import type { Admission } from '../src/services/rooms/admission.service';
 import { uniqueRoom } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 

@@ -1,5 +1,5 @@
 import { EgressStatus } from 'livekit-server-sdk';
-import type { RecordingView } from '../src/models/recording.model';
+import type { RecordingView } from '../src/services/recordings/recording.model';
 import { eventually } from './support/eventually';
 import { joinRoom, uniqueRoom } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';

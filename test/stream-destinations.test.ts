@@ -3,7 +3,7 @@
  * address, or a name whose every address is one (SECURITY.md, "Stream destinations"). The service's
  * DNS is the stack's table (test/support/dns.ts): these names resolve as they would inside a cluster.
  */
-import type { Stream } from '../src/models/stream.model';
+import type { Stream } from '../src/services/streams/stream.model';
 import { FAILS, type DnsTable } from './support/dns';
 import { joinRoom, uniqueRoom } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';

@@ -1,5 +1,5 @@
 import { EgressInfo, EgressStatus, StreamInfo, StreamInfo_Status } from '@livekit/protocol';
-import { maskStreamUrl, maskStreamUrlsIn, mergeStream, type Stream, streamFromEgress } from '../src/models/stream.model';
+import { maskStreamUrl, maskStreamUrlsIn, mergeStream, type Stream, streamFromEgress } from '../src/services/streams/stream.model';
 
 describe('stream keys are masked', () => {
   it('masks the RTMP key, SRT query values and bare tokens, user info, and leaves masked URLs as they are', () => {

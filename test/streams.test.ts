@@ -1,6 +1,6 @@
 import { EgressStatus } from 'livekit-server-sdk';
-import type { RecordingView } from '../src/models/recording.model';
-import type { Stream } from '../src/models/stream.model';
+import type { RecordingView } from '../src/services/recordings/recording.model';
+import type { Stream } from '../src/services/streams/stream.model';
 import { eventually } from './support/eventually';
 import { NotificationReceiver } from './support/notification-receiver';
 import { joinRoom, readObject, roomMetadata, uniqueRoom, waitForRecording } from './support/recordings';

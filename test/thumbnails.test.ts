@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { withComment } from './support/livekit-double/egress';
-import { imageKeyOf, type RecordingView } from '../src/models/recording.model';
+import { imageKeyOf, type RecordingView } from '../src/services/recordings/recording.model';
 import { binary, completeRecording, joinRoom, keysUnder, putObject, readObject, uniqueRoom, waitForRecording } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 import { eventually } from './support/eventually';

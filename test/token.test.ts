@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import { RoomServiceClient } from 'livekit-server-sdk';
-import type { Admission } from '../src/services/admission.service';
+import type { Admission } from '../src/services/rooms/admission.service';
 import { startStack, type TestStack } from './support/stack';
 import { roomMetadata, uniqueRoom } from './support/recordings';
 

@@ -1,6 +1,6 @@
 import { EgressStatus } from '@livekit/protocol';
-import type { RecordingView } from '../src/models/recording.model';
-import { mapConcurrent } from '../src/services/concurrency';
+import type { RecordingView } from '../src/services/recordings/recording.model';
+import { mapConcurrent } from '../src/services/platform/concurrency';
 import { eventually } from './support/eventually';
 import { REDIS_TEST_URL, connectRedis, deleteKeys, testPrefix } from './support/redis';
 import { listAll } from './support/recordings';

@@ -1,5 +1,5 @@
 import { EgressStatus, WebhookEvent } from '@livekit/protocol';
-import type { RecordingView } from '../src/models/recording.model';
+import type { RecordingView } from '../src/services/recordings/recording.model';
 import { eventually } from './support/eventually';
 import { joinRoom, roomMetadata, sidecarsOf, uniqueRoom, waitForRecording, waitForRoomStatus } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';

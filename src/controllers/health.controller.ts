@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Services } from '../services';
-import { bearer, sameSecret, unauthenticated } from '../services/access.service';
-import { checkReadiness } from '../services/health.service';
+import { bearer, sameSecret, unauthenticated } from '../services/rooms/access.service';
+import { checkReadiness } from '../services/platform/health.service';
 
 /** GET /healthz (the process is alive), GET /readyz (LiveKit and S3 answer) and GET /metrics. */
 export function healthController({ dependencies, metrics, config, log }: Services): Router {

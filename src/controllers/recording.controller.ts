@@ -14,12 +14,12 @@ import {
   bulkDeleteSchema,
   urlQuerySchema,
 } from '../models/api.model';
-import { AppError } from '../models/app-error';
-import { attachment, downloadName, toView } from '../models/recording.model';
+import { AppError } from '../services/platform/app-error';
+import { attachment, downloadName, toView } from '../services/recordings/recording.model';
 import type { Services } from '../services';
-import { type AccessService, type Permission, unauthenticated } from '../services/access.service';
-import type { Guard } from '../services/recording.service';
-import type { ObjectHead } from '../services/s3.service';
+import { type AccessService, type Permission, unauthenticated } from '../services/rooms/access.service';
+import type { Guard } from '../services/recordings/recording.service';
+import type { ObjectHead } from '../services/storage/s3.service';
 
 const CONTENT_TYPES: Record<string, string> = { mp4: 'video/mp4', ogg: 'audio/ogg', mp3: 'audio/mpeg' };
 

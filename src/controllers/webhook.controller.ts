@@ -1,7 +1,7 @@
 import { Router, raw } from 'express';
-import { AppError, timedOut } from '../models/app-error';
+import { AppError, timedOut } from '../services/platform/app-error';
 import type { Services } from '../services';
-import { withTimeout } from '../services/concurrency';
+import { withTimeout } from '../services/platform/concurrency';
 
 /**
  * POST /livekit/webhook: the raw body is verified against LiveKit's signature before anything else.

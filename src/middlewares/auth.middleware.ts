@@ -1,5 +1,5 @@
 import type { RequestHandler, Response } from 'express';
-import type { AccessService, Principal } from '../services/access.service';
+import type { AccessService, Principal } from '../services/rooms/access.service';
 
 /** Every request through it carries a valid credential (401 otherwise), kept for the handler. */
 export function authenticate(access: AccessService): RequestHandler {

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import type { Logger } from '../logger';
-import { AppError, notFound } from '../models/app-error';
+import type { Logger } from '../services/platform/logger';
+import { AppError, notFound } from '../services/platform/app-error';
 
 /** Express's body parsers and router mark the client's mistakes with a 4xx `status` (and parsers a `type`). */
 interface ClientError {

@@ -1,7 +1,7 @@
 import type { Request, RequestHandler } from 'express';
-import type { Logger } from '../logger';
-import type { Metrics } from '../metrics';
-import { currentContext, requestIdFrom, runWithContext } from '../request-context';
+import type { Logger } from '../services/platform/logger';
+import type { Metrics } from '../services/platform/metrics';
+import { currentContext, requestIdFrom, runWithContext } from '../services/platform/request-context';
 
 /** Polled by probes and Prometheus: logged at debug level only, so they do not drown the rest. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);

@@ -3,8 +3,8 @@ import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Config } from '../config';
-import { AppError } from '../models/app-error';
-import type { MediaStreamSlots } from '../services/media-streams.service';
+import { AppError } from '../services/platform/app-error';
+import type { MediaStreamSlots } from '../services/recordings/media-streams.service';
 
 const originOf = (url: string) => new URL(url).origin;
 

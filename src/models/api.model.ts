@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { PASSCODE_MIN_LENGTH } from './access.model';
-import { badRequest } from './app-error';
-import { ENCODING_FIELDS, encodingSchema, LAYOUTS, PRESETS, recordingMetadataSchema } from './recording-options.model';
-import { RECORDING_STATUSES, type RecordingStatus } from './recording.model';
-import { streamProtocolOf } from './stream.model';
+import { PASSCODE_MIN_LENGTH } from '../services/rooms/access.model';
+import { badRequest } from '../services/platform/app-error';
+import { ENCODING_FIELDS, encodingSchema, LAYOUTS, PRESETS, recordingMetadataSchema } from '../services/recordings/recording-options.model';
+import { RECORDING_STATUSES, type RecordingStatus } from '../services/recordings/recording.model';
+import { streamProtocolOf } from '../services/streams/stream.model';
 
 /** Control characters could break a header or a log line; everything else of any script is welcome. */
 const noControlCharacters = (value: string) => !/\p{Cc}/u.test(value);

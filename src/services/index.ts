@@ -2,33 +2,22 @@ import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { EgressClient, RoomServiceClient, WebhookReceiver } from 'livekit-server-sdk';
 import type { Config } from '../config';
-import type { Logger } from '../logger';
-import type { Recording } from '../models/recording.model';
-import { AccessService } from './access.service';
-import { AdmissionService } from './admission.service';
-import { AutoStopService } from './auto-stop.service';
-import { type FailureCounter, MemoryFailureCounter, RedisFailureCounter } from './failure-counter';
-import { NotificationService } from './notification.service';
-import { EgressService } from './egress.service';
-import type { Dependency } from './health.service';
-import { LocalLockService, type LockService } from './lock.service';
-import { RedisLockService, redisLockClientOptions } from './redis-lock.service';
-import { REPAIR_COUNTS, type ReconcileReport } from './reconcile-job';
-import { ReconcilerService } from './reconciler.service';
-import { recordingJobs } from './recording-repair.jobs';
-import { streamRepairJob } from './stream-repair.job';
-import { RecordingEventsService } from './recording-events.service';
-import { RecordingStore } from './recording-store.service';
-import { RecordingService } from './recording.service';
-import { RoomService } from './room.service';
-import { StreamEventsService } from './stream-events.service';
-import { type ResolveHost, systemResolver } from './host-resolver';
-import { StreamService } from './stream.service';
-import { StreamStore } from './stream-store.service';
-import { createS3Client, instrumentS3, S3Service } from './s3.service';
-import { MediaStreamSlots } from './media-streams.service';
-import { Metrics } from '../metrics';
-import { WebhookService } from './webhook.service';
+import { AutoStopService, EgressService, WebhookService } from './egress';
+import { NotificationService } from './notifications';
+import {
+  type Dependency,
+  LocalLockService,
+  type LockService,
+  type Logger,
+  Metrics,
+  redisLockClientOptions,
+  RedisLockService,
+} from './platform';
+import { type ReconcileReport, ReconcilerService, REPAIR_COUNTS } from './reconciler';
+import { MediaStreamSlots, type Recording, RecordingEventsService, recordingJobs, RecordingService } from './recordings';
+import { AccessService, AdmissionService, type FailureCounter, MemoryFailureCounter, RedisFailureCounter, RoomService } from './rooms';
+import { createS3Client, instrumentS3, RecordingStore, S3Service } from './storage';
+import { type ResolveHost, StreamEventsService, streamRepairJob, StreamService, StreamStore, systemResolver } from './streams';
 
 export interface Services {
   config: Config;

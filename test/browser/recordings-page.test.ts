@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import type { Recording } from '../../src/models/recording.model';
-import { mapConcurrent } from '../../src/services/concurrency';
+import type { Recording } from '../../src/services/recordings/recording.model';
+import { mapConcurrent } from '../../src/services/platform/concurrency';
 import { SCREENSHOT_DIR, cspViolations, joinFromPage, launchChromium, newPage, openRoomPage } from '../support/browser';
 import { TEST_ADMIN_KEY } from '../support/service-process';
 import { FIXTURE_MP4, completeRecording, putObject, uniqueRoom } from '../support/recordings';

@@ -10,7 +10,7 @@ import {
   launchChromium,
   openRoomPage,
 } from '../support/browser';
-import type { RecordingView } from '../../src/models/recording.model';
+import type { RecordingView } from '../../src/services/recordings/recording.model';
 import { eventually } from '../support/eventually';
 import { uniqueRoom } from '../support/recordings';
 import { startStack, type TestStack } from '../support/stack';

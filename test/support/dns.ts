@@ -1,4 +1,4 @@
-import type { ResolveHost } from '../../src/services/host-resolver';
+import type { ResolveHost } from '../../src/services/streams/host-resolver';
 
 /** A name's addresses in a test's DNS table, or `FAILS`: the resolver cannot answer for it now. */
 export type DnsTable = Record<string, string[] | typeof FAILS>;

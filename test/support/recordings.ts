@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Response } from 'supertest';
-import type { Recording } from '../../src/models/recording.model';
+import type { Recording } from '../../src/services/recordings/recording.model';
 import { eventually } from './eventually';
 import type { TestStack } from './stack';
 
