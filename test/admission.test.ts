@@ -225,7 +225,7 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
 
     // A room name with recordings from before rooms had owners (a room record without access).
     const recorded = uniqueRoom('recorded-before');
-    await stack.services.store.putRoom({
+    await stack.services.roomRecords.put({
       roomName: recorded,
       currentRecording: { id: 'EG_old', name: 'old.mp4', startedAt: 1 },
       updatedAt: 1,

@@ -215,7 +215,7 @@ describe('passcode length', () => {
 
     // A room whose participant passcode was set before the rule.
     const { access } = stack.services;
-    await stack.services.store.putRoom({
+    await stack.services.roomRecords.put({
       roomName,
       access: {
         passcodeHash: await access.hashPasscode('1234'),
@@ -242,7 +242,7 @@ describe('passcode length', () => {
 
   const putOldRoom = async (roomName: string, passcode: string, moderatorPasscode: string) => {
     const { access } = stack.services;
-    await stack.services.store.putRoom({
+    await stack.services.roomRecords.put({
       roomName,
       access: {
         passcodeHash: await access.hashPasscode(passcode),

@@ -15,7 +15,15 @@ import {
 } from './platform';
 import { type ReconcileReport, ReconcilerService, REPAIR_COUNTS } from './reconciler';
 import { MediaStreamSlots, type Recording, RecordingEventsService, recordingJobs, RecordingService } from './recordings';
-import { AccessService, AdmissionService, type FailureCounter, MemoryFailureCounter, RedisFailureCounter, RoomService } from './rooms';
+import {
+  AccessService,
+  AdmissionService,
+  type FailureCounter,
+  MemoryFailureCounter,
+  RedisFailureCounter,
+  RoomService,
+  RoomStore,
+} from './rooms';
 import { createS3Client, instrumentS3, RecordingStore, S3Service } from './storage';
 import { type ResolveHost, StreamEventsService, streamRepairJob, StreamService, StreamStore, systemResolver } from './streams';
 
@@ -29,6 +37,7 @@ export interface Services {
   recordings: RecordingService;
   streams: StreamService;
   store: RecordingStore;
+  roomRecords: RoomStore;
   webhooks: WebhookService;
   webhookReceiver: WebhookReceiver;
   reconciler: ReconcilerService;
@@ -80,11 +89,12 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     instrumentS3(createS3Client(config.s3, config.s3.endpoint, config.s3.mediaMaxSockets), metrics),
   );
   const store = new RecordingStore(s3, config.recordings.path, log);
+  const roomRecords = new RoomStore(s3, config.recordings.path, log);
   const rooms = new RoomService(roomClient, { appName: config.appName, ...livekit }, log);
   const egress = new EgressService(egressClient, config.s3, config.appName, waitingEgressClient);
   const { locks, redis } = overrides.locks ? { locks: overrides.locks } : createLocks(config, log);
   const notifications = new NotificationService(s3, config.recordings.path, locks, config.notifications, log, metrics);
-  const commitDeps = { notifications, metrics, rooms, roomRecords: store, log };
+  const commitDeps = { notifications, metrics, rooms, roomRecords, log };
   const events = new RecordingEventsService(store, s3, egress, locks, commitDeps);
   const access = new AccessService({
     appName: config.appName,
@@ -98,7 +108,17 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   });
   // Claims wait for the start-up repair; with the reconciler off there is none, and nobody claims a name.
   const startupRepair = () => (config.reconcileIntervalMs === 0 ? false : reconciler.hasRepaired || reconciler.repaired.then(() => true));
-  const admission = new AdmissionService(access, rooms, store, locks, passcodeFailures(config, redis), config, startupRepair, log);
+  const admission = new AdmissionService(
+    access,
+    rooms,
+    store,
+    roomRecords,
+    locks,
+    passcodeFailures(config, redis),
+    config,
+    startupRepair,
+    log,
+  );
   const signMedia = (name: string, expires: number) => access.mediaSignature(name, expires);
   const recordings = new RecordingService({ config, store, s3, egress, rooms, events, locks, log, signMedia, notifications });
   const streamStore = new StreamStore(s3, config.recordings.path, log);
@@ -109,7 +129,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     egress,
     events: streamEvents,
     store: streamStore,
-    roomRecords: store,
+    roomRecords,
     locks,
     log,
     resolveHost,
@@ -168,6 +188,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     recordings,
     streams,
     store,
+    roomRecords,
     webhooks: new WebhookService(events, streamEvents, autoStop, log),
     webhookReceiver: new WebhookReceiver(livekit.apiKey, livekit.apiSecret),
     reconciler,

@@ -59,7 +59,7 @@ describe('what the room page trusts, in Chromium', () => {
     const roomName = uniqueRoom('weak');
     const { access } = setup.stack.services;
     // Set before passcodes needed 8 characters: it still admits, and its first use tells.
-    await setup.stack.services.store.putRoom({
+    await setup.stack.services.roomRecords.put({
       roomName,
       access: { passcodeHash: await access.hashPasscode('1234'), claimedAt: 1 },
       updatedAt: 1,

@@ -2,7 +2,7 @@ import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
 import { isFinal } from '../recordings/recording.model';
 import type { NotificationService, NotificationSubject, NotificationType } from '../notifications/notification.service';
-import type { RecordingStore } from '../storage/recording-store.service';
+import type { RoomStore } from '../rooms/room-store';
 import { publishRoomStatus, type RoomActivity, type RoomActivitySubject } from '../rooms/room-status';
 import type { RoomService } from '../rooms/room.service';
 
@@ -10,7 +10,7 @@ export interface CommitDeps {
   notifications: NotificationService;
   metrics: Metrics;
   rooms: RoomService;
-  roomRecords: RecordingStore;
+  roomRecords: RoomStore;
   log: Logger;
 }
 

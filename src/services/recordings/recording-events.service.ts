@@ -88,7 +88,7 @@ export class RecordingEventsService {
    * against who publishes now. One S3 read when nothing waits.
    */
   async trackPublished(roomName: string): Promise<'applied' | 'ignored'> {
-    const pointer = (await this.store.getRoom(roomName))?.currentRecording;
+    const pointer = (await this.commitDeps.roomRecords.get(roomName))?.currentRecording;
     const waiting = pointer?.name ? await this.store.get(pointer.name) : undefined;
     if (!waiting || waiting.id !== pointer?.id || waiting.status !== 'STARTING' || !waiting.waitingForPublisher) return 'ignored';
     if (!someonePublishes(await this.commitDeps.rooms.participants(roomName), waiting.options?.audioOnly ?? false)) return 'ignored';
@@ -139,7 +139,7 @@ export class RecordingEventsService {
       if (await this.store.get(recording.name)) return { outcome: 'ignored', reason: 'name-taken' };
       if (await this.store.isDeleted(recording.name)) return { outcome: 'ignored', reason: 'deleted' };
       const result = await this.commit(undefined, recording);
-      await this.store.keepRoomRecord(recording.roomName);
+      await this.commitDeps.roomRecords.keep(recording.roomName);
       return result;
     });
   }
@@ -160,7 +160,7 @@ export class RecordingEventsService {
         return 'deleted';
       }
       await this.store.index.add(current);
-      await this.store.keepRoomRecord(current.roomName);
+      await this.commitDeps.roomRecords.keep(current.roomName);
       return 'indexed';
     });
   }

@@ -18,7 +18,8 @@ import {
 import { withTimeout } from '../platform/concurrency';
 import { failureKey, type FailureCounter } from './failure-counter';
 import { type LockService, roomLockKey } from '../platform/lock.service';
-import type { RoomAccess, RecordingStore } from '../storage/recording-store.service';
+import type { RecordingStore } from '../storage/recording-store.service';
+import type { RoomAccess, RoomStore } from './room-store';
 import type { RoomService } from './room.service';
 
 /** What `POST /token` may carry: one of the host application's key (header), a join token, a passcode. */
@@ -94,6 +95,7 @@ export class AdmissionService {
     private readonly access: AccessService,
     private readonly rooms: RoomService,
     private readonly store: RecordingStore,
+    private readonly roomRecords: RoomStore,
     private readonly locks: LockService,
     private readonly failures: FailureCounter,
     private readonly config: Config,
@@ -129,7 +131,7 @@ export class AdmissionService {
   /** The host application's settings for a room (admin only): passcodes are stored hashed. */
   async configure(roomName: string, settings: RoomSettings): Promise<RoomAccessView> {
     return this.locks.withLock(roomLockKey(roomName), async () => {
-      const room = await this.store.getRoom(roomName);
+      const room = await this.roomRecords.get(roomName);
       const access: RoomAccess = { ...(room?.access ?? { claimedAt: Date.now() }) };
       if (settings.owner !== undefined) access.owner = settings.owner ?? undefined;
       // Equal passcodes would make every participant a moderator (the moderator one is tried first).
@@ -154,13 +156,13 @@ export class AdmissionService {
         (kind) => (kind === 'moderator' ? settings.moderatorPasscode : settings.passcode) === undefined,
       );
       access.shortPasscodes = stillShort?.length ? stillShort : undefined;
-      await this.store.putRoom({ ...room, roomName, access, updatedAt: Date.now() });
+      await this.roomRecords.put({ ...room, roomName, access, updatedAt: Date.now() });
       return viewOf(roomName, access);
     });
   }
 
   async describe(roomName: string): Promise<RoomAccessView> {
-    return viewOf(roomName, (await this.store.getRoom(roomName))?.access);
+    return viewOf(roomName, (await this.roomRecords.get(roomName))?.access);
   }
 
   private async decide(request: AdmissionRequest): Promise<Decision> {
@@ -168,7 +170,7 @@ export class AdmissionService {
     if (request.joinToken !== undefined) return this.byJoinToken(request);
     const roomName = required(request.roomName, 'roomName');
     const participantName = required(request.participantName, 'participantName');
-    const room = await this.store.getRoom(roomName);
+    const room = await this.roomRecords.get(roomName);
     if (request.passcode !== undefined) {
       const role = await this.byPasscode(roomName, request.passcode, room?.access, request.clientAddress ?? '');
       const shortPasscodes = await this.shortPasscodesAfter(roomName, room?.access, role, request.passcode);
@@ -257,10 +259,10 @@ export class AdmissionService {
   private async noteShort(roomName: string, kind: Role, hash: string): Promise<void> {
     try {
       await this.locks.withLock(roomLockKey(roomName), async () => {
-        const room = await this.store.getRoom(roomName);
+        const room = await this.roomRecords.get(roomName);
         const access = room?.access;
         if (!access || hashOf(access, kind) !== hash || access.shortPasscodes?.includes(kind)) return;
-        await this.store.putRoom({
+        await this.roomRecords.put({
           ...room,
           roomName,
           access: { ...access, shortPasscodes: [...(access.shortPasscodes ?? []), kind] },
@@ -274,13 +276,13 @@ export class AdmissionService {
 
   /** Records that the host application holds the room name, unless someone already does; returns the name's access. */
   private async holdForHost(roomName: string): Promise<RoomAccess> {
-    const known = (await this.store.getRoom(roomName))?.access;
+    const known = (await this.roomRecords.get(roomName))?.access;
     if (known) return known;
     return this.locks.withLock(roomLockKey(roomName), async () => {
-      const room = await this.store.getRoom(roomName);
+      const room = await this.roomRecords.get(roomName);
       if (room?.access) return room.access;
       const access: RoomAccess = { owner: HOST_OWNER, claimedAt: Date.now() };
-      await this.store.putRoom({ ...room, roomName, access, updatedAt: Date.now() });
+      await this.roomRecords.put({ ...room, roomName, access, updatedAt: Date.now() });
       return access;
     });
   }
@@ -295,13 +297,13 @@ export class AdmissionService {
     const roomName = liveRoom.name;
     if (!(await this.startupRepairDone())) return undefined;
     return this.locks.withLock(roomLockKey(roomName), async () => {
-      const room = await this.store.getRoom(roomName);
+      const room = await this.roomRecords.get(roomName);
       // Someone was first after all; a passcode set meanwhile still applies.
       if (room?.access?.passcodeHash) throw passcodeRequired();
       if (room || !this.createdByUs(liveRoom)) return undefined;
       if (await this.store.roomHasRecordings(roomName)) {
         // The record holds the name from now on: later walk-ins are refused without these LISTs.
-        await this.store.keepRoomRecord(roomName);
+        await this.roomRecords.keep(roomName);
         return undefined;
       }
       const moderatorPasscode = generatePasscode();
@@ -311,7 +313,7 @@ export class AdmissionService {
         claimSession: sessionOf(liveRoom),
         claimedAt: Date.now(),
       };
-      await this.store.putRoom({ roomName, access, updatedAt: Date.now() });
+      await this.roomRecords.put({ roomName, access, updatedAt: Date.now() });
       return moderatorPasscode;
     });
   }

@@ -7,3 +7,4 @@ export * from './participant.model';
 export * from './room-metadata.model';
 export * from './room-status';
 export * from './room.service';
+export * from './room-store';

@@ -1,6 +1,6 @@
 import { type RecordingStatus, roomStatusOf } from '../recordings/recording.model';
 import type { OwnRoomMetadata } from './room-metadata.model';
-import type { RecordingStore, RoomRecord } from '../storage/recording-store.service';
+import type { RoomRecord, RoomStore } from './room-store';
 import type { RoomService } from './room.service';
 
 /** What the room shows: its recording's status as `recordingStatus`, its stream's as `streamingStatus`. */
@@ -26,7 +26,7 @@ export interface RoomActivitySubject {
  */
 export async function publishRoomStatus(
   rooms: RoomService,
-  store: RecordingStore,
+  roomRecords: RoomStore,
   kind: RoomActivity,
   subject: RoomActivitySubject,
 ): Promise<void> {
@@ -34,7 +34,7 @@ export async function publishRoomStatus(
   const liveRoom = await rooms.getRoom(subject.roomName);
   if (!liveRoom) return;
   const { pointer, metadataKey, waitingKey } = ACTIVITIES[kind];
-  const room = await store.getRoom(subject.roomName);
+  const room = await roomRecords.get(subject.roomName);
   const current = room?.[pointer];
   if (current && current.id !== subject.id) {
     const newer = subject.startedAt > current.startedAt || (subject.startedAt === current.startedAt && subject.id > current.id);
@@ -42,7 +42,7 @@ export async function publishRoomStatus(
   }
   if (current?.id !== subject.id) {
     const { id, startedAt, name } = subject;
-    await store.putRoom({ ...room, roomName: subject.roomName, [pointer]: { id, startedAt, name }, updatedAt: Date.now() });
+    await roomRecords.put({ ...room, roomName: subject.roomName, [pointer]: { id, startedAt, name }, updatedAt: Date.now() });
   }
   const waiting = waitingKey && { [waitingKey]: (subject.status === 'STARTING' && subject.waitingForPublisher) || undefined };
   await rooms.setStatus(subject.roomName, { [metadataKey]: roomStatusOf(subject.status), ...waiting }, liveRoom);

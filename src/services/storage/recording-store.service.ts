@@ -1,5 +1,4 @@
 import type { Logger } from '../platform/logger';
-import type { Role, SessionBound } from '../rooms/access.model';
 import {
   imageKeysOf,
   isFinal,
@@ -13,31 +12,6 @@ import {
 import { mapConcurrent } from '../platform/concurrency';
 import { entryKey, type IndexEntry, type IndexScope, RecordingIndex, startedBeforeKey } from './recording-index';
 import type { S3Service } from './s3.service';
-
-/** Who may come into a room, kept per room name so it outlives every session of the room. */
-export interface RoomAccess {
-  /** Who the room belongs to: the host application's user, or whoever claimed it in open admission. */
-  owner?: string;
-  passcodeHash?: string;
-  moderatorPasscodeHash?: string;
-  /** Kinds whose passcode is shorter than the rule (set before it): learnt when one admits, cleared when it changes. */
-  shortPasscodes?: Role[];
-  /**
-   * The session of whoever claimed the name in open admission, while their generated moderator
-   * passcode is the room's: admitted by it, they stay bound to it. The host setting one clears it.
-   */
-  claimSession?: SessionBound;
-  claimedAt: number;
-}
-
-/** Per room name: its current recording and stream (the latest this service started), and its access. */
-export interface RoomRecord {
-  roomName: string;
-  currentRecording?: { id: string; name?: string; startedAt: number };
-  currentStream?: { id: string; startedAt: number };
-  access?: RoomAccess;
-  updatedAt: number;
-}
 
 const SIDECAR_READ_CONCURRENCY = 16;
 /** A filtered page reads at most this many sidecars, then hands back a cursor to go on from. */
@@ -74,7 +48,7 @@ export interface ListResult {
  *   <name>                      the media (for recordings this service names)
  *   .metadata/<stem>.json       one sidecar per recording (the reference tutorial's key, so its sidecars are read too)
  *   .tombstones/<name>.json     a deleted recording, so that late webhooks do not bring it back
- *   .rooms/<room>.json          per room name: its current recording
+ *   .rooms/<room>.json          per room name: its current recording (rooms/room-store.ts)
  * A recording's handle never contains "/", so none of these keys can leave its folder.
  */
 export class RecordingStore {
@@ -99,10 +73,6 @@ export class RecordingStore {
 
   private tombstoneKey(name: string) {
     return `${this.prefix}.tombstones/${name}.json`;
-  }
-
-  private roomKey(roomName: string) {
-    return `${this.prefix}.rooms/${encodeURIComponent(roomName)}.json`;
   }
 
   /** A recording by its handle; undefined when unknown or when its sidecar is unreadable. */
@@ -196,20 +166,6 @@ export class RecordingStore {
 
   async isDeleted(name: string): Promise<boolean> {
     return (await this.s3.getText(this.tombstoneKey(name))) !== undefined;
-  }
-
-  async getRoom(roomName: string): Promise<RoomRecord | undefined> {
-    const value = await this.readJson(this.roomKey(roomName));
-    return value && typeof value === 'object' ? (value as RoomRecord) : undefined;
-  }
-
-  async putRoom(room: RoomRecord): Promise<void> {
-    await this.s3.putJson(this.roomKey(room.roomName), room);
-  }
-
-  /** Gives a room name with recordings a record, if it has none, so that nobody can claim it. Under the room's lock. */
-  async keepRoomRecord(roomName: string): Promise<void> {
-    if (roomName && !(await this.getRoom(roomName))) await this.putRoom({ roomName, updatedAt: Date.now() });
   }
 
   /**

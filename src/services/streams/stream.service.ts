@@ -10,7 +10,7 @@ import { annotateContext } from '../platform/request-context';
 import type { EgressService } from '../egress/egress.service';
 import type { ResolveHost } from './host-resolver';
 import { type LockService, roomLockKey } from '../platform/lock.service';
-import type { RecordingStore } from '../storage/recording-store.service';
+import type { RoomStore } from '../rooms/room-store';
 import type { StreamApplyResult, StreamEventsService } from './stream-events.service';
 import type { StreamStore } from './stream-store.service';
 
@@ -26,7 +26,7 @@ export class StreamService {
       egress: EgressService;
       events: StreamEventsService;
       store: StreamStore;
-      roomRecords: RecordingStore;
+      roomRecords: RoomStore;
       locks: LockService;
       log: Logger;
       /** Resolves a destination's host name to check where egress would connect. */
@@ -97,7 +97,7 @@ export class StreamService {
 
   /** The room's current stream (the latest this service started), running or not; undefined when it never streamed. */
   async current(roomName: string): Promise<Stream | undefined> {
-    const pointer = (await this.deps.roomRecords.getRoom(roomName))?.currentStream;
+    const pointer = (await this.deps.roomRecords.get(roomName))?.currentStream;
     return pointer && this.deps.store.get(pointer.id);
   }
 
