@@ -1,6 +1,12 @@
 // The service's HTTP API. Every path segment and query value is encoded.
+/** @import { Admission, AdmissionRequest, DeleteResult, HeldRoom, Recording, RecordingPage, RecordingUrl, Stream } from './types.js' */
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status  the HTTP status; 0 when the service was not reached
+   * @param {string} message
+   * @param {string} [code]  the service's error code
+   */
   constructor(status, message, code) {
     super(message);
     this.status = status;
@@ -8,13 +14,24 @@ export class ApiError extends Error {
   }
 }
 
-/** The bearer credential every call carries: a room token from /token, or the host application's key. */
+/**
+ * The bearer credential every call carries: a room token from /token, or the host application's key.
+ * @type {string | undefined}
+ */
 let credential;
-/** Gets a fresh admission (POST /token's answer) when the service refuses the held room token; absent for the host key. */
+/**
+ * Gets a fresh admission (POST /token's answer) when the service refuses the held room token; absent for the host key.
+ * @type {(() => Promise<Admission>) | undefined}
+ */
 let renew;
+/** @type {Promise<void> | undefined} */
 let renewing;
 /** Bumped at every change of credential (Leave, a new join): a renewal begun before answers for nobody. */
 let generation = 0;
+/**
+ * @param {string | undefined} value
+ * @param {() => Promise<Admission>} [renewal]
+ */
 export function useCredential(value, renewal) {
   credential = value || undefined;
   renew = renewal;
@@ -22,16 +39,21 @@ export function useCredential(value, renewal) {
   generation += 1;
 }
 
+/** What was thrown, in words: its message (what this client catches is an Error). */
+export const errorMessage = (/** @type {unknown} */ error) => /** @type {Error} */ (error).message;
+
 /**
  * One renewal at a time, however many calls were refused together. Its failure says what to do and
  * is final: trying a stale passcode again would only count as failed attempts. One that answers
  * after the person left changes nothing: the token would let them back in unseen.
+ * @param {() => Promise<Admission>} renewWith  the renewal held now
+ * @returns {Promise<void>}
  */
-function renewCredential() {
+function renewCredential(renewWith) {
   if (renewing) return renewing;
   const started = generation;
   const current = () => generation === started;
-  const renewal = renew()
+  const renewal = renewWith()
     .then(
       (fresh) => {
         if (!current()) throw new ApiError(401, 'You left the room before its access was renewed', 'left');
@@ -40,11 +62,11 @@ function renewCredential() {
       },
       (error) => {
         const ended =
-          error.code === 'renewal_failed'
+          error instanceof ApiError && error.code === 'renewal_failed'
             ? error
             : new ApiError(
                 401,
-                `Your access to this room has ended and could not be renewed (${error.message}). Leave and join again.`,
+                `Your access to this room has ended and could not be renewed (${errorMessage(error)}). Leave and join again.`,
                 'renewal_failed',
               );
         if (current()) renew = () => Promise.reject(ended);
@@ -58,18 +80,33 @@ function renewCredential() {
   return renewal;
 }
 
-/** fetch with the credential; a refused room token is renewed once and the call made again. */
+/**
+ * fetch with the credential; a refused room token is renewed once and the call made again.
+ * @param {string} path
+ * @param {Omit<RequestInit, 'headers'> & { headers?: Record<string, string> }} [init]
+ * @param {boolean} [authenticated]
+ * @returns {Promise<Response>}
+ */
 async function send(path, { headers = {}, ...init } = {}, authenticated = true) {
   const attempt = () =>
     fetch(path, { ...init, headers: credential && authenticated ? { ...headers, Authorization: `Bearer ${credential}` } : headers });
   const used = credential;
   const response = await attempt();
   if (response.status !== 401 || !authenticated || !renew) return response;
-  if (credential === used) await renewCredential();
+  if (credential === used) await renewCredential(renew);
   return attempt();
 }
 
+/**
+ * @template T  the answer's shape
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @param {{ authenticated?: boolean }} [options]
+ * @returns {Promise<T>}
+ */
 async function request(method, path, body, { authenticated = true } = {}) {
+  /** @type {Record<string, string>} */
   const headers = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
@@ -77,53 +114,129 @@ async function request(method, path, body, { authenticated = true } = {}) {
     response = await send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }, authenticated);
   } catch (error) {
     if (error instanceof ApiError) throw error;
-    throw new ApiError(0, `The recording service is unreachable (${error.message})`);
+    throw new ApiError(0, `The recording service is unreachable (${errorMessage(error)})`);
   }
+  /** @type {unknown} */
   const payload = await response.json().catch(() => ({}));
   if (!response.ok) {
-    throw new ApiError(response.status, payload.errorMessage || `${method} ${path} failed (${response.status})`, payload.code);
+    const problem = /** @type {{ errorMessage?: string, code?: string }} */ (payload);
+    throw new ApiError(response.status, problem.errorMessage || `${method} ${path} failed (${response.status})`, problem.code);
   }
-  return payload;
+  return /** @type {T} */ (payload);
 }
 
-const recordingPath = (name) => `/recordings/${encodeURIComponent(name)}`;
+const recordingPath = (/** @type {string} */ name) => `/recordings/${encodeURIComponent(name)}`;
 
-/** An image the service guards: fetched with the credential (an <img> cannot send it), as an object URL. */
+/**
+ * An image the service guards: fetched with the credential (an <img> cannot send it), as an object URL.
+ * @param {string} path
+ */
 async function imageUrl(path) {
   const response = await send(path);
   if (!response.ok) throw new ApiError(response.status, `${path} failed (${response.status})`);
   return URL.createObjectURL(await response.blob());
 }
 
+/** @typedef {{ message: string, recording: Recording }} RecordingAnswer */
+/** @typedef {{ message: string, stream: Stream }} StreamAnswer */
+
 export const api = {
-  /** `admission`: { roomName, participantName, passcode?, joinToken? } (what is absent is left out). */
+  /**
+   * `admission`: { roomName, participantName, passcode?, joinToken? } (what is absent is left out).
+   * @param {AdmissionRequest} admission
+   * @returns {Promise<Admission>}
+   */
   token: (admission) => request('POST', '/token', admission, { authenticated: false }),
-  /** `options`: { layout?, preset?, audioOnly? } (what is absent takes the service's defaults). */
+  /**
+   * `options`: { layout?, preset?, audioOnly? } (what is absent takes the service's defaults).
+   * @param {string} roomName
+   * @param {{ layout?: string, preset?: string, audioOnly?: boolean }} [options]
+   * @returns {Promise<RecordingAnswer>}
+   */
   startRecording: (roomName, options = {}) => request('POST', '/recordings/start', { roomName, ...options }),
+  /**
+   * @param {string} roomName
+   * @param {string} layout
+   * @returns {Promise<RecordingAnswer>}
+   */
   changeLayout: (roomName, layout) => request('POST', '/recordings/layout', { roomName, layout }),
+  /**
+   * @param {string[]} names
+   * @returns {Promise<{ results: DeleteResult[] }>}
+   */
   deleteRecordings: (names) => request('DELETE', '/recordings', { names }),
+  /**
+   * @param {string} roomName
+   * @returns {Promise<RecordingAnswer>}
+   */
   stopRecording: (roomName) => request('POST', '/recordings/stop', { roomName }),
+  /**
+   * @param {{ roomName?: string, limit?: number, cursor?: string }} [filter]
+   * @returns {Promise<RecordingPage>}
+   */
   listRecordings({ roomName, limit = 10, cursor } = {}) {
     const query = new URLSearchParams({ limit: String(limit) });
     if (roomName) query.set('roomName', roomName);
     if (cursor) query.set('cursor', cursor);
     return request('GET', `/recordings?${query}`);
   },
+  /**
+   * @param {string} name
+   * @param {{ download?: boolean }} [options]
+   * @returns {Promise<RecordingUrl>}
+   */
   recordingUrl: (name, { download = false } = {}) => request('GET', `${recordingPath(name)}/url${download ? '?download=true' : ''}`),
+  /**
+   * @param {string} name
+   * @returns {Promise<{ message: string }>}
+   */
   deleteRecording: (name) => request('DELETE', recordingPath(name)),
+  /** @param {string} name */
   thumbnailUrl: (name) => imageUrl(`${recordingPath(name)}/thumbnail`),
-  /** `options`: { layout?, preset? }. */
+  /**
+   * `options`: { layout?, preset? }.
+   * @param {string} roomName
+   * @param {string[]} urls
+   * @param {{ layout?: string, preset?: string }} [options]
+   * @returns {Promise<StreamAnswer>}
+   */
   startStream: (roomName, urls, options = {}) => request('POST', '/streams/start', { roomName, urls, ...options }),
+  /**
+   * @param {string} roomName
+   * @param {{ addUrls?: string[], removeUrls?: string[] }} change
+   * @returns {Promise<StreamAnswer>}
+   */
   updateStream: (roomName, { addUrls = [], removeUrls = [] }) => request('POST', '/streams/update', { roomName, addUrls, removeUrls }),
+  /**
+   * @param {string} roomName
+   * @returns {Promise<StreamAnswer>}
+   */
   stopStream: (roomName) => request('POST', '/streams/stop', { roomName }),
+  /**
+   * @param {string} roomName
+   * @returns {Promise<{ stream: Stream | null }>}
+   */
   currentStream: (roomName) => request('GET', `/streams/${encodeURIComponent(roomName)}`),
 };
 
-/** The claims of a JWT, for reading only (the service verifies it); {} when unreadable. */
+/**
+ * JSON.parse, saying what it gives: a value still to be checked.
+ * @param {string} text
+ * @returns {unknown}
+ */
+export const parseJson = (text) => JSON.parse(text);
+
+/** @typedef {{ exp?: number, [claim: string]: unknown }} JwtClaims */
+
+/**
+ * The claims of a JWT, for reading only (the service verifies it); {} when unreadable.
+ * @param {string} token
+ * @returns {JwtClaims}
+ */
 export function jwtClaims(token) {
   try {
     const base64 = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-    return JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))));
+    return /** @type {JwtClaims} */ (parseJson(new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)))));
   } catch {
     return {};
   }
@@ -134,21 +247,28 @@ export function jwtClaims(token) {
  * live in this tab only (sessionStorage) and are dropped once expired.
  */
 export const heldRooms = {
+  /** @returns {Record<string, HeldRoom>} */
   all() {
+    /** @type {Record<string, HeldRoom>} */
     let rooms;
     try {
-      rooms = JSON.parse(sessionStorage.getItem('rooms') || '{}');
+      rooms = /** @type {Record<string, HeldRoom>} */ (parseJson(sessionStorage.getItem('rooms') || '{}'));
     } catch {
       rooms = {};
     }
     const now = Date.now() / 1000;
     return Object.fromEntries(Object.entries(rooms).filter(([, held]) => (jwtClaims(held.token).exp ?? 0) > now));
   },
+  /**
+   * @param {string} roomName
+   * @param {HeldRoom} admission
+   */
   set(roomName, admission) {
     const rooms = this.all();
     rooms[roomName] = { token: admission.token, permissions: admission.permissions, role: admission.role };
     sessionStorage.setItem('rooms', JSON.stringify(rooms));
   },
+  /** @param {string} roomName */
   remove(roomName) {
     const rooms = this.all();
     delete rooms[roomName];

@@ -1,5 +1,7 @@
 // How durations, sizes and dates read in the lists.
+/** @import { DestinationStatus, Recording, RecordingStatus } from './types.js' */
 
+/** @param {number} seconds */
 export function formatDuration(seconds) {
   if (seconds > 0 && seconds < 1) return '<1s';
   const total = Math.round(seconds || 0);
@@ -9,6 +11,7 @@ export function formatDuration(seconds) {
   return [h && `${h}h`, (h || m) && `${m}m`, `${s}s`].filter(Boolean).join(' ');
 }
 
+/** @param {number} bytes */
 export function formatSize(bytes) {
   if (!bytes) return '0 B';
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
@@ -17,9 +20,12 @@ export function formatSize(bytes) {
   return `${value.toFixed(exponent >= 2 ? 1 : 0)} ${units[exponent]}`;
 }
 
-export const formatDate = (millis) => new Date(millis).toLocaleString();
+export const formatDate = (/** @type {number} */ millis) => new Date(millis).toLocaleString();
 
-/** Words a person understands for each recording status. */
+/**
+ * Words a person understands for each recording status.
+ * @type {Record<RecordingStatus, string>}
+ */
 export const STATUS_LABELS = {
   STARTING: 'Starting',
   ACTIVE: 'Recording',
@@ -33,6 +39,8 @@ export const STATUS_LABELS = {
 /**
  * Why a recording went wrong: its error (the service's words when it ended it, with LiveKit's own
  * beside them), else why it ended, for one that failed.
+ * @param {Recording | undefined} recording
+ * @returns {string | undefined}
  */
 export function problemOf(recording) {
   if (!recording) return undefined;
@@ -40,17 +48,26 @@ export function problemOf(recording) {
   return recording.status === 'ABORTED' || recording.status === 'FAILED' ? recording.endReason : undefined;
 }
 
-/** Words for a destination's state. */
+/**
+ * Words for a destination's state.
+ * @type {Record<DestinationStatus, string>}
+ */
 export const DESTINATION_LABELS = { ACTIVE: 'Live', FINISHED: 'Ended', FAILED: 'Failed' };
 
-/** `{abc...xyz}`: the first and last few characters of a secret, as the service and LiveKit show it. */
+/**
+ * `{abc...xyz}`: the first and last few characters of a secret, as the service and LiveKit show it.
+ * @param {string} value
+ */
 function maskIdentifier(value) {
   if (/^\{[^{}]{0,3}\.\.\.[^{}]{0,3}\}$/.test(value)) return value;
   const shown = value.length >= 9 ? 3 : value.length >= 6 ? 2 : value.length >= 3 ? 1 : 0;
   return shown === 0 ? '{...}' : `{${value.slice(0, shown)}...${value.slice(-shown)}}`;
 }
 
-/** A stream destination with its key (last path segment) and query values masked, exactly as the service masks it. */
+/**
+ * A stream destination with its key (last path segment) and query values masked, exactly as the service masks it.
+ * @param {string} url
+ */
 export function maskStreamUrl(url) {
   const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)([^?#]*)(\?[^#]*)?/i.exec(url.trim());
   if (!match) return '{...}';

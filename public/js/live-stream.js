@@ -1,7 +1,10 @@
 // The live-stream panel: destinations (keys masked), go live, add or remove while live, stop.
-import { api } from './api.js';
+import { api, errorMessage } from './api.js';
 import { byId, el, showError } from './dom.js';
 import { DESTINATION_LABELS, maskStreamUrl } from './format.js';
+/** @import { DestinationStatus, RoomStatus, Stream } from './types.js' */
+
+/** A destination as listed: one typed before going live has no state yet. @typedef {{ url: string, status?: DestinationStatus, error?: string }} ListedDestination */
 
 /** What the button shows in each of the room's five streaming states. */
 const BUTTON = {
@@ -13,19 +16,39 @@ const BUTTON = {
 };
 
 export class LiveStreamPanel {
+  /** @param {{ layoutOf: () => string }} options  `layoutOf`: the layout picked for the room ('' for the service's default) */
   constructor({ layoutOf }) {
     this.layoutOf = layoutOf;
+    /** @type {RoomStatus} */
     this.status = 'STOPPED';
+    /** @type {string | undefined} */
     this.roomName = undefined;
-    /** Destinations typed before going live, as typed: only this tab ever holds a key. */
+    /**
+     * Destinations typed before going live, as typed: only this tab ever holds a key.
+     * @type {string[]}
+     */
     this.pending = [];
-    /** Masked URL → the URL as typed, for the destinations this tab added (only those can be removed here). */
+    /**
+     * Masked URL → the URL as typed, for the destinations this tab added (only those can be removed here).
+     * @type {Map<string, string>}
+     */
     this.typed = new Map();
+    /** @type {Stream | null} */
     this.stream = null;
-    byId('stream-form').addEventListener('submit', (event) => this.add(event));
-    byId('stream-button').addEventListener('click', () => this.toggle());
+    byId('stream-form').addEventListener('submit', (event) => {
+      void this.add(event);
+    });
+    byId('stream-button').addEventListener('click', () => {
+      void this.toggle();
+    });
   }
 
+  /** The room entered: the panel is shown, and so used, only once in one. */
+  get room() {
+    return /** @type {string} */ (this.roomName);
+  }
+
+  /** @param {string} roomName */
   enter(roomName) {
     this.roomName = roomName;
     this.pending = [];
@@ -34,7 +57,10 @@ export class LiveStreamPanel {
     this.render();
   }
 
-  /** The room's `streamingStatus` changed: the button follows, and the destinations are read again. */
+  /**
+   * The room's `streamingStatus` changed: the button follows, and the destinations are read again.
+   * @param {RoomStatus} status
+   */
   async show(status) {
     const changed = status !== this.status;
     this.status = status;
@@ -44,9 +70,9 @@ export class LiveStreamPanel {
 
   async refresh() {
     try {
-      this.stream = (await api.currentStream(this.roomName)).stream;
+      this.stream = (await api.currentStream(this.room)).stream;
     } catch (error) {
-      showError(`Cannot read the live stream: ${error.message}`);
+      showError(`Cannot read the live stream: ${errorMessage(error)}`);
     }
   }
 
@@ -54,8 +80,10 @@ export class LiveStreamPanel {
     return BUTTON[this.status].live;
   }
 
+  /** @param {Event} event */
   async add(event) {
     event.preventDefault();
+    /** @type {HTMLInputElement} */
     const input = byId('stream-url');
     const url = input.value.trim();
     if (!url) return;
@@ -69,8 +97,9 @@ export class LiveStreamPanel {
     await this.update({ addUrls: [url] }, 'add the destination');
   }
 
+  /** @param {string} maskedUrl */
   async remove(maskedUrl) {
-    const url = this.typed.get(maskedUrl);
+    const url = /** @type {string} */ (this.typed.get(maskedUrl));
     if (!this.live) {
       this.pending = this.pending.filter((pending) => pending !== url);
       this.render();
@@ -79,33 +108,41 @@ export class LiveStreamPanel {
     await this.update({ removeUrls: [url] }, 'remove the destination');
   }
 
+  /**
+   * @param {{ addUrls?: string[], removeUrls?: string[] }} change
+   * @param {string} action  what it does, in words
+   */
   async update(change, action) {
     try {
-      this.stream = (await api.updateStream(this.roomName, change)).stream;
+      this.stream = (await api.updateStream(this.room, change)).stream;
     } catch (error) {
-      showError(`Cannot ${action}: ${error.message}`);
+      showError(`Cannot ${action}: ${errorMessage(error)}`);
     }
     this.render();
   }
 
   async toggle() {
+    /** @type {HTMLButtonElement} */
     const button = byId('stream-button');
     button.disabled = true;
     try {
       if (this.live) {
-        this.stream = (await api.stopStream(this.roomName)).stream;
+        this.stream = (await api.stopStream(this.room)).stream;
       } else {
         const layout = this.layoutOf();
-        this.stream = (await api.startStream(this.roomName, this.pending, layout ? { layout } : {})).stream;
+        this.stream = (await api.startStream(this.room, this.pending, layout ? { layout } : {})).stream;
         this.pending = [];
       }
     } catch (error) {
-      showError(`Cannot ${this.live ? 'stop' : 'start'} the live stream: ${error.message}`);
+      showError(`Cannot ${this.live ? 'stop' : 'start'} the live stream: ${errorMessage(error)}`);
     }
     this.render();
   }
 
-  /** Before going live, the destinations typed; once live, the stream's own, with their states. */
+  /**
+   * Before going live, the destinations typed; once live, the stream's own, with their states.
+   * @returns {ListedDestination[]}
+   */
   destinations() {
     if (!this.live || !this.stream) return this.pending.map((url) => ({ url: maskStreamUrl(url), status: undefined }));
     return this.stream.destinations;
@@ -113,6 +150,7 @@ export class LiveStreamPanel {
 
   render() {
     const look = BUTTON[this.status];
+    /** @type {HTMLButtonElement} */
     const button = byId('stream-button');
     button.textContent = look.label;
     button.disabled = look.disabled || (!look.live && this.pending.length === 0);
@@ -120,10 +158,11 @@ export class LiveStreamPanel {
     button.dataset.status = this.status;
     const failed = this.status === 'FAILED' && this.stream?.status === 'FAILED';
     byId('stream-failure').hidden = !failed;
-    byId('stream-failure').textContent = failed ? `The live stream failed${this.stream.error ? `: ${this.stream.error}` : '.'}` : '';
+    byId('stream-failure').textContent = failed ? `The live stream failed${this.stream?.error ? `: ${this.stream.error}` : '.'}` : '';
     byId('stream-destinations').replaceChildren(...this.destinations().map((destination) => this.destinationItem(destination)));
   }
 
+  /** @param {ListedDestination} destination */
   destinationItem({ url, status, error }) {
     const removable = this.typed.has(url) && status !== 'FINISHED';
     return el(

@@ -1,7 +1,8 @@
 // A paged list of recordings with play and delete, shared by the room page and the all-recordings page.
-import { api } from './api.js';
+import { ApiError, api, errorMessage } from './api.js';
 import { byId, el, showError } from './dom.js';
 import { STATUS_LABELS, formatDate, formatDuration, formatSize, problemOf } from './format.js';
+/** @import { Recording } from './types.js' */
 
 const FINAL = new Set(['COMPLETE', 'FAILED', 'ABORTED', 'LIMIT_REACHED']);
 
@@ -13,14 +14,18 @@ const URL_REFRESH_MARGIN_MS = 30_000;
  * fetched before it does and swapped in at the same position: seeking in a long video keeps working.
  */
 const player = {
+  /** @returns {HTMLDialogElement} */
   get dialog() {
     return byId('player');
   },
+  /** @returns {HTMLVideoElement} */
   get video() {
     return byId('player-video');
   },
+  /** @type {number | undefined} */
   refreshTimer: undefined,
 
+  /** @param {Recording} recording */
   async play(recording) {
     byId('player-title').textContent = recording.name;
     this.dialog.showModal();
@@ -29,10 +34,11 @@ const player = {
       await this.video.play().catch(() => undefined); // autoplay may be refused; the controls remain
     } catch (error) {
       this.dialog.close();
-      showError(`Cannot play ${recording.name}: ${error.message}`);
+      showError(`Cannot play ${recording.name}: ${errorMessage(error)}`);
     }
   },
 
+  /** @param {Recording} recording */
   async load(recording) {
     const { recordingUrl, expiresAt } = await api.recordingUrl(recording.name);
     this.video.src = recordingUrl;
@@ -42,12 +48,13 @@ const player = {
     if (Number.isFinite(refreshIn)) this.refreshTimer = setTimeout(() => this.refresh(recording), refreshIn);
   },
 
+  /** @param {Recording} recording */
   async refresh(recording) {
     const { currentTime, paused } = this.video;
     try {
       await this.load(recording);
     } catch (error) {
-      showError(`Cannot keep playing ${recording.name}: ${error.message}`);
+      showError(`Cannot keep playing ${recording.name}: ${errorMessage(error)}`);
       return;
     }
     this.video.addEventListener(
@@ -71,42 +78,69 @@ const player = {
   },
 };
 
-/** A link that downloads, with the file name the service gives (a signed or presigned URL). */
+/**
+ * A link that downloads, with the file name the service gives (a signed or presigned URL).
+ * @param {Recording} recording
+ */
 async function download(recording) {
   try {
     const { recordingUrl } = await api.recordingUrl(recording.name, { download: true });
     el('a', { href: recordingUrl, download: '' }).click();
   } catch (error) {
-    showError(`Cannot download ${recording.name}: ${error.message}`);
+    showError(`Cannot download ${recording.name}: ${errorMessage(error)}`);
   }
 }
 
+/**
+ * Where the list goes and how it behaves: `selectable` offers a box on each recording, whose ticking
+ * `onSelectionChange` hears; `onRefused` hears why a page could not be listed.
+ * @typedef {object} RecordingListView
+ * @property {HTMLElement} list
+ * @property {HTMLButtonElement} more
+ * @property {HTMLElement} empty
+ * @property {number} [pageSize]
+ * @property {boolean} [showRoom]
+ * @property {boolean} [selectable]
+ * @property {(names: string[]) => void} [onSelectionChange]
+ * @property {(error: unknown) => void} [onRefused]
+ */
+
 export class RecordingList {
-  /**
-   * @param {{ list: HTMLElement, more: HTMLButtonElement, empty: HTMLElement, pageSize?: number, showRoom?: boolean }} view
-   */
+  /** Whether the one player's controls are wired (by the first list). */
+  static playerWired = false;
+
+  /** @param {RecordingListView} view */
   constructor(view) {
     this.view = view;
     this.pageSize = view.pageSize ?? 10;
     /** Which buttons to offer, from the person's permissions. */
     this.allowed = { play: true, delete: true };
+    /** @type {Map<string, HTMLLIElement>} */
     this.items = new Map();
+    /** @type {string | undefined} */
     this.roomName = undefined;
+    /** @type {string | null} */
     this.cursor = null;
     /** Bumped on every reload, so a page that arrives after a newer search is dropped. */
     this.generation = 0;
-    view.more.addEventListener('click', () => this.loadMore());
+    view.more.addEventListener('click', () => {
+      void this.loadMore();
+    });
     if (!RecordingList.playerWired) {
       player.wire();
       RecordingList.playerWired = true;
     }
   }
 
+  /** @param {{ play: boolean, delete: boolean }} allowed */
   allow(allowed) {
     this.allowed = allowed;
   }
 
-  /** The first page again, for one room name (all its sessions) or for every room. */
+  /**
+   * The first page again, for one room name (all its sessions) or for every room.
+   * @param {string | undefined} [roomName]
+   */
   async reload(roomName = this.roomName) {
     this.generation++;
     this.roomName = roomName;
@@ -125,14 +159,17 @@ export class RecordingList {
       this.cursor = page.nextCursor;
     } catch (error) {
       if (generation === this.generation) {
-        showError(`Cannot list recordings: ${error.message}`);
+        showError(`Cannot list recordings: ${errorMessage(error)}`);
         this.view.onRefused?.(error);
       }
     }
     this.refreshControls();
   }
 
-  /** Removes a recording from the list (also when someone else deleted it). */
+  /**
+   * Removes a recording from the list (also when someone else deleted it).
+   * @param {string} name
+   */
   remove(name) {
     this.items.get(name)?.remove();
     this.items.delete(name);
@@ -153,6 +190,7 @@ export class RecordingList {
     this.view.empty.hidden = this.items.size > 0;
   }
 
+  /** @param {Recording} recording */
   add(recording) {
     const item = this.render(recording);
     this.items.get(recording.name)?.replaceWith(item);
@@ -160,6 +198,7 @@ export class RecordingList {
     this.items.set(recording.name, item);
   }
 
+  /** @param {Recording} recording */
   render(recording) {
     const problem = problemOf(recording);
     return el(
@@ -231,7 +270,10 @@ export class RecordingList {
     );
   }
 
-  /** The recording's poster, filled in once it has been fetched (a missing one leaves the frame empty). */
+  /**
+   * The recording's poster, filled in once it has been fetched (a missing one leaves the frame empty).
+   * @param {Recording} recording
+   */
   thumbnail(recording) {
     const image = el('img', { class: 'thumb', alt: '' });
     api.thumbnailUrl(recording.name).then(
@@ -246,7 +288,9 @@ export class RecordingList {
 
   /** The names of the recordings whose box is ticked. */
   selected() {
-    return [...this.items.entries()].filter(([, item]) => item.querySelector('input.select')?.checked).map(([name]) => name);
+    return [...this.items.entries()]
+      .filter(([, item]) => /** @type {HTMLInputElement | null} */ (item.querySelector('input.select'))?.checked)
+      .map(([name]) => name);
   }
 
   /** Deletes the ticked recordings in one request; each is removed from the list or its problem shown. */
@@ -260,18 +304,19 @@ export class RecordingList {
         else showError(`Cannot delete ${result.name}: ${result.errorMessage}`);
       }
     } catch (error) {
-      showError(`Cannot delete the selected recordings: ${error.message}`);
+      showError(`Cannot delete the selected recordings: ${errorMessage(error)}`);
     }
     this.view.onSelectionChange?.(this.selected());
   }
 
+  /** @param {Recording} recording */
   async delete(recording) {
     try {
       await api.deleteRecording(recording.name);
       this.remove(recording.name);
     } catch (error) {
-      if (error.status === 404) this.remove(recording.name);
-      else showError(`Cannot delete ${recording.name}: ${error.message}`);
+      if (error instanceof ApiError && error.status === 404) this.remove(recording.name);
+      else showError(`Cannot delete ${recording.name}: ${errorMessage(error)}`);
     }
   }
 }

@@ -1,6 +1,6 @@
 // The all-recordings page: with the host application's key every recording, searchable by room; with
 // the room tokens this tab holds (rooms joined here), the recordings of each of those rooms.
-import { heldRooms, useCredential } from './api.js';
+import { ApiError, heldRooms, useCredential } from './api.js';
 import { byId, clearErrors, el } from './dom.js';
 import { RecordingList } from './recording-list.js';
 
@@ -13,19 +13,26 @@ const recordings = new RecordingList({
   showRoom: true,
   selectable: true,
   onSelectionChange: (names) => {
-    byId('delete-selected').disabled = names.length === 0;
+    /** @type {HTMLButtonElement} */ (byId('delete-selected')).disabled = names.length === 0;
     byId('delete-selected').textContent = names.length > 0 ? `Delete selected (${names.length})` : 'Delete selected';
   },
   // A key or token the service no longer takes is dropped, so the person can give another.
   onRefused: (error) => {
-    if (error.status === 401 && byId('access-select').value === HOST) forgetKey();
+    if (error instanceof ApiError && error.status === 401 && accessChoice() === HOST) forgetKey();
   },
 });
+
+/** Whose recordings are asked for: a room name, or HOST. */
+const accessChoice = () => /** @type {HTMLSelectElement} */ (byId('access-select')).value;
+/** @returns {HTMLInputElement} */
+const adminKeyField = () => byId('admin-key');
+/** @returns {HTMLInputElement} */
+const searchField = () => byId('search-room');
 
 /** Back to asking for the key; what went wrong stays on the screen. */
 function forgetKey() {
   sessionStorage.removeItem('adminKey');
-  byId('admin-key').value = '';
+  adminKeyField().value = '';
   showKeyField();
   byId('search-form').hidden = true;
   byId('delete-selected').hidden = true;
@@ -36,6 +43,7 @@ function forgetKey() {
 /** The choices: each room this tab holds a token for, and the host application's key. */
 function fillChoices() {
   const rooms = heldRooms.all();
+  /** @type {HTMLSelectElement} */
   const select = byId('access-select');
   select.replaceChildren(
     ...Object.keys(rooms).map((roomName) => el('option', { value: roomName }, `Room: ${roomName}`)),
@@ -46,19 +54,22 @@ function fillChoices() {
 }
 
 function showKeyField() {
-  const host = byId('access-select').value === HOST;
+  const host = accessChoice() === HOST;
   const known = Boolean(sessionStorage.getItem('adminKey'));
   byId('admin-key').hidden = !host || known;
   byId('forget-key').hidden = !host || !known;
 }
 
-/** Uses the chosen credential; with a room token only that room's recordings are asked for. */
+/**
+ * Uses the chosen credential; with a room token only that room's recordings are asked for.
+ * @param {Event} [event]
+ */
 function show(event) {
   event?.preventDefault();
   clearErrors();
-  const choice = byId('access-select').value;
+  const choice = accessChoice();
   if (choice === HOST) {
-    const typed = byId('admin-key').value.trim();
+    const typed = adminKeyField().value.trim();
     if (typed) sessionStorage.setItem('adminKey', typed);
     const key = sessionStorage.getItem('adminKey');
     byId('access-needed').hidden = Boolean(key);
@@ -71,7 +82,7 @@ function show(event) {
     useCredential(key);
     recordings.allow({ play: true, delete: true });
     byId('delete-selected').hidden = false;
-    return recordings.reload(byId('search-room').value.trim() || undefined);
+    return recordings.reload(searchField().value.trim() || undefined);
   }
   const held = heldRooms.all()[choice];
   byId('access-needed').hidden = true;
@@ -82,20 +93,29 @@ function show(event) {
   return held.permissions.includes('list') ? recordings.reload(choice) : recordings.clear();
 }
 
+/** @param {Event} [event] */
 function search(event) {
   event?.preventDefault();
   clearErrors();
-  return recordings.reload(byId('search-room').value.trim() || undefined);
+  return recordings.reload(searchField().value.trim() || undefined);
 }
 
 byId('access-select').addEventListener('change', () => {
   showKeyField();
-  show();
+  void show();
 });
-byId('access-form').addEventListener('submit', show);
+byId('access-form').addEventListener('submit', (event) => {
+  void show(event);
+});
 byId('forget-key').addEventListener('click', forgetKey);
-byId('delete-selected').addEventListener('click', () => recordings.deleteSelected());
-byId('search-form').addEventListener('submit', search);
-byId('refresh-button').addEventListener('click', () => search());
+byId('delete-selected').addEventListener('click', () => {
+  void recordings.deleteSelected();
+});
+byId('search-form').addEventListener('submit', (event) => {
+  void search(event);
+});
+byId('refresh-button').addEventListener('click', () => {
+  void search();
+});
 fillChoices();
-show();
+void show();

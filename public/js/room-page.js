@@ -1,12 +1,15 @@
 // The room page: join a LiveKit room, see everyone, record, and follow the room's recording status.
 import { Room, RoomEvent, Track } from '/vendor/livekit-client/livekit-client.esm.mjs';
-import { api, heldRooms, jwtClaims, useCredential } from './api.js';
+import { api, errorMessage, heldRooms, jwtClaims, parseJson, useCredential } from './api.js';
 import { byId, clearErrors, el, showError } from './dom.js';
 import { LiveStreamPanel } from './live-stream.js';
 import { problemOf } from './format.js';
 import { RecordingList } from './recording-list.js';
+/** @import { Participant, RemoteParticipant, RemoteTrack } from '/vendor/livekit-client/livekit-client.esm.mjs' */
+/** @import { Admission, AdmissionRequest, Permission, Role, RoomStatus } from './types.js' */
 
 const RECORDING_DELETED_TOPIC = 'RECORDING_DELETED';
+/** @type {RoomStatus[]} */
 const ROOM_STATUSES = ['STARTING', 'STARTED', 'STOPPING', 'STOPPED', 'FAILED'];
 
 /** What the button and badge show in each of the room's five recording states. */
@@ -18,13 +21,24 @@ const BUTTON = {
   FAILED: { label: 'Start recording', disabled: false, stop: false, badge: false },
 };
 
+/**
+ * The room joined (still the last one after a Leave). What uses it runs only once there is one: the
+ * controls are shown, and the events come, from the first join on.
+ * @type {Room}
+ */
 let room;
+/** @type {RoomStatus} */
 let status = 'STOPPED';
-/** What this person may do in the room (from /token); controls they may not use are hidden. */
+/**
+ * What this person may do in the room (from /token); controls they may not use are hidden.
+ * @type {Permission[]}
+ */
 let permissions = [];
 const recordings = new RecordingList({ list: byId('recording-list'), more: byId('recording-more'), empty: byId('recording-empty') });
-const may = (permission) => permissions.includes(permission);
-const liveStream = new LiveStreamPanel({ layoutOf: () => byId('recording-layout').value });
+const may = (/** @type {Permission} */ permission) => permissions.includes(permission);
+/** The layout picked for recording and streaming ('' for the service's default). */
+const chosenLayout = () => /** @type {HTMLSelectElement} */ (byId('recording-layout')).value;
+const liveStream = new LiveStreamPanel({ layoutOf: chosenLayout });
 
 /** How each of the five room statuses reads beside "Recording:" and "Live stream:". */
 const STATUS_WORDS = { STARTING: 'Starting', STARTED: 'On', STOPPING: 'Stopping', STOPPED: 'Off', FAILED: 'Failed' };
@@ -37,28 +51,44 @@ window.addEventListener('hashchange', () => {
   if (new URLSearchParams(location.hash.slice(1)).has('join')) location.reload();
 });
 
-/** The room and name a join token carries, for showing only: the service verifies the token. */
+/**
+ * The room and name a join token carries, for showing only: the service verifies the token.
+ * @param {string} token
+ */
 function invitation(token) {
   const claims = jwtClaims(token);
   return { roomName: typeof claims.room === 'string' ? claims.room : '', name: typeof claims.name === 'string' ? claims.name : '' };
 }
 
-/** One of our keys in the room's metadata, which may be empty or belong to another application. */
+/**
+ * One of our keys in the room's metadata, which may be empty or belong to another application.
+ * @param {string | undefined} metadata
+ * @param {string} key
+ * @returns {unknown}
+ */
 function metadataValue(metadata, key) {
   try {
-    return JSON.parse(metadata || '{}')?.[key];
+    return /** @type {Record<string, unknown> | null} */ (parseJson(metadata || '{}'))?.[key];
   } catch {
     return undefined;
   }
 }
 
-/** Anything unreadable means "not recording" (or streaming). */
+/**
+ * Anything unreadable means "not recording" (or streaming).
+ * @param {string | undefined} metadata
+ * @param {string} key
+ * @returns {RoomStatus}
+ */
 function roomStatusOf(metadata, key) {
   const value = metadataValue(metadata, key);
-  return ROOM_STATUSES.includes(value) ? value : 'STOPPED';
+  return ROOM_STATUSES.find((known) => known === value) ?? 'STOPPED';
 }
 
-/** The room's recording and streaming status, side by side; the panels follow. */
+/**
+ * The room's recording and streaming status, side by side; the panels follow.
+ * @param {string | undefined} metadata
+ */
 async function showRoomStatus(metadata) {
   const streaming = roomStatusOf(metadata, 'streamingStatus');
   byId('streaming-status').textContent = STATUS_WORDS[streaming];
@@ -67,7 +97,11 @@ async function showRoomStatus(metadata) {
   await showRecordingStatus(roomStatusOf(metadata, 'recordingStatus'), metadataValue(metadata, 'recordingWaitingForPublisher') === true);
 }
 
-/** `waiting`: STARTING in a room where nobody publishes yet (egress starts on the first track). */
+/**
+ * `waiting`: STARTING in a room where nobody publishes yet (egress starts on the first track).
+ * @param {RoomStatus} next
+ * @param {boolean} waiting
+ */
 async function showRecordingStatus(next, waiting) {
   const previous = status;
   status = next;
@@ -76,6 +110,7 @@ async function showRecordingStatus(next, waiting) {
   const waitingChanged = notice.hidden === waits;
   notice.hidden = !waits;
   const look = BUTTON[next];
+  /** @type {HTMLButtonElement} */
   const button = byId('recording-button');
   button.textContent = look.label;
   button.disabled = look.disabled;
@@ -107,8 +142,8 @@ async function showFailureReason() {
 
 /** What the layout and quality pickers ask for; empty means the service's default. */
 function chosenOptions() {
-  const layout = byId('recording-layout').value;
-  const quality = byId('recording-quality').value;
+  const layout = chosenLayout();
+  const quality = /** @type {HTMLSelectElement} */ (byId('recording-quality')).value;
   return {
     ...(layout ? { layout } : {}),
     ...(quality === 'audio' ? { audioOnly: true } : quality ? { preset: quality } : {}),
@@ -120,30 +155,35 @@ function chosenOptions() {
  * stock recorder page reads the layout once, so its picture keeps the one it started with.
  */
 async function changeLayout() {
-  const layout = byId('recording-layout').value;
+  const layout = chosenLayout();
   if ((status !== 'STARTED' && status !== 'STARTING') || !layout) return;
   try {
     await api.changeLayout(room.name, layout);
   } catch (error) {
-    showError(`Cannot change the layout: ${error.message}`);
+    showError(`Cannot change the layout: ${errorMessage(error)}`);
   }
 }
 
 async function toggleRecording() {
+  /** @type {HTMLButtonElement} */
   const button = byId('recording-button');
   button.disabled = true;
   try {
     if (status === 'STARTED') await api.stopRecording(room.name);
     else await api.startRecording(room.name, chosenOptions());
   } catch (error) {
-    showError(`Cannot ${status === 'STARTED' ? 'stop' : 'start'} the recording: ${error.message}`);
+    showError(`Cannot ${status === 'STARTED' ? 'stop' : 'start'} the recording: ${errorMessage(error)}`);
     button.disabled = BUTTON[status].disabled;
   }
 }
 
+/** The tiles of the video grid, one per participant. */
+const videoTiles = () => /** @type {HTMLElement[]} */ ([...byId('video-grid').children]);
+
+/** @param {Participant} participant */
 function videoTile(participant) {
   const id = `tile-${participant.identity}`;
-  const existing = [...byId('video-grid').children].find((tile) => tile.dataset.tile === id);
+  const existing = videoTiles().find((tile) => tile.dataset.tile === id);
   if (existing) return existing;
   const label =
     participant === room.localParticipant ? `${participant.name || participant.identity} (you)` : participant.name || participant.identity;
@@ -152,6 +192,10 @@ function videoTile(participant) {
   return tile;
 }
 
+/**
+ * @param {RemoteTrack} track
+ * @param {RemoteParticipant} participant
+ */
 function attachTrack(track, participant) {
   const media = track.attach();
   media.dataset.trackSid = track.sid;
@@ -159,39 +203,60 @@ function attachTrack(track, participant) {
   else byId('audio-sink').append(media);
 }
 
+/** @param {RemoteTrack} track */
 function detachTrack(track) {
   for (const media of track.detach()) media.remove();
 }
 
+/** @param {RemoteParticipant} participant */
 function removeParticipant(participant) {
-  [...byId('video-grid').children].find((tile) => tile.dataset.tile === `tile-${participant.identity}`)?.remove();
+  videoTiles()
+    .find((tile) => tile.dataset.tile === `tile-${participant.identity}`)
+    ?.remove();
 }
 
 /**
  * Only the service's own messages count: LiveKit relays any participant's data on any topic, and
  * names the sender (`participantIdentity`, set even before the room knows them); the server's carry none.
+ * @param {Uint8Array} payload
+ * @param {RemoteParticipant} [participant]
+ * @param {unknown} [_kind]
+ * @param {string} [topic]
+ * @param {unknown} [_encryption]
+ * @param {string} [participantIdentity]
  */
 function onData(payload, participant, _kind, topic, _encryption, participantIdentity) {
   if (topic !== RECORDING_DELETED_TOPIC || participant || participantIdentity) return;
   try {
-    const { recordingName } = JSON.parse(new TextDecoder().decode(payload));
+    const { recordingName } = /** @type {{ recordingName?: unknown }} */ (parseJson(new TextDecoder().decode(payload)));
     if (typeof recordingName === 'string') recordings.remove(recordingName);
   } catch {
     // Not a message of ours.
   }
 }
 
+/** @returns {HTMLInputElement} */
+const participantNameField = () => byId('participant-name');
+/** @returns {HTMLInputElement} */
+const passcodeField = () => byId('passcode');
+/** @returns {HTMLInputElement} */
+const roomNameField = () => byId('room-name');
+
+/** @param {Event} event */
 async function join(event) {
   event.preventDefault();
   clearErrors();
-  const participantName = byId('participant-name').value.trim();
-  const passcode = byId('passcode').value;
+  const participantName = participantNameField().value.trim();
+  const passcode = passcodeField().value;
+  /** @type {AdmissionRequest} */
   const admission = joinToken
     ? { joinToken, participantName }
-    : { roomName: byId('room-name').value.trim(), participantName, ...(passcode ? { passcode } : {}) };
+    : { roomName: roomNameField().value.trim(), participantName, ...(passcode ? { passcode } : {}) };
+  /** @type {HTMLButtonElement} */
   const joinButton = byId('join-button');
   joinButton.disabled = true;
   joinButton.textContent = 'Joining…';
+  /** @type {Admission} */
   let admitted;
   try {
     admitted = await api.token(admission);
@@ -200,12 +265,14 @@ async function join(event) {
       .on(RoomEvent.TrackSubscribed, (track, _publication, participant) => attachTrack(track, participant))
       .on(RoomEvent.TrackUnsubscribed, (track) => detachTrack(track))
       .on(RoomEvent.ParticipantDisconnected, removeParticipant)
-      .on(RoomEvent.RoomMetadataChanged, (metadata) => showRoomStatus(metadata))
+      .on(RoomEvent.RoomMetadataChanged, (metadata) => {
+        void showRoomStatus(metadata);
+      })
       .on(RoomEvent.DataReceived, onData)
       .on(RoomEvent.Disconnected, () => resetToJoinForm());
     await room.connect(admitted.livekitUrl, admitted.token);
   } catch (error) {
-    showError(`Cannot join "${admission.roomName ?? invitation(joinToken).roomName}": ${error.message}`);
+    showError(`Cannot join "${admission.roomName ?? invitation(joinToken ?? '').roomName}": ${errorMessage(error)}`);
     resetToJoinForm();
     return;
   }
@@ -219,6 +286,8 @@ async function join(event) {
  * How to be admitted afresh once the service refuses this room token: the way this person came in
  * (join token, passcode; the moderator passcode an owner was given), kept in this page's memory only.
  * The api takes the fresh token (unless the person left meanwhile).
+ * @param {Admission} admitted
+ * @param {AdmissionRequest} admission
  */
 function renewal(admitted, admission) {
   const again = admitted.moderatorPasscode
@@ -227,12 +296,16 @@ function renewal(admitted, admission) {
   return () => api.token(again);
 }
 
-/** Shows the room with only the controls this person's permissions allow. */
+/**
+ * Shows the room with only the controls this person's permissions allow.
+ * @param {Admission} admitted
+ * @param {AdmissionRequest} admission
+ */
 function enterRoom(admitted, admission) {
   permissions = admitted.permissions;
   useCredential(admitted.token, renewal(admitted, admission));
   heldRooms.set(admitted.roomName, admitted);
-  byId('passcode').value = '';
+  passcodeField().value = '';
   recordings.allow({ play: may('play'), delete: may('delete') });
   byId('join').hidden = true;
   byId('room').hidden = false;
@@ -249,7 +322,10 @@ function enterRoom(admitted, admission) {
   videoTile(room.localParticipant);
 }
 
-/** A passcode set before the 8-character rule still admits: moderators are told, so that it gets changed. */
+/**
+ * A passcode set before the 8-character rule still admits: moderators are told, so that it gets changed.
+ * @param {Role[]} kinds
+ */
 function showShortPasscodes(kinds) {
   const notice = byId('short-passcode');
   notice.hidden = kinds.length === 0;
@@ -265,7 +341,7 @@ async function publishCameraAndMicrophone() {
     const camera = room.localParticipant.getTrackPublication(Track.Source.Camera)?.track;
     if (camera) videoTile(room.localParticipant).prepend(camera.attach());
   } catch (error) {
-    showError(`Camera or microphone unavailable: ${error.message}`);
+    showError(`Camera or microphone unavailable: ${errorMessage(error)}`);
   }
 }
 
@@ -278,6 +354,7 @@ function resetToJoinForm() {
   byId('audio-sink').replaceChildren();
   recordings.clear();
   status = 'STOPPED';
+  /** @type {HTMLButtonElement} */
   const joinButton = byId('join-button');
   joinButton.disabled = false;
   joinButton.textContent = 'Join';
@@ -291,19 +368,29 @@ async function leave() {
   if (roomName) heldRooms.remove(roomName);
 }
 
-byId('join-form').addEventListener('submit', join);
-byId('leave-button').addEventListener('click', leave);
-byId('recording-button').addEventListener('click', toggleRecording);
-byId('recording-layout').addEventListener('change', changeLayout);
-window.addEventListener('beforeunload', () => room?.disconnect());
+byId('join-form').addEventListener('submit', (event) => {
+  void join(event);
+});
+byId('leave-button').addEventListener('click', () => {
+  void leave();
+});
+byId('recording-button').addEventListener('click', () => {
+  void toggleRecording();
+});
+byId('recording-layout').addEventListener('change', () => {
+  void changeLayout();
+});
+window.addEventListener('beforeunload', () => {
+  void room?.disconnect();
+});
 if (joinToken) {
   const invited = invitation(joinToken);
   byId('join-invitation').hidden = false;
   byId('invited-room').textContent = invited.roomName;
   byId('room-name-field').hidden = true;
-  byId('room-name').required = false;
+  roomNameField().required = false;
   byId('passcode-field').hidden = true;
-  if (invited.name) byId('participant-name').value = invited.name;
+  if (invited.name) participantNameField().value = invited.name;
 }
-byId('room-name').value ||= 'Test Room';
-byId('participant-name').value ||= `Participant${Math.floor(Math.random() * 100)}`;
+roomNameField().value ||= 'Test Room';
+participantNameField().value ||= `Participant${Math.floor(Math.random() * 100)}`;
