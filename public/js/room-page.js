@@ -88,19 +88,21 @@ function roomStatusOf(metadata, key) {
 /**
  * The room's recording and streaming status, side by side; the panels follow.
  * @param {string | undefined} metadata
+ * @returns {Promise<boolean>} whether the room's recordings were listed again
  */
 async function showRoomStatus(metadata) {
   const streaming = roomStatusOf(metadata, 'streamingStatus');
   byId('streaming-status').textContent = STATUS_WORDS[streaming];
   byId('live-badge').hidden = streaming !== 'STARTED';
   if (may('stream')) await liveStream.show(streaming);
-  await showRecordingStatus(roomStatusOf(metadata, 'recordingStatus'), metadataValue(metadata, 'recordingWaitingForPublisher') === true);
+  return showRecordingStatus(roomStatusOf(metadata, 'recordingStatus'), metadataValue(metadata, 'recordingWaitingForPublisher') === true);
 }
 
 /**
  * `waiting`: STARTING in a room where nobody publishes yet (egress starts on the first track).
  * @param {RoomStatus} next
  * @param {boolean} waiting
+ * @returns {Promise<boolean>} whether the room's recordings were listed again
  */
 async function showRecordingStatus(next, waiting) {
   const previous = status;
@@ -121,7 +123,9 @@ async function showRecordingStatus(next, waiting) {
   byId('recording-failure').hidden = next !== 'FAILED';
   if (next === 'FAILED') await showFailureReason();
   // The list shows recordings in progress too, so it follows every change.
-  if ((previous !== next || waitingChanged) && may('list')) await recordings.reload(room.name);
+  if (!(previous !== next || waitingChanged) || !may('list')) return false;
+  await recordings.reload(room.name);
+  return true;
 }
 
 /** The reason of the room's latest recording, which is the one that failed. */
@@ -278,8 +282,9 @@ async function join(event) {
   }
   enterRoom(admitted, admission);
   await publishCameraAndMicrophone();
-  await showRoomStatus(room.metadata);
-  if (may('list')) await recordings.reload(admitted.roomName);
+  // Listed once: by the status when it is not the one shown before joining, else here.
+  const listed = await showRoomStatus(room.metadata);
+  if (!listed && may('list')) await recordings.reload(admitted.roomName);
 }
 
 /**
@@ -392,5 +397,4 @@ if (joinToken) {
   byId('passcode-field').hidden = true;
   if (invited.name) participantNameField().value = invited.name;
 }
-roomNameField().value ||= 'Test Room';
 participantNameField().value ||= `Participant${Math.floor(Math.random() * 100)}`;

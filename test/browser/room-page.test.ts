@@ -183,7 +183,7 @@ describe('the room page in Chromium', () => {
     await page.close();
   });
 
-  it.failing('leaves the room name to the person, and lists a room being recorded once on joining', async () => {
+  it('leaves the room name to the person, and lists a room being recorded once on joining', async () => {
     const blank = await openRoomPage(browser, stack);
     await blank.goto(`${stack.baseUrl}/`);
     expect(await blank.inputValue('#room-name')).toBe('');
