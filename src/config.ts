@@ -1,86 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { PERMISSIONS, type Permission } from './services/rooms/access.model';
+import { booleanFlag, duration, keyPrefix, optionalUrl, originList, secret, url } from './services/platform/env-values';
+import { permissionList } from './services/rooms/access.model';
 import { DEFAULT_FILE_TEMPLATE, fileTemplateProblem } from './services/recordings/file-template.model';
 import type { LockoutPolicy } from './services/rooms/failure-counter';
 import type { NotificationOptions } from './services/notifications/notification.service';
 import type { S3Settings } from './services/storage/s3.service';
 import { LAYOUTS, PRESETS } from './services/recordings/recording-options.model';
-
-/**
- * Durations accept a bare number of seconds ("30") or a unit suffix ("500ms", "30s", "5m", "6h").
- * Stored in milliseconds.
- */
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-      if (!match) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration like 30, 500ms, 30s, 5m or 6h; got "${text}"` });
-        return z.NEVER;
-      }
-      const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 's'] ?? 1000;
-      return Math.round(Number(match[1]) * unitMs);
-    });
-
-const anyUrl = () => z.url({ protocol: /^(https?|wss?)$/, error: 'expected an http(s) or ws(s) URL' });
-const url = (fallback: string) => anyUrl().default(fallback);
-const optionalUrl = () => anyUrl().optional();
-
-/** Empty, or ends with one "/" and never starts with one: keys are `${S3_PREFIX}${name}`. */
-const keyPrefix = z
-  .string()
-  .transform((prefix) => prefix.replace(/^\/+/, ''))
-  .transform((prefix) => (prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`))
-  .refine((prefix) => !prefix.split('/').some((part) => part === '.' || part === '..'), {
-    message: 'must not contain "." or ".." segments',
-  });
-
-/** A comma-separated list of permissions; "none" (or empty) for none. */
-const permissionList = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const names = text
-        .split(',')
-        .map((name) => name.trim().toLowerCase())
-        .filter((name) => name && name !== 'none');
-      const unknown = names.filter((name) => !(PERMISSIONS as readonly string[]).includes(name));
-      if (unknown.length > 0) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `unknown permission ${unknown.join(', ')}; expected some of ${PERMISSIONS.join(', ')} or none`,
-        });
-        return z.NEVER;
-      }
-      return [...new Set(names)] as Permission[];
-    });
-
-const booleanFlag = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0'])
-    .default(fallback ? 'true' : 'false')
-    .transform((value) => value === 'true' || value === '1');
-
-/** Origins (scheme://host[:port]) allowed to call the API from a browser; comma-separated. */
-const originList = z
-  .string()
-  .default('')
-  .transform((text) =>
-    text
-      .split(',')
-      .map((origin) => origin.trim())
-      .filter(Boolean),
-  )
-  .refine(
-    (origins) => origins.every((origin) => /^https?:\/\/[^/\s]+$/.test(origin)),
-    'expected origins like https://app.example.com, comma-separated',
-  );
-
-const secret = (minLength: number) => z.string().min(minLength, `at least ${minLength} characters`).optional();
 
 /** Every setting the service reads from the environment, with its default. */
 export const envSchema = z.object({

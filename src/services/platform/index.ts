@@ -8,3 +8,4 @@ export * from './logger';
 export * from './metrics';
 export * from './redis-lock.service';
 export * from './request-context';
+export * from './env-values';

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 /** What a person may do in their room, and the roles that carry a set of these. */
 export const PERMISSIONS = ['record', 'list', 'play', 'delete', 'stream'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -33,3 +34,24 @@ export const withinSession = (recording: { roomId: string; startedAt: number }, 
   recording.roomId === bound.id || recording.startedAt >= bound.startedAt;
 
 export const isRole = (value: unknown): value is Role => ROLES.includes(value as Role);
+
+/** A comma-separated list of permissions; "none" (or empty) for none. */
+export const permissionList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const names = text
+        .split(',')
+        .map((name) => name.trim().toLowerCase())
+        .filter((name) => name && name !== 'none');
+      const unknown = names.filter((name) => !(PERMISSIONS as readonly string[]).includes(name));
+      if (unknown.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown permission ${unknown.join(', ')}; expected some of ${PERMISSIONS.join(', ')} or none`,
+        });
+        return z.NEVER;
+      }
+      return [...new Set(names)] as Permission[];
+    });
