@@ -14,7 +14,7 @@ import {
   RedisLockService,
 } from './platform';
 import { type ReconcileReport, ReconcilerService, REPAIR_COUNTS } from './reconciler';
-import { MediaStreamSlots, type Recording, RecordingEventsService, recordingJobs, RecordingService } from './recordings';
+import { MediaStreamSlots, RecordingEventsService, recordingJobs, RecordingService } from './recordings';
 import {
   AccessService,
   AdmissionService,
@@ -71,23 +71,9 @@ const DESTINATION_LOOKUP_TIMEOUT_MS = 5000;
 /** Builds every service from the configuration; `overrides` lets a test or benchmark swap one piece. */
 export function createServices(config: Config, log: Logger, overrides: { locks?: LockService; resolveHost?: ResolveHost } = {}): Services {
   const { livekit } = config;
-  const clientOptions = { requestTimeout: Math.max(1, Math.ceil(livekit.requestTimeoutMs / 1000)) };
   const metrics = new Metrics();
-  const roomClient = metrics.instrument('livekit', new RoomServiceClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions));
-  const egressClient = metrics.instrument('livekit', new EgressClient(livekit.url, livekit.apiKey, livekit.apiSecret, clientOptions));
-  // StopEgress and UpdateStream may wait on LiveKit's search for the egress's handler (up to ~15 s).
-  const waitingEgressClient = metrics.instrument(
-    'livekit',
-    new EgressClient(livekit.url, livekit.apiKey, livekit.apiSecret, { requestTimeout: livekit.egressTimeoutMs / 1000 }),
-  );
-
-  const s3 = new S3Service(
-    instrumentS3(createS3Client(config.s3), metrics),
-    config.s3.bucket,
-    createS3Client(config.s3, config.s3.publicEndpoint),
-    config.s3.requestTimeoutMs,
-    instrumentS3(createS3Client(config.s3, config.s3.endpoint, config.s3.mediaMaxSockets), metrics),
-  );
+  const { roomClient, egressClient, waitingEgressClient } = livekitClients(config, metrics);
+  const s3 = s3ServiceFor(config, metrics);
   const store = new RecordingStore(s3, config.recordings.path, log);
   const roomRecords = new RoomStore(s3, config.recordings.path, log);
   const rooms = new RoomService(roomClient, { appName: config.appName, ...livekit }, log);
@@ -96,16 +82,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
   const notifications = new NotificationService(s3, config.recordings.path, locks, config.notifications, log, metrics);
   const commitDeps = { notifications, metrics, rooms, roomRecords, log };
   const events = new RecordingEventsService(store, s3, egress, locks, commitDeps);
-  const access = new AccessService({
-    appName: config.appName,
-    adminApiKey: config.security.adminApiKey,
-    livekitApiKey: livekit.apiKey,
-    livekitApiSecret: livekit.apiSecret,
-    permissions: config.security.permissions,
-    mediaUrlKey: config.security.mediaUrlKey,
-    maxJoinTokenTtlMs: config.security.joinTokenMaxTtlMs,
-    participantTokenTtlMs: livekit.participantTokenTtlMs,
-  });
+  const access = new AccessService(accessOptions(config));
   // Claims wait for the start-up repair; with the reconciler off there is none, and nobody claims a name.
   const startupRepair = () => (config.reconcileIntervalMs === 0 ? false : reconciler.hasRepaired || reconciler.repaired.then(() => true));
   const admission = new AdmissionService(
@@ -141,8 +118,7 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     config.autoStop,
     log,
   );
-  const expire = (recording: Recording) => recordings.delete(recording.name, () => undefined);
-  const { startTimeoutMs } = config.recordings;
+  const { startTimeoutMs, path: prefix, fileTemplate, retentionMs } = config.recordings;
   const reconciler = new ReconcilerService({
     intervalMs: config.reconcileIntervalMs,
     egress,
@@ -155,16 +131,15 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
         events,
         s3,
         autoStop,
-        remove: expire,
         log,
         startTimeoutMs,
-        prefix: config.recordings.path,
-        mediaInFolders: config.recordings.fileTemplate.includes('/'),
-        retentionMs: config.recordings.retentionMs,
+        prefix,
+        retentionMs,
+        remove: (recording) => recordings.delete(recording.name, () => undefined),
+        mediaInFolders: fileTemplate.includes('/'),
       }),
     ],
   });
-
   reconciler.on('pass', (report: ReconcileReport) => {
     for (const repair of REPAIR_COUNTS) if (report[repair] > 0) metrics.repairs.inc({ repair }, report[repair]);
   });
@@ -211,6 +186,42 @@ export function createServices(config: Config, log: Logger, overrides: { locks?:
     },
   };
 }
+
+/** LiveKit's API clients, each call timed; StopEgress and UpdateStream may wait on LiveKit's search for the egress's handler (up to ~15 s). */
+function livekitClients({ livekit }: Config, metrics: Metrics) {
+  const { url, apiKey, apiSecret } = livekit;
+  const clientOptions = { requestTimeout: Math.max(1, Math.ceil(livekit.requestTimeoutMs / 1000)) };
+  return {
+    roomClient: metrics.instrument('livekit', new RoomServiceClient(url, apiKey, apiSecret, clientOptions)),
+    egressClient: metrics.instrument('livekit', new EgressClient(url, apiKey, apiSecret, clientOptions)),
+    waitingEgressClient: metrics.instrument(
+      'livekit',
+      new EgressClient(url, apiKey, apiSecret, { requestTimeout: livekit.egressTimeoutMs / 1000 }),
+    ),
+  };
+}
+
+/** S3 through three clients: control requests (timed), presigning at the public endpoint, and media with its own socket pool. */
+function s3ServiceFor({ s3 }: Config, metrics: Metrics): S3Service {
+  return new S3Service(
+    instrumentS3(createS3Client(s3), metrics),
+    s3.bucket,
+    createS3Client(s3, s3.publicEndpoint),
+    s3.requestTimeoutMs,
+    instrumentS3(createS3Client(s3, s3.endpoint, s3.mediaMaxSockets), metrics),
+  );
+}
+
+const accessOptions = ({ appName, security, livekit }: Config) => ({
+  appName,
+  adminApiKey: security.adminApiKey,
+  livekitApiKey: livekit.apiKey,
+  livekitApiSecret: livekit.apiSecret,
+  permissions: security.permissions,
+  mediaUrlKey: security.mediaUrlKey,
+  maxJoinTokenTtlMs: security.joinTokenMaxTtlMs,
+  participantTokenTtlMs: livekit.participantTokenTtlMs,
+});
 
 /** Wrong passcodes are counted where the locks are: in Redis when instances share one, else here. */
 function passcodeFailures(config: Config, redis: Redis | undefined): FailureCounter {
