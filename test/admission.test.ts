@@ -1,6 +1,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SignJWT, decodeJwt } from 'jose';
-import type { Recording, RecordingView } from '../src/services/recordings/recording.model';
+import type { Recording } from '../src/services/recordings/recording.model';
 import type { Admission, RoomAccessView } from '../src/services/rooms/admission.service';
 import { mapConcurrent } from '../src/services/platform/concurrency';
 import { eventually } from './support/eventually';
@@ -9,23 +9,13 @@ import { LiveKitDouble } from './support/livekit-double';
 import { S3TestServer } from './support/s3-server';
 import { freePort, peerEnv, runService, type ServiceProcess, TEST_ADMIN_KEY, waitReady } from './support/service-process';
 import { startStack, type TestStack } from './support/stack';
-
-interface ApiError {
-  errorMessage: string;
-  code: string;
-}
+import type { ErrorAnswer, RecordingPage } from './support/answers';
 
 /** What POST /join-tokens answers. */
 interface JoinLink {
   joinToken: string;
   expiresAt: number;
   joinUrl: string;
-}
-
-/** A page of GET /recordings. */
-interface RecordingPage {
-  recordings: RecordingView[];
-  nextCursor: string | null;
 }
 
 /** A finished recording's sidecar, as the service saves it. */
@@ -58,7 +48,7 @@ describe('who may join: admission by the host application, join tokens and passc
   it("admits nobody without the host application's word or a passcode, and creates nothing for them", async () => {
     const roomName = uniqueRoom('closed');
     const res = await stack.anonymous().post('/token').send({ roomName, participantName: 'p' }).expect(401);
-    expect((res.body as ApiError).code).toBe('admission_required');
+    expect((res.body as ErrorAnswer).code).toBe('admission_required');
     await stack.anonymous().post('/token').set('Authorization', 'Bearer not-the-key').send({ roomName, participantName: 'p' }).expect(401);
     expect(stack.livekit.getRoom(roomName)).toBeUndefined();
   });
@@ -82,7 +72,7 @@ describe('who may join: admission by the host application, join tokens and passc
       .post('/token')
       .send({ joinToken, roomName: uniqueRoom('other'), participantName: 'g' })
       .expect(403);
-    expect((elsewhere.body as ApiError).code).toBe('forbidden');
+    expect((elsewhere.body as ErrorAnswer).code).toBe('forbidden');
 
     // One the host application signed itself, with any JWT library: the same claims and key.
     const key = new TextEncoder().encode(TEST_ADMIN_KEY);
@@ -117,7 +107,7 @@ describe('who may join: admission by the host application, join tokens and passc
       .sign(key);
     for (const bad of [expired, forged, forever]) {
       expect(
-        ((await stack.anonymous().post('/token').send({ joinToken: bad, participantName: 'x' }).expect(401)).body as ApiError).code,
+        ((await stack.anonymous().post('/token').send({ joinToken: bad, participantName: 'x' }).expect(401)).body as ErrorAnswer).code,
       ).toBe('invalid_join_token');
     }
   });
@@ -133,7 +123,7 @@ describe('who may join: admission by the host application, join tokens and passc
     const join = (passcode: string) => stack.anonymous().post('/token').send({ roomName, participantName: 'p', passcode });
     expect(((await join('open-sesame').expect(200)).body as Admission).role).toBe('participant');
     expect(((await join('chair-person').expect(200)).body as Admission).role).toBe('moderator');
-    expect(((await join('open-sesamE').expect(401)).body as ApiError).code).toBe('invalid_passcode');
+    expect(((await join('open-sesamE').expect(401)).body as ErrorAnswer).code).toBe('invalid_passcode');
     const stored = (await readObject(stack, `recordings/.rooms/${encodeURIComponent(roomName)}.json`))!.toString('utf8');
     expect(stored).not.toContain('open-sesame');
     expect(stored).not.toContain('chair-person');
@@ -445,7 +435,7 @@ describe('open admission (OPEN_ADMISSION=true)', () => {
       .put(`/rooms/${encodeURIComponent(roomName)}`)
       .send({ passcode: 'letmein1' })
       .expect(200);
-    expect(((await stack.anonymous().post('/token').send({ roomName, participantName: 'p' }).expect(401)).body as ApiError).code).toBe(
+    expect(((await stack.anonymous().post('/token').send({ roomName, participantName: 'p' }).expect(401)).body as ErrorAnswer).code).toBe(
       'passcode_required',
     );
     await stack.anonymous().post('/token').send({ roomName, participantName: 'p', passcode: 'letmein1' }).expect(200);

@@ -2,12 +2,7 @@ import { expandFileTemplate, fileTemplateProblem } from '../src/services/recordi
 import { completeRecording, FIXTURE_MP4, putObject, readObject, uniqueRoom } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
 import type { RecordingView } from '../src/services/recordings/recording.model';
-
-/** A page of GET /recordings. */
-interface RecordingPage {
-  recordings: RecordingView[];
-  nextCursor: string | null;
-}
+import type { RecordingPage } from './support/answers';
 
 describe('RECORDING_FILE_TEMPLATE', () => {
   it('expands the date parts (UTC) and the room name itself, leaves egress its own, and adds .mp4', () => {

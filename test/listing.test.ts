@@ -3,12 +3,7 @@ import type { Recording, RecordingView } from '../src/services/recordings/record
 import { mapConcurrent } from '../src/services/platform/concurrency';
 import { putObject, readObject } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
-
-/** A page of GET /recordings. */
-interface RecordingPage {
-  recordings: RecordingView[];
-  nextCursor: string | null;
-}
+import type { RecordingPage } from './support/answers';
 
 type Listed = Pick<Recording, 'id' | 'startedAt'>;
 

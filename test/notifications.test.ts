@@ -5,13 +5,7 @@ import { completeRecording, joinRoom, keysUnder, uniqueRoom, waitForRecording } 
 import { S3TestServer } from './support/s3-server';
 import { HOST_HEADERS, type ServiceProcess, freePort, peerEnv, runService, waitReady } from './support/service-process';
 import { startStack, type TestStack } from './support/stack';
-import type { RecordingView } from '../src/services/recordings/recording.model';
-
-/** What starting a recording answers. */
-interface RecordingAnswer {
-  message: string;
-  recording: RecordingView;
-}
+import type { RecordingAnswer } from './support/answers';
 
 const KEY = 'notification-signing-key-of-the-customer-0123';
 

@@ -4,19 +4,13 @@ import request from 'supertest';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/services/platform/logger';
-import type { RecordingView } from '../src/services/recordings/recording.model';
 import { createServices } from '../src/services';
 import { eventually } from './support/eventually';
 import { NotificationReceiver } from './support/notification-receiver';
 import { completeRecording, joinRoom, uniqueRoom, waitForRecording } from './support/recordings';
 import { TEST_ADMIN_KEY } from './support/service-process';
 import { startStack, type TestStack } from './support/stack';
-
-/** What starting a recording answers. */
-interface RecordingAnswer {
-  message: string;
-  recording: RecordingView;
-}
+import type { RecordingAnswer } from './support/answers';
 
 const METRICS_TOKEN = 'metrics-token-for-prometheus-0123';
 const KEY = 'observability-notification-key-0123456789';

@@ -4,11 +4,7 @@ import type { Admission, RoomAccessView } from '../src/services/rooms/admission.
 import { REDIS_TEST_URL, connectRedis, deleteKeys, testPrefix } from './support/redis';
 import { uniqueRoom } from './support/recordings';
 import { startStack, type ServiceInstance, type TestStack } from './support/stack';
-
-interface ApiError {
-  errorMessage: string;
-  code: string;
-}
+import type { ErrorAnswer } from './support/answers';
 
 const WRONG = 'not-the-passcode';
 /**
@@ -75,7 +71,7 @@ describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
   /** The lock's answer: 429 and how long to wait. */
   const expectLocked = async (roomName: string, passcode: string, retryAfter: string) => {
     const res = await attempt(roomName, passcode);
-    expect({ status: res.status, code: (res.body as ApiError).code, retryAfter: res.headers['retry-after'] }).toEqual({
+    expect({ status: res.status, code: (res.body as ErrorAnswer).code, retryAfter: res.headers['retry-after'] }).toEqual({
       status: 429,
       code: 'passcode_locked',
       retryAfter,
@@ -120,7 +116,7 @@ describe.each(stores)('passcode lockouts, counted %s', (_store, storeEnv) => {
     await Promise.all(rooms.map((roomName) => setPasscodes(roomName, { passcode: 'participants-code' })));
     await Promise.all(rooms.slice(0, 5).map((roomName) => failTimes(roomName, 1, guesser)));
     const refused = await attempt(rooms[5], 'participants-code', guesser);
-    expect({ status: refused.status, code: (refused.body as ApiError).code, retryAfter: refused.headers['retry-after'] }).toEqual({
+    expect({ status: refused.status, code: (refused.body as ErrorAnswer).code, retryAfter: refused.headers['retry-after'] }).toEqual({
       status: 429,
       code: 'passcode_locked',
       retryAfter: '1',
@@ -210,7 +206,7 @@ describe('passcode length', () => {
     const roomName = uniqueRoom('short');
     for (const body of [{ passcode: 'seven-c' }, { moderatorPasscode: 'seven-c' }]) {
       const res = await stack.http().put(room(roomName)).send(body).expect(400);
-      expect((res.body as ApiError).errorMessage).toMatch(/at least 8 characters/);
+      expect((res.body as ErrorAnswer).errorMessage).toMatch(/at least 8 characters/);
     }
 
     // A room whose participant passcode was set before the rule.

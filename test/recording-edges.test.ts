@@ -4,25 +4,9 @@ import type { RecordingView } from '../src/services/recordings/recording.model';
 import { eventually } from './support/eventually';
 import { FIXTURE_MP4, binary, joinRoom, roomMetadata, uniqueRoom, waitForRecording, waitForRoomStatus } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
+import type { ErrorAnswer, RecordingAnswer, RecordingPage } from './support/answers';
 
 /** Races, partial failures and odd input around starting, stopping, listing and deleting recordings. */
-
-/** What starting or stopping a recording answers. */
-interface RecordingAnswer {
-  message: string;
-  recording: RecordingView;
-}
-
-/** A page of GET /recordings. */
-interface RecordingPage {
-  recordings: RecordingView[];
-  nextCursor: string | null;
-}
-
-interface ApiError {
-  errorMessage: string;
-  code: string;
-}
 
 async function startRecording(stack: TestStack, roomName = uniqueRoom()) {
   await joinRoom(stack, roomName);
@@ -93,7 +77,7 @@ describe('recording edge cases', () => {
     );
 
     expect(answers.map((res) => res.status).sort()).toEqual([200, 409, 409, 409, 409]);
-    for (const refused of answers.filter((res) => res.status === 409)) expect((refused.body as ApiError).code).toBe('recording_active');
+    for (const refused of answers.filter((res) => res.status === 409)) expect((refused.body as ErrorAnswer).code).toBe('recording_active');
     // LiveKit was asked once: no orphan egress is recording the room behind our back.
     expect(egressesOf(stack, roomName)).toHaveLength(1);
     expect(egressesOf(stack, roomName)[0].egressId).toBe((answers.find((res) => res.status === 200)!.body as RecordingAnswer).recording.id);
@@ -116,8 +100,8 @@ describe('recording edge cases', () => {
 
     const done = await waitForRecording(stack, recording.name, (r) => r.status === 'COMPLETE');
     expect(done.playable).toBe(false);
-    expect(((await stack.http().get(`/recordings/${recording.name}`).expect(409)).body as ApiError).code).toBe('recording_not_playable');
-    expect(((await stack.http().get(`/recordings/${recording.name}/url`).expect(409)).body as ApiError).code).toBe(
+    expect(((await stack.http().get(`/recordings/${recording.name}`).expect(409)).body as ErrorAnswer).code).toBe('recording_not_playable');
+    expect(((await stack.http().get(`/recordings/${recording.name}/url`).expect(409)).body as ErrorAnswer).code).toBe(
       'recording_not_playable',
     );
   });
@@ -181,7 +165,7 @@ describe('recording edge cases', () => {
     expect(everything.recordings.length).toBeGreaterThan(0);
 
     const res = await stack.http().get('/recordings?roomName=&roomId=');
-    expect({ status: res.status, code: (res.body as Partial<ApiError>).code }).toEqual({ status: 200, code: undefined });
+    expect({ status: res.status, code: (res.body as Partial<ErrorAnswer>).code }).toEqual({ status: 200, code: undefined });
     expect(res.body).toEqual(everything);
   });
 
@@ -243,7 +227,7 @@ describe('a start call that times out after LiveKit started the egress', () => {
     await joinRoom(stack, roomName);
     stack.livekit.failNext('StartRoomCompositeEgress', { delayMs: 1500 });
     const failed = await stack.http().post('/recordings/start').send({ roomName }).expect(503);
-    expect((failed.body as ApiError).code).toBe('livekit_unavailable');
+    expect((failed.body as ErrorAnswer).code).toBe('livekit_unavailable');
 
     // LiveKit did start it: its webhooks alone must make it one of ours.
     const egress = await eventually(() => egressesOf(stack, roomName)[0], { what: 'the egress LiveKit started' });

@@ -1,5 +1,4 @@
 import { EgressClient, EncodedFileOutput, EncodedFileType, S3Upload } from 'livekit-server-sdk';
-import type { RecordingView } from '../src/services/recordings/recording.model';
 import {
   FIXTURE_MP4,
   binary,
@@ -13,28 +12,12 @@ import {
 } from './support/recordings';
 import { eventually } from './support/eventually';
 import { startStack, type TestStack } from './support/stack';
-
-/** What starting or stopping a recording answers. */
-interface RecordingAnswer {
-  message: string;
-  recording: RecordingView;
-}
-
-/** A page of GET /recordings. */
-interface RecordingPage {
-  recordings: RecordingView[];
-  nextCursor: string | null;
-}
+import type { ErrorAnswer, RecordingAnswer, RecordingPage } from './support/answers';
 
 /** What GET /recordings/:name/url answers. */
 interface MediaUrl {
   recordingUrl: string;
   expiresAt: number;
-}
-
-interface ApiError {
-  errorMessage: string;
-  code: string;
 }
 
 describe('recording a room', () => {
@@ -98,12 +81,12 @@ describe('recording a room', () => {
     expect(list.recordings[1]).toMatchObject({ status: 'FAILED', playable: false, error: 'chrome crashed' });
 
     // Not playable: no URL, no media; unknown: 404.
-    expect(((await stack.http().get(`/recordings/${first.name}/url`).expect(409)).body as ApiError).code).toBe('recording_not_playable');
+    expect(((await stack.http().get(`/recordings/${first.name}/url`).expect(409)).body as ErrorAnswer).code).toBe('recording_not_playable');
     await stack.http().get(`/recordings/${first.name}`).expect(409);
     await stack.http().get('/recordings/nothing-here.mp4').expect(404);
     await stack.http().get('/recordings/nothing-here.mp4/url').expect(404);
     // An unfinished recording cannot be deleted; a failed one can.
-    expect(((await stack.http().delete(`/recordings/${second.name}`).expect(409)).body as ApiError).code).toBe('recording_in_progress');
+    expect(((await stack.http().delete(`/recordings/${second.name}`).expect(409)).body as ErrorAnswer).code).toBe('recording_in_progress');
     await stack.http().delete(`/recordings/${first.name}`).expect(200);
   });
 
@@ -157,8 +140,8 @@ describe('recording a room', () => {
       .post('/recordings/start')
       .send({ roomName: uniqueRoom('missing') })
       .expect(404);
-    expect((missing.body as ApiError).errorMessage).toMatch(/does not exist/);
-    expect(((await stack.http().post('/recordings/start').send({}).expect(400)).body as ApiError).errorMessage).toMatch(
+    expect((missing.body as ErrorAnswer).errorMessage).toMatch(/does not exist/);
+    expect(((await stack.http().post('/recordings/start').send({}).expect(400)).body as ErrorAnswer).errorMessage).toMatch(
       /roomName is required/,
     );
     await stack
@@ -173,9 +156,9 @@ describe('recording a room', () => {
     await joinRoom(stack, roomName);
     stack.livekit.failNext('StartRoomCompositeEgress', { code: 'internal', msg: 'egress not connected (redis required)' });
     const failed = await stack.http().post('/recordings/start').send({ roomName }).expect(502);
-    expect((failed.body as ApiError).code).toBe('livekit_error');
+    expect((failed.body as ErrorAnswer).code).toBe('livekit_error');
     stack.livekit.failNext('StartRoomCompositeEgress', 'network');
-    expect(((await stack.http().post('/recordings/start').send({ roomName }).expect(503)).body as ApiError).code).toBe(
+    expect(((await stack.http().post('/recordings/start').send({ roomName }).expect(503)).body as ErrorAnswer).code).toBe(
       'livekit_unavailable',
     );
     stack.livekit.failNext('ListEgress', { code: 'unavailable', msg: 'no response from servers' }, 3);

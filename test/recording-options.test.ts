@@ -3,6 +3,7 @@ import type { Stream } from '../src/services/streams/stream.model';
 import { eventually } from './support/eventually';
 import { joinRoom, uniqueRoom, waitForRecording } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
+import type { ErrorAnswer, RecordingAnswer, RecordingPage } from './support/answers';
 
 /** The StartRoomCompositeEgress request LiveKit received for a room (as the SDK put it on the wire). */
 function startRequestFor(stack: TestStack, roomName: string) {
@@ -13,9 +14,6 @@ function startRequestFor(stack: TestStack, roomName: string) {
 }
 
 /** What POST /recordings/start and /recordings/layout answer. */
-type RecordingAnswer = { recording: RecordingView };
-type RecordingPage = { recordings: RecordingView[] };
-type ErrorAnswer = { errorMessage: string; code: string };
 
 describe('recording options, metadata and layout', () => {
   let stack: TestStack;

@@ -11,17 +11,13 @@ import { appRoutes } from './support/routes';
 import { TEST_ADMIN_KEY } from './support/service-process';
 import { completeRecording, readObject, roomMetadata, sidecarsOf, uniqueRoom } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
+import type { ErrorAnswer } from './support/answers';
 
 /**
  * Routes anyone may call without a credential: the client's bootstrap, the health probes, the API
  * description, and /metrics outside production without METRICS_TOKEN (test/observability.test.ts).
  */
 const PUBLIC_ROUTES = new Set(['GET /config', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /docs']);
-
-interface ApiError {
-  errorMessage: string;
-  code: string;
-}
 
 /** What GET /recordings/:name/url answers. */
 interface MediaUrl {
@@ -110,7 +106,7 @@ describe('security: each attack is refused and changes nothing', () => {
       const refused = await as(await forged.toJwt())
         .delete(path())
         .expect(401);
-      expect((refused.body as ApiError).code).toBe('unauthenticated');
+      expect((refused.body as ErrorAnswer).code).toBe('unauthenticated');
       await as(await expired.toJwt())
         .delete(path())
         .expect(401);
@@ -121,7 +117,7 @@ describe('security: each attack is refused and changes nothing', () => {
   it('refuses a token for another room with 403, whatever its role', async () => {
     const elsewhere = await tokenFor(uniqueRoom('elsewhere'), 'moderator');
     await expectUnchanged(async () => {
-      expect(((await as(elsewhere).get(`${path()}/info`).expect(403)).body as ApiError).code).toBe('forbidden');
+      expect(((await as(elsewhere).get(`${path()}/info`).expect(403)).body as ErrorAnswer).code).toBe('forbidden');
       await as(elsewhere).get(`${path()}/url`).expect(403);
       await as(elsewhere).get(path()).expect(403);
       await as(elsewhere).delete(path()).expect(403);
@@ -188,7 +184,7 @@ describe('security: each attack is refused and changes nothing', () => {
         .get(`/recordings/${encodeURIComponent(name)}${url.search}`)
         .expect(401);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 1100));
-      expect(((await proxied.anonymous().get(recordingUrl).expect(401)).body as ApiError).code).toBe('invalid_media_url');
+      expect(((await proxied.anonymous().get(recordingUrl).expect(401)).body as ErrorAnswer).code).toBe('invalid_media_url');
     } finally {
       await proxied.close();
     }

@@ -3,16 +3,14 @@
  * address, or a name whose every address is one (SECURITY.md, "Stream destinations"). The service's
  * DNS is the stack's table (test/support/dns.ts): these names resolve as they would inside a cluster.
  */
-import type { Stream } from '../src/services/streams/stream.model';
 import { FAILS, type DnsTable } from './support/dns';
 import { joinRoom, uniqueRoom } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
+import type { ErrorAnswer, StreamAnswer } from './support/answers';
 
 const KEY = 'sk_destination-key-0123456789';
 
 /** What the /streams routes answer, and what an error answer holds. */
-type StreamAnswer = { stream: Stream };
-type ErrorAnswer = { errorMessage: string; code: string };
 
 /** Names that resolve to egress's own network (Kubernetes, a cloud's metadata, wildcard DNS, compose). */
 const INTERNAL_DNS: DnsTable = {

@@ -5,6 +5,7 @@ import { eventually } from './support/eventually';
 import { NotificationReceiver } from './support/notification-receiver';
 import { joinRoom, readObject, roomMetadata, uniqueRoom, waitForRecording } from './support/recordings';
 import { startStack, type TestStack } from './support/stack';
+import type { ErrorAnswer, StreamAnswer } from './support/answers';
 
 const IVS_KEY = 'sk_us-west-2_aBcDeFgHiJkLmNoPqRsTuV';
 const YOUTUBE_KEY = 'yt-live-7h2k-9x4m-q8w1-zz90';
@@ -15,8 +16,6 @@ const TWITCH = `rtmp://live.twitch.tv/app/${TWITCH_KEY}`;
 const KEYS = [IVS_KEY, YOUTUBE_KEY, TWITCH_KEY];
 
 /** What the /streams routes answer; GET /streams/:roomName has null when nothing streams. */
-type StreamAnswer = { stream: Stream };
-type ErrorAnswer = { errorMessage: string; code: string };
 type TokenAnswer = { token: string };
 
 /** The stream keys appear nowhere in `value` (an answer body, a stored record, a notification). */

@@ -3,11 +3,7 @@ import { RoomServiceClient } from 'livekit-server-sdk';
 import type { Admission } from '../src/services/rooms/admission.service';
 import { startStack, type TestStack } from './support/stack';
 import { roomMetadata, uniqueRoom } from './support/recordings';
-
-interface ApiError {
-  errorMessage: string;
-  code: string;
-}
+import type { ErrorAnswer } from './support/answers';
 
 describe('POST /token', () => {
   let stack: TestStack;
@@ -69,7 +65,7 @@ describe('POST /token', () => {
     [{ roomName: 'a\nb', participantName: 'p' }, /control characters/],
     [{ roomName: 42, participantName: 'p' }, /roomName/],
   ])('answers 400 with a clear message for %j', async (body, message) => {
-    const error = (await stack.http().post('/token').send(body).expect(400)).body as ApiError;
+    const error = (await stack.http().post('/token').send(body).expect(400)).body as ErrorAnswer;
     expect(error.code).toBe('invalid_request');
     expect(error.errorMessage).toMatch(message);
   });
@@ -91,12 +87,12 @@ describe('POST /token', () => {
   it('answers 503 when LiveKit stays unreachable, and keeps serving', async () => {
     stack.livekit.failNext('CreateRoom', 'network', 3);
     const res = await stack.http().post('/token').send({ roomName: uniqueRoom(), participantName: 'p' }).expect(503);
-    expect((res.body as ApiError).code).toBe('livekit_unavailable');
+    expect((res.body as ErrorAnswer).code).toBe('livekit_unavailable');
     await stack.http().post('/token').send({ roomName: uniqueRoom(), participantName: 'p' }).expect(200);
   });
 
   it('answers unknown routes with JSON 404', async () => {
     const res = await stack.http().get('/nope').expect(404);
-    expect((res.body as ApiError).code).toBe('not_found');
+    expect((res.body as ErrorAnswer).code).toBe('not_found');
   });
 });
