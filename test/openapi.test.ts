@@ -9,11 +9,14 @@ import { startStack, type TestStack } from './support/stack';
 
 const openApiPath = (path: string) => path.replace(/:(\w+)/g, '{$1}');
 
-/** A copy of the document without what the JSON pointers name; each must be there. */
+/** A copy of the document without what the JSON pointers name (RFC 6901: `~1` is `/`); each must be there. */
 function without(doc: unknown, pointers: string[]): unknown {
   const copy = structuredClone(doc);
   for (const pointer of pointers) {
-    const keys = pointer.split('/').slice(1);
+    const keys = pointer
+      .split('/')
+      .slice(1)
+      .map((key) => key.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = keys.pop()!;
     let parent = copy as Record<string, unknown>;
     for (const key of keys) parent = parent[key] as Record<string, unknown>;
