@@ -76,7 +76,10 @@ export const OPERATIONS: Operation[] = [
     path: '/config',
     summary: 'What the browser client connects to',
     access: 'public',
-    answer: { description: '{livekitUrl, openAdmission}' },
+    answer: {
+      description:
+        '{livekitUrl, openAdmission, layouts, presets, roomStatuses}: the recording layouts, encoding presets and room statuses the client offers and reads',
+    },
   },
   {
     method: 'post',

@@ -1,5 +1,7 @@
 import { decodeJwt } from 'jose';
 import { RoomServiceClient } from 'livekit-server-sdk';
+import { LAYOUTS, PRESETS } from '../src/services/recordings/recording-options.model';
+import { ROOM_RECORDING_STATUSES } from '../src/services/recordings/recording.model';
 import type { Admission } from '../src/services/rooms/admission.service';
 import { startStack, type TestStack } from './support/stack';
 import { roomMetadata, uniqueRoom } from './support/recordings';
@@ -89,6 +91,11 @@ describe('POST /token', () => {
     const res = await stack.http().post('/token').send({ roomName: uniqueRoom(), participantName: 'p' }).expect(503);
     expect((res.body as ErrorAnswer).code).toBe('livekit_unavailable');
     await stack.http().post('/token').send({ roomName: uniqueRoom(), participantName: 'p' }).expect(200);
+  });
+
+  it('GET /config gives the client the layouts, presets and room statuses it offers and reads', async () => {
+    const res = await stack.http().get('/config').expect(200);
+    expect(res.body).toMatchObject({ layouts: [...LAYOUTS], presets: [...PRESETS], roomStatuses: [...ROOM_RECORDING_STATUSES] });
   });
 
   it('answers unknown routes with JSON 404', async () => {

@@ -1,5 +1,5 @@
 // The service's HTTP API. Every path segment and query value is encoded.
-/** @import { Admission, AdmissionRequest, DeleteResult, HeldRoom, Recording, RecordingPage, RecordingUrl, Stream } from './types.js' */
+/** @import { Admission, AdmissionRequest, DeleteResult, HeldRoom, Recording, RecordingPage, RecordingUrl, ServerConfig, Stream } from './types.js' */
 
 export class ApiError extends Error {
   /**
@@ -15,70 +15,95 @@ export class ApiError extends Error {
 }
 
 /**
- * The bearer credential every call carries: a room token from /token, or the host application's key.
- * @type {string | undefined}
+ * The bearer credential every call carries: a room token from /token, or the host application's key;
+ * with what renews a room token the service refuses.
  */
-let credential;
-/**
- * Gets a fresh admission (POST /token's answer) when the service refuses the held room token; absent for the host key.
- * @type {(() => Promise<Admission>) | undefined}
- */
-let renew;
-/** @type {Promise<void> | undefined} */
-let renewing;
-/** Bumped at every change of credential (Leave, a new join): a renewal begun before answers for nobody. */
-let generation = 0;
+class Credential {
+  /** @type {string | undefined} */
+  #value;
+  /**
+   * Gets a fresh admission (POST /token's answer) when the service refuses the held room token; absent for the host key.
+   * @type {(() => Promise<Admission>) | undefined}
+   */
+  #renew;
+  /** @type {Promise<void> | undefined} */
+  #renewing;
+  /** Bumped at every change of credential (Leave, a new join): a renewal begun before answers for nobody. */
+  #generation = 0;
+
+  get value() {
+    return this.#value;
+  }
+
+  get renewable() {
+    return this.#renew !== undefined;
+  }
+
+  /**
+   * @param {string | undefined} value
+   * @param {() => Promise<Admission>} [renewal]
+   */
+  use(value, renewal) {
+    this.#value = value || undefined;
+    this.#renew = renewal;
+    this.#renewing = undefined;
+    this.#generation += 1;
+  }
+
+  /**
+   * One renewal at a time, however many calls were refused together. Its failure says what to do and
+   * is final: trying a stale passcode again would only count as failed attempts. One that answers
+   * after the person left changes nothing: the token would let them back in unseen.
+   * @returns {Promise<void>}
+   */
+  renew() {
+    if (this.#renewing) return this.#renewing;
+    const started = this.#generation;
+    const current = () => this.#generation === started;
+    const renewal = /** @type {() => Promise<Admission>} */ (this.#renew)()
+      .then(
+        (fresh) => {
+          if (!current()) throw new ApiError(401, 'You left the room before its access was renewed', 'left');
+          this.#value = fresh.token;
+          heldRooms.set(fresh.roomName, fresh);
+        },
+        (error) => {
+          const ended = renewalFailure(error);
+          if (current()) this.#renew = () => Promise.reject(ended);
+          throw ended;
+        },
+      )
+      .finally(() => {
+        if (this.#renewing === renewal) this.#renewing = undefined;
+      });
+    this.#renewing = renewal;
+    return renewal;
+  }
+}
+
+/** @param {unknown} error  why a renewal failed */
+function renewalFailure(error) {
+  if (error instanceof ApiError && error.code === 'renewal_failed') return error;
+  return new ApiError(
+    401,
+    `Your access to this room has ended and could not be renewed (${errorMessage(error)}). Leave and join again.`,
+    'renewal_failed',
+  );
+}
+
+/** The one credential of this page: created once, changed only through `useCredential`. */
+const credential = new Credential();
+
 /**
  * @param {string | undefined} value
  * @param {() => Promise<Admission>} [renewal]
  */
 export function useCredential(value, renewal) {
-  credential = value || undefined;
-  renew = renewal;
-  renewing = undefined;
-  generation += 1;
+  credential.use(value, renewal);
 }
 
 /** What was thrown, in words: its message (what this client catches is an Error). */
 export const errorMessage = (/** @type {unknown} */ error) => /** @type {Error} */ (error).message;
-
-/**
- * One renewal at a time, however many calls were refused together. Its failure says what to do and
- * is final: trying a stale passcode again would only count as failed attempts. One that answers
- * after the person left changes nothing: the token would let them back in unseen.
- * @param {() => Promise<Admission>} renewWith  the renewal held now
- * @returns {Promise<void>}
- */
-function renewCredential(renewWith) {
-  if (renewing) return renewing;
-  const started = generation;
-  const current = () => generation === started;
-  const renewal = renewWith()
-    .then(
-      (fresh) => {
-        if (!current()) throw new ApiError(401, 'You left the room before its access was renewed', 'left');
-        credential = fresh.token;
-        heldRooms.set(fresh.roomName, fresh);
-      },
-      (error) => {
-        const ended =
-          error instanceof ApiError && error.code === 'renewal_failed'
-            ? error
-            : new ApiError(
-                401,
-                `Your access to this room has ended and could not be renewed (${errorMessage(error)}). Leave and join again.`,
-                'renewal_failed',
-              );
-        if (current()) renew = () => Promise.reject(ended);
-        throw ended;
-      },
-    )
-    .finally(() => {
-      if (renewing === renewal) renewing = undefined;
-    });
-  renewing = renewal;
-  return renewal;
-}
 
 /**
  * fetch with the credential; a refused room token is renewed once and the call made again.
@@ -88,12 +113,14 @@ function renewCredential(renewWith) {
  * @returns {Promise<Response>}
  */
 async function send(path, { headers = {}, ...init } = {}, authenticated = true) {
-  const attempt = () =>
-    fetch(path, { ...init, headers: credential && authenticated ? { ...headers, Authorization: `Bearer ${credential}` } : headers });
-  const used = credential;
+  const attempt = () => {
+    const bearer = authenticated ? credential.value : undefined;
+    return fetch(path, { ...init, headers: bearer ? { ...headers, Authorization: `Bearer ${bearer}` } : headers });
+  };
+  const used = credential.value;
   const response = await attempt();
-  if (response.status !== 401 || !authenticated || !renew) return response;
-  if (credential === used) await renewCredential(renew);
+  if (response.status !== 401 || !authenticated || !credential.renewable) return response;
+  if (credential.value === used) await credential.renew();
   return attempt();
 }
 
@@ -141,6 +168,11 @@ async function imageUrl(path) {
 /** @typedef {{ message: string, stream: Stream }} StreamAnswer */
 
 export const api = {
+  /**
+   * What the client connects to, and the values its pickers offer and its room statuses take.
+   * @returns {Promise<ServerConfig>}
+   */
+  config: () => request('GET', '/config', undefined, { authenticated: false }),
   /**
    * `admission`: { roomName, participantName, passcode?, joinToken? } (what is absent is left out).
    * @param {AdmissionRequest} admission

@@ -2,18 +2,10 @@
 import { api, errorMessage } from './api.js';
 import { byId, el, showError } from './dom.js';
 import { DESTINATION_LABELS, maskStreamUrl } from './format.js';
+import { STATUS_CONTROLS } from './status-controls.js';
 /** @import { DestinationStatus, RoomStatus, Stream } from './types.js' */
 
 /** A destination as listed: one typed before going live has no state yet. @typedef {{ url: string, status?: DestinationStatus, error?: string }} ListedDestination */
-
-/** What the button shows in each of the room's five streaming states. */
-const BUTTON = {
-  STARTING: { label: 'Going live…', disabled: true, live: true },
-  STARTED: { label: 'Stop live stream', disabled: false, live: true },
-  STOPPING: { label: 'Stopping…', disabled: true, live: true },
-  STOPPED: { label: 'Go live', disabled: false, live: false },
-  FAILED: { label: 'Go live', disabled: false, live: false },
-};
 
 export class LiveStreamPanel {
   /** @param {{ layoutOf: () => string }} options  `layoutOf`: the layout picked for the room ('' for the service's default) */
@@ -77,7 +69,7 @@ export class LiveStreamPanel {
   }
 
   get live() {
-    return BUTTON[this.status].live;
+    return STATUS_CONTROLS[this.status].stream.live;
   }
 
   /** @param {Event} event */
@@ -149,7 +141,7 @@ export class LiveStreamPanel {
   }
 
   render() {
-    const look = BUTTON[this.status];
+    const look = STATUS_CONTROLS[this.status].stream;
     /** @type {HTMLButtonElement} */
     const button = byId('stream-button');
     button.textContent = look.label;

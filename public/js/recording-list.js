@@ -13,17 +13,29 @@ const URL_REFRESH_MARGIN_MS = 30_000;
  * The one <dialog> that plays a recording. Its URL expires (RECORDING_URL_TTL), so a fresh one is
  * fetched before it does and swapped in at the same position: seeking in a long video keeps working.
  */
-const player = {
+class Player {
+  /** @type {number | undefined} */
+  #refreshTimer;
+
+  constructor() {
+    byId('player-close').addEventListener('click', () => this.dialog.close());
+    this.dialog.addEventListener('close', () => {
+      clearTimeout(this.#refreshTimer);
+      this.video.pause();
+      this.video.removeAttribute('src');
+      this.video.load();
+    });
+  }
+
   /** @returns {HTMLDialogElement} */
   get dialog() {
     return byId('player');
-  },
+  }
+
   /** @returns {HTMLVideoElement} */
   get video() {
     return byId('player-video');
-  },
-  /** @type {number | undefined} */
-  refreshTimer: undefined,
+  }
 
   /** @param {Recording} recording */
   async play(recording) {
@@ -36,7 +48,7 @@ const player = {
       this.dialog.close();
       showError(`Cannot play ${recording.name}: ${errorMessage(error)}`);
     }
-  },
+  }
 
   /** @param {Recording} recording */
   async load(recording) {
@@ -44,9 +56,9 @@ const player = {
     this.video.src = recordingUrl;
     const lifetime = (expiresAt ?? Infinity) - Date.now();
     const refreshIn = Math.max(lifetime - URL_REFRESH_MARGIN_MS, lifetime / 2);
-    clearTimeout(this.refreshTimer);
-    if (Number.isFinite(refreshIn)) this.refreshTimer = setTimeout(() => this.refresh(recording), refreshIn);
-  },
+    clearTimeout(this.#refreshTimer);
+    if (Number.isFinite(refreshIn)) this.#refreshTimer = setTimeout(() => this.refresh(recording), refreshIn);
+  }
 
   /** @param {Recording} recording */
   async refresh(recording) {
@@ -65,18 +77,11 @@ const player = {
       },
       { once: true },
     );
-  },
+  }
+}
 
-  wire() {
-    byId('player-close').addEventListener('click', () => this.dialog.close());
-    this.dialog.addEventListener('close', () => {
-      clearTimeout(this.refreshTimer);
-      this.video.pause();
-      this.video.removeAttribute('src');
-      this.video.load();
-    });
-  },
-};
+/** Both pages that list recordings have the dialog; module scripts run once it is parsed. */
+const player = new Player();
 
 /**
  * A link that downloads, with the file name the service gives (a signed or presigned URL).
@@ -106,9 +111,6 @@ async function download(recording) {
  */
 
 export class RecordingList {
-  /** Whether the one player's controls are wired (by the first list). */
-  static playerWired = false;
-
   /** @param {RecordingListView} view */
   constructor(view) {
     this.view = view;
@@ -126,10 +128,6 @@ export class RecordingList {
     view.more.addEventListener('click', () => {
       void this.loadMore();
     });
-    if (!RecordingList.playerWired) {
-      player.wire();
-      RecordingList.playerWired = true;
-    }
   }
 
   /** @param {{ play: boolean, delete: boolean }} allowed */

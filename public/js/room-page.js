@@ -4,44 +4,20 @@ import { api, errorMessage, heldRooms, jwtClaims, parseJson, useCredential } fro
 import { byId, clearErrors, el, showError } from './dom.js';
 import { LiveStreamPanel } from './live-stream.js';
 import { problemOf } from './format.js';
+import { fillPickers } from './pickers.js';
 import { RecordingList } from './recording-list.js';
+import { STATUS_CONTROLS, roomStatusOf } from './status-controls.js';
 /** @import { Participant, RemoteParticipant, RemoteTrack } from '/vendor/livekit-client/livekit-client.esm.mjs' */
 /** @import { Admission, AdmissionRequest, Permission, Role, RoomStatus } from './types.js' */
 
 const RECORDING_DELETED_TOPIC = 'RECORDING_DELETED';
-/** @type {RoomStatus[]} */
-const ROOM_STATUSES = ['STARTING', 'STARTED', 'STOPPING', 'STOPPED', 'FAILED'];
 
-/** What the button and badge show in each of the room's five recording states. */
-const BUTTON = {
-  STARTING: { label: 'Starting…', disabled: true, stop: false, badge: false },
-  STARTED: { label: 'Stop recording', disabled: false, stop: true, badge: true },
-  STOPPING: { label: 'Stopping…', disabled: true, stop: true, badge: true },
-  STOPPED: { label: 'Start recording', disabled: false, stop: false, badge: false },
-  FAILED: { label: 'Start recording', disabled: false, stop: false, badge: false },
-};
-
-/**
- * The room joined (still the last one after a Leave). What uses it runs only once there is one: the
- * controls are shown, and the events come, from the first join on.
- * @type {Room}
- */
-let room;
-/** @type {RoomStatus} */
-let status = 'STOPPED';
-/**
- * What this person may do in the room (from /token); controls they may not use are hidden.
- * @type {Permission[]}
- */
-let permissions = [];
 const recordings = new RecordingList({ list: byId('recording-list'), more: byId('recording-more'), empty: byId('recording-empty') });
-const may = (/** @type {Permission} */ permission) => permissions.includes(permission);
 /** The layout picked for recording and streaming ('' for the service's default). */
 const chosenLayout = () => /** @type {HTMLSelectElement} */ (byId('recording-layout')).value;
 const liveStream = new LiveStreamPanel({ layoutOf: chosenLayout });
-
-/** How each of the five room statuses reads beside "Recording:" and "Live stream:". */
-const STATUS_WORDS = { STARTING: 'Starting', STARTED: 'On', STOPPING: 'Stopping', STOPPED: 'Off', FAILED: 'Failed' };
+/** Asked once at load: the pickers' values and the room statuses come from the service. */
+const serverConfig = api.config();
 
 /** A join link (`/#join=<token>`) from the host application; read once and taken out of the address bar. */
 const joinToken = new URLSearchParams(location.hash.slice(1)).get('join') || undefined;
@@ -74,76 +50,6 @@ function metadataValue(metadata, key) {
   }
 }
 
-/**
- * Anything unreadable means "not recording" (or streaming).
- * @param {string | undefined} metadata
- * @param {string} key
- * @returns {RoomStatus}
- */
-function roomStatusOf(metadata, key) {
-  const value = metadataValue(metadata, key);
-  return ROOM_STATUSES.find((known) => known === value) ?? 'STOPPED';
-}
-
-/**
- * The room's recording and streaming status, side by side; the panels follow.
- * @param {string | undefined} metadata
- * @returns {Promise<boolean>} whether the room's recordings were listed again
- */
-async function showRoomStatus(metadata) {
-  const streaming = roomStatusOf(metadata, 'streamingStatus');
-  byId('streaming-status').textContent = STATUS_WORDS[streaming];
-  byId('live-badge').hidden = streaming !== 'STARTED';
-  if (may('stream')) await liveStream.show(streaming);
-  return showRecordingStatus(roomStatusOf(metadata, 'recordingStatus'), metadataValue(metadata, 'recordingWaitingForPublisher') === true);
-}
-
-/**
- * `waiting`: STARTING in a room where nobody publishes yet (egress starts on the first track).
- * @param {RoomStatus} next
- * @param {boolean} waiting
- * @returns {Promise<boolean>} whether the room's recordings were listed again
- */
-async function showRecordingStatus(next, waiting) {
-  const previous = status;
-  status = next;
-  const waits = next === 'STARTING' && waiting;
-  const notice = byId('recording-waiting');
-  const waitingChanged = notice.hidden === waits;
-  notice.hidden = !waits;
-  const look = BUTTON[next];
-  /** @type {HTMLButtonElement} */
-  const button = byId('recording-button');
-  button.textContent = look.label;
-  button.disabled = look.disabled;
-  button.classList.toggle('danger', look.stop);
-  button.dataset.status = next;
-  byId('recording-badge').hidden = !look.badge;
-  byId('recording-status').textContent = STATUS_WORDS[next];
-  byId('recording-failure').hidden = next !== 'FAILED';
-  if (next === 'FAILED') await showFailureReason();
-  // The list shows recordings in progress too, so it follows every change.
-  if (!(previous !== next || waitingChanged) || !may('list')) return false;
-  await recordings.reload(room.name);
-  return true;
-}
-
-/** The reason of the room's latest recording, which is the one that failed. */
-async function showFailureReason() {
-  const reason = byId('recording-failure');
-  reason.textContent = 'The last recording failed.';
-  if (!may('list')) return;
-  try {
-    const {
-      recordings: [latest],
-    } = await api.listRecordings({ roomName: room.name, limit: 1 });
-    const why = problemOf(latest);
-    if (why) reason.textContent = `The last recording failed: ${why}`;
-  } catch {
-    // The generic sentence stays.
-  }
-}
-
 /** What the layout and quality pickers ask for; empty means the service's default. */
 function chosenOptions() {
   const layout = chosenLayout();
@@ -154,43 +60,19 @@ function chosenOptions() {
   };
 }
 
-/**
- * While recording (or starting to), a new layout is saved with the running recording; LiveKit's
- * stock recorder page reads the layout once, so its picture keeps the one it started with.
- */
-async function changeLayout() {
-  const layout = chosenLayout();
-  if ((status !== 'STARTED' && status !== 'STARTING') || !layout) return;
-  try {
-    await api.changeLayout(room.name, layout);
-  } catch (error) {
-    showError(`Cannot change the layout: ${errorMessage(error)}`);
-  }
-}
-
-async function toggleRecording() {
-  /** @type {HTMLButtonElement} */
-  const button = byId('recording-button');
-  button.disabled = true;
-  try {
-    if (status === 'STARTED') await api.stopRecording(room.name);
-    else await api.startRecording(room.name, chosenOptions());
-  } catch (error) {
-    showError(`Cannot ${status === 'STARTED' ? 'stop' : 'start'} the recording: ${errorMessage(error)}`);
-    button.disabled = BUTTON[status].disabled;
-  }
-}
-
 /** The tiles of the video grid, one per participant. */
 const videoTiles = () => /** @type {HTMLElement[]} */ ([...byId('video-grid').children]);
 
-/** @param {Participant} participant */
-function videoTile(participant) {
+/**
+ * @param {Participant} participant
+ * @param {boolean} [you]  the person on this page
+ */
+function videoTile(participant, you = false) {
   const id = `tile-${participant.identity}`;
   const existing = videoTiles().find((tile) => tile.dataset.tile === id);
   if (existing) return existing;
-  const label =
-    participant === room.localParticipant ? `${participant.name || participant.identity} (you)` : participant.name || participant.identity;
+  const name = participant.name || participant.identity;
+  const label = you ? `${name} (you)` : name;
   const tile = el('div', { class: 'tile', dataset: { tile: id } }, el('div', { class: 'tile-name' }, label));
   byId('video-grid').append(tile);
   return tile;
@@ -246,45 +128,220 @@ const passcodeField = () => byId('passcode');
 /** @returns {HTMLInputElement} */
 const roomNameField = () => byId('room-name');
 
-/** @param {Event} event */
-async function join(event) {
-  event.preventDefault();
-  clearErrors();
-  const participantName = participantNameField().value.trim();
-  const passcode = passcodeField().value;
-  /** @type {AdmissionRequest} */
-  const admission = joinToken
-    ? { joinToken, participantName }
-    : { roomName: roomNameField().value.trim(), participantName, ...(passcode ? { passcode } : {}) };
-  /** @type {HTMLButtonElement} */
-  const joinButton = byId('join-button');
-  joinButton.disabled = true;
-  joinButton.textContent = 'Joining…';
-  /** @type {Admission} */
-  let admitted;
-  try {
-    admitted = await api.token(admission);
-    room = new Room({ adaptiveStream: true, dynacast: true });
-    room
+/**
+ * One joined room: the LiveKit room, what this person may do in it (from /token; controls they may
+ * not use are hidden) and the recording status shown. Created on join; its controls' listeners last
+ * until it is left or disconnected.
+ */
+class JoinedRoom {
+  /** @type {Permission[]} */
+  #permissions = [];
+  /** @type {RoomStatus} */
+  #status = 'STOPPED';
+  #wiring = new AbortController();
+
+  /**
+   * @param {readonly string[]} roomStatuses  the service's (GET /config)
+   */
+  constructor(roomStatuses) {
+    this.roomStatuses = roomStatuses;
+    this.room = new Room({ adaptiveStream: true, dynacast: true });
+    this.room
       .on(RoomEvent.TrackSubscribed, (track, _publication, participant) => attachTrack(track, participant))
       .on(RoomEvent.TrackUnsubscribed, (track) => detachTrack(track))
       .on(RoomEvent.ParticipantDisconnected, removeParticipant)
       .on(RoomEvent.RoomMetadataChanged, (metadata) => {
-        void showRoomStatus(metadata);
+        void this.showRoomStatus(metadata);
       })
       .on(RoomEvent.DataReceived, onData)
-      .on(RoomEvent.Disconnected, () => resetToJoinForm());
-    await room.connect(admitted.livekitUrl, admitted.token);
-  } catch (error) {
-    showError(`Cannot join "${admission.roomName ?? invitation(joinToken ?? '').roomName}": ${errorMessage(error)}`);
-    resetToJoinForm();
-    return;
+      .on(RoomEvent.Disconnected, () => this.#ended());
   }
-  enterRoom(admitted, admission);
-  await publishCameraAndMicrophone();
-  // Listed once: by the status when it is not the one shown before joining, else here.
-  const listed = await showRoomStatus(room.metadata);
-  if (!listed && may('list')) await recordings.reload(admitted.roomName);
+
+  /** @param {Permission} permission */
+  may(permission) {
+    return this.#permissions.includes(permission);
+  }
+
+  /**
+   * Shows the room with only the controls this person's permissions allow, and lists its recordings.
+   * @param {Admission} admitted
+   * @param {AdmissionRequest} admission
+   */
+  async enter(admitted, admission) {
+    this.#permissions = admitted.permissions;
+    useCredential(admitted.token, renewal(admitted, admission));
+    heldRooms.set(admitted.roomName, admitted);
+    passcodeField().value = '';
+    showControls(admitted, (permission) => this.may(permission));
+    videoTile(this.room.localParticipant, true);
+    this.#wire();
+    await this.publishCameraAndMicrophone();
+    // Listed once: by the status when it is not the one shown before joining, else here.
+    const listed = await this.showRoomStatus(this.room.metadata);
+    if (!listed && this.may('list')) await recordings.reload(admitted.roomName);
+  }
+
+  #wire() {
+    const { signal } = this.#wiring;
+    byId('leave-button').addEventListener('click', () => void this.leave(), { signal });
+    byId('recording-button').addEventListener('click', () => void this.toggleRecording(), { signal });
+    byId('recording-layout').addEventListener('change', () => void this.changeLayout(), { signal });
+    window.addEventListener('beforeunload', () => void this.room.disconnect(), { signal });
+  }
+
+  /** Back to the join form; this room's controls answer no more. */
+  #ended() {
+    this.#wiring.abort();
+    this.#permissions = [];
+    resetToJoinForm();
+  }
+
+  /** Leaving drops the room token this tab held (navigating away keeps it for the all-recordings page). */
+  async leave() {
+    await this.room.disconnect();
+    this.#ended();
+    heldRooms.remove(this.room.name);
+  }
+
+  /**
+   * One of the room's statuses in its metadata.
+   * @param {string | undefined} metadata
+   * @param {string} key
+   */
+  #statusIn(metadata, key) {
+    return roomStatusOf(metadataValue(metadata, key), this.roomStatuses);
+  }
+
+  /**
+   * The room's recording and streaming status, side by side; the panels follow.
+   * @param {string | undefined} metadata
+   * @returns {Promise<boolean>} whether the room's recordings were listed again
+   */
+  async showRoomStatus(metadata) {
+    const streaming = this.#statusIn(metadata, 'streamingStatus');
+    byId('streaming-status').textContent = STATUS_CONTROLS[streaming].words;
+    byId('live-badge').hidden = !STATUS_CONTROLS[streaming].stream.badge;
+    if (this.may('stream')) await liveStream.show(streaming);
+    const waiting = metadataValue(metadata, 'recordingWaitingForPublisher') === true;
+    return this.showRecordingStatus(this.#statusIn(metadata, 'recordingStatus'), waiting);
+  }
+
+  /**
+   * `waiting`: STARTING in a room where nobody publishes yet (egress starts on the first track).
+   * @param {RoomStatus} next
+   * @param {boolean} waiting
+   * @returns {Promise<boolean>} whether the room's recordings were listed again
+   */
+  async showRecordingStatus(next, waiting) {
+    const changed = this.#status !== next;
+    this.#status = next;
+    const waitingChanged = showWaiting(next === 'STARTING' && waiting);
+    showRecordingControls(next);
+    if (next === 'FAILED') await this.showFailureReason();
+    // The list shows recordings in progress too, so it follows every change.
+    if (!(changed || waitingChanged) || !this.may('list')) return false;
+    await recordings.reload(this.room.name);
+    return true;
+  }
+
+  /** The reason of the room's latest recording, which is the one that failed. */
+  async showFailureReason() {
+    const reason = byId('recording-failure');
+    reason.textContent = 'The last recording failed.';
+    if (!this.may('list')) return;
+    try {
+      const {
+        recordings: [latest],
+      } = await api.listRecordings({ roomName: this.room.name, limit: 1 });
+      const why = problemOf(latest);
+      if (why) reason.textContent = `The last recording failed: ${why}`;
+    } catch {
+      // The generic sentence stays.
+    }
+  }
+
+  /**
+   * While recording (or starting to), a new layout is saved with the running recording; LiveKit's
+   * stock recorder page reads the layout once, so its picture keeps the one it started with.
+   */
+  async changeLayout() {
+    const layout = chosenLayout();
+    if ((this.#status !== 'STARTED' && this.#status !== 'STARTING') || !layout) return;
+    try {
+      await api.changeLayout(this.room.name, layout);
+    } catch (error) {
+      showError(`Cannot change the layout: ${errorMessage(error)}`);
+    }
+  }
+
+  async toggleRecording() {
+    /** @type {HTMLButtonElement} */
+    const button = byId('recording-button');
+    button.disabled = true;
+    const stopping = this.#status === 'STARTED';
+    try {
+      if (stopping) await api.stopRecording(this.room.name);
+      else await api.startRecording(this.room.name, chosenOptions());
+    } catch (error) {
+      showError(`Cannot ${stopping ? 'stop' : 'start'} the recording: ${errorMessage(error)}`);
+      button.disabled = STATUS_CONTROLS[this.#status].recording.disabled;
+    }
+  }
+
+  async publishCameraAndMicrophone() {
+    const local = this.room.localParticipant;
+    try {
+      await local.enableCameraAndMicrophone();
+      const camera = local.getTrackPublication(Track.Source.Camera)?.track;
+      if (camera) videoTile(local, true).prepend(camera.attach());
+    } catch (error) {
+      showError(`Camera or microphone unavailable: ${errorMessage(error)}`);
+    }
+  }
+}
+
+/**
+ * @param {boolean} waits
+ * @returns {boolean} whether the notice changed
+ */
+function showWaiting(waits) {
+  const notice = byId('recording-waiting');
+  const changed = notice.hidden === waits;
+  notice.hidden = !waits;
+  return changed;
+}
+
+/** @param {RoomStatus} status */
+function showRecordingControls(status) {
+  const { words, recording } = STATUS_CONTROLS[status];
+  /** @type {HTMLButtonElement} */
+  const button = byId('recording-button');
+  button.textContent = recording.label;
+  button.disabled = recording.disabled;
+  button.classList.toggle('danger', recording.stop);
+  button.dataset.status = status;
+  byId('recording-badge').hidden = !recording.badge;
+  byId('recording-status').textContent = words;
+  byId('recording-failure').hidden = status !== 'FAILED';
+}
+
+/**
+ * The room's controls, each shown only to whoever may use it.
+ * @param {Admission} admitted
+ * @param {(permission: Permission) => boolean} may
+ */
+function showControls(admitted, may) {
+  recordings.allow({ play: may('play'), delete: may('delete') });
+  byId('join').hidden = true;
+  byId('room').hidden = false;
+  byId('room-title').textContent = admitted.roomName;
+  for (const id of ['recording-button', 'recording-layout', 'recording-quality']) byId(id).hidden = !may('record');
+  byId('room-recordings').hidden = !may('list');
+  byId('live-stream').hidden = !may('stream');
+  liveStream.enter(admitted.roomName);
+  byId('moderator-passcode').hidden = !admitted.moderatorPasscode;
+  byId('moderator-passcode-value').textContent = admitted.moderatorPasscode ?? '';
+  showShortPasscodes(admitted.shortPasscodes ?? []);
 }
 
 /**
@@ -302,32 +359,6 @@ function renewal(admitted, admission) {
 }
 
 /**
- * Shows the room with only the controls this person's permissions allow.
- * @param {Admission} admitted
- * @param {AdmissionRequest} admission
- */
-function enterRoom(admitted, admission) {
-  permissions = admitted.permissions;
-  useCredential(admitted.token, renewal(admitted, admission));
-  heldRooms.set(admitted.roomName, admitted);
-  passcodeField().value = '';
-  recordings.allow({ play: may('play'), delete: may('delete') });
-  byId('join').hidden = true;
-  byId('room').hidden = false;
-  byId('room-title').textContent = admitted.roomName;
-  byId('recording-button').hidden = !may('record');
-  byId('recording-layout').hidden = !may('record');
-  byId('recording-quality').hidden = !may('record');
-  byId('room-recordings').hidden = !may('list');
-  byId('live-stream').hidden = !may('stream');
-  liveStream.enter(admitted.roomName);
-  byId('moderator-passcode').hidden = !admitted.moderatorPasscode;
-  byId('moderator-passcode-value').textContent = admitted.moderatorPasscode ?? '';
-  showShortPasscodes(admitted.shortPasscodes ?? []);
-  videoTile(room.localParticipant);
-}
-
-/**
  * A passcode set before the 8-character rule still admits: moderators are told, so that it gets changed.
  * @param {Role[]} kinds
  */
@@ -340,61 +371,72 @@ function showShortPasscodes(kinds) {
     'which is easy to guess: ask the host application to set a longer one.';
 }
 
-async function publishCameraAndMicrophone() {
+/** What POST /token is asked, from the join form (or the join link). */
+function admissionRequest() {
+  const participantName = participantNameField().value.trim();
+  const passcode = passcodeField().value;
+  /** @type {AdmissionRequest} */
+  const admission = joinToken
+    ? { joinToken, participantName }
+    : { roomName: roomNameField().value.trim(), participantName, ...(passcode ? { passcode } : {}) };
+  return admission;
+}
+
+/** @param {Event} event */
+async function join(event) {
+  event.preventDefault();
+  clearErrors();
+  const admission = admissionRequest();
+  /** @type {HTMLButtonElement} */
+  const joinButton = byId('join-button');
+  joinButton.disabled = true;
+  joinButton.textContent = 'Joining…';
+  /** @type {Admission} */
+  let admitted;
+  /** @type {JoinedRoom} */
+  let joined;
   try {
-    await room.localParticipant.enableCameraAndMicrophone();
-    const camera = room.localParticipant.getTrackPublication(Track.Source.Camera)?.track;
-    if (camera) videoTile(room.localParticipant).prepend(camera.attach());
+    const { roomStatuses } = await serverConfig;
+    admitted = await api.token(admission);
+    joined = new JoinedRoom(roomStatuses);
+    await joined.room.connect(admitted.livekitUrl, admitted.token);
   } catch (error) {
-    showError(`Camera or microphone unavailable: ${errorMessage(error)}`);
+    showError(`Cannot join "${admission.roomName ?? invitation(joinToken ?? '').roomName}": ${errorMessage(error)}`);
+    resetToJoinForm();
+    return;
   }
+  await joined.enter(admitted, admission);
 }
 
 function resetToJoinForm() {
   useCredential(undefined);
-  permissions = [];
   byId('join').hidden = false;
   byId('room').hidden = true;
   byId('video-grid').replaceChildren();
   byId('audio-sink').replaceChildren();
   recordings.clear();
-  status = 'STOPPED';
   /** @type {HTMLButtonElement} */
   const joinButton = byId('join-button');
   joinButton.disabled = false;
   joinButton.textContent = 'Join';
 }
 
-/** Leaving drops the room token this tab held (navigating away keeps it for the all-recordings page). */
-async function leave() {
-  const roomName = room?.name;
-  await room?.disconnect();
-  resetToJoinForm();
-  if (roomName) heldRooms.remove(roomName);
+/** The join form, as a join link (if any) fills it. */
+function prepareJoinForm() {
+  if (joinToken) {
+    const invited = invitation(joinToken);
+    byId('join-invitation').hidden = false;
+    byId('invited-room').textContent = invited.roomName;
+    byId('room-name-field').hidden = true;
+    roomNameField().required = false;
+    byId('passcode-field').hidden = true;
+    if (invited.name) participantNameField().value = invited.name;
+  }
+  participantNameField().value ||= `Participant${Math.floor(Math.random() * 100)}`;
 }
 
 byId('join-form').addEventListener('submit', (event) => {
   void join(event);
 });
-byId('leave-button').addEventListener('click', () => {
-  void leave();
-});
-byId('recording-button').addEventListener('click', () => {
-  void toggleRecording();
-});
-byId('recording-layout').addEventListener('change', () => {
-  void changeLayout();
-});
-window.addEventListener('beforeunload', () => {
-  void room?.disconnect();
-});
-if (joinToken) {
-  const invited = invitation(joinToken);
-  byId('join-invitation').hidden = false;
-  byId('invited-room').textContent = invited.roomName;
-  byId('room-name-field').hidden = true;
-  roomNameField().required = false;
-  byId('passcode-field').hidden = true;
-  if (invited.name) participantNameField().value = invited.name;
-}
-participantNameField().value ||= `Participant${Math.floor(Math.random() * 100)}`;
+serverConfig.then(fillPickers, (error) => showError(`Cannot read the service's settings: ${errorMessage(error)}`));
+prepareJoinForm();

@@ -89,4 +89,14 @@
 
 /** A room token this tab holds (sessionStorage). @typedef {Pick<Admission, 'token' | 'permissions' | 'role'>} HeldRoom */
 
+/**
+ * GET /config: what the client connects to, and the service's own lists of values.
+ * @typedef {object} ServerConfig
+ * @property {string} livekitUrl
+ * @property {boolean} openAdmission
+ * @property {string[]} layouts  the recording and streaming layouts
+ * @property {string[]} presets  the encoding presets
+ * @property {string[]} roomStatuses  a room's recording or streaming statuses
+ */
+
 export {};

@@ -3,6 +3,8 @@ import { ipKeyGenerator } from 'express-rate-limit';
 import { requireAdmin } from '../middlewares/auth.middleware';
 import { joinTokenRequestSchema, parseInput, roomParamsSchema, roomSettingsSchema, tokenRequestSchema } from '../models/api.model';
 import type { Services } from '../services';
+import { LAYOUTS, PRESETS } from '../services/recordings/recording-options.model';
+import { ROOM_RECORDING_STATUSES } from '../services/recordings/recording.model';
 
 /**
  * POST /token admits a person (see AdmissionService); the host application, with its key, sets who
@@ -19,8 +21,15 @@ export function roomController({ admission, access, config }: Services): Router 
     res.json(admitted);
   });
 
+  // The client builds its pickers and reads room statuses from these, rather than keeping copies.
   router.get('/config', (_req, res) => {
-    res.json({ livekitUrl: config.livekit.publicUrl, openAdmission: config.security.openAdmission });
+    res.json({
+      livekitUrl: config.livekit.publicUrl,
+      openAdmission: config.security.openAdmission,
+      layouts: LAYOUTS,
+      presets: PRESETS,
+      roomStatuses: ROOM_RECORDING_STATUSES,
+    });
   });
 
   router.post('/join-tokens', requireAdmin(access), body, async (req, res) => {

@@ -11,6 +11,7 @@ import {
   openRoomPage,
 } from '../support/browser';
 import type { RecordingView } from '../../src/services/recordings/recording.model';
+import { PRESETS } from '../../src/services/recordings/recording-options.model';
 import { eventually } from '../support/eventually';
 import { uniqueRoom } from '../support/recordings';
 import { startStack, type TestStack } from '../support/stack';
@@ -104,6 +105,26 @@ describe('the room page in Chromium', () => {
     expect(await bob.isVisible('#recording-empty')).toBe(true);
     await alice.close();
     await bob.close();
+  });
+
+  it("offers the service's layouts and presets (GET /config) in the page's words", async () => {
+    const page = await openRoomPage(browser, stack);
+    await joinFromPage(page, stack, uniqueRoom('options'), 'Gus');
+    const options = (select: string) =>
+      page.$$eval(`${select} option`, (found) => found.map((option) => [(option as HTMLOptionElement).value, option.textContent]));
+    expect(await options('#recording-layout')).toEqual([
+      ['', 'Default layout'],
+      ['grid', 'Grid'],
+      ['speaker', 'Speaker'],
+      ['single-speaker', 'Single speaker'],
+    ]);
+    const quality = await options('#recording-quality');
+    expect(quality[0]).toEqual(['', 'Default quality']);
+    expect(quality.at(-1)).toEqual(['audio', 'Audio only']);
+    expect(quality.slice(1, -1).map(([value]) => value)).toEqual([...PRESETS]);
+    expect(quality).toContainEqual(['H264_1080P_30', '1080p 30 fps']);
+    expect(quality).toContainEqual(['PORTRAIT_H264_720P_60', 'Portrait 720p 60 fps']);
+    await page.close();
   });
 
   it('starts with the layout and quality picked, and changes the layout while recording', async () => {
