@@ -11,12 +11,12 @@ import {
   StreamOutput,
   StreamProtocol,
 } from 'livekit-server-sdk';
-import type { Config } from '../../config';
 import { fileResultOf } from '../recordings/recording.model';
 import { type Layout, type RecordingOptions, roomCompositeOptions } from '../recordings/recording-options.model';
 import { AppError, badRequest, conflict, notFound } from '../platform/app-error';
 import { maskStreamUrlsIn, type StreamOptions, streamProtocolOf } from '../streams/stream.model';
 import { egressUnknown, livekitError, noRecorderClaimed, retryTransient, twirpCode } from '../platform/livekit-errors';
+import type { S3Settings } from '../storage/s3.service';
 
 /** S3 object metadata that marks an egress (and its media) as one this service started. */
 export const OWNER_METADATA_KEY = 'recording-manager';
@@ -65,7 +65,7 @@ export class EgressService {
    */
   constructor(
     private readonly client: EgressClient,
-    private readonly s3: Config['s3'],
+    private readonly s3: S3Settings,
     private readonly appName: string,
     private readonly waitingClient: EgressClient = client,
   ) {}

@@ -33,6 +33,14 @@ export const roomRecordSchema = z.object({
 });
 export type RoomRecord = z.infer<typeof roomRecordSchema>;
 
+const jsonOrUndefined = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
 /**
  * The room records, one JSON object per room name under `<S3_PREFIX>.rooms/`. A record that does
  * not read as one is an error, never "no record": that would let anyone claim the room.
@@ -52,13 +60,7 @@ export class RoomStore {
     const key = this.key(roomName);
     const text = await this.s3.getText(key);
     if (text === undefined) return undefined;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      value = undefined;
-    }
-    const parsed = roomRecordSchema.safeParse(value);
+    const parsed = roomRecordSchema.safeParse(jsonOrUndefined(text));
     if (parsed.success) return parsed.data;
     this.log.error({ key }, 'a room record is not readable');
     throw new Error(`The room record of "${roomName}" is not readable`);
